@@ -1,0 +1,317 @@
+//! [`Archive`]: the handle every way in appends through.
+//!
+//! Opening creates the directories and the signing key, opens the index,
+//! applies whatever the segments hold beyond the index's head (repairing a
+//! torn tail), and starts the writer thread. Appends compress and parse
+//! headers on the caller's side (a blocking-pool thread for async callers),
+//! so the writer thread only writes, syncs and indexes.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use ed25519_dalek::VerifyingKey;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
+use super::index::{Head, Index, IndexError};
+use super::reader::Reader;
+use super::record::Outcome;
+use super::seal::{self, Seal};
+use super::spool::{Spool, SpooledContent};
+use super::writer::{ContentIn, Request, Writer};
+use super::{Appended, ArchiveError, ArchiveOptions, NewMessage, content, scan, segment};
+
+pub use super::reader::Stats;
+
+/// Requests that may wait for the writer before appenders block.
+const QUEUE: usize = 1024;
+
+/// Handle to an open archive. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Archive {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// How the archive was opened.
+    options: ArchiveOptions,
+    /// The `segments/` directory.
+    segments: PathBuf,
+    /// Derived lookups (dedup checks happen before compression).
+    index: Index,
+    /// Public half of the seal key.
+    public_key: VerifyingKey,
+    /// The writer's queue; `None` after close.
+    tx: Mutex<Option<SyncSender<Request>>>,
+    /// The writer thread, joined at close.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> ArchiveError + '_ {
+    move |source| ArchiveError::Io { path: path.to_path_buf(), source }
+}
+
+/// Opens the sled index, telling a lock held by another process apart.
+pub(super) fn open_index(path: &std::path::Path) -> Result<Index, ArchiveError> {
+    let dir = path.join("index");
+    Index::open(&dir).map_err(|e| match &e {
+        IndexError::Sled(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+            ArchiveError::Locked(path.display().to_string())
+        }
+        _ => ArchiveError::Index(e),
+    })
+}
+
+impl Archive {
+    /// Opens (or creates) an archive.
+    pub fn open(options: &ArchiveOptions) -> Result<Archive, ArchiveError> {
+        Archive::open_with(options, false)
+    }
+
+    /// Opens an archive after dropping its index, which is then rebuilt from
+    /// the segments (`mailseal reindex`).
+    pub fn open_reindexing(options: &ArchiveOptions) -> Result<Archive, ArchiveError> {
+        Archive::open_with(options, true)
+    }
+
+    fn open_with(options: &ArchiveOptions, rebuild: bool) -> Result<Archive, ArchiveError> {
+        let segments = options.path.join("segments");
+        std::fs::create_dir_all(&segments).map_err(io_err(&segments))?;
+        std::fs::create_dir_all(&options.spool_dir).map_err(io_err(&options.spool_dir))?;
+        let key = seal::load_or_create_key(&options.key_file)?;
+        let index = open_index(&options.path)?;
+        if rebuild {
+            index.clear()?;
+        }
+        let head = catch_up(&segments, &index)?;
+        let seg = head.segment.max(1);
+        let (file, offset) = segment::open_for_append(&segments, seg).map_err(io_err(&segments))?;
+        let sealed_seq = index.last_seal()?.map(|s| s.seq);
+        let writer = Writer {
+            dir: segments.clone(),
+            file,
+            segment: seg,
+            offset,
+            head_seq: head.seq,
+            head_hash: super::chain::parse_hex(&head.hash).unwrap_or(super::chain::GENESIS),
+            sealed_seq,
+            index: index.clone(),
+            key: key.clone(),
+            max_segment: options.segment_max_bytes,
+        };
+        let (tx, rx) = sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("archive-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(io_err(&segments))?;
+        tracing::info!(path = %options.path.display(), seq = head.seq, segment = seg, "archive open");
+        Ok(Archive {
+            inner: Arc::new(Inner {
+                options: options.clone(),
+                segments,
+                index,
+                public_key: key.verifying_key(),
+                tx: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// Opens an archive in `dir` with default settings (tests).
+    pub fn open_dir(dir: &std::path::Path) -> Result<Archive, ArchiveError> {
+        Archive::open(&ArchiveOptions::at(dir))
+    }
+
+    /// The options the archive was opened with.
+    pub fn options(&self) -> &ArchiveOptions {
+        &self.inner.options
+    }
+
+    /// A spool configured for this archive (spill directory, memory limit).
+    pub fn spool(&self) -> Spool {
+        Spool::new(&self.inner.options.spool_dir, self.inner.options.spool_memory_limit)
+    }
+
+    /// The seal key's public half.
+    pub fn public_key(&self) -> VerifyingKey {
+        self.inner.public_key
+    }
+
+    /// Read access through the live index.
+    pub fn reader(&self) -> Reader {
+        Reader::indexed(self.inner.index.clone(), self.inner.segments.clone())
+    }
+
+    /// Appends a message; returns once it is durable (fsync'd).
+    pub async fn append(&self, msg: NewMessage) -> Result<Appended, ArchiveError> {
+        let this = self.clone();
+        let rx = tokio::task::spawn_blocking(move || this.submit(msg))
+            .await
+            .map_err(|_| ArchiveError::Closed)??;
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Blocking variant for the CLI (must not run inside a tokio runtime).
+    pub fn append_blocking(&self, msg: NewMessage) -> Result<Appended, ArchiveError> {
+        self.submit(msg)?.blocking_recv().map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Appends an outcome record (the upstream's final reply for record `of`).
+    pub async fn append_outcome(&self, outcome: Outcome) -> Result<Appended, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.send(Request::Outcome { outcome, reply }))
+            .await
+            .map_err(|_| ArchiveError::Closed)??;
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Seals the chain head now (when it moved since the last seal).
+    pub async fn seal(&self) -> Result<Option<Seal>, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.send(Request::Seal { reply }))
+            .await
+            .map_err(|_| ArchiveError::Closed)??;
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Seals every `seal_interval` until `token` is cancelled.
+    pub async fn seal_periodically(&self, token: CancellationToken) {
+        let mut tick = tokio::time::interval(self.inner.options.seal_interval);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tick.tick() => match self.seal().await {
+                    Ok(Some(s)) => tracing::info!(seq = s.seq, head = %s.head_hash, "sealed"),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "seal failed"),
+                },
+            }
+        }
+    }
+
+    /// Seals the head, stops the writer and waits for it (clean shutdown).
+    /// Blocking; call from outside the runtime or via `spawn_blocking`.
+    pub fn close(&self) -> Result<Option<Seal>, ArchiveError> {
+        let sealed = match self.send_seal_blocking() {
+            Ok(s) => s,
+            Err(ArchiveError::Closed) => None,
+            Err(e) => return Err(e),
+        };
+        if let Ok(mut tx) = self.inner.tx.lock() {
+            tx.take();
+        }
+        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread
+            && t.join().is_err()
+        {
+            tracing::error!("archive writer thread panicked");
+        }
+        if let Some(s) = &sealed {
+            tracing::info!(seq = s.seq, head = %s.head_hash, "sealed at close");
+        }
+        Ok(sealed)
+    }
+
+    fn send_seal_blocking(&self) -> Result<Option<Seal>, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Seal { reply })?;
+        rx.blocking_recv().map_err(|_| ArchiveError::Closed)?
+    }
+
+    fn send(&self, req: Request) -> Result<(), ArchiveError> {
+        let tx = self.inner.tx.lock().map_err(|_| ArchiveError::Closed)?.clone();
+        tx.ok_or(ArchiveError::Closed)?.send(req).map_err(|_| ArchiveError::Closed)
+    }
+
+    fn submit(&self, msg: NewMessage) -> Result<oneshot::Receiver<Result<Appended, ArchiveError>>, ArchiveError> {
+        let NewMessage { meta, mut content, evidence } = msg;
+        let headers = header_fields(&mut content);
+        let content = self.prepare(content)?;
+        let evidence = evidence.map(|e| self.prepare(e)).transpose()?;
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Message { meta: Box::new(meta), content, evidence, headers, reply })?;
+        Ok(rx)
+    }
+
+    fn prepare(&self, c: SpooledContent) -> Result<ContentIn, ArchiveError> {
+        if self.inner.index.content(&c.sha256)?.is_some() {
+            return Ok(ContentIn::Known { sha256: c.sha256, size: c.size });
+        }
+        let dir = &self.inner.options.spool_dir;
+        content::prepare(c, self.inner.options.compression_level, dir)
+            .map(ContentIn::New)
+            .map_err(io_err(dir))
+    }
+
+    /// The record holding an IMAP message (user, mailbox, UIDVALIDITY, UID).
+    pub fn imap_message(&self, user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Option<u64>, ArchiveError> {
+        Ok(self.inner.index.imap_message(user, mailbox, uidvalidity, uid)?)
+    }
+
+    /// Highest UID archived for a mailbox at a UIDVALIDITY (importers and
+    /// the IMAP proxy). Importers key by `("", origin)`.
+    pub fn imap_highest_uid(&self, user: &str, mailbox: &str, uidvalidity: u32) -> Result<Option<u32>, ArchiveError> {
+        Ok(self.inner.index.imap_highest_uid(user, mailbox, uidvalidity)?)
+    }
+
+    /// True when a content with this hash is stored.
+    pub fn has_content(&self, sha256: &[u8; 32]) -> Result<bool, ArchiveError> {
+        Ok(self.inner.index.content(sha256)?.is_some())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Last handle gone without close(): stop the writer so the process
+        // can exit; everything acknowledged is already durable.
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(t) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn header_fields(content: &mut SpooledContent) -> Headers {
+    if let Some(bytes) = content.as_memory() {
+        return headers::parse(bytes);
+    }
+    let mut head = Vec::with_capacity(HEADER_SCAN_LIMIT);
+    match content.reader() {
+        Ok(r) => {
+            let _ = r.take(HEADER_SCAN_LIMIT as u64).read_to_end(&mut head);
+            headers::parse(&head)
+        }
+        Err(_) => Headers::default(),
+    }
+}
+
+/// Brings the index up to the segments' end; returns the chain head.
+fn catch_up(segments: &std::path::Path, index: &Index) -> Result<Head, ArchiveError> {
+    let mut head = index.head()?;
+    let valid = head.segment == 0
+        || std::fs::metadata(segments.join(segment::file_name(head.segment)))
+            .map(|m| m.len() >= head.offset)
+            .unwrap_or(false);
+    if !valid {
+        tracing::warn!("index is ahead of the segments; rebuilding it");
+        index.clear()?;
+        head = Head::default();
+    }
+    let mut sink = index.clone();
+    let before = head.seq;
+    let head = scan::apply_from(segments, &head, &mut sink, true)?;
+    if head.seq > before {
+        tracing::info!(from = before, to = head.seq, "index caught up with the segments");
+    }
+    index.flush()?;
+    Ok(head)
+}

@@ -1,0 +1,345 @@
+//! The sled index: derived, rebuildable lookups over the segments.
+//!
+//! This is the only module that knows sled. Everything here can be thrown
+//! away and rebuilt from the segments (`mailseal reindex`); the index records
+//! how far into the segments it has applied (`meta/head`), so opening the
+//! archive only re-reads what came after.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::headers::Headers;
+use super::record::{Record, RecordBody, SourceKind};
+use super::seal::Seal;
+use super::segment::Location;
+
+/// Index layout version; a different stored version triggers a rebuild.
+pub const INDEX_FORMAT: u64 = 1;
+
+/// Errors from the index.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// sled failed.
+    #[error("index: {0}")]
+    Sled(#[from] sled::Error),
+    /// Stored bytes did not parse.
+    #[error("index entry damaged: {0}")]
+    Damaged(String),
+}
+
+/// How far the index has applied the segments.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Last applied record's sequence number (0: none).
+    pub seq: u64,
+    /// Its hash, hex.
+    pub hash: String,
+    /// Segment of the position below.
+    pub segment: u32,
+    /// Offset just past the last applied frame.
+    pub offset: u64,
+}
+
+/// One record as listings show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Record id.
+    pub seq: u64,
+    /// Record hash, hex.
+    pub hash: String,
+    /// Receive time.
+    pub time: String,
+    /// `message` or `outcome`.
+    pub kind: String,
+    /// The way in, for message records.
+    pub source_kind: Option<SourceKind>,
+    /// Listener or job name.
+    pub source_name: String,
+    /// Segment and offset of the record frame.
+    pub segment: u32,
+    /// Offset of the record frame.
+    pub offset: u64,
+    /// Envelope sender.
+    pub mail_from: Option<String>,
+    /// Envelope recipients.
+    pub rcpts: Vec<String>,
+    /// Content SHA-256, hex (message records).
+    pub sha256: String,
+    /// Content size.
+    pub size: u64,
+    /// Parsed header fields of the content.
+    pub headers: Headers,
+}
+
+/// A content's place in the segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentLoc {
+    /// Where the content frame is.
+    pub at: Location,
+    /// Original size.
+    pub size: u64,
+    /// Bytes stored (compressed data).
+    pub stored: u64,
+}
+
+/// Handle to the sled database.
+#[derive(Clone)]
+pub struct Index {
+    db: sled::Db,
+    meta: sled::Tree,
+    records: sled::Tree,
+    contents: sled::Tree,
+    by_msgid: sled::Tree,
+    by_addr: sled::Tree,
+    imap: sled::Tree,
+}
+
+fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn parse<T: for<'a> Deserialize<'a>>(bytes: &[u8]) -> Result<T, IndexError> {
+    serde_json::from_slice(bytes).map_err(|e| IndexError::Damaged(e.to_string()))
+}
+
+impl Index {
+    /// Opens (or creates) the index in `dir`.
+    pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        let db = sled::Config::new().path(dir).flush_every_ms(Some(1000)).open()?;
+        let index = Index {
+            meta: db.open_tree("meta")?,
+            records: db.open_tree("records")?,
+            contents: db.open_tree("contents")?,
+            by_msgid: db.open_tree("by_msgid")?,
+            by_addr: db.open_tree("by_addr")?,
+            imap: db.open_tree("imap")?,
+            db,
+        };
+        let format = index.meta.get("format")?.map(|v| parse::<u64>(&v)).transpose()?;
+        if format != Some(INDEX_FORMAT) {
+            index.clear()?;
+        }
+        Ok(index)
+    }
+
+    /// Drops everything (before a rebuild).
+    pub fn clear(&self) -> Result<(), IndexError> {
+        for t in [&self.meta, &self.records, &self.contents, &self.by_msgid, &self.by_addr, &self.imap] {
+            t.clear()?;
+        }
+        self.meta.insert("format", json(&INDEX_FORMAT))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// How far the index has applied the segments.
+    pub fn head(&self) -> Result<Head, IndexError> {
+        Ok(self.meta.get("head")?.map(|v| parse(&v)).transpose()?.unwrap_or_default())
+    }
+
+    /// Records how far the segments are applied.
+    pub fn set_head(&self, head: &Head) -> Result<(), IndexError> {
+        self.meta.insert("head", json(head))?;
+        Ok(())
+    }
+
+    /// The newest seal seen.
+    pub fn last_seal(&self) -> Result<Option<Seal>, IndexError> {
+        self.meta.get("last_seal")?.map(|v| parse(&v)).transpose()
+    }
+
+    /// Remembers a seal.
+    pub fn put_seal(&self, seal: &Seal) -> Result<(), IndexError> {
+        self.meta.insert("last_seal", json(seal))?;
+        Ok(())
+    }
+
+    /// Where a content is stored, if it is.
+    pub fn content(&self, sha256: &[u8; 32]) -> Result<Option<ContentLoc>, IndexError> {
+        let Some(v) = self.contents.get(sha256)? else { return Ok(None) };
+        if v.len() != 28 {
+            return Err(IndexError::Damaged("content location".into()));
+        }
+        let u = |r: std::ops::Range<usize>| {
+            let mut b = [0u8; 8];
+            b[8 - r.len()..].copy_from_slice(&v[r]);
+            u64::from_be_bytes(b)
+        };
+        Ok(Some(ContentLoc {
+            at: Location { segment: u(0..4) as u32, offset: u(4..12) },
+            size: u(12..20),
+            stored: u(20..28),
+        }))
+    }
+
+    /// Records a stored content.
+    pub fn put_content(&self, sha256: &[u8; 32], loc: ContentLoc) -> Result<(), IndexError> {
+        let mut v = Vec::with_capacity(28);
+        v.extend_from_slice(&loc.at.segment.to_be_bytes());
+        v.extend_from_slice(&loc.at.offset.to_be_bytes());
+        v.extend_from_slice(&loc.size.to_be_bytes());
+        v.extend_from_slice(&loc.stored.to_be_bytes());
+        self.contents.insert(sha256, v)?;
+        Ok(())
+    }
+
+    /// Indexes one record.
+    pub fn put_record(&self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError> {
+        let s = summarize(record, hash, at, headers);
+        if let RecordBody::Message(m) = &record.body {
+            if let Some(imap) = &m.imap {
+                self.put_imap(imap.user.as_deref(), imap.mailbox.as_deref(), imap.uidvalidity, imap.uid, record.seq)?;
+            }
+            if let Some(import) = &m.import {
+                self.put_imap(None, Some(&import.origin), import.uidvalidity, import.uid, record.seq)?;
+            }
+            if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
+                self.by_msgid.insert(tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq), &[])?;
+            }
+        }
+        if let Some(id) = &s.headers.message_id {
+            self.by_msgid.insert(tagged(id, record.seq), &[])?;
+        }
+        let mut addrs: Vec<String> = s.headers.to.clone();
+        addrs.extend(s.headers.from.clone());
+        addrs.extend(s.rcpts.iter().map(|a| a.to_ascii_lowercase()));
+        addrs.extend(s.mail_from.iter().map(|a| a.to_ascii_lowercase()));
+        addrs.sort();
+        addrs.dedup();
+        for a in addrs.iter().filter(|a| !a.is_empty()) {
+            self.by_addr.insert(tagged(a, record.seq), &[])?;
+        }
+        self.records.insert(seq_key(record.seq), json(&s))?;
+        Ok(())
+    }
+
+    fn put_imap(&self, user: Option<&str>, mailbox: Option<&str>, uidvalidity: Option<u32>, uid: Option<u32>, seq: u64) -> Result<(), IndexError> {
+        if let (Some(v), Some(u)) = (uidvalidity, uid) {
+            self.imap.insert(imap_key(user.unwrap_or(""), mailbox.unwrap_or(""), v, u), &seq_key(seq))?;
+        }
+        Ok(())
+    }
+
+    /// The record that holds an IMAP message, if any.
+    pub fn imap_message(&self, user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Option<u64>, IndexError> {
+        Ok(self.imap.get(imap_key(user, mailbox, uidvalidity, uid))?.map(|v| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v[..8.min(v.len())]);
+            u64::from_be_bytes(b)
+        }))
+    }
+
+    /// Highest UID archived for a mailbox at a UIDVALIDITY.
+    pub fn imap_highest_uid(&self, user: &str, mailbox: &str, uidvalidity: u32) -> Result<Option<u32>, IndexError> {
+        let lo = imap_key(user, mailbox, uidvalidity, 0);
+        let hi = imap_key(user, mailbox, uidvalidity, u32::MAX);
+        Ok(self.imap.range(lo..=hi).next_back().transpose()?.map(|(k, _)| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&k[k.len() - 4..]);
+            u32::from_be_bytes(b)
+        }))
+    }
+
+    /// One record's summary.
+    pub fn summary(&self, seq: u64) -> Result<Option<Summary>, IndexError> {
+        self.records.get(seq_key(seq))?.map(|v| parse(&v)).transpose()
+    }
+
+    /// All summaries in order.
+    pub fn summaries(&self) -> impl Iterator<Item = Result<Summary, IndexError>> + '_ {
+        self.records.iter().map(|r| parse(&r?.1))
+    }
+
+    /// Record ids whose Message-ID is `id`.
+    pub fn by_message_id(&self, id: &str) -> Result<Vec<u64>, IndexError> {
+        scan_tagged(&self.by_msgid, id.trim_matches(|c| c == '<' || c == '>'))
+    }
+
+    /// Record ids that mention `address` (envelope or headers).
+    pub fn by_address(&self, address: &str) -> Result<Vec<u64>, IndexError> {
+        scan_tagged(&self.by_addr, &address.to_ascii_lowercase())
+    }
+
+    /// All content locations (stats).
+    pub fn contents(&self) -> impl Iterator<Item = Result<ContentLoc, IndexError>> + '_ {
+        self.contents.iter().map(move |r| {
+            let (k, _) = r?;
+            let mut sha = [0u8; 32];
+            sha.copy_from_slice(&k[..32.min(k.len())]);
+            self.content(&sha)?.ok_or_else(|| IndexError::Damaged("content vanished".into()))
+        })
+    }
+
+    /// Forces everything to disk.
+    pub fn flush(&self) -> Result<(), IndexError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// The listing view of a record.
+pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Summary {
+    let mut s = Summary {
+        seq: record.seq,
+        hash: hex::encode(hash),
+        time: record.time.clone(),
+        segment: at.segment,
+        offset: at.offset,
+        headers,
+        ..Summary::default()
+    };
+    match &record.body {
+        RecordBody::Message(m) => {
+            s.kind = "message".into();
+            s.source_kind = Some(m.source.kind);
+            s.source_name = m.source.name.clone();
+            s.mail_from = m.mail_from.clone();
+            s.rcpts = m.rcpts.iter().map(|r| r.address.clone()).collect();
+            s.sha256 = m.content.sha256.clone();
+            s.size = m.content.size;
+        }
+        RecordBody::Outcome(o) => {
+            s.kind = "outcome".into();
+            s.source_name = format!("outcome of {}", o.of);
+        }
+    }
+    s
+}
+
+fn tagged(value: &str, seq: u64) -> Vec<u8> {
+    let mut k = value.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq_key(seq));
+    k
+}
+
+fn scan_tagged(tree: &sled::Tree, value: &str) -> Result<Vec<u64>, IndexError> {
+    let mut prefix = value.as_bytes().to_vec();
+    prefix.push(0);
+    let mut out = Vec::new();
+    for kv in tree.scan_prefix(&prefix) {
+        let (k, _) = kv?;
+        if k.len() == prefix.len() + 8 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&k[prefix.len()..]);
+            out.push(u64::from_be_bytes(b));
+        }
+    }
+    Ok(out)
+}
+
+fn imap_key(user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user.len() + mailbox.len() + 10);
+    k.extend_from_slice(user.as_bytes());
+    k.push(0);
+    k.extend_from_slice(mailbox.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&uidvalidity.to_be_bytes());
+    k.extend_from_slice(&uid.to_be_bytes());
+    k
+}

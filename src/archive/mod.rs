@@ -1,0 +1,119 @@
+//! The sealed archive: the one place that stores messages.
+//!
+//! Segments (`segment`) are the truth; the index (`index`, sled) is derived
+//! and rebuildable. All appends go through one writer thread (`writer`) that
+//! group-commits: one `fdatasync` for every batch of concurrent appends.
+
+pub mod chain;
+pub mod content;
+pub mod headers;
+pub mod index;
+pub mod reader;
+pub mod record;
+pub mod scan;
+pub mod seal;
+pub mod segment;
+pub mod spool;
+pub mod verify;
+mod handle;
+mod writer;
+
+use std::path::Path;
+
+pub use handle::{Archive, Stats};
+
+pub use record::{MessageMeta, Outcome};
+pub use spool::{Spool, SpooledContent};
+
+/// Errors of the archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// Reading or writing archive files failed.
+    #[error("archive I/O on {path}: {source}")]
+    Io {
+        /// The file involved.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The filesystem holding the archive is full.
+    #[error("archive disk full")]
+    DiskFull,
+    /// The archive is shutting down or its writer stopped.
+    #[error("archive writer is not running")]
+    Closed,
+    /// The index could not be opened or updated.
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
+    /// Scanning the segments failed.
+    #[error(transparent)]
+    Scan(#[from] scan::ScanError),
+    /// The signing key.
+    #[error(transparent)]
+    Key(#[from] seal::SealError),
+    /// Another process holds the archive open.
+    #[error("archive {0} is in use by another process (is `mailseal run` active?)")]
+    Locked(String),
+    /// No record with this id.
+    #[error("no record {0}")]
+    NoRecord(u64),
+    /// Anything else, with a reason for the log.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a durable append returns.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The record's sequence number: its id for users.
+    pub seq: u64,
+    /// The record's chain hash.
+    pub hash: [u8; 32],
+    /// True when the content was already stored and only referenced.
+    pub deduplicated: bool,
+}
+
+/// A message to archive.
+pub struct NewMessage {
+    /// Context; `content` and `evidence` are filled in by the archive.
+    pub meta: MessageMeta,
+    /// The message bytes.
+    pub content: SpooledContent,
+    /// Extra bytes kept as evidence (the whole journal report).
+    pub evidence: Option<SpooledContent>,
+}
+
+/// How to open an archive (the config's `[archive]`, in typed form).
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// Directory holding `segments/`, `index/` and `spool/`.
+    pub path: std::path::PathBuf,
+    /// Ed25519 signing key (created on first open, mode 0600).
+    pub key_file: std::path::PathBuf,
+    /// zstd level; 0 stores contents uncompressed.
+    pub compression_level: i32,
+    /// How often the chain head is sealed.
+    pub seal_interval: std::time::Duration,
+    /// A segment file is closed and a new one started past this size.
+    pub segment_max_bytes: u64,
+    /// Bytes of one message kept in memory before spilling to disk.
+    pub spool_memory_limit: usize,
+    /// Where spilled messages go (same filesystem as the archive).
+    pub spool_dir: std::path::PathBuf,
+}
+
+impl ArchiveOptions {
+    /// Defaults for an archive in `path`.
+    pub fn at(path: &Path) -> ArchiveOptions {
+        ArchiveOptions {
+            path: path.to_path_buf(),
+            key_file: path.join("seal.key"),
+            compression_level: 3,
+            seal_interval: std::time::Duration::from_secs(300),
+            segment_max_bytes: 1 << 30,
+            spool_memory_limit: spool::DEFAULT_MEMORY_LIMIT,
+            spool_dir: path.join("spool"),
+        }
+    }
+}
+

@@ -1,0 +1,209 @@
+//! Read access for the CLI: listings, single records, content, statistics.
+//!
+//! A [`Reader`] answers from the sled index when it can open it, and from an
+//! in-memory scan of the segments when the daemon holds the index (sled
+//! allows one process at a time). Both give the same answers; the scan is
+//! slower on a large archive.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::index::{ContentLoc, Head, Index, Summary};
+use super::record::Record;
+use super::scan::{self, MemoryIndex, ScanError};
+use super::seal::Seal;
+use super::segment::{self, SegmentError, SegmentReader};
+use super::{ArchiveError, ArchiveOptions};
+
+/// Read-only view of an archive.
+pub struct Reader {
+    /// Where the answers come from.
+    view: View,
+    /// The `segments/` directory.
+    segments: PathBuf,
+}
+
+enum View {
+    Indexed(Index),
+    Memory(Box<MemoryIndex>),
+}
+
+/// Figures for `mailseal stats`.
+#[derive(Debug, Default, Serialize)]
+pub struct Stats {
+    /// All records (messages and outcomes).
+    pub records: u64,
+    /// Message records.
+    pub messages: u64,
+    /// Messages and bytes per source kind.
+    pub by_source: BTreeMap<String, SourceStats>,
+    /// Sum of message sizes over all message records.
+    pub message_bytes: u64,
+    /// Distinct contents stored (messages and evidence).
+    pub unique_contents: u64,
+    /// Their original size.
+    pub unique_bytes: u64,
+    /// Their size as stored (after compression).
+    pub stored_bytes: u64,
+    /// Size of all segment files on disk.
+    pub segment_bytes: u64,
+    /// Chain head.
+    pub head_seq: u64,
+    /// Chain head hash.
+    pub head_hash: String,
+    /// Newest seal.
+    pub last_seal: Option<Seal>,
+}
+
+/// Per-source figures.
+#[derive(Debug, Default, Serialize)]
+pub struct SourceStats {
+    /// Message records.
+    pub messages: u64,
+    /// Their content bytes.
+    pub bytes: u64,
+}
+
+impl Reader {
+    pub(super) fn indexed(index: Index, segments: PathBuf) -> Reader {
+        Reader { view: View::Indexed(index), segments }
+    }
+
+    /// Opens the archive at `options.path` for reading.
+    pub fn open(options: &ArchiveOptions) -> Result<Reader, ArchiveError> {
+        let segments = options.path.join("segments");
+        if !segments.is_dir() {
+            return Err(ArchiveError::Other(format!("{} holds no archive (no segments/)", options.path.display())));
+        }
+        match super::handle::open_index(&options.path) {
+            Ok(index) => {
+                let mut sink = index.clone();
+                let head = index.head()?;
+                tolerate_tail(scan::apply_from(&segments, &head, &mut sink, false))?;
+                Ok(Reader { view: View::Indexed(index), segments })
+            }
+            Err(ArchiveError::Locked(_)) => {
+                tracing::info!("index in use by the daemon; reading the segments directly");
+                let mut mem = MemoryIndex::default();
+                tolerate_tail(scan::apply_from(&segments, &Head::default(), &mut mem, false))?;
+                Ok(Reader { view: View::Memory(Box::new(mem)), segments })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The chain head.
+    pub fn head(&self) -> Result<Head, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.head()?,
+            View::Memory(m) => m.head.clone(),
+        })
+    }
+
+    /// The newest seal.
+    pub fn last_seal(&self) -> Result<Option<Seal>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.last_seal()?,
+            View::Memory(m) => m.last_seal.clone(),
+        })
+    }
+
+    /// Every record's summary, in chain order.
+    pub fn summaries(&self) -> Result<Vec<Summary>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.summaries().collect::<Result<_, _>>()?,
+            View::Memory(m) => m.summaries.clone(),
+        })
+    }
+
+    /// One record's summary.
+    pub fn summary(&self, seq: u64) -> Result<Summary, ArchiveError> {
+        let found = match &self.view {
+            View::Indexed(i) => i.summary(seq)?,
+            View::Memory(m) => m.summaries.iter().find(|s| s.seq == seq).cloned(),
+        };
+        found.ok_or(ArchiveError::NoRecord(seq))
+    }
+
+    /// One record as stored, with its hash.
+    pub fn record(&self, seq: u64) -> Result<(Record, String), ArchiveError> {
+        let s = self.summary(seq)?;
+        let mut r = SegmentReader::open(&self.segments, s.segment).map_err(seg_err)?;
+        r.seek(s.offset);
+        let fh = r.next_header().map_err(seg_err)?.ok_or(ArchiveError::NoRecord(seq))?;
+        let payload = r.read_payload(&fh).map_err(seg_err)?;
+        let record = payload
+            .get(32..)
+            .and_then(|b| Record::decode(b).ok())
+            .ok_or_else(|| ArchiveError::Other(format!("record {seq} at {} does not parse", fh.at)))?;
+        Ok((record, s.hash))
+    }
+
+    fn content_loc(&self, sha256: &[u8; 32]) -> Result<Option<ContentLoc>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.content(sha256)?,
+            View::Memory(m) => m.contents.get(sha256).copied(),
+        })
+    }
+
+    /// Writes a content's original bytes (checked against its hash).
+    pub fn write_content(&self, sha256_hex: &str, out: &mut dyn Write) -> Result<u64, ArchiveError> {
+        let sha = super::chain::parse_hex(sha256_hex)
+            .ok_or_else(|| ArchiveError::Other(format!("bad content hash {sha256_hex}")))?;
+        let loc = self
+            .content_loc(&sha)?
+            .ok_or_else(|| ArchiveError::Other(format!("content {sha256_hex} is not stored")))?;
+        scan::write_content_at(&self.segments, loc.at, out).map_err(seg_err)
+    }
+
+    /// Counts and sizes.
+    pub fn stats(&self) -> Result<Stats, ArchiveError> {
+        let mut st = Stats::default();
+        for s in self.summaries()? {
+            st.records += 1;
+            if let Some(kind) = s.source_kind {
+                st.messages += 1;
+                st.message_bytes += s.size;
+                let e = st.by_source.entry(kind.as_str().to_string()).or_default();
+                e.messages += 1;
+                e.bytes += s.size;
+            }
+        }
+        let locs: Vec<ContentLoc> = match &self.view {
+            View::Indexed(i) => i.contents().collect::<Result<_, _>>()?,
+            View::Memory(m) => m.contents.values().copied().collect(),
+        };
+        for l in locs {
+            st.unique_contents += 1;
+            st.unique_bytes += l.size;
+            st.stored_bytes += l.stored;
+        }
+        for n in segment::list(&self.segments).map_err(|source| ArchiveError::Io { path: self.segments.clone(), source })? {
+            st.segment_bytes += std::fs::metadata(self.segments.join(segment::file_name(n))).map(|m| m.len()).unwrap_or(0);
+        }
+        let head = self.head()?;
+        st.head_seq = head.seq;
+        st.head_hash = head.hash;
+        st.last_seal = self.last_seal()?;
+        Ok(st)
+    }
+}
+
+fn seg_err(e: SegmentError) -> ArchiveError {
+    ArchiveError::Other(e.to_string())
+}
+
+/// A reader does not repair; a torn tail just ends what it sees.
+fn tolerate_tail(r: Result<Head, ScanError>) -> Result<(), ArchiveError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(ScanError::Segment(SegmentError::Torn { at, .. })) => {
+            tracing::warn!(%at, "incomplete frame at the archive's end (a writer is busy or crashed)");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,266 @@
+//! What every archived record keeps, and its canonical encoding.
+//!
+//! A record is stored as compact JSON produced from these structs. Field
+//! order is the declaration order and `serde_json` emits no whitespace, so
+//! the encoding is deterministic; verification never re-encodes anyway: it
+//! hashes the stored bytes (`hash = SHA-256(prev_hash || record_bytes)`).
+//! Adding a field is a format change: bump [`RECORD_FORMAT`] and document it
+//! in `docs/archive-format.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the record layout written by this build.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// One link of the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Layout version, so a reader in ten years knows which fields to expect.
+    pub format: u32,
+    /// Position in the chain, starting at 1, without gaps.
+    pub seq: u64,
+    /// When the archive accepted the record, RFC 3339 UTC with microseconds.
+    pub time: String,
+    /// Lowercase hex SHA-256 of the previous record (64 zeros for seq 1).
+    pub prev_hash: String,
+    /// What the record says.
+    pub body: RecordBody,
+}
+
+/// The kinds of records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum RecordBody {
+    /// A message and the context it arrived in.
+    Message(Box<MessageMeta>),
+    /// What happened to an archived message afterwards (the upstream's final
+    /// reply arrives only after the archive commit, because the final `.` is
+    /// held back until the message is durable).
+    Outcome(Outcome),
+}
+
+/// Everything known about one message when it was archived.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageMeta {
+    /// Which way in delivered it.
+    pub source: Source,
+    /// Client address as `ip:port`, when there was a network peer.
+    pub peer: Option<String>,
+    /// The HELO/EHLO name the client gave.
+    pub helo: Option<String>,
+    /// TLS of the client leg, when it was encrypted.
+    pub tls: Option<TlsInfo>,
+    /// The SMTP AUTH / IMAP login name, when the mechanism showed it.
+    pub auth_user: Option<String>,
+    /// The reverse path without angle brackets (`""` for the null sender).
+    pub mail_from: Option<String>,
+    /// Every RCPT TO with the reply it got.
+    pub rcpts: Vec<Rcpt>,
+    /// The upstream's reply to the end of DATA, if known at commit time.
+    pub upstream_reply: Option<String>,
+    /// Exchange / Microsoft 365 journal report envelope, for journal records.
+    pub journal: Option<JournalEnvelope>,
+    /// Where in an IMAP session the message was seen.
+    pub imap: Option<ImapContext>,
+    /// Where an importer found the message.
+    pub import: Option<ImportContext>,
+    /// The message itself.
+    pub content: ContentRef,
+    /// A second stored content that is evidence for this record (the whole
+    /// journal report the message was unwrapped from).
+    pub evidence: Option<ContentRef>,
+}
+
+/// The way in and the listener or job name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// `smtp-proxy`, `journal`, `imap-proxy` or `import`.
+    pub kind: SourceKind,
+    /// The configured listener or job name (or the importer's kind).
+    pub name: String,
+}
+
+/// The ways in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    SmtpProxy,
+    Journal,
+    ImapProxy,
+    #[default]
+    Import,
+}
+
+impl SourceKind {
+    /// The name used in records, logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::SmtpProxy => "smtp-proxy",
+            SourceKind::Journal => "journal",
+            SourceKind::ImapProxy => "imap-proxy",
+            SourceKind::Import => "import",
+        }
+    }
+}
+
+/// Negotiated TLS parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsInfo {
+    /// For example `TLSv1_3`.
+    pub version: String,
+    /// For example `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+}
+
+/// One recipient and what the upstream (or mailseal) answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rcpt {
+    /// The forward path without angle brackets.
+    pub address: String,
+    /// The full reply text, for example `250 2.1.5 Ok`.
+    pub reply: Option<String>,
+}
+
+/// The envelope of an Exchange journal report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalEnvelope {
+    /// `Sender:` field.
+    pub sender: Option<String>,
+    /// `Subject:` field.
+    pub subject: Option<String>,
+    /// `Message-Id:` field.
+    pub message_id: Option<String>,
+    /// `On-Behalf-Of:` field.
+    pub on_behalf_of: Option<String>,
+    /// Every `To`, `Cc`, `Bcc` and `Recipient` line, in report order.
+    pub recipients: Vec<JournalRecipient>,
+    /// Microsoft 365 sent this as the decrypted copy of a protected message.
+    pub decrypted_copy: bool,
+    /// The report claimed to be a journal report but could not be parsed;
+    /// the content is then the whole report as received.
+    pub malformed: Option<String>,
+}
+
+/// One recipient line of a journal report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalRecipient {
+    /// `to`, `cc`, `bcc` or `recipient`.
+    pub field: String,
+    /// The address.
+    pub address: String,
+    /// Members a distribution list expanded to (`, Expanded: ...`).
+    pub expanded: Vec<String>,
+    /// The original recipient this one was forwarded from (`, Forwarded: ...`).
+    pub forwarded: Option<String>,
+}
+
+/// Where in an IMAP session a message crossed the proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapContext {
+    /// The logged-in user.
+    pub user: Option<String>,
+    /// The mailbox name as the server spells it.
+    pub mailbox: Option<String>,
+    /// UIDVALIDITY of the mailbox, when known.
+    pub uidvalidity: Option<u32>,
+    /// UID of the message, when known.
+    pub uid: Option<u32>,
+    /// `append` (client to server), `fetch` (server to client) or
+    /// `proxy-fetch` (mailseal completed a partial fetch itself).
+    pub direction: String,
+}
+
+/// Where an importer found a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportContext {
+    /// `eml`, `mbox`, `maildir` or `imap`.
+    pub kind: String,
+    /// File path, or `imap://user@host/folder`.
+    pub origin: String,
+    /// Position inside the origin: message number in an mbox, file name in
+    /// a Maildir.
+    pub position: Option<String>,
+    /// UIDVALIDITY and UID for IMAP imports.
+    pub uidvalidity: Option<u32>,
+    /// UID for IMAP imports.
+    pub uid: Option<u32>,
+}
+
+/// A reference to stored content by its SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentRef {
+    /// Lowercase hex SHA-256 of the original bytes.
+    pub sha256: String,
+    /// Length of the original bytes.
+    pub size: u64,
+}
+
+/// What happened to an archived message after the commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// The message record this amends.
+    pub of: u64,
+    /// The upstream's final reply, or what went wrong with the upstream.
+    pub upstream_reply: String,
+    /// `accepted`, `rejected`, `deferred` or `failed`.
+    pub result: String,
+}
+
+impl Record {
+    /// The canonical bytes that are stored and hashed.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing these plain structs cannot fail: no maps with
+        // non-string keys, no custom serializers.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses stored record bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Record, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The message metadata, for message records.
+    pub fn message(&self) -> Option<&MessageMeta> {
+        match &self.body {
+            RecordBody::Message(m) => Some(m),
+            RecordBody::Outcome(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_is_stable_and_round_trips() {
+        let r = Record {
+            format: RECORD_FORMAT,
+            seq: 7,
+            time: "2026-11-29T06:00:00.000000Z".into(),
+            prev_hash: "00".repeat(32),
+            body: RecordBody::Message(Box::new(MessageMeta {
+                source: Source { kind: SourceKind::Journal, name: "j".into() },
+                mail_from: Some(String::new()),
+                rcpts: vec![Rcpt { address: "a@b".into(), reply: Some("250 ok".into()) }],
+                content: ContentRef { sha256: "ab".repeat(32), size: 3 },
+                ..Default::default()
+            })),
+        };
+        let bytes = r.encode();
+        assert_eq!(bytes, r.encode());
+        assert!(bytes.starts_with(br#"{"format":1,"seq":7,"time":"#));
+        assert_eq!(Record::decode(&bytes).ok(), Some(r));
+    }
+}

@@ -1,0 +1,263 @@
+//! Walking the segments to (re)build derived state.
+//!
+//! Opening the archive applies every frame after the index's head to the
+//! index; `reindex` does it from the start; read-only commands that cannot
+//! open the index (the daemon holds it) apply everything to an in-memory
+//! [`MemoryIndex`]. All three use [`apply_from`] with a different [`Sink`].
+//! A torn frame at the very end of the last segment is the trace of a crash
+//! mid-append: it was never acknowledged, so it is moved aside to a
+//! `.torn-OFFSET` file and the segment is truncated to the last whole frame.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::content;
+use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
+use super::index::{ContentLoc, Head, Index, IndexError, Summary};
+use super::record::{Record, RecordBody};
+use super::seal::Seal;
+use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
+
+/// Receives frames in chain order.
+pub trait Sink {
+    /// Where a content already applied lives.
+    fn content_loc(&self, sha256: &[u8; 32]) -> Option<ContentLoc>;
+    /// A content frame.
+    fn content(&mut self, sha256: [u8; 32], loc: ContentLoc) -> Result<(), IndexError>;
+    /// A record frame, with the headers of its content.
+    fn record(&mut self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError>;
+    /// A seal frame.
+    fn seal(&mut self, seal: Seal) -> Result<(), IndexError>;
+    /// Progress marker after each frame.
+    fn head(&mut self, head: &Head) -> Result<(), IndexError>;
+}
+
+/// Errors while scanning.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// A segment is damaged somewhere other than its tail.
+    #[error("{0} (run `mailseal verify` for details)")]
+    Segment(#[from] SegmentError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A record frame does not parse.
+    #[error("{at}: record does not parse: {reason}")]
+    BadRecord {
+        /// Where.
+        at: Location,
+        /// Why.
+        reason: String,
+    },
+    /// Segment directory problems.
+    #[error("segments: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Applies every frame after `from` to `sink`. When `repair_tail` is set, a
+/// torn last frame of the last segment is moved aside and truncated away.
+/// Returns the new head.
+pub fn apply_from(dir: &Path, from: &Head, sink: &mut dyn Sink, repair_tail: bool) -> Result<Head, ScanError> {
+    let segments = segment::list(dir)?;
+    let mut head = from.clone();
+    let mut prev = super::chain::parse_hex(&head.hash).unwrap_or(super::chain::GENESIS);
+    let last = segments.last().copied();
+    for &n in segments.iter().filter(|&&n| n >= from.segment) {
+        let mut r = SegmentReader::open(dir, n)?;
+        if n == from.segment && from.offset > 0 {
+            r.seek(from.offset);
+        }
+        loop {
+            let fh = match r.next_header() {
+                Ok(Some(fh)) => fh,
+                Ok(None) => break,
+                Err(SegmentError::Torn { at, have, need }) if repair_tail && Some(n) == last => {
+                    repair(dir, n, at.offset, r.len(), format!("{have} of {need} bytes"))?;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match fh.kind {
+                Kind::Content => {
+                    let mut p = r.payload_reader(&fh)?;
+                    let h = content::read_head(&mut p).map_err(|e| SegmentError::Damaged { at: fh.at, what: e.to_string() })?;
+                    let checked = p.finish();
+                    if let Err(e) = checked {
+                        if repair_tail && Some(n) == last && fh.end() == r.len() {
+                            repair(dir, n, fh.at.offset, r.len(), e.to_string())?;
+                            break;
+                        }
+                        return Err(e.into());
+                    }
+                    let stored = fh.len - content::CONTENT_HEAD_LEN;
+                    sink.content(h.sha256, ContentLoc { at: fh.at, size: h.size, stored })?;
+                }
+                Kind::Record | Kind::Seal => {
+                    let payload = match r.read_payload(&fh) {
+                        Ok(p) => p,
+                        Err(e) if repair_tail && Some(n) == last && fh.end() == r.len() => {
+                            repair(dir, n, fh.at.offset, r.len(), e.to_string())?;
+                            break;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    if fh.kind == Kind::Seal {
+                        let seal: Seal = serde_json::from_slice(&payload)
+                            .map_err(|e| ScanError::BadRecord { at: fh.at, reason: e.to_string() })?;
+                        sink.seal(seal)?;
+                    } else {
+                        let bad = |reason: String| ScanError::BadRecord { at: fh.at, reason };
+                        if payload.len() < 32 {
+                            return Err(bad("too short".into()));
+                        }
+                        let record = Record::decode(&payload[32..]).map_err(|e| bad(e.to_string()))?;
+                        let hash = super::chain::link(&prev, &payload[32..]);
+                        let headers = match &record.body {
+                            RecordBody::Message(m) => super::chain::parse_hex(&m.content.sha256)
+                                .and_then(|sha| sink.content_loc(&sha))
+                                .map(|loc| read_headers(dir, loc))
+                                .unwrap_or_default(),
+                            RecordBody::Outcome(_) => Headers::default(),
+                        };
+                        sink.record(&record, &hash, fh.at, headers)?;
+                        prev = hash;
+                        head.seq = record.seq;
+                        head.hash = hex::encode(hash);
+                    }
+                }
+            }
+            head.segment = n;
+            head.offset = fh.end();
+            sink.head(&head)?;
+        }
+        if head.segment < n {
+            head.segment = n;
+            head.offset = segment::HEADER_LEN;
+        }
+    }
+    Ok(head)
+}
+
+/// Moves the torn tail of segment `n` aside and truncates the segment.
+fn repair(dir: &Path, n: u32, offset: u64, len: u64, what: String) -> Result<(), ScanError> {
+    let path = dir.join(segment::file_name(n));
+    let aside = dir.join(format!("{}.torn-{offset}", segment::file_name(n)));
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut out = std::fs::File::create(&aside)?;
+        io::copy(&mut Read::by_ref(&mut f).take(len - offset), &mut out)?;
+        out.sync_all()?;
+    }
+    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+    f.set_len(offset)?;
+    f.sync_all()?;
+    segment::sync_dir(dir)?;
+    tracing::warn!(
+        segment = n, offset, bytes = len - offset, reason = %what, kept = %aside.display(),
+        "torn write at end of segment: truncated to the last complete frame"
+    );
+    Ok(())
+}
+
+/// Decodes the first bytes of a content and parses its headers.
+pub fn read_headers(dir: &Path, loc: ContentLoc) -> Headers {
+    let mut buf = Limited(Vec::with_capacity(8192));
+    // The limit ends decoding early with an error on purpose; what was read is used.
+    let _ = write_content_at(dir, loc.at, &mut buf);
+    headers::parse(&buf.0)
+}
+
+struct Limited(Vec<u8>);
+
+impl Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = HEADER_SCAN_LIMIT - self.0.len();
+        if room == 0 {
+            return Err(io::Error::other("enough"));
+        }
+        let n = room.min(buf.len());
+        self.0.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the original bytes of the content frame at `at` to `out` and
+/// checks them against the frame's SHA-256.
+pub fn write_content_at(dir: &Path, at: Location, out: &mut dyn Write) -> Result<u64, SegmentError> {
+    let mut r = SegmentReader::open(dir, at.segment)?;
+    r.seek(at.offset);
+    let damaged = |what: String| SegmentError::Damaged { at, what };
+    let fh = r.next_header()?.ok_or_else(|| damaged("no frame here".into()))?;
+    if fh.kind != Kind::Content {
+        return Err(damaged("not a content frame".into()));
+    }
+    let mut p = r.payload_reader(&fh)?;
+    let head = content::read_head(&mut p).map_err(|e| damaged(e.to_string()))?;
+    let got = content::decode(&head, &mut p, out).map_err(|e| damaged(e.to_string()))?;
+    p.finish()?;
+    if got.sha256 != head.sha256 || got.size != head.size {
+        return Err(damaged("content does not match its SHA-256".into()));
+    }
+    Ok(got.size)
+}
+
+impl Sink for Index {
+    fn content_loc(&self, sha256: &[u8; 32]) -> Option<ContentLoc> {
+        self.content(sha256).ok().flatten()
+    }
+    fn content(&mut self, sha256: [u8; 32], loc: ContentLoc) -> Result<(), IndexError> {
+        self.put_content(&sha256, loc)
+    }
+    fn record(&mut self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError> {
+        self.put_record(record, hash, at, headers)
+    }
+    fn seal(&mut self, seal: Seal) -> Result<(), IndexError> {
+        self.put_seal(&seal)
+    }
+    fn head(&mut self, head: &Head) -> Result<(), IndexError> {
+        self.set_head(head)
+    }
+}
+
+/// The index's answers, built in memory from a full scan (used when the
+/// daemon holds the sled index).
+#[derive(Default)]
+pub struct MemoryIndex {
+    /// Summaries by seq.
+    pub summaries: Vec<Summary>,
+    /// Contents by hash.
+    pub contents: HashMap<[u8; 32], ContentLoc>,
+    /// Newest seal.
+    pub last_seal: Option<Seal>,
+    /// Chain head.
+    pub head: Head,
+}
+
+impl Sink for MemoryIndex {
+    fn content_loc(&self, sha256: &[u8; 32]) -> Option<ContentLoc> {
+        self.contents.get(sha256).copied()
+    }
+    fn content(&mut self, sha256: [u8; 32], loc: ContentLoc) -> Result<(), IndexError> {
+        self.contents.insert(sha256, loc);
+        Ok(())
+    }
+    fn record(&mut self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError> {
+        self.summaries.push(super::index::summarize(record, hash, at, headers));
+        Ok(())
+    }
+    fn seal(&mut self, seal: Seal) -> Result<(), IndexError> {
+        self.last_seal = Some(seal);
+        Ok(())
+    }
+    fn head(&mut self, head: &Head) -> Result<(), IndexError> {
+        self.head = head.clone();
+        Ok(())
+    }
+}

@@ -1,0 +1,367 @@
+//! `mailseal verify`: recompute everything from the segments alone.
+//!
+//! Checks, in order of the segments: every frame's bytes, every content's
+//! SHA-256 (decoded on worker threads, one per core, so verification keeps
+//! up with `sha256sum`), every record's hash and link to its predecessor,
+//! sequence numbers without gaps or reordering, every record's content
+//! reference, and every seal's signature and head. It never uses the index,
+//! so a tampered or lost index cannot hide anything.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::mpsc;
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use super::chain::{self, GENESIS};
+use super::record::{Record, RecordBody};
+use super::seal::{self, Seal};
+use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
+
+/// How many problems are collected before verification stops early.
+const MAX_PROBLEMS: usize = 100;
+/// Recent record hashes kept to check seals against.
+const RECENT: u64 = 4096;
+
+/// One thing found wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// Where it was found.
+    pub segment: u32,
+    /// Offset of the frame.
+    pub offset: u64,
+    /// The record concerned, when known.
+    pub seq: Option<u64>,
+    /// Short category: `content-changed`, `record-changed`, `record-missing`,
+    /// `order-changed`, `record-inserted`, `chain-broken`, `seal-bad`,
+    /// `frame-damaged`, `truncated`, `segment-missing`, `content-missing`.
+    pub kind: &'static str,
+    /// Human explanation.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "record {seq} (segment {} offset {}): {}: {}", self.segment, self.offset, self.kind, self.detail),
+            None => write!(f, "segment {} offset {}: {}: {}", self.segment, self.offset, self.kind, self.detail),
+        }
+    }
+}
+
+/// What verification found.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Records checked.
+    pub records: u64,
+    /// Contents checked.
+    pub contents: u64,
+    /// Original bytes of the contents checked.
+    pub content_bytes: u64,
+    /// Seals checked.
+    pub seals: u64,
+    /// The newest valid seal's sequence number.
+    pub sealed_seq: Option<u64>,
+    /// The last record's sequence number.
+    pub head_seq: u64,
+    /// The last record's hash.
+    pub head_hash: String,
+    /// Problems, first broken place first.
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// True when nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verifies the archive whose segments are in `segments`, trusting seals
+/// made by `trusted` (when given).
+pub fn verify(segments: &Path, trusted: Option<&VerifyingKey>) -> std::io::Result<Report> {
+    let numbers = segment::list(segments)?;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Location>(workers * 4);
+    let job_rx = std::sync::Mutex::new(job_rx);
+    let (res_tx, res_rx) = mpsc::channel::<ContentResult>();
+    let mut walk = Walk { report: Report::default(), ..Walk::default() };
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let res_tx = res_tx.clone();
+            let job_rx = &job_rx;
+            s.spawn(move || {
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(at) = job else { return };
+                    let _ = res_tx.send(check_content(segments, at));
+                }
+            });
+        }
+        drop(res_tx);
+        walk.segments(segments, &numbers, &job_tx);
+        drop(job_tx);
+    });
+    for r in res_rx {
+        walk.content_result(r);
+    }
+    walk.finish();
+    walk.check_seals(trusted);
+    let mut report = walk.report;
+    report.problems.sort_by_key(|p| (p.segment, p.offset));
+    Ok(report)
+}
+
+struct ContentResult {
+    at: Location,
+    /// The hash the frame claims, when its head was readable.
+    claimed: Option<[u8; 32]>,
+    size: u64,
+    error: Option<String>,
+}
+
+fn check_content(dir: &Path, at: Location) -> ContentResult {
+    let mut claimed = None;
+    let mut sink = std::io::sink();
+    let result = (|| -> Result<u64, SegmentError> {
+        let mut r = SegmentReader::open(dir, at.segment)?;
+        r.seek(at.offset);
+        let damaged = |what: String| SegmentError::Damaged { at, what };
+        let fh = r.next_header()?.ok_or_else(|| damaged("frame vanished".into()))?;
+        let mut p = r.payload_reader(&fh)?;
+        let head = super::content::read_head(&mut p).map_err(|e| damaged(e.to_string()))?;
+        claimed = Some(head.sha256);
+        let got = super::content::decode(&head, &mut p, &mut sink).map_err(|e| damaged(format!("content does not decode: {e}")))?;
+        if got.sha256 != head.sha256 || got.size != head.size {
+            return Err(damaged("bytes do not match the content's SHA-256".into()));
+        }
+        p.finish()?;
+        Ok(got.size)
+    })();
+    match result {
+        Ok(size) => ContentResult { at, claimed, size, error: None },
+        Err(e) => ContentResult { at, claimed, size: 0, error: Some(e.to_string()) },
+    }
+}
+
+#[derive(Default)]
+struct Walk {
+    report: Report,
+    expected_seq: u64,
+    /// Every seq seen (to tell a gap from a reordering).
+    seen_seqs: HashSet<u64>,
+    /// Seqs out of place, checked once all records are known.
+    misplaced: Vec<(Location, u64, u64)>,
+    /// Contents found good, and where bad ones were.
+    good: HashSet<[u8; 32]>,
+    bad: HashMap<[u8; 32], String>,
+    /// (record location, seq, content hash) for every message record.
+    refs: Vec<(Location, u64, [u8; 32])>,
+    seals: Vec<(Location, Seal)>,
+    /// Stored hashes of the most recent records, by seq.
+    recent: HashMap<u64, [u8; 32]>,
+}
+
+impl Walk {
+    fn problem(&mut self, at: Location, seq: Option<u64>, kind: &'static str, detail: String) {
+        if self.report.problems.len() < MAX_PROBLEMS {
+            self.report.problems.push(Problem { segment: at.segment, offset: at.offset, seq, kind, detail });
+        }
+    }
+
+    fn segments(&mut self, dir: &Path, numbers: &[u32], jobs: &mpsc::SyncSender<Location>) {
+        let mut want = 1;
+        for &n in numbers {
+            if n != want {
+                let at = Location { segment: want, offset: 0 };
+                self.problem(at, None, "segment-missing", format!("segment {want} is missing (next is {n})"));
+            }
+            want = n + 1;
+            let mut r = match SegmentReader::open(dir, n) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.problem(Location { segment: n, offset: 0 }, None, "frame-damaged", e.to_string());
+                    continue;
+                }
+            };
+            loop {
+                match r.next_header() {
+                    Ok(None) => break,
+                    Ok(Some(fh)) => match fh.kind {
+                        Kind::Content => {
+                            let _ = jobs.send(fh.at);
+                        }
+                        Kind::Record | Kind::Seal => match r.read_payload(&fh) {
+                            Ok(p) => self.frame(fh.kind, fh.at, &p, None),
+                            Err(SegmentError::Damaged { .. }) => {
+                                // Look at the bytes anyway to say what changed.
+                                let p = raw_payload(dir, &fh);
+                                self.frame(fh.kind, fh.at, &p, Some("frame checksum mismatch"));
+                            }
+                            Err(e) => self.problem(fh.at, None, "frame-damaged", e.to_string()),
+                        },
+                    },
+                    Err(SegmentError::Torn { at, have, need }) => {
+                        let after = self.report.head_seq;
+                        self.problem(at, None, "truncated", format!("segment ends inside a frame ({have} of {need} bytes) after record {after}"));
+                        break;
+                    }
+                    Err(e) => {
+                        let at = Location { segment: n, offset: r.position() };
+                        self.problem(at, None, "frame-damaged", format!("{e}; the rest of this segment cannot be read"));
+                        break;
+                    }
+                }
+                if self.report.problems.len() >= MAX_PROBLEMS {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn frame(&mut self, kind: Kind, at: Location, payload: &[u8], crc: Option<&str>) {
+        if kind == Kind::Seal {
+            match serde_json::from_slice::<Seal>(payload) {
+                Ok(s) => self.seals.push((at, s)),
+                Err(e) => self.problem(at, None, "seal-bad", format!("seal does not parse: {e}")),
+            }
+            return;
+        }
+        self.report.records += 1;
+        let expected = self.expected_seq + 1;
+        let (Some(stored), Some(bytes)) = (payload.get(..32), payload.get(32..)) else {
+            self.problem(at, Some(expected), "record-changed", "record frame too short".into());
+            return;
+        };
+        let mut stored_hash = [0u8; 32];
+        stored_hash.copy_from_slice(stored);
+        let record = match Record::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.problem(at, Some(expected), "record-changed", format!("record does not parse: {e}"));
+                self.advance(expected, stored_hash);
+                return;
+            }
+        };
+        let seq = record.seq;
+        if chain::link(&chain::parse_hex(&record.prev_hash).unwrap_or(GENESIS), bytes) != stored_hash {
+            self.problem(at, Some(seq), "record-changed", "record bytes do not match the record's hash".into());
+        } else if let Some(c) = crc {
+            self.problem(at, Some(seq), "frame-damaged", c.into());
+        }
+        if seq != expected {
+            self.misplaced.push((at, seq, expected));
+        }
+        let pred = if seq == 1 { Some(GENESIS) } else { self.recent.get(&(seq - 1)).copied() };
+        if let Some(pred) = pred
+            && record.prev_hash != hex::encode(pred)
+        {
+            let before = seq.saturating_sub(1);
+            self.problem(at, Some(seq), "chain-broken", format!("does not link to record {before}: a record before it was changed, removed or inserted"));
+        }
+        if !self.seen_seqs.insert(seq) {
+            self.problem(at, Some(seq), "record-inserted", format!("a second record with number {seq}"));
+        }
+        if let RecordBody::Message(m) = &record.body {
+            for c in std::iter::once(&m.content).chain(m.evidence.iter()) {
+                match chain::parse_hex(&c.sha256) {
+                    Some(sha) => self.refs.push((at, seq, sha)),
+                    None => self.problem(at, Some(seq), "record-changed", "content hash is not hex".into()),
+                }
+            }
+        }
+        self.advance(seq, stored_hash);
+    }
+
+    fn advance(&mut self, seq: u64, hash: [u8; 32]) {
+        self.expected_seq = self.expected_seq.max(seq);
+        self.report.head_seq = self.expected_seq;
+        if seq == self.expected_seq {
+            self.report.head_hash = hex::encode(hash);
+        }
+        self.recent.insert(seq, hash);
+        if let Some(old) = seq.checked_sub(RECENT) {
+            self.recent.remove(&old);
+        }
+    }
+
+    fn content_result(&mut self, r: ContentResult) {
+        self.report.contents += 1;
+        self.report.content_bytes += r.size;
+        match (r.claimed, r.error) {
+            (Some(sha), None) => {
+                self.good.insert(sha);
+            }
+            (Some(sha), Some(e)) => {
+                self.bad.insert(sha, format!("{e} at {}", r.at));
+            }
+            (None, Some(e)) => self.problem(r.at, None, "frame-damaged", e),
+            (None, None) => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        let misplaced = std::mem::take(&mut self.misplaced);
+        for (at, seq, expected) in misplaced {
+            if seq < expected || self.seen_seqs.contains(&expected) {
+                self.problem(at, Some(seq), "order-changed", format!("record {seq} stands where record {expected} belongs"));
+            } else {
+                self.problem(at, Some(seq), "record-missing", format!("record {expected} is missing before record {seq}"));
+            }
+        }
+        let refs = std::mem::take(&mut self.refs);
+        for (at, seq, sha) in refs {
+            if self.good.contains(&sha) {
+                continue;
+            }
+            let detail = match self.bad.get(&sha) {
+                Some(why) => format!("content {} changed: {why}", hex::encode(sha)),
+                None => format!("content {} is not in the archive", hex::encode(sha)),
+            };
+            let kind = if self.bad.contains_key(&sha) { "content-changed" } else { "content-missing" };
+            self.problem(at, Some(seq), kind, detail);
+        }
+    }
+
+    fn check_seals(&mut self, trusted: Option<&VerifyingKey>) {
+        let seals = std::mem::take(&mut self.seals);
+        for (at, s) in seals {
+            self.report.seals += 1;
+            if let Err(why) = seal::check(&s, trusted) {
+                self.problem(at, Some(s.seq), "seal-bad", why);
+                continue;
+            }
+            let known = self.recent.get(&s.seq).map(hex::encode);
+            let matches = s.seq == 0 || known.as_deref() == Some(s.head_hash.as_str());
+            let covered_by_recent = known.is_some();
+            if s.seq > self.report.head_seq {
+                self.problem(at, Some(s.seq), "record-missing", format!("sealed head is record {} but the chain ends at {}", s.seq, self.report.head_seq));
+            } else if covered_by_recent && !matches {
+                self.problem(at, Some(s.seq), "seal-bad", "sealed head hash differs from the chain".into());
+            } else {
+                self.report.sealed_seq = Some(self.report.sealed_seq.unwrap_or(0).max(s.seq));
+            }
+        }
+    }
+}
+
+/// The payload bytes of a frame, without checking its CRC.
+fn raw_payload(dir: &Path, fh: &segment::FrameHeader) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(dir.join(segment::file_name(fh.at.segment)))
+        && f.seek(SeekFrom::Start(fh.payload_offset())).is_ok()
+    {
+        let _ = f.take(fh.len).read_to_end(&mut buf);
+    }
+    buf
+}
+
+/// Verifies the archive in `archive_path` (its `segments/` directory).
+pub fn verify_dir(archive_path: &Path, trusted: Option<&VerifyingKey>) -> std::io::Result<Report> {
+    verify(&archive_path.join("segments"), trusted)
+}

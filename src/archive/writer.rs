@@ -1,0 +1,380 @@
+//! The single writer thread: group commit of appends and seals.
+//!
+//! Appenders send requests over a channel and wait on a oneshot. The thread
+//! takes everything that is waiting (up to a limit), writes the frames, calls
+//! `fdatasync` once, updates the index and only then answers every request
+//! of the batch. If a write or the sync fails (disk full, I/O error), the
+//! segment is truncated back to where the batch began, every request of the
+//! batch gets the error, and the next batch starts from a clean tail.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
+
+use ed25519_dalek::SigningKey;
+use tokio::sync::oneshot;
+
+use super::chain;
+use super::content::{CONTENT_HEAD_LEN, Prepared};
+use super::headers::Headers;
+use super::index::{ContentLoc, Head, Index};
+use super::record::{ContentRef, MessageMeta, Outcome, RECORD_FORMAT, Record, RecordBody};
+use super::seal::{self, Seal};
+use super::segment::{self, FRAME_OVERHEAD, Kind, Location};
+use super::{Appended, ArchiveError};
+
+/// Most requests handled in one batch.
+const MAX_BATCH: usize = 256;
+
+/// A content for the writer: new bytes, or a hash already stored.
+pub enum ContentIn {
+    /// Compressed and ready.
+    New(Prepared),
+    /// Already in the archive (checked by the appender; the writer checks again).
+    Known {
+        /// Hash of the stored content.
+        sha256: [u8; 32],
+        /// Its original size.
+        size: u64,
+    },
+}
+
+impl ContentIn {
+    fn sha256(&self) -> [u8; 32] {
+        match self {
+            ContentIn::New(p) => p.sha256,
+            ContentIn::Known { sha256, .. } => *sha256,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            ContentIn::New(p) => p.size,
+            ContentIn::Known { size, .. } => *size,
+        }
+    }
+}
+
+/// What appenders ask of the writer.
+pub enum Request {
+    /// Append a message record (and its content, unless stored).
+    Message {
+        /// Context of the message.
+        meta: Box<MessageMeta>,
+        /// The message bytes.
+        content: ContentIn,
+        /// Evidence bytes, if any.
+        evidence: Option<ContentIn>,
+        /// Parsed headers for the index.
+        headers: Headers,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Appended, ArchiveError>>,
+    },
+    /// Append an outcome record.
+    Outcome {
+        /// The outcome.
+        outcome: Outcome,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Appended, ArchiveError>>,
+    },
+    /// Seal the chain head, if it moved since the last seal.
+    Seal {
+        /// Where the answer goes: the new seal, or `None` when nothing changed.
+        reply: oneshot::Sender<Result<Option<Seal>, ArchiveError>>,
+    },
+}
+
+/// The writer's state.
+pub struct Writer {
+    /// The `segments/` directory.
+    pub dir: PathBuf,
+    /// The open tail segment.
+    pub file: File,
+    /// Its number.
+    pub segment: u32,
+    /// Its committed length.
+    pub offset: u64,
+    /// Seq of the chain head.
+    pub head_seq: u64,
+    /// Hash of the chain head.
+    pub head_hash: [u8; 32],
+    /// Seq covered by the newest seal.
+    pub sealed_seq: Option<u64>,
+    /// Derived lookups.
+    pub index: Index,
+    /// Seal signing key.
+    pub key: SigningKey,
+    /// Rotation size.
+    pub max_segment: u64,
+}
+
+/// Index updates that wait for the batch's sync.
+enum Staged {
+    Content([u8; 32], ContentLoc),
+    Record(Box<Record>, [u8; 32], Location, Headers),
+    Seal(Seal),
+}
+
+enum Answer {
+    Appended(oneshot::Sender<Result<Appended, ArchiveError>>, Appended),
+    Sealed(oneshot::Sender<Result<Option<Seal>, ArchiveError>>, Option<Seal>),
+}
+
+impl Writer {
+    /// Runs until every sender is gone.
+    pub fn run(mut self, rx: Receiver<Request>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.commit(batch);
+        }
+        if let Err(e) = self.index.flush() {
+            tracing::error!(error = %e, "index flush at close failed");
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Request>) {
+        let started = Instant::now();
+        let n = batch.len();
+        let saved = (self.segment, self.offset, self.head_seq, self.head_hash, self.sealed_seq);
+        let mut replies = Vec::with_capacity(n);
+        let mut staged = Vec::new();
+        let result = self.write_batch(batch, &mut replies, &mut staged).and_then(|()| {
+            self.file.sync_data().map_err(|e| (classify(e), Vec::new()))
+        });
+        match result {
+            Ok(()) => {
+                if let Err(e) = self.apply(staged) {
+                    tracing::error!(error = %e, "index update failed; run `mailseal reindex`");
+                }
+                for a in replies {
+                    match a {
+                        Answer::Appended(tx, ap) => drop(tx.send(Ok(ap))),
+                        Answer::Sealed(tx, s) => drop(tx.send(Ok(s))),
+                    }
+                }
+                tracing::debug!(batch = n, micros = started.elapsed().as_micros() as u64, "committed");
+            }
+            Err((err, unsent)) => {
+                tracing::error!(error = %err, batch = n, "archive commit failed; batch rolled back");
+                self.rollback(saved);
+                let msg = err.to_string();
+                let again = |e: &ArchiveError| match e {
+                    ArchiveError::DiskFull => ArchiveError::DiskFull,
+                    _ => ArchiveError::Other(msg.clone()),
+                };
+                for a in replies {
+                    match a {
+                        Answer::Appended(tx, _) => drop(tx.send(Err(again(&err)))),
+                        Answer::Sealed(tx, _) => drop(tx.send(Err(again(&err)))),
+                    }
+                }
+                for r in unsent {
+                    fail(r, again(&err));
+                }
+            }
+        }
+    }
+
+    fn rollback(&mut self, saved: (u32, u64, u64, [u8; 32], Option<u64>)) {
+        let (segment, offset, seq, hash, sealed) = saved;
+        if segment != self.segment {
+            // The batch rotated: drop the new, unsynced segment.
+            let path = self.dir.join(segment::file_name(self.segment));
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::error!(error = %e, path = %path.display(), "could not remove segment of failed batch");
+            }
+            match segment::open_for_append(&self.dir, segment) {
+                Ok((f, _)) => self.file = f,
+                Err(e) => tracing::error!(error = %e, "could not reopen segment after failed batch"),
+            }
+        }
+        self.segment = segment;
+        self.offset = offset;
+        self.head_seq = seq;
+        self.head_hash = hash;
+        self.sealed_seq = sealed;
+        let truncated = self.file.set_len(offset).and_then(|()| self.file.seek(SeekFrom::Start(offset)).map(drop));
+        if let Err(e) = truncated.and_then(|()| self.file.sync_data()) {
+            tracing::error!(error = %e, "could not truncate segment after failed batch");
+        }
+    }
+
+    /// Writes all frames of the batch; on error returns the requests that
+    /// were not yet handled so they can be answered.
+    fn write_batch(
+        &mut self,
+        batch: Vec<Request>,
+        replies: &mut Vec<Answer>,
+        staged: &mut Vec<Staged>,
+    ) -> Result<(), (ArchiveError, Vec<Request>)> {
+        if self.offset >= self.max_segment
+            && let Err(e) = self.rotate()
+        {
+            return Err((classify(e), batch));
+        }
+        let mut new_contents: HashMap<[u8; 32], ()> = HashMap::new();
+        let file = match self.file.try_clone() {
+            Ok(f) => f,
+            Err(e) => return Err((classify(e), batch)),
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut pos = self.offset;
+        let mut iter = batch.into_iter();
+        while let Some(req) = iter.next() {
+            let step = (|| -> io::Result<()> {
+                match req {
+                    Request::Message { meta, content, evidence, headers, reply } => {
+                        let mut meta = *meta;
+                        let mut dedup = true;
+                        meta.content = ContentRef { sha256: hex::encode(content.sha256()), size: content.size() };
+                        for c in std::iter::once(content).chain(evidence.into_iter().inspect(|e| {
+                            meta.evidence = Some(ContentRef { sha256: hex::encode(e.sha256()), size: e.size() });
+                        })) {
+                            let sha = c.sha256();
+                            let stored = new_contents.contains_key(&sha) || self.index.content(&sha).ok().flatten().is_some();
+                            if let (false, ContentIn::New(mut p)) = (stored, c) {
+                                let loc = write_content(&mut out, &mut pos, self.segment, &mut p)?;
+                                new_contents.insert(sha, ());
+                                staged.push(Staged::Content(sha, loc));
+                                dedup = false;
+                            } else if !stored {
+                                return Err(io::Error::other("content vanished from the index before it was written"));
+                            }
+                        }
+                        let (record, hash, at) = self.write_record(&mut out, &mut pos, RecordBody::Message(Box::new(meta)))?;
+                        replies.push(Answer::Appended(reply, Appended { seq: record.seq, hash, deduplicated: dedup }));
+                        staged.push(Staged::Record(Box::new(record), hash, at, headers));
+                    }
+                    Request::Outcome { outcome, reply } => {
+                        let (record, hash, at) = self.write_record(&mut out, &mut pos, RecordBody::Outcome(outcome))?;
+                        replies.push(Answer::Appended(reply, Appended { seq: record.seq, hash, deduplicated: false }));
+                        staged.push(Staged::Record(Box::new(record), hash, at, Headers::default()));
+                    }
+                    Request::Seal { reply } => {
+                        if self.sealed_seq == Some(self.head_seq) {
+                            replies.push(Answer::Sealed(reply, None));
+                        } else {
+                            let s = seal::make(&self.key, self.head_seq, &self.head_hash, now());
+                            let payload = serde_json::to_vec(&s).map_err(io::Error::other)?;
+                            write_frame(&mut out, &mut pos, Kind::Seal, &[&payload])?;
+                            self.sealed_seq = Some(self.head_seq);
+                            staged.push(Staged::Seal(s.clone()));
+                            replies.push(Answer::Sealed(reply, Some(s)));
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = step {
+                return Err((classify(e), iter.collect()));
+            }
+        }
+        out.flush().map_err(|e| (classify(e), Vec::new()))?;
+        drop(out);
+        self.offset = pos;
+        Ok(())
+    }
+
+    fn write_record(&mut self, out: &mut impl Write, pos: &mut u64, body: RecordBody) -> io::Result<(Record, [u8; 32], Location)> {
+        let record = Record {
+            format: RECORD_FORMAT,
+            seq: self.head_seq + 1,
+            time: now(),
+            prev_hash: hex::encode(self.head_hash),
+            body,
+        };
+        let bytes = record.encode();
+        let hash = chain::link(&self.head_hash, &bytes);
+        let at = Location { segment: self.segment, offset: *pos };
+        write_frame(out, pos, Kind::Record, &[&hash, &bytes])?;
+        self.head_seq = record.seq;
+        self.head_hash = hash;
+        Ok((record, hash, at))
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let next = self.segment + 1;
+        let (file, len) = segment::open_for_append(&self.dir, next)?;
+        tracing::info!(segment = next, "new segment");
+        self.file = file;
+        self.segment = next;
+        self.offset = len;
+        Ok(())
+    }
+
+    fn apply(&mut self, staged: Vec<Staged>) -> Result<(), super::index::IndexError> {
+        for s in staged {
+            match s {
+                Staged::Content(sha, loc) => self.index.put_content(&sha, loc)?,
+                Staged::Record(r, hash, at, headers) => self.index.put_record(&r, &hash, at, headers)?,
+                Staged::Seal(s) => self.index.put_seal(&s)?,
+            }
+        }
+        self.index.set_head(&Head {
+            seq: self.head_seq,
+            hash: hex::encode(self.head_hash),
+            segment: self.segment,
+            offset: self.offset,
+        })
+    }
+}
+
+/// Current time in the records' format.
+pub fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn write_frame(out: &mut impl Write, pos: &mut u64, kind: Kind, parts: &[&[u8]]) -> io::Result<()> {
+    let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    let head = segment::frame_head(kind, len);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&head);
+    out.write_all(&head)?;
+    for p in parts {
+        crc.update(p);
+        out.write_all(p)?;
+    }
+    out.write_all(&crc.finalize().to_be_bytes())?;
+    *pos += FRAME_OVERHEAD + len;
+    Ok(())
+}
+
+fn write_content(out: &mut impl Write, pos: &mut u64, seg: u32, p: &mut Prepared) -> io::Result<ContentLoc> {
+    let at = Location { segment: seg, offset: *pos };
+    let len = CONTENT_HEAD_LEN + p.data_len();
+    let head = segment::frame_head(Kind::Content, len);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&head);
+    out.write_all(&head)?;
+    let ch = p.head();
+    crc.update(&ch);
+    out.write_all(&ch)?;
+    p.write_data(out, &mut crc)?;
+    out.write_all(&crc.finalize().to_be_bytes())?;
+    *pos += FRAME_OVERHEAD + len;
+    Ok(ContentLoc { at, size: p.size, stored: p.data_len() })
+}
+
+fn classify(e: io::Error) -> ArchiveError {
+    if e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded {
+        ArchiveError::DiskFull
+    } else {
+        ArchiveError::Other(format!("segment write: {e}"))
+    }
+}
+
+fn fail(r: Request, err: ArchiveError) {
+    match r {
+        Request::Message { reply, .. } | Request::Outcome { reply, .. } => drop(reply.send(Err(err))),
+        Request::Seal { reply } => drop(reply.send(Err(err))),
+    }
+}

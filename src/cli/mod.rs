@@ -1,0 +1,169 @@
+//! The command line: flags, config loading and the commands of the contract.
+//!
+//! Every command returns the process exit code (0 ok, 1 verification found a
+//! problem); errors become exit code 2 in `main`.
+
+mod filter;
+mod inspect;
+mod load;
+mod progress;
+mod run;
+mod store;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use filter::Filter;
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/mailseal/mailseal.toml";
+
+/// mailseal: transparent SMTP/IMAP journaling proxy with a sealed archive.
+#[derive(Debug, Parser)]
+#[command(name = "mailseal", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, value_name = "FILE", env = "MAILSEAL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Use the archive in this directory instead of the configured one
+    /// (for example a copy handed to an auditor).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: every configured listener; drains on SIGTERM.
+    Run,
+    /// Validate the configuration and list every problem.
+    CheckConfig,
+    /// Walk chain, content and seals; name the first broken place.
+    Verify {
+        /// Trust seals only from this public key (PEM from `key show`).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts and bytes by source, dedup and compression, chain head, last seal.
+    Stats {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records.
+    List {
+        #[command(flatten)]
+        filter: Filter,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one record's metadata, or exactly its original bytes.
+    Show {
+        /// Record id.
+        id: u64,
+        /// Write the message's original bytes to stdout.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Export messages byte-exact with a manifest of hashes.
+    Export {
+        /// Output directory.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// `eml` (one file per message) or `mbox`.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Eml)]
+        format: ExportFormat,
+        #[command(flatten)]
+        filter: Filter,
+    },
+    /// Import existing mail.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// The seal key.
+    Key {
+        /// What to do with it.
+        #[command(subcommand)]
+        what: KeyCommand,
+    },
+    /// Drop the index and rebuild it from the segments.
+    Reindex,
+    /// Hash a password (read from stdin) for `[[journal]] auth_users`.
+    HashPassword,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One `.eml` file per message, plus `manifest.json` and `SHA256SUMS`.
+    Eml,
+    /// One mbox file (mboxrd quoting), plus `manifest.json`.
+    Mbox,
+}
+
+/// Importers.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// `.eml` files (or directories of them).
+    Eml {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// mbox files.
+    Mbox {
+        /// Files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Maildir folders (with Maildir++ subfolders).
+    Maildir {
+        /// Folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the public key for auditors.
+    Show,
+}
+
+/// Runs one command; returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let daemon = matches!(cli.command, Command::Run);
+    match cli.command {
+        Command::CheckConfig => load::check_config(cli.config.as_deref()),
+        Command::HashPassword => store::hash_password(),
+        Command::Run => {
+            let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
+            run::daemon(config)
+        }
+        command => {
+            let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
+            match command {
+                Command::Verify { public_key, json } => inspect::verify(&config, public_key.as_deref(), json),
+                Command::Stats { json } => inspect::stats(&config, json),
+                Command::List { filter, json } => inspect::list(&config, &filter, json),
+                Command::Show { id, raw } => inspect::show(&config, id, raw),
+                Command::Key { what: KeyCommand::Show } => inspect::key_show(&config),
+                Command::Export { out, format, filter } => store::export(&config, &out, format, &filter),
+                Command::Import { what } => store::import(&config, what),
+                Command::Reindex => store::reindex(&config),
+                Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `mailseal run`: the daemon.
+//!
+//! Opens the archive, starts the sealer and every configured listener, and
+//! waits for SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
+//! (a transaction in flight completes; idle sessions are told `421`), seals
+//! the chain head and exits 0.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::archive::Archive;
+use crate::config::Config;
+use crate::shutdown::Shutdown;
+
+use super::load::archive_options;
+
+/// How long sessions get to finish after a stop signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Runs until a stop signal.
+pub fn daemon(config: Config) -> anyhow::Result<u8> {
+    let archive = Archive::open(&archive_options(&config.archive))
+        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let result = runtime.block_on(serve(&config, &archive));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let sealed = archive.close()?;
+    tracing::info!(sealed = sealed.map(|s| s.seq), "stopped");
+    result.map(|()| 0)
+}
+
+async fn serve(config: &Config, archive: &Archive) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    shutdown.tracker.spawn({
+        let archive = archive.clone();
+        let token = shutdown.token.clone();
+        async move { archive.seal_periodically(token).await }
+    });
+    crate::server::start(config, archive, &shutdown).await?;
+    tracing::info!(listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(), "ready");
+    shutdown.wait_for_signal().await;
+    tracing::info!("stopping: draining sessions");
+    shutdown.drain(DRAIN).await;
+    Ok(())
+}

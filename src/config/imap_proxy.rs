@@ -1,0 +1,211 @@
+//! `[[imap_proxy]]`: a transparent IMAP proxy that captures uploaded and
+//! fetched messages.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustls_pki_types::ServerName;
+use serde::Deserialize;
+
+use super::check;
+use super::problem::{At, Problems};
+use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, default_max_connections};
+use super::value::{self, TlsFiles, TlsMode, Upstream, UpstreamCa};
+
+const DEFAULT_TIMEOUT_IDLE: Duration = Duration::from_secs(30 * 60);
+const DEFAULT_CAPTURE_QUEUE: usize = 16;
+
+/// `[[imap_proxy]]` as written in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImapProxy {
+    /// Listener name.
+    #[serde(default)]
+    name: Option<String>,
+    /// Address clients connect to.
+    #[serde(default, deserialize_with = "value::socket_addr")]
+    listen: Option<SocketAddr>,
+    /// The real IMAP server, `host:port`.
+    #[serde(default)]
+    upstream: Option<Upstream>,
+    /// Client-leg certificate chain (PEM).
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    /// Client-leg private key (PEM).
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
+    /// Client-leg TLS; default starttls with a certificate, else none.
+    #[serde(default)]
+    tls_mode: Option<TlsMode>,
+    /// Upstream-leg TLS.
+    #[serde(default = "default_upstream_tls")]
+    upstream_tls: TlsMode,
+    /// Roots that verify the upstream: "system" or a PEM file.
+    #[serde(default)]
+    upstream_ca: UpstreamCa,
+    /// Skip upstream certificate verification (lab only).
+    #[serde(default)]
+    upstream_tls_insecure: bool,
+    /// Name the upstream certificate must carry; default its host.
+    #[serde(default)]
+    upstream_tls_name: Option<String>,
+    /// APPENDs to these folders are not captured.
+    #[serde(default = "default_skip_append_folders")]
+    skip_append_folders: Vec<String>,
+    /// APPENDs to folders with these special-use flags are not captured.
+    #[serde(default = "default_skip_append_special_use")]
+    skip_append_special_use: Vec<String>,
+    /// Fetch the whole message when a client only fetched part of it.
+    #[serde(default = "default_true")]
+    complete_partial_fetches: bool,
+    /// Silence allowed on either leg (IDLE included).
+    #[serde(default = "default_timeout_idle", deserialize_with = "value::duration")]
+    timeout_idle: Duration,
+    /// Concurrent client connections.
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    /// Captured messages waiting for the archive, per session.
+    #[serde(default = "default_capture_queue")]
+    capture_queue: usize,
+}
+
+fn default_upstream_tls() -> TlsMode {
+    TlsMode::Implicit
+}
+fn default_skip_append_folders() -> Vec<String> {
+    vec!["Drafts".to_owned()]
+}
+fn default_skip_append_special_use() -> Vec<String> {
+    vec!["\\Drafts".to_owned()]
+}
+fn default_true() -> bool {
+    true
+}
+fn default_timeout_idle() -> Duration {
+    DEFAULT_TIMEOUT_IDLE
+}
+fn default_capture_queue() -> usize {
+    DEFAULT_CAPTURE_QUEUE
+}
+
+/// One `[[imap_proxy]]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapProxyConfig {
+    /// Listener name, unique across all listeners and jobs.
+    pub name: String,
+    /// Address clients connect to.
+    pub listen: SocketAddr,
+    /// The real IMAP server.
+    pub upstream: Upstream,
+    /// Certificate and key for the client leg, when TLS is offered.
+    pub tls: Option<TlsFiles>,
+    /// Client-leg TLS; never `Starttls`/`Implicit` without `tls`.
+    pub tls_mode: TlsMode,
+    /// Upstream-leg TLS.
+    pub upstream_tls: TlsMode,
+    /// Roots that verify the upstream's certificate.
+    pub upstream_ca: UpstreamCa,
+    /// Accept any upstream certificate (lab only; logged loudly).
+    pub upstream_tls_insecure: bool,
+    /// Name the upstream's certificate must carry (SNI too).
+    pub upstream_tls_name: ServerName<'static>,
+    /// Folder names whose APPENDs are not captured (drafts change often).
+    pub skip_append_folders: Vec<String>,
+    /// Special-use flags (`\Drafts`) whose folders' APPENDs are not captured.
+    pub skip_append_special_use: Vec<String>,
+    /// Fetch the whole message when a client fetched only part of it, so
+    /// every message a client reads is archived complete.
+    pub complete_partial_fetches: bool,
+    /// Silence allowed on either leg, IDLE included.
+    pub timeout_idle: Duration,
+    /// Concurrent client connections.
+    pub max_connections: usize,
+    /// Captured messages waiting for the archive per session; when full, the
+    /// session waits (backpressure) instead of buffering more.
+    pub capture_queue: usize,
+}
+
+impl ImapProxyConfig {
+    /// File defaults for a proxy from `listen` to the plain-text `upstream`
+    /// (tests): no TLS on either leg.
+    pub fn for_test(name: &str, listen: SocketAddr, upstream: SocketAddr) -> ImapProxyConfig {
+        ImapProxyConfig {
+            name: name.to_owned(),
+            listen,
+            upstream: Upstream {
+                host: upstream.ip().to_string(),
+                port: upstream.port(),
+            },
+            tls: None,
+            tls_mode: TlsMode::None,
+            upstream_tls: TlsMode::None,
+            upstream_ca: UpstreamCa::System,
+            upstream_tls_insecure: false,
+            upstream_tls_name: ServerName::IpAddress(upstream.ip().into()),
+            skip_append_folders: default_skip_append_folders(),
+            skip_append_special_use: default_skip_append_special_use(),
+            complete_partial_fetches: true,
+            timeout_idle: DEFAULT_TIMEOUT_IDLE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            capture_queue: DEFAULT_CAPTURE_QUEUE,
+        }
+    }
+
+    /// The rustls client config for the upstream leg.
+    pub fn upstream_client_config(
+        &self,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, crate::tls::TlsError> {
+        crate::tls::client_config(&self.upstream_ca, self.upstream_tls_insecure)
+    }
+}
+
+impl RawImapProxy {
+    /// The name as written, for duplicate checks across sections.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The listen address as written, for conflict checks.
+    pub(crate) fn listen(&self) -> Option<SocketAddr> {
+        self.listen
+    }
+
+    /// Validates one proxy; `at` is its path such as `imap_proxy[0]`.
+    pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ImapProxyConfig> {
+        let name = check::name(p, at, self.name.as_deref());
+        let listen = check::required(p, at.key("listen"), self.listen);
+        let upstream = check::required(p, at.key("upstream"), self.upstream);
+        let cert_given = self.tls_cert.is_some();
+        let tls = check::tls_files(p, at, self.tls_cert, self.tls_key);
+        let tls_mode = check::tls_mode(p, at, self.tls_mode, cert_given);
+        let upstream_ca = check::upstream_ca(p, at.key("upstream_ca"), self.upstream_ca);
+        let host = upstream.as_ref().map(|u| u.host.as_str());
+        let upstream_tls_name =
+            check::server_name(p, at.key("upstream_tls_name"), self.upstream_tls_name, host);
+        let folders = at.key("skip_append_folders");
+        check::folder_list(p, folders, &self.skip_append_folders, false);
+        let flags = at.key("skip_append_special_use");
+        check::folder_list(p, flags, &self.skip_append_special_use, true);
+        let timeout_idle = check::nonzero(p, at.key("timeout_idle"), self.timeout_idle);
+        let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
+        let capture_queue = check::positive(p, at.key("capture_queue"), self.capture_queue);
+        Some(ImapProxyConfig {
+            name: name?,
+            listen: listen?,
+            upstream: upstream?,
+            tls: tls?,
+            tls_mode: tls_mode?,
+            upstream_tls: self.upstream_tls,
+            upstream_ca: upstream_ca?,
+            upstream_tls_insecure: self.upstream_tls_insecure,
+            upstream_tls_name: upstream_tls_name?,
+            skip_append_folders: self.skip_append_folders,
+            skip_append_special_use: self.skip_append_special_use,
+            complete_partial_fetches: self.complete_partial_fetches,
+            timeout_idle: timeout_idle?,
+            max_connections: max_connections?,
+            capture_queue: capture_queue?,
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! Raw TOML -> validated [`Config`]; the heart of `check-config`.
+//!
+//! The file is one serde tree (`Raw*` structs, `deny_unknown_fields`
+//! everywhere, each default next to its field). It is read once, at this
+//! boundary, into typed values (`SocketAddr`, `Duration`, `IpNet`, enums,
+//! loaded-and-checked TLS files); the rest of mailseal never sees TOML.
+//! Every problem is collected, not just the first, each with its key path
+//! and line: see [`ConfigErrors`].
+//!
+//! Relative paths in the file (archive, certificates, secrets) are relative
+//! to the working directory of the process, not to the file.
+//!
+//! Modules: `document` (TOML with positions, tolerant deserialization),
+//! `problem` (error reporting), `value` (shared value types), `check`
+//! (shared semantic checks), one module per section, `password` (Argon2).
+
+mod archive;
+mod check;
+mod document;
+mod http;
+mod imap_import;
+mod imap_proxy;
+mod journal;
+mod log;
+mod password;
+mod problem;
+mod smtp_proxy;
+mod value;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use archive::{ArchiveConfig, Compression};
+pub use http::HttpConfig;
+pub use imap_import::{ImapCredential, ImapImportConfig};
+pub use imap_proxy::ImapProxyConfig;
+pub use journal::{AuthUser, JournalConfig};
+pub use log::{LogConfig, LogFormat};
+pub use password::{PasswordError, hash_password, verify_password};
+pub use problem::{ConfigErrors, Problem};
+pub use smtp_proxy::{SmtpProxyConfig, SmtpUpstreamTls};
+pub use value::{TlsFiles, TlsMode, Upstream, UpstreamCa};
+
+use document::Document;
+use problem::{At, Problems};
+
+/// The repository's documented default configuration.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/mailseal.toml");
+
+/// The whole file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// `[archive]`.
+    #[serde(default)]
+    archive: archive::RawArchive,
+    /// `[[smtp_proxy]]` listeners.
+    #[serde(default)]
+    smtp_proxy: Vec<smtp_proxy::RawSmtpProxy>,
+    /// `[[journal]]` listeners.
+    #[serde(default)]
+    journal: Vec<journal::RawJournal>,
+    /// `[[imap_proxy]]` listeners.
+    #[serde(default)]
+    imap_proxy: Vec<imap_proxy::RawImapProxy>,
+    /// `[[imap_import]]` jobs.
+    #[serde(default)]
+    imap_import: Vec<imap_import::RawImapImport>,
+    /// `[http]`.
+    #[serde(default)]
+    http: http::RawHttp,
+    /// `[log]`.
+    #[serde(default)]
+    log: log::RawLog,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where and how messages are archived.
+    pub archive: ArchiveConfig,
+    /// Transparent SMTP proxies.
+    pub smtp_proxy: Vec<SmtpProxyConfig>,
+    /// Journal receivers.
+    pub journal: Vec<JournalConfig>,
+    /// Transparent IMAP proxies.
+    pub imap_proxy: Vec<ImapProxyConfig>,
+    /// Scheduled IMAP imports.
+    pub imap_import: Vec<ImapImportConfig>,
+    /// Health and metrics endpoint.
+    pub http: HttpConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_str_named(&text, &name),
+            Err(e) => Err(ConfigErrors {
+                file: name,
+                problems: vec![Problem {
+                    path: String::new(),
+                    message: format!("cannot read the configuration file: {e}"),
+                    line: None,
+                    column: None,
+                }],
+            }),
+        }
+    }
+
+    /// Validates `text`; `name` labels the problems (usually the file name).
+    pub fn from_str_named(text: &str, name: &str) -> Result<Config, ConfigErrors> {
+        let fail = |problems| ConfigErrors {
+            file: name.to_owned(),
+            problems,
+        };
+        let doc = Document::parse(text).map_err(|problem| fail(vec![problem]))?;
+        let mut problems = Problems::default();
+        let config = doc
+            .deserialize::<RawConfig>(&mut problems)
+            .and_then(|raw| raw.validate(&mut problems));
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => {
+                let mut list = problems.into_vec();
+                for problem in &mut list {
+                    if problem.line.is_none() {
+                        problem.line = doc.line_of(&problem.path);
+                    }
+                }
+                list.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+                Err(fail(list))
+            }
+        }
+    }
+
+    /// Defaults with the archive at `archive_dir` and no listeners (tests).
+    pub fn for_test(archive_dir: &Path) -> Config {
+        Config {
+            archive: ArchiveConfig::at(archive_dir),
+            smtp_proxy: Vec::new(),
+            journal: Vec::new(),
+            imap_proxy: Vec::new(),
+            imap_import: Vec::new(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl RawConfig {
+    /// Section checks, then checks across sections.
+    fn validate(self, p: &mut Problems) -> Option<Config> {
+        self.check_names(p);
+        self.check_addresses(p);
+        let archive = self.archive.validate(p);
+        let mut all_ok = true;
+        let each = |name: &str, i: usize| At::section(name, Some(i));
+        let smtp_proxy: Vec<_> = enumerate(self.smtp_proxy, &mut all_ok, |i, raw| {
+            raw.validate(p, &each("smtp_proxy", i))
+        });
+        let journal: Vec<_> = enumerate(self.journal, &mut all_ok, |i, raw| {
+            raw.validate(p, &each("journal", i))
+        });
+        let imap_proxy: Vec<_> = enumerate(self.imap_proxy, &mut all_ok, |i, raw| {
+            raw.validate(p, &each("imap_proxy", i))
+        });
+        let imap_import: Vec<_> = enumerate(self.imap_import, &mut all_ok, |i, raw| {
+            raw.validate(p, &each("imap_import", i))
+        });
+        let http = self.http.validate();
+        let log = self.log.validate(p);
+        if !all_ok {
+            return None;
+        }
+        Some(Config {
+            archive: archive?,
+            smtp_proxy,
+            journal,
+            imap_proxy,
+            imap_import,
+            http: http?,
+            log: log?,
+        })
+    }
+
+    /// Names identify sources in records, logs and metrics: unique overall.
+    fn check_names(&self, p: &mut Problems) {
+        let names = (self.smtp_proxy.iter().map(|r| r.name()).enumerate())
+            .map(|(i, n)| (format!("smtp_proxy[{i}]"), n))
+            .chain(self.journal.iter().enumerate().map(|(i, r)| (format!("journal[{i}]"), r.name())))
+            .chain(self.imap_proxy.iter().enumerate().map(|(i, r)| (format!("imap_proxy[{i}]"), r.name())))
+            .chain(self.imap_import.iter().enumerate().map(|(i, r)| (format!("imap_import[{i}]"), r.name())));
+        let mut seen: HashMap<&str, String> = HashMap::new();
+        for (at, name) in names {
+            let Some(name) = name.filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            match seen.get(name) {
+                Some(first) => p.push(
+                    format!("{at}.name"),
+                    format!("duplicate name {name:?}, already used by {first}"),
+                ),
+                None => {
+                    seen.insert(name, at);
+                }
+            }
+        }
+    }
+
+    /// Two listeners cannot bind the same address (port 0 picks a free one).
+    fn check_addresses(&self, p: &mut Problems) {
+        let listens = (self.smtp_proxy.iter().map(|r| r.listen()).enumerate())
+            .map(|(i, a)| (format!("smtp_proxy[{i}]"), a))
+            .chain(self.journal.iter().enumerate().map(|(i, r)| (format!("journal[{i}]"), r.listen())))
+            .chain(self.imap_proxy.iter().enumerate().map(|(i, r)| (format!("imap_proxy[{i}]"), r.listen())))
+            .chain(std::iter::once(("http".to_owned(), self.http.active_listen())));
+        let mut bound: Vec<(SocketAddr, String)> = Vec::new();
+        for (at, addr) in listens {
+            let Some(addr) = addr.filter(|a| a.port() != 0) else {
+                continue;
+            };
+            if let Some((_, first)) = bound.iter().find(|(other, _)| overlaps(*other, addr)) {
+                p.push(
+                    format!("{at}.listen"),
+                    format!("{addr} is already used by {first}.listen"),
+                );
+            } else {
+                bound.push((addr, at));
+            }
+        }
+    }
+}
+
+/// Same port and the same IP, or a wildcard IP of the same family.
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && (a.ip() == b.ip()
+            || (a.is_ipv4() == b.is_ipv4() && (a.ip().is_unspecified() || b.ip().is_unspecified())))
+}
+
+/// Validates every element; `ok` turns false if any element failed.
+fn enumerate<R, T>(
+    raws: Vec<R>,
+    ok: &mut bool,
+    mut validate: impl FnMut(usize, R) -> Option<T>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(raws.len());
+    for (i, raw) in raws.into_iter().enumerate() {
+        match validate(i, raw) {
+            Some(value) => out.push(value),
+            None => *ok = false,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+//! `[[smtp_proxy]]`: a transparent SMTP proxy in front of a real server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustls_pki_types::ServerName;
+use serde::Deserialize;
+
+use super::check;
+use super::problem::{At, Problems};
+use super::value::{self, MIB, TlsFiles, TlsMode, Upstream, UpstreamCa};
+
+pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: u64 = 50 * MIB;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 200;
+const DEFAULT_TIMEOUT_CONNECT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT_COMMAND: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_TIMEOUT_DATA_BLOCK: Duration = Duration::from_secs(3 * 60);
+const DEFAULT_TIMEOUT_DATA_END: Duration = Duration::from_secs(10 * 60);
+
+/// TLS towards the upstream SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmtpUpstreamTls {
+    /// Plain text only.
+    None,
+    /// STARTTLS when the server offers it, plain text otherwise.
+    Starttls,
+    /// STARTTLS, and refuse to relay if the server does not offer it.
+    StarttlsRequired,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// `[[smtp_proxy]]` as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSmtpProxy {
+    /// Listener name (records, logs, metrics).
+    #[serde(default)]
+    name: Option<String>,
+    /// Address clients connect to.
+    #[serde(default, deserialize_with = "value::socket_addr")]
+    listen: Option<SocketAddr>,
+    /// The real server, `host:port`.
+    #[serde(default)]
+    upstream: Option<Upstream>,
+    /// Name in mailseal's own replies; default the machine's hostname.
+    #[serde(default)]
+    hostname: Option<String>,
+    /// Client-leg certificate chain (PEM).
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    /// Client-leg private key (PEM).
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
+    /// Client-leg TLS; default starttls with a certificate, else none.
+    #[serde(default)]
+    tls_mode: Option<TlsMode>,
+    /// Upstream-leg TLS.
+    #[serde(default = "default_upstream_tls")]
+    upstream_tls: SmtpUpstreamTls,
+    /// Roots that verify the upstream: "system" or a PEM file.
+    #[serde(default)]
+    upstream_ca: UpstreamCa,
+    /// Skip upstream certificate verification (lab only).
+    #[serde(default)]
+    upstream_tls_insecure: bool,
+    /// Name the upstream certificate must carry; default its host.
+    #[serde(default)]
+    upstream_tls_name: Option<String>,
+    /// Relay AUTH from clients on an unencrypted client leg.
+    #[serde(default)]
+    allow_auth_without_tls: bool,
+    /// Tell the upstream the real client with XCLIENT.
+    #[serde(default)]
+    xclient: bool,
+    /// Tell the upstream the real client with XFORWARD.
+    #[serde(default)]
+    xforward: bool,
+    /// Largest message accepted, in bytes.
+    #[serde(default = "default_max_message_size")]
+    max_message_size: u64,
+    /// Concurrent client connections.
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    /// Connecting to the upstream (and its greeting).
+    #[serde(default = "default_timeout_connect", deserialize_with = "value::duration")]
+    timeout_connect: Duration,
+    /// Waiting for a command or a reply (RFC 5321 4.5.3.2).
+    #[serde(default = "default_timeout_command", deserialize_with = "value::duration")]
+    timeout_command: Duration,
+    /// Between two chunks of DATA.
+    #[serde(default = "default_timeout_data_block", deserialize_with = "value::duration")]
+    timeout_data_block: Duration,
+    /// Waiting for the reply to the final `.`.
+    #[serde(default = "default_timeout_data_end", deserialize_with = "value::duration")]
+    timeout_data_end: Duration,
+}
+
+fn default_upstream_tls() -> SmtpUpstreamTls {
+    SmtpUpstreamTls::Starttls
+}
+pub(crate) fn default_max_message_size() -> u64 {
+    DEFAULT_MAX_MESSAGE_SIZE
+}
+pub(crate) fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+fn default_timeout_connect() -> Duration {
+    DEFAULT_TIMEOUT_CONNECT
+}
+pub(crate) fn default_timeout_command() -> Duration {
+    DEFAULT_TIMEOUT_COMMAND
+}
+pub(crate) fn default_timeout_data_block() -> Duration {
+    DEFAULT_TIMEOUT_DATA_BLOCK
+}
+fn default_timeout_data_end() -> Duration {
+    DEFAULT_TIMEOUT_DATA_END
+}
+
+/// One `[[smtp_proxy]]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpProxyConfig {
+    /// Listener name, unique across all listeners and jobs.
+    pub name: String,
+    /// Address clients connect to.
+    pub listen: SocketAddr,
+    /// The real server every command is relayed to.
+    pub upstream: Upstream,
+    /// Name used in mailseal's own replies (greeting, errors).
+    pub hostname: String,
+    /// Certificate and key for the client leg, when TLS is offered.
+    pub tls: Option<TlsFiles>,
+    /// Client-leg TLS; never `Starttls`/`Implicit` without `tls`.
+    pub tls_mode: TlsMode,
+    /// Upstream-leg TLS.
+    pub upstream_tls: SmtpUpstreamTls,
+    /// Roots that verify the upstream's certificate.
+    pub upstream_ca: UpstreamCa,
+    /// Accept any upstream certificate (lab only; logged loudly).
+    pub upstream_tls_insecure: bool,
+    /// Name the upstream's certificate must carry (SNI too).
+    pub upstream_tls_name: ServerName<'static>,
+    /// Relay AUTH even when the client leg is not encrypted.
+    pub allow_auth_without_tls: bool,
+    /// Send XCLIENT so the upstream sees the real client.
+    pub xclient: bool,
+    /// Send XFORWARD so the upstream logs the real client.
+    pub xforward: bool,
+    /// Largest message accepted, in bytes.
+    pub max_message_size: u64,
+    /// Concurrent client connections; more are refused with 421.
+    pub max_connections: usize,
+    /// Connecting to the upstream, including its greeting.
+    pub timeout_connect: Duration,
+    /// Waiting for a command from the client or a reply from the upstream.
+    pub timeout_command: Duration,
+    /// Between two reads of DATA.
+    pub timeout_data_block: Duration,
+    /// Waiting for the upstream's reply to the final `.`.
+    pub timeout_data_end: Duration,
+}
+
+impl SmtpProxyConfig {
+    /// File defaults for a proxy from `listen` to the plain-text `upstream`
+    /// (tests): no client-leg TLS, hostname `mailseal.test`.
+    pub fn for_test(name: &str, listen: SocketAddr, upstream: SocketAddr) -> SmtpProxyConfig {
+        SmtpProxyConfig {
+            name: name.to_owned(),
+            listen,
+            upstream: Upstream {
+                host: upstream.ip().to_string(),
+                port: upstream.port(),
+            },
+            hostname: "mailseal.test".to_owned(),
+            tls: None,
+            tls_mode: TlsMode::None,
+            upstream_tls: default_upstream_tls(),
+            upstream_ca: UpstreamCa::System,
+            upstream_tls_insecure: false,
+            upstream_tls_name: ServerName::IpAddress(upstream.ip().into()),
+            allow_auth_without_tls: false,
+            xclient: false,
+            xforward: false,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            timeout_connect: DEFAULT_TIMEOUT_CONNECT,
+            timeout_command: DEFAULT_TIMEOUT_COMMAND,
+            timeout_data_block: DEFAULT_TIMEOUT_DATA_BLOCK,
+            timeout_data_end: DEFAULT_TIMEOUT_DATA_END,
+        }
+    }
+
+    /// The rustls client config for the upstream leg.
+    pub fn upstream_client_config(
+        &self,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, crate::tls::TlsError> {
+        crate::tls::client_config(&self.upstream_ca, self.upstream_tls_insecure)
+    }
+}
+
+impl RawSmtpProxy {
+    /// The name as written, for duplicate checks across sections.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The listen address as written, for conflict checks.
+    pub(crate) fn listen(&self) -> Option<SocketAddr> {
+        self.listen
+    }
+
+    /// Validates one proxy; `at` is its path such as `smtp_proxy[1]`.
+    pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<SmtpProxyConfig> {
+        let name = check::name(p, at, self.name.as_deref());
+        let listen = check::required(p, at.key("listen"), self.listen);
+        let upstream = check::required(p, at.key("upstream"), self.upstream);
+        let hostname = check::hostname(p, at.key("hostname"), self.hostname);
+        let cert_given = self.tls_cert.is_some();
+        let tls = check::tls_files(p, at, self.tls_cert, self.tls_key);
+        let tls_mode = check::tls_mode(p, at, self.tls_mode, cert_given);
+        let upstream_ca = check::upstream_ca(p, at.key("upstream_ca"), self.upstream_ca);
+        let host = upstream.as_ref().map(|u| u.host.as_str());
+        let upstream_tls_name =
+            check::server_name(p, at.key("upstream_tls_name"), self.upstream_tls_name, host);
+        let max_message_size =
+            check::positive(p, at.key("max_message_size"), self.max_message_size);
+        let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
+        let timeout_connect = check::nonzero(p, at.key("timeout_connect"), self.timeout_connect);
+        let timeout_command = check::nonzero(p, at.key("timeout_command"), self.timeout_command);
+        let timeout_data_block =
+            check::nonzero(p, at.key("timeout_data_block"), self.timeout_data_block);
+        let timeout_data_end =
+            check::nonzero(p, at.key("timeout_data_end"), self.timeout_data_end);
+        Some(SmtpProxyConfig {
+            name: name?,
+            listen: listen?,
+            upstream: upstream?,
+            hostname: hostname?,
+            tls: tls?,
+            tls_mode: tls_mode?,
+            upstream_tls: self.upstream_tls,
+            upstream_ca: upstream_ca?,
+            upstream_tls_insecure: self.upstream_tls_insecure,
+            upstream_tls_name: upstream_tls_name?,
+            allow_auth_without_tls: self.allow_auth_without_tls,
+            xclient: self.xclient,
+            xforward: self.xforward,
+            max_message_size: max_message_size?,
+            max_connections: max_connections?,
+            timeout_connect: timeout_connect?,
+            timeout_command: timeout_command?,
+            timeout_data_block: timeout_data_block?,
+            timeout_data_end: timeout_data_end?,
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! Byte-exact export as `.eml` files or mbox, with a manifest.

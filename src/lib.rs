@@ -1,0 +1,28 @@
+//! mailseal: a mail journaling appliance.
+//!
+//! Every way in (SMTP proxy, journal receiver, IMAP proxy, importers) hands
+//! message bytes and their context to one [`archive::Archive`]. The archive
+//! owns the only writer of the append-only segment files (the source of
+//! truth), chains every record by SHA-256, seals the chain head with the
+//! appliance's Ed25519 key, and keeps rebuildable indexes in sled.
+//!
+//! Data flow:
+//!
+//! ```text
+//!  smtp::proxy ─┐
+//!  smtp::journal┼─> archive::Spool ─> Archive::append ─> writer thread ─> segment (fsync) ─> index
+//!  imap::proxy ─┤                                            │
+//!  import::*  ──┘                                            └─> seal (interval, shutdown)
+//!  verify / export / list / show  <── archive::segment reader + index
+//! ```
+
+pub mod archive;
+pub mod cli;
+pub mod config;
+pub mod export;
+pub mod import;
+pub mod shutdown;
+pub mod imap;
+pub mod smtp;
+pub mod tls;
+pub mod server;

@@ -1,0 +1,287 @@
+//! The daemon's Prometheus metrics: every metric name, label and help text
+//! lives here, and the rest of the code records through the small functions
+//! below instead of touching the registry.
+//!
+//! The metrics are process-wide (one daemon per process), so they sit in a
+//! lazily built static: a listener, the archive writer or the sealer call
+//! [`message_archived`], [`commit_latency`] or [`sealed`] without threading a
+//! handle through every constructor. [`render`] produces the exposition that
+//! `GET /metrics` serves (see [`crate::http`]).
+//!
+//! Names (all prefixed `mailseal_`):
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `messages_archived_total` | counter | `listener` |
+//! | `bytes_archived_total` | counter | `listener` |
+//! | `upstream_replies_total` | counter | `listener`, `class` (`2xx`…`5xx`, `other`) |
+//! | `archive_commit_seconds` | histogram | |
+//! | `archive_fsync_batch_messages` | histogram | |
+//! | `connections_open` | gauge | `listener` |
+//! | `errors_total` | counter | `kind` |
+//! | `last_seal_timestamp_seconds` | gauge | |
+//! | `chain_length_records` | gauge | |
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The content type of what [`render`] returns (OpenMetrics text, which
+/// Prometheus negotiates and parses).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What went wrong, for `mailseal_errors_total{kind}`. A closed set keeps the
+/// label's cardinality fixed and the dashboards stable.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum ErrorKind {
+    /// A peer broke the protocol (bad command, overlong line, smuggling).
+    Protocol,
+    /// A TLS handshake or certificate check failed.
+    Tls,
+    /// The upstream could not be reached or broke the protocol.
+    Upstream,
+    /// The archive could not commit (disk full, I/O error).
+    Archive,
+    /// A peer was too slow or idle too long.
+    Timeout,
+    /// A peer was not allowed (network, AUTH, TLS policy).
+    Refused,
+    /// Any other I/O failure on a connection.
+    Io,
+}
+
+/// Labels of the per-listener series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    /// The listener's configured `name`.
+    listener: String,
+}
+
+/// Labels of the upstream reply series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReplyLabels {
+    /// The listener's configured `name`.
+    listener: String,
+    /// `2xx` … `5xx`, or `other` for a code outside 200..=599.
+    class: &'static str,
+}
+
+/// Labels of the error series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    /// What kind of error.
+    kind: ErrorKind,
+}
+
+/// Every metric the daemon exports, registered once.
+struct Metrics {
+    /// Owns the descriptions; [`render`] encodes it.
+    registry: Registry,
+    /// Messages durably archived, per listener.
+    messages: Family<ListenerLabels, Counter>,
+    /// Message bytes (as received) durably archived, per listener.
+    bytes: Family<ListenerLabels, Counter>,
+    /// Final replies the upstream gave, by class: the proxy's view of the
+    /// upstream's decisions.
+    replies: Family<ReplyLabels, Counter>,
+    /// Time from handing a message to the archive until it is durable.
+    commit_seconds: Histogram,
+    /// Messages made durable by one fsync: shows the group commit working.
+    fsync_batch: Histogram,
+    /// Connections currently open, per listener.
+    connections: Family<ListenerLabels, Gauge>,
+    /// Errors by kind.
+    errors: Family<ErrorLabels, Counter>,
+    /// Unix time of the latest seal; an alert fires when it falls behind.
+    last_seal: Gauge<i64, AtomicI64>,
+    /// Records in the hash chain.
+    chain_length: Gauge<i64, AtomicI64>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("mailseal"),
+            messages: Family::default(),
+            bytes: Family::default(),
+            replies: Family::default(),
+            // 0.5 ms … ~8 s: an fsync on a good disk up to a stalled one.
+            commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
+            // 1 … 1024 messages per fsync.
+            fsync_batch: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
+            connections: Family::default(),
+            errors: Family::default(),
+            last_seal: Gauge::default(),
+            chain_length: Gauge::default(),
+        };
+        let r = &mut m.registry;
+        r.register("messages_archived", "Messages durably archived", m.messages.clone());
+        r.register("bytes_archived", "Message bytes durably archived", m.bytes.clone());
+        r.register("upstream_replies", "Final upstream replies by class", m.replies.clone());
+        r.register(
+            "archive_commit_seconds",
+            "Time from hand-over to durable archive commit",
+            m.commit_seconds.clone(),
+        );
+        r.register(
+            "archive_fsync_batch_messages",
+            "Messages made durable by one fsync",
+            m.fsync_batch.clone(),
+        );
+        r.register("connections_open", "Connections currently open", m.connections.clone());
+        r.register("errors", "Errors by kind", m.errors.clone());
+        r.register(
+            "last_seal_timestamp_seconds",
+            "Unix time of the latest seal of the chain head",
+            m.last_seal.clone(),
+        );
+        r.register("chain_length_records", "Records in the hash chain", m.chain_length.clone());
+        m
+    }
+}
+
+/// Built on first use, so a CLI command that never records pays nothing.
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+fn listener(name: &str) -> ListenerLabels {
+    ListenerLabels { listener: name.to_owned() }
+}
+
+/// A message of `bytes` bytes became durable through `listener`.
+pub fn message_archived(listener_name: &str, bytes: u64) {
+    let labels = listener(listener_name);
+    METRICS.messages.get_or_create(&labels).inc();
+    METRICS.bytes.get_or_create(&labels).inc_by(bytes);
+}
+
+/// The upstream behind `listener` answered a transaction with `code`.
+pub fn upstream_reply(listener_name: &str, code: u16) {
+    let class = match code {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    };
+    let labels = ReplyLabels { listener: listener_name.to_owned(), class };
+    METRICS.replies.get_or_create(&labels).inc();
+}
+
+/// One archive commit took `took` from hand-over until durable.
+pub fn commit_latency(took: Duration) {
+    METRICS.commit_seconds.observe(took.as_secs_f64());
+}
+
+/// One fsync made `messages` messages durable.
+pub fn fsync_batch(messages: usize) {
+    METRICS.fsync_batch.observe(messages as f64);
+}
+
+/// Counts one error of `kind`.
+pub fn error(kind: ErrorKind) {
+    METRICS.errors.get_or_create(&ErrorLabels { kind }).inc();
+}
+
+/// The chain head was sealed at `at`; the chain then held `chain_length`
+/// records.
+pub fn sealed(at: SystemTime, chain_length: u64) {
+    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    METRICS.last_seal.set(i64::try_from(secs).unwrap_or(i64::MAX));
+    set_chain_length(chain_length);
+}
+
+/// The chain now holds `records` records (set at start-up and per commit).
+pub fn set_chain_length(records: u64) {
+    METRICS.chain_length.set(i64::try_from(records).unwrap_or(i64::MAX));
+}
+
+/// Counts a connection on `listener` as open until the guard is dropped, so
+/// every exit path of a session (error, timeout, panic unwinding) closes it.
+#[must_use = "the connection counts as open only while the guard lives"]
+pub fn connection_opened(listener_name: &str) -> ConnectionGuard {
+    let labels = listener(listener_name);
+    METRICS.connections.get_or_create(&labels).inc();
+    ConnectionGuard { labels }
+}
+
+/// Returned by [`connection_opened`]; decrements the gauge on drop.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    /// Which series to decrement.
+    labels: ListenerLabels,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        METRICS.connections.get_or_create(&self.labels).dec();
+    }
+}
+
+/// The current values in OpenMetrics text format ([`CONTENT_TYPE`]).
+pub fn render() -> Result<String, fmt::Error> {
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &METRICS.registry)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of the sample line that starts with `series`, if any.
+    pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn counters_move_per_listener_and_class() {
+        // Listener names unique to this test: the registry is process-wide.
+        message_archived("t-archived", 100);
+        message_archived("t-archived", 50);
+        upstream_reply("t-archived", 250);
+        upstream_reply("t-archived", 451);
+        upstream_reply("t-archived", 999);
+        let text = render().unwrap();
+        let series = |s: &str| sample(&text, s);
+        assert_eq!(series("mailseal_messages_archived_total{listener=\"t-archived\"}"), Some(2.0));
+        assert_eq!(series("mailseal_bytes_archived_total{listener=\"t-archived\"}"), Some(150.0));
+        for class in ["2xx", "4xx", "other"] {
+            let s = format!("mailseal_upstream_replies_total{{listener=\"t-archived\",class=\"{class}\"}}");
+            assert_eq!(series(&s), Some(1.0), "{s}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn connection_guard_closes_on_drop() {
+        let open = || sample(&render().unwrap(), "mailseal_connections_open{listener=\"t-conn\"}");
+        let a = connection_opened("t-conn");
+        let b = connection_opened("t-conn");
+        assert_eq!(open(), Some(2.0));
+        drop(a);
+        assert_eq!(open(), Some(1.0));
+        drop(b);
+        assert_eq!(open(), Some(0.0));
+    }
+
+    #[test]
+    fn histograms_and_errors_are_exported() {
+        commit_latency(Duration::from_millis(3));
+        fsync_batch(8);
+        error(ErrorKind::Tls);
+        let text = render().unwrap();
+        assert!(text.contains("# TYPE mailseal_archive_commit_seconds histogram"), "{text}");
+        assert!(text.contains("mailseal_archive_fsync_batch_messages_bucket{le=\"8.0\"}"), "{text}");
+        assert!(sample(&text, "mailseal_errors_total{kind=\"Tls\"}").unwrap() >= 1.0, "{text}");
+    }
+}
