@@ -50,8 +50,14 @@ impl Shutdown {
     pub async fn drain(&self, limit: Duration) {
         self.token.cancel();
         self.tracker.close();
-        if tokio::time::timeout(limit, self.tracker.wait()).await.is_err() {
-            tracing::warn!(secs = limit.as_secs(), "sessions still busy after the drain time; stopping anyway");
+        if tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "sessions still busy after the drain time; stopping anyway"
+            );
         }
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mailseal::archive::record::{ImportContext, MessageMeta, Source, SourceKind};
 use mailseal::archive::reader::Reader;
+use mailseal::archive::record::{ImportContext, MessageMeta, Source, SourceKind};
 use mailseal::archive::segment::{self, Kind, SegmentReader};
 use mailseal::archive::verify;
 use mailseal::archive::{Archive, ArchiveOptions, NewMessage, SpooledContent};
@@ -16,21 +16,33 @@ use crate::support::corpus;
 
 fn meta(i: usize) -> MessageMeta {
     MessageMeta {
-        source: Source { kind: SourceKind::Import, name: "test".into() },
-        import: Some(ImportContext { kind: "eml".into(), origin: format!("msg{i}"), ..Default::default() }),
+        source: Source {
+            kind: SourceKind::Import,
+            name: "test".into(),
+        },
+        import: Some(ImportContext {
+            kind: "eml".into(),
+            origin: format!("msg{i}"),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
 
 fn new_message(i: usize, bytes: Vec<u8>) -> NewMessage {
-    NewMessage { meta: meta(i), content: SpooledContent::from_bytes(bytes), evidence: None }
+    NewMessage {
+        meta: meta(i),
+        content: SpooledContent::from_bytes(bytes),
+        evidence: None,
+    }
 }
 
 /// An archive with `n` distinct messages, closed (and so sealed).
 fn build(dir: &Path, n: usize) {
     let a = Archive::open_dir(dir).unwrap();
     for i in 1..=n {
-        a.append_blocking(new_message(i, corpus::message(i, 2000 + i * 300))).unwrap();
+        a.append_blocking(new_message(i, corpus::message(i, 2000 + i * 300)))
+            .unwrap();
     }
     a.close().unwrap();
 }
@@ -43,7 +55,9 @@ fn frames(dir: &Path) -> Vec<(Kind, u64, u64, Option<u64>)> {
     while let Some(fh) = r.next_header().unwrap() {
         let seq = (fh.kind == Kind::Record).then(|| {
             let p = r.read_payload(&fh).unwrap();
-            mailseal::archive::record::Record::decode(&p[32..]).unwrap().seq
+            mailseal::archive::record::Record::decode(&p[32..])
+                .unwrap()
+                .seq
         });
         out.push((fh.kind, fh.at.offset, fh.len, seq));
     }
@@ -51,7 +65,11 @@ fn frames(dir: &Path) -> Vec<(Kind, u64, u64, Option<u64>)> {
 }
 
 fn record_frame(dir: &Path, seq: u64) -> (u64, u64) {
-    frames(dir).iter().find(|f| f.3 == Some(seq)).map(|f| (f.1, f.2)).unwrap()
+    frames(dir)
+        .iter()
+        .find(|f| f.3 == Some(seq))
+        .map(|f| (f.1, f.2))
+        .unwrap()
 }
 
 fn seg1(dir: &Path) -> PathBuf {
@@ -68,11 +86,21 @@ fn copy_archive(from: &Path, to: &Path) {
 }
 
 fn first_problem(dir: &Path) -> Option<verify::Problem> {
-    let key = mailseal::archive::seal::load_key(&dir.join("seal.key")).unwrap().verifying_key();
-    verify::verify_dir(dir, Some(&key)).unwrap().problems.into_iter().next()
+    let key = mailseal::archive::seal::load_key(&dir.join("seal.key"))
+        .unwrap()
+        .verifying_key();
+    verify::verify_dir(dir, Some(&key))
+        .unwrap()
+        .problems
+        .into_iter()
+        .next()
 }
 
-fn tampered(base: &Path, name: &str, change: impl FnOnce(&Path, Vec<u8>) -> Vec<u8>) -> tempfile::TempDir {
+fn tampered(
+    base: &Path,
+    name: &str,
+    change: impl FnOnce(&Path, Vec<u8>) -> Vec<u8>,
+) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     copy_archive(base, t.path());
     let bytes = std::fs::read(seg1(t.path())).unwrap();
@@ -86,7 +114,10 @@ fn tampered(base: &Path, name: &str, change: impl FnOnce(&Path, Vec<u8>) -> Vec<
 fn untampered_archive_verifies_and_every_tampering_is_named() {
     let base = tempfile::tempdir().unwrap();
     build(base.path(), 10);
-    assert!(first_problem(base.path()).is_none(), "clean archive must verify");
+    assert!(
+        first_problem(base.path()).is_none(),
+        "clean archive must verify"
+    );
 
     // One byte of stored content (record 3's content frame precedes it).
     let t = tampered(base.path(), "content byte", |b, mut bytes| {
@@ -104,7 +135,12 @@ fn untampered_archive_verifies_and_every_tampering_is_named() {
     let t = tampered(base.path(), "record byte", |b, mut bytes| {
         let (off, _) = record_frame(b, 5);
         let json_start = (off + 9 + 32) as usize;
-        let pos = json_start + bytes[json_start..].windows(7).position(|w| w == b"\"time\":").unwrap() + 9;
+        let pos = json_start
+            + bytes[json_start..]
+                .windows(7)
+                .position(|w| w == b"\"time\":")
+                .unwrap()
+            + 9;
         bytes[pos] = if bytes[pos] == b'1' { b'2' } else { b'1' };
         bytes
     });
@@ -125,8 +161,20 @@ fn untampered_archive_verifies_and_every_tampering_is_named() {
     let t = tampered(base.path(), "records swapped", |b, bytes| {
         let (o6, l6) = record_frame(b, 6);
         let (o7, l7) = record_frame(b, 7);
-        let (o6, e6, o7, e7) = (o6 as usize, (o6 + 13 + l6) as usize, o7 as usize, (o7 + 13 + l7) as usize);
-        [&bytes[..o6], &bytes[o7..e7], &bytes[e6..o7], &bytes[o6..e6], &bytes[e7..]].concat()
+        let (o6, e6, o7, e7) = (
+            o6 as usize,
+            (o6 + 13 + l6) as usize,
+            o7 as usize,
+            (o7 + 13 + l7) as usize,
+        );
+        [
+            &bytes[..o6],
+            &bytes[o7..e7],
+            &bytes[e6..o7],
+            &bytes[o6..e6],
+            &bytes[e7..],
+        ]
+        .concat()
     });
     let p = first_problem(t.path()).unwrap();
     assert_eq!((p.kind, p.seq), ("order-changed", Some(7)), "{p}");
@@ -162,9 +210,14 @@ fn torn_tail_is_moved_aside_and_truncated_on_open() {
 
     let a = Archive::open_dir(dir.path()).unwrap();
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len);
-    let aside = dir.path().join("segments").join(format!("{}.torn-{good_len}", segment::file_name(1)));
+    let aside = dir
+        .path()
+        .join("segments")
+        .join(format!("{}.torn-{good_len}", segment::file_name(1)));
     assert_eq!(std::fs::read(aside).unwrap().len(), 11);
-    let ap = a.append_blocking(new_message(4, b"Subject: after\r\n\r\nx\r\n".to_vec())).unwrap();
+    let ap = a
+        .append_blocking(new_message(4, b"Subject: after\r\n\r\nx\r\n".to_vec()))
+        .unwrap();
     assert_eq!(ap.seq, 4);
     a.close().unwrap();
     assert!(first_problem(dir.path()).is_none());
@@ -180,9 +233,15 @@ fn damage_before_the_tail_is_not_truncated_away() {
     bytes[off as usize + 20] ^= 0xff;
     std::fs::write(&seg, &bytes).unwrap();
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
-    let err = Archive::open_dir(dir.path()).err().expect("open must refuse a damaged middle");
+    let err = Archive::open_dir(dir.path())
+        .err()
+        .expect("open must refuse a damaged middle");
     assert!(err.to_string().contains("verify"), "{err}");
-    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "nothing may be cut away");
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        bytes,
+        "nothing may be cut away"
+    );
 }
 
 #[test]
@@ -214,11 +273,18 @@ fn large_message_streams_through_a_spool_and_reads_back_exactly() {
     }
     let content = spool.finish();
     assert!(content.as_memory().is_none(), "spilled to disk");
-    let ap = a.append_blocking(NewMessage { meta: meta(7), content, evidence: None }).unwrap();
+    let ap = a
+        .append_blocking(NewMessage {
+            meta: meta(7),
+            content,
+            evidence: None,
+        })
+        .unwrap();
     let mut out = Vec::new();
     let r = a.reader();
     let (rec, _) = r.record(ap.seq).unwrap();
-    r.write_content(&rec.message().unwrap().content.sha256, &mut out).unwrap();
+    r.write_content(&rec.message().unwrap().content.sha256, &mut out)
+        .unwrap();
     assert!(out == big);
     a.close().unwrap();
 }
@@ -234,7 +300,12 @@ async fn concurrent_appends_are_group_committed_in_one_chain() {
             let mut seqs = Vec::new();
             for i in 0..10 {
                 let n = w * 100 + i;
-                seqs.push(a.append(new_message(n, corpus::message(n, 5_000))).await.unwrap().seq);
+                seqs.push(
+                    a.append(new_message(n, corpus::message(n, 5_000)))
+                        .await
+                        .unwrap()
+                        .seq,
+                );
             }
             seqs
         }));
@@ -246,7 +317,10 @@ async fn concurrent_appends_are_group_committed_in_one_chain() {
     all.sort_unstable();
     assert_eq!(all, (1..=200).collect::<Vec<u64>>());
     let a2 = a.clone();
-    tokio::task::spawn_blocking(move || a2.close()).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || a2.close())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(first_problem(dir.path()).is_none());
 }
 
@@ -255,9 +329,14 @@ async fn concurrent_appends_are_group_committed_in_one_chain() {
 #[test]
 #[ignore = "run by crash_test_kill9 as a child process"]
 fn crash_child() {
-    let Ok(dir) = std::env::var("MAILSEAL_CRASH_DIR") else { return };
+    let Ok(dir) = std::env::var("MAILSEAL_CRASH_DIR") else {
+        return;
+    };
     let a = Archive::open_dir(Path::new(&dir)).unwrap();
-    let base: usize = std::env::var("MAILSEAL_CRASH_BASE").unwrap().parse().unwrap();
+    let base: usize = std::env::var("MAILSEAL_CRASH_BASE")
+        .unwrap()
+        .parse()
+        .unwrap();
     let out = std::sync::Mutex::new(std::io::stdout());
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -265,7 +344,11 @@ fn crash_child() {
             s.spawn(move || {
                 for i in 0.. {
                     let n = base + t * 100_000 + i;
-                    let size = if i % 7 == 0 { 300_000 } else { 3_000 + n % 20_000 };
+                    let size = if i % 7 == 0 {
+                        300_000
+                    } else {
+                        3_000 + n % 20_000
+                    };
                     let m = corpus::message(n, size);
                     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&m));
                     let ap = a.append_blocking(new_message(n, m)).unwrap();
@@ -282,12 +365,21 @@ fn crash_child() {
 #[test]
 fn crash_test_kill9() {
     let dir = tempfile::tempdir().unwrap();
-    let iterations: usize = std::env::var("MAILSEAL_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
+    let iterations: usize = std::env::var("MAILSEAL_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
     let mut acked: Vec<(u64, String)> = Vec::new();
     let mut rng = 0x9e3779b97f4a7c15u64;
     for it in 0..iterations {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "archive::crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "archive::crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("MAILSEAL_CRASH_DIR", dir.path())
             .env("MAILSEAL_CRASH_BASE", (it * 1_000_000).to_string())
             .stdout(Stdio::piped())
@@ -303,7 +395,12 @@ fn crash_test_kill9() {
                 .map_while(Result::ok)
                 .filter_map(|l| {
                     let mut p = l.split(' ');
-                    (p.next() == Some("ack")).then(|| (p.next().unwrap().parse::<u64>().unwrap(), p.next().unwrap().to_string()))
+                    (p.next() == Some("ack")).then(|| {
+                        (
+                            p.next().unwrap().parse::<u64>().unwrap(),
+                            p.next().unwrap().to_string(),
+                        )
+                    })
                 })
                 .collect::<Vec<_>>()
         });
@@ -312,17 +409,27 @@ fn crash_test_kill9() {
         child.wait().unwrap();
         acked.extend(reader.join().unwrap());
     }
-    assert!(acked.len() > iterations, "the child must have acknowledged appends ({})", acked.len());
+    assert!(
+        acked.len() > iterations,
+        "the child must have acknowledged appends ({})",
+        acked.len()
+    );
     // Reopen (repairs a torn tail), then everything acknowledged must be there.
     let a = Archive::open_dir(dir.path()).unwrap();
     a.close().unwrap();
     let r = Reader::open(&ArchiveOptions::at(dir.path())).unwrap();
     for (seq, sha) in &acked {
-        let s = r.summary(*seq).unwrap_or_else(|e| panic!("acknowledged record {seq} lost: {e}"));
+        let s = r
+            .summary(*seq)
+            .unwrap_or_else(|e| panic!("acknowledged record {seq} lost: {e}"));
         assert_eq!(&s.sha256, sha, "record {seq} holds other content");
         let mut out = Vec::new();
         r.write_content(sha, &mut out).unwrap();
     }
     drop(r);
-    assert!(first_problem(dir.path()).is_none(), "verify after {iterations} kills: {:?}", first_problem(dir.path()));
+    assert!(
+        first_problem(dir.path()).is_none(),
+        "verify after {iterations} kills: {:?}",
+        first_problem(dir.path())
+    );
 }

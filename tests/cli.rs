@@ -17,7 +17,11 @@ fn mailseal(archive: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -39,7 +43,10 @@ fn import_show_raw_and_verify_exit_codes() {
     for (i, p) in msgs.iter().enumerate() {
         let o = mailseal(&arch, &["show", &(i + 1).to_string(), "--raw"]);
         assert!(o.status.success(), "{}", text(&o));
-        assert!(o.stdout == std::fs::read(p).unwrap(), "show --raw is byte-exact");
+        assert!(
+            o.stdout == std::fs::read(p).unwrap(),
+            "show --raw is byte-exact"
+        );
     }
     let o = mailseal(&arch, &["verify"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -52,7 +59,11 @@ fn import_show_raw_and_verify_exit_codes() {
     std::fs::write(&seg, b).unwrap();
     let o = mailseal(&arch, &["verify"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("FAILED: first broken place: "), "{}", text(&o));
+    assert!(
+        text(&o).contains("FAILED: first broken place: "),
+        "{}",
+        text(&o)
+    );
 
     let o = mailseal(&dir.path().join("nothing-here"), &["verify"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -72,5 +83,8 @@ fn stats_shows_deduplication() {
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(st["messages"], 2);
     assert_eq!(st["unique_contents"], 1);
-    assert_eq!(st["message_bytes"].as_u64().unwrap(), 2 * st["unique_bytes"].as_u64().unwrap());
+    assert_eq!(
+        st["message_bytes"].as_u64().unwrap(),
+        2 * st["unique_bytes"].as_u64().unwrap()
+    );
 }

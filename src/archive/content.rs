@@ -59,7 +59,11 @@ impl Prepared {
     }
 
     /// Writes the data to `out`, feeding the CRC as it goes.
-    pub fn write_data(&mut self, out: &mut impl Write, crc: &mut crc32fast::Hasher) -> io::Result<()> {
+    pub fn write_data(
+        &mut self,
+        out: &mut impl Write,
+        crc: &mut crc32fast::Hasher,
+    ) -> io::Result<()> {
         match &mut self.data {
             Data::Memory(v) => {
                 crc.update(v);
@@ -87,20 +91,40 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
     let size = content.size;
     if level == 0 {
         return Ok(match content.as_memory() {
-            Some(bytes) => Prepared { sha256, size, codec: CODEC_STORED, data: Data::Memory(bytes.to_vec()) },
+            Some(bytes) => Prepared {
+                sha256,
+                size,
+                codec: CODEC_STORED,
+                data: Data::Memory(bytes.to_vec()),
+            },
             None => {
                 let mut f = tempfile::tempfile_in(tmp_dir)?;
                 io::copy(&mut content.reader()?, &mut f)?;
-                Prepared { sha256, size, codec: CODEC_STORED, data: Data::File(f, size) }
+                Prepared {
+                    sha256,
+                    size,
+                    codec: CODEC_STORED,
+                    data: Data::File(f, size),
+                }
             }
         });
     }
     if let Some(bytes) = content.as_memory() {
         let packed = zstd::bulk::compress(bytes, level)?;
         return Ok(if (packed.len() as u64) < size {
-            Prepared { sha256, size, codec: CODEC_ZSTD, data: Data::Memory(packed) }
+            Prepared {
+                sha256,
+                size,
+                codec: CODEC_ZSTD,
+                data: Data::Memory(packed),
+            }
         } else {
-            Prepared { sha256, size, codec: CODEC_STORED, data: Data::Memory(bytes.to_vec()) }
+            Prepared {
+                sha256,
+                size,
+                codec: CODEC_STORED,
+                data: Data::Memory(bytes.to_vec()),
+            }
         });
     }
     let mut packed = tempfile::tempfile_in(tmp_dir)?;
@@ -111,11 +135,21 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
     }
     let packed_len = packed.stream_position()?;
     if packed_len < size {
-        return Ok(Prepared { sha256, size, codec: CODEC_ZSTD, data: Data::File(packed, packed_len) });
+        return Ok(Prepared {
+            sha256,
+            size,
+            codec: CODEC_ZSTD,
+            data: Data::File(packed, packed_len),
+        });
     }
     let mut raw = tempfile::tempfile_in(tmp_dir)?;
     io::copy(&mut content.reader()?, &mut raw)?;
-    Ok(Prepared { sha256, size, codec: CODEC_STORED, data: Data::File(raw, size) })
+    Ok(Prepared {
+        sha256,
+        size,
+        codec: CODEC_STORED,
+        data: Data::File(raw, size),
+    })
 }
 
 /// A content payload's head, parsed.
@@ -137,7 +171,11 @@ pub fn read_head(r: &mut impl Read) -> io::Result<ContentHead> {
     sha256.copy_from_slice(&h[..32]);
     let mut sz = [0u8; 8];
     sz.copy_from_slice(&h[32..40]);
-    Ok(ContentHead { sha256, size: u64::from_be_bytes(sz), codec: h[40] })
+    Ok(ContentHead {
+        sha256,
+        size: u64::from_be_bytes(sz),
+        codec: h[40],
+    })
 }
 
 /// What decoding found.
@@ -149,8 +187,16 @@ pub struct Decoded {
 }
 
 /// Decodes the data that follows a head into `out`, hashing it.
-pub fn decode<W: Write + ?Sized>(head: &ContentHead, data: &mut impl Read, out: &mut W) -> io::Result<Decoded> {
-    let mut hashing = HashingWriter { inner: out, hasher: Sha256::new(), size: 0 };
+pub fn decode<W: Write + ?Sized>(
+    head: &ContentHead,
+    data: &mut impl Read,
+    out: &mut W,
+) -> io::Result<Decoded> {
+    let mut hashing = HashingWriter {
+        inner: out,
+        hasher: Sha256::new(),
+        size: 0,
+    };
     match head.codec {
         CODEC_STORED => {
             io::copy(data, &mut hashing)?;
@@ -160,10 +206,16 @@ pub fn decode<W: Write + ?Sized>(head: &ContentHead, data: &mut impl Read, out: 
             io::copy(&mut dec, &mut hashing)?;
         }
         other => {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unknown content codec {other}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unknown content codec {other}"),
+            ));
         }
     }
-    Ok(Decoded { sha256: hashing.hasher.finalize().into(), size: hashing.size })
+    Ok(Decoded {
+        sha256: hashing.hasher.finalize().into(),
+        size: hashing.size,
+    })
 }
 
 struct HashingWriter<'a, W: Write + ?Sized> {

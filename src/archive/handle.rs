@@ -52,14 +52,19 @@ struct Inner {
 }
 
 fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> ArchiveError + '_ {
-    move |source| ArchiveError::Io { path: path.to_path_buf(), source }
+    move |source| ArchiveError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Opens the sled index, telling a lock held by another process apart.
 pub(super) fn open_index(path: &std::path::Path) -> Result<Index, ArchiveError> {
     let dir = path.join("index");
     Index::open(&dir).map_err(|e| match &e {
-        IndexError::Sled(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+        IndexError::Sled(sled::Error::Io(io))
+            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+        {
             ArchiveError::Locked(path.display().to_string())
         }
         _ => ArchiveError::Index(e),
@@ -133,7 +138,10 @@ impl Archive {
 
     /// A spool configured for this archive (spill directory, memory limit).
     pub fn spool(&self) -> Spool {
-        Spool::new(&self.inner.options.spool_dir, self.inner.options.spool_memory_limit)
+        Spool::new(
+            &self.inner.options.spool_dir,
+            self.inner.options.spool_memory_limit,
+        )
     }
 
     /// The seal key's public half.
@@ -157,7 +165,9 @@ impl Archive {
 
     /// Blocking variant for the CLI (must not run inside a tokio runtime).
     pub fn append_blocking(&self, msg: NewMessage) -> Result<Appended, ArchiveError> {
-        self.submit(msg)?.blocking_recv().map_err(|_| ArchiveError::Closed)?
+        self.submit(msg)?
+            .blocking_recv()
+            .map_err(|_| ArchiveError::Closed)?
     }
 
     /// Appends an outcome record (the upstream's final reply for record `of`).
@@ -226,23 +236,46 @@ impl Archive {
     }
 
     fn send(&self, req: Request) -> Result<(), ArchiveError> {
-        let tx = self.inner.tx.lock().map_err(|_| ArchiveError::Closed)?.clone();
-        tx.ok_or(ArchiveError::Closed)?.send(req).map_err(|_| ArchiveError::Closed)
+        let tx = self
+            .inner
+            .tx
+            .lock()
+            .map_err(|_| ArchiveError::Closed)?
+            .clone();
+        tx.ok_or(ArchiveError::Closed)?
+            .send(req)
+            .map_err(|_| ArchiveError::Closed)
     }
 
-    fn submit(&self, msg: NewMessage) -> Result<oneshot::Receiver<Result<Appended, ArchiveError>>, ArchiveError> {
-        let NewMessage { meta, mut content, evidence } = msg;
+    fn submit(
+        &self,
+        msg: NewMessage,
+    ) -> Result<oneshot::Receiver<Result<Appended, ArchiveError>>, ArchiveError> {
+        let NewMessage {
+            meta,
+            mut content,
+            evidence,
+        } = msg;
         let headers = header_fields(&mut content);
         let content = self.prepare(content)?;
         let evidence = evidence.map(|e| self.prepare(e)).transpose()?;
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Message { meta: Box::new(meta), content, evidence, headers, reply })?;
+        self.send(Request::Message {
+            meta: Box::new(meta),
+            content,
+            evidence,
+            headers,
+            reply,
+        })?;
         Ok(rx)
     }
 
     fn prepare(&self, c: SpooledContent) -> Result<ContentIn, ArchiveError> {
         if self.inner.index.content(&c.sha256)?.is_some() {
-            return Ok(ContentIn::Known { sha256: c.sha256, size: c.size });
+            return Ok(ContentIn::Known {
+                sha256: c.sha256,
+                size: c.size,
+            });
         }
         let dir = &self.inner.options.spool_dir;
         content::prepare(c, self.inner.options.compression_level, dir)
@@ -251,14 +284,31 @@ impl Archive {
     }
 
     /// The record holding an IMAP message (user, mailbox, UIDVALIDITY, UID).
-    pub fn imap_message(&self, user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Option<u64>, ArchiveError> {
-        Ok(self.inner.index.imap_message(user, mailbox, uidvalidity, uid)?)
+    pub fn imap_message(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<Option<u64>, ArchiveError> {
+        Ok(self
+            .inner
+            .index
+            .imap_message(user, mailbox, uidvalidity, uid)?)
     }
 
     /// Highest UID archived for a mailbox at a UIDVALIDITY (importers and
     /// the IMAP proxy). Importers key by `("", origin)`.
-    pub fn imap_highest_uid(&self, user: &str, mailbox: &str, uidvalidity: u32) -> Result<Option<u32>, ArchiveError> {
-        Ok(self.inner.index.imap_highest_uid(user, mailbox, uidvalidity)?)
+    pub fn imap_highest_uid(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+    ) -> Result<Option<u32>, ArchiveError> {
+        Ok(self
+            .inner
+            .index
+            .imap_highest_uid(user, mailbox, uidvalidity)?)
     }
 
     /// True when a content with this hash is stored.
@@ -310,7 +360,11 @@ fn catch_up(segments: &std::path::Path, index: &Index) -> Result<Head, ArchiveEr
     let before = head.seq;
     let head = scan::apply_from(segments, &head, &mut sink, true)?;
     if head.seq > before {
-        tracing::info!(from = before, to = head.seq, "index caught up with the segments");
+        tracing::info!(
+            from = before,
+            to = head.seq,
+            "index caught up with the segments"
+        );
     }
     index.flush()?;
     Ok(head)

@@ -30,8 +30,12 @@ pub fn parse(bytes: &[u8]) -> Headers {
         return Headers::default();
     };
     let addrs = |a: Option<&mail_parser::Address<'_>>| -> Vec<String> {
-        a.map(|a| a.iter().filter_map(|x| x.address().map(str::to_ascii_lowercase)).collect())
-            .unwrap_or_default()
+        a.map(|a| {
+            a.iter()
+                .filter_map(|x| x.address().map(str::to_ascii_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
     };
     let mut to = addrs(msg.to());
     to.extend(addrs(msg.cc()));

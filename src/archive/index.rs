@@ -110,7 +110,10 @@ fn parse<T: for<'a> Deserialize<'a>>(bytes: &[u8]) -> Result<T, IndexError> {
 impl Index {
     /// Opens (or creates) the index in `dir`.
     pub fn open(dir: &Path) -> Result<Index, IndexError> {
-        let db = sled::Config::new().path(dir).flush_every_ms(Some(1000)).open()?;
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(1000))
+            .open()?;
         let index = Index {
             meta: db.open_tree("meta")?,
             records: db.open_tree("records")?,
@@ -120,7 +123,11 @@ impl Index {
             imap: db.open_tree("imap")?,
             db,
         };
-        let format = index.meta.get("format")?.map(|v| parse::<u64>(&v)).transpose()?;
+        let format = index
+            .meta
+            .get("format")?
+            .map(|v| parse::<u64>(&v))
+            .transpose()?;
         if format != Some(INDEX_FORMAT) {
             index.clear()?;
         }
@@ -129,7 +136,14 @@ impl Index {
 
     /// Drops everything (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
-        for t in [&self.meta, &self.records, &self.contents, &self.by_msgid, &self.by_addr, &self.imap] {
+        for t in [
+            &self.meta,
+            &self.records,
+            &self.contents,
+            &self.by_msgid,
+            &self.by_addr,
+            &self.imap,
+        ] {
             t.clear()?;
         }
         self.meta.insert("format", json(&INDEX_FORMAT))?;
@@ -139,7 +153,12 @@ impl Index {
 
     /// How far the index has applied the segments.
     pub fn head(&self) -> Result<Head, IndexError> {
-        Ok(self.meta.get("head")?.map(|v| parse(&v)).transpose()?.unwrap_or_default())
+        Ok(self
+            .meta
+            .get("head")?
+            .map(|v| parse(&v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Records how far the segments are applied.
@@ -161,7 +180,9 @@ impl Index {
 
     /// Where a content is stored, if it is.
     pub fn content(&self, sha256: &[u8; 32]) -> Result<Option<ContentLoc>, IndexError> {
-        let Some(v) = self.contents.get(sha256)? else { return Ok(None) };
+        let Some(v) = self.contents.get(sha256)? else {
+            return Ok(None);
+        };
         if v.len() != 28 {
             return Err(IndexError::Damaged("content location".into()));
         }
@@ -171,7 +192,10 @@ impl Index {
             u64::from_be_bytes(b)
         };
         Ok(Some(ContentLoc {
-            at: Location { segment: u(0..4) as u32, offset: u(4..12) },
+            at: Location {
+                segment: u(0..4) as u32,
+                offset: u(4..12),
+            },
             size: u(12..20),
             stored: u(20..28),
         }))
@@ -189,17 +213,38 @@ impl Index {
     }
 
     /// Indexes one record.
-    pub fn put_record(&self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError> {
+    pub fn put_record(
+        &self,
+        record: &Record,
+        hash: &[u8; 32],
+        at: Location,
+        headers: Headers,
+    ) -> Result<(), IndexError> {
         let s = summarize(record, hash, at, headers);
         if let RecordBody::Message(m) = &record.body {
             if let Some(imap) = &m.imap {
-                self.put_imap(imap.user.as_deref(), imap.mailbox.as_deref(), imap.uidvalidity, imap.uid, record.seq)?;
+                self.put_imap(
+                    imap.user.as_deref(),
+                    imap.mailbox.as_deref(),
+                    imap.uidvalidity,
+                    imap.uid,
+                    record.seq,
+                )?;
             }
             if let Some(import) = &m.import {
-                self.put_imap(None, Some(&import.origin), import.uidvalidity, import.uid, record.seq)?;
+                self.put_imap(
+                    None,
+                    Some(&import.origin),
+                    import.uidvalidity,
+                    import.uid,
+                    record.seq,
+                )?;
             }
             if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
-                self.by_msgid.insert(tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq), &[])?;
+                self.by_msgid.insert(
+                    tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq),
+                    &[],
+                )?;
             }
         }
         if let Some(id) = &s.headers.message_id {
@@ -218,36 +263,68 @@ impl Index {
         Ok(())
     }
 
-    fn put_imap(&self, user: Option<&str>, mailbox: Option<&str>, uidvalidity: Option<u32>, uid: Option<u32>, seq: u64) -> Result<(), IndexError> {
+    fn put_imap(
+        &self,
+        user: Option<&str>,
+        mailbox: Option<&str>,
+        uidvalidity: Option<u32>,
+        uid: Option<u32>,
+        seq: u64,
+    ) -> Result<(), IndexError> {
         if let (Some(v), Some(u)) = (uidvalidity, uid) {
-            self.imap.insert(imap_key(user.unwrap_or(""), mailbox.unwrap_or(""), v, u), &seq_key(seq))?;
+            self.imap.insert(
+                imap_key(user.unwrap_or(""), mailbox.unwrap_or(""), v, u),
+                &seq_key(seq),
+            )?;
         }
         Ok(())
     }
 
     /// The record that holds an IMAP message, if any.
-    pub fn imap_message(&self, user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Option<u64>, IndexError> {
-        Ok(self.imap.get(imap_key(user, mailbox, uidvalidity, uid))?.map(|v| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&v[..8.min(v.len())]);
-            u64::from_be_bytes(b)
-        }))
+    pub fn imap_message(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<Option<u64>, IndexError> {
+        Ok(self
+            .imap
+            .get(imap_key(user, mailbox, uidvalidity, uid))?
+            .map(|v| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&v[..8.min(v.len())]);
+                u64::from_be_bytes(b)
+            }))
     }
 
     /// Highest UID archived for a mailbox at a UIDVALIDITY.
-    pub fn imap_highest_uid(&self, user: &str, mailbox: &str, uidvalidity: u32) -> Result<Option<u32>, IndexError> {
+    pub fn imap_highest_uid(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+    ) -> Result<Option<u32>, IndexError> {
         let lo = imap_key(user, mailbox, uidvalidity, 0);
         let hi = imap_key(user, mailbox, uidvalidity, u32::MAX);
-        Ok(self.imap.range(lo..=hi).next_back().transpose()?.map(|(k, _)| {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&k[k.len() - 4..]);
-            u32::from_be_bytes(b)
-        }))
+        Ok(self
+            .imap
+            .range(lo..=hi)
+            .next_back()
+            .transpose()?
+            .map(|(k, _)| {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(&k[k.len() - 4..]);
+                u32::from_be_bytes(b)
+            }))
     }
 
     /// One record's summary.
     pub fn summary(&self, seq: u64) -> Result<Option<Summary>, IndexError> {
-        self.records.get(seq_key(seq))?.map(|v| parse(&v)).transpose()
+        self.records
+            .get(seq_key(seq))?
+            .map(|v| parse(&v))
+            .transpose()
     }
 
     /// All summaries in order.
@@ -271,7 +348,8 @@ impl Index {
             let (k, _) = r?;
             let mut sha = [0u8; 32];
             sha.copy_from_slice(&k[..32.min(k.len())]);
-            self.content(&sha)?.ok_or_else(|| IndexError::Damaged("content vanished".into()))
+            self.content(&sha)?
+                .ok_or_else(|| IndexError::Damaged("content vanished".into()))
         })
     }
 

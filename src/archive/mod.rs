@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod content;
+mod handle;
 pub mod headers;
 pub mod index;
 pub mod reader;
@@ -15,7 +16,6 @@ pub mod seal;
 pub mod segment;
 pub mod spool;
 pub mod verify;
-mod handle;
 mod writer;
 
 use std::path::Path;
@@ -116,4 +116,3 @@ impl ArchiveOptions {
         }
     }
 }
-

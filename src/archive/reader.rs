@@ -69,27 +69,44 @@ pub struct SourceStats {
 
 impl Reader {
     pub(super) fn indexed(index: Index, segments: PathBuf) -> Reader {
-        Reader { view: View::Indexed(index), segments }
+        Reader {
+            view: View::Indexed(index),
+            segments,
+        }
     }
 
     /// Opens the archive at `options.path` for reading.
     pub fn open(options: &ArchiveOptions) -> Result<Reader, ArchiveError> {
         let segments = options.path.join("segments");
         if !segments.is_dir() {
-            return Err(ArchiveError::Other(format!("{} holds no archive (no segments/)", options.path.display())));
+            return Err(ArchiveError::Other(format!(
+                "{} holds no archive (no segments/)",
+                options.path.display()
+            )));
         }
         match super::handle::open_index(&options.path) {
             Ok(index) => {
                 let mut sink = index.clone();
                 let head = index.head()?;
                 tolerate_tail(scan::apply_from(&segments, &head, &mut sink, false))?;
-                Ok(Reader { view: View::Indexed(index), segments })
+                Ok(Reader {
+                    view: View::Indexed(index),
+                    segments,
+                })
             }
             Err(ArchiveError::Locked(_)) => {
                 tracing::info!("index in use by the daemon; reading the segments directly");
                 let mut mem = MemoryIndex::default();
-                tolerate_tail(scan::apply_from(&segments, &Head::default(), &mut mem, false))?;
-                Ok(Reader { view: View::Memory(Box::new(mem)), segments })
+                tolerate_tail(scan::apply_from(
+                    &segments,
+                    &Head::default(),
+                    &mut mem,
+                    false,
+                ))?;
+                Ok(Reader {
+                    view: View::Memory(Box::new(mem)),
+                    segments,
+                })
             }
             Err(e) => Err(e),
         }
@@ -133,12 +150,17 @@ impl Reader {
         let s = self.summary(seq)?;
         let mut r = SegmentReader::open(&self.segments, s.segment).map_err(seg_err)?;
         r.seek(s.offset);
-        let fh = r.next_header().map_err(seg_err)?.ok_or(ArchiveError::NoRecord(seq))?;
+        let fh = r
+            .next_header()
+            .map_err(seg_err)?
+            .ok_or(ArchiveError::NoRecord(seq))?;
         let payload = r.read_payload(&fh).map_err(seg_err)?;
         let record = payload
             .get(32..)
             .and_then(|b| Record::decode(b).ok())
-            .ok_or_else(|| ArchiveError::Other(format!("record {seq} at {} does not parse", fh.at)))?;
+            .ok_or_else(|| {
+                ArchiveError::Other(format!("record {seq} at {} does not parse", fh.at))
+            })?;
         Ok((record, s.hash))
     }
 
@@ -150,7 +172,11 @@ impl Reader {
     }
 
     /// Writes a content's original bytes (checked against its hash).
-    pub fn write_content(&self, sha256_hex: &str, out: &mut dyn Write) -> Result<u64, ArchiveError> {
+    pub fn write_content(
+        &self,
+        sha256_hex: &str,
+        out: &mut dyn Write,
+    ) -> Result<u64, ArchiveError> {
         let sha = super::chain::parse_hex(sha256_hex)
             .ok_or_else(|| ArchiveError::Other(format!("bad content hash {sha256_hex}")))?;
         let loc = self
@@ -181,8 +207,13 @@ impl Reader {
             st.unique_bytes += l.size;
             st.stored_bytes += l.stored;
         }
-        for n in segment::list(&self.segments).map_err(|source| ArchiveError::Io { path: self.segments.clone(), source })? {
-            st.segment_bytes += std::fs::metadata(self.segments.join(segment::file_name(n))).map(|m| m.len()).unwrap_or(0);
+        for n in segment::list(&self.segments).map_err(|source| ArchiveError::Io {
+            path: self.segments.clone(),
+            source,
+        })? {
+            st.segment_bytes += std::fs::metadata(self.segments.join(segment::file_name(n)))
+                .map(|m| m.len())
+                .unwrap_or(0);
         }
         let head = self.head()?;
         st.head_seq = head.seq;

@@ -251,10 +251,19 @@ mod tests {
             time: "2026-11-29T06:00:00.000000Z".into(),
             prev_hash: "00".repeat(32),
             body: RecordBody::Message(Box::new(MessageMeta {
-                source: Source { kind: SourceKind::Journal, name: "j".into() },
+                source: Source {
+                    kind: SourceKind::Journal,
+                    name: "j".into(),
+                },
                 mail_from: Some(String::new()),
-                rcpts: vec![Rcpt { address: "a@b".into(), reply: Some("250 ok".into()) }],
-                content: ContentRef { sha256: "ab".repeat(32), size: 3 },
+                rcpts: vec![Rcpt {
+                    address: "a@b".into(),
+                    reply: Some("250 ok".into()),
+                }],
+                content: ContentRef {
+                    sha256: "ab".repeat(32),
+                    size: 3,
+                },
                 ..Default::default()
             })),
         };

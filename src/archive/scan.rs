@@ -26,7 +26,13 @@ pub trait Sink {
     /// A content frame.
     fn content(&mut self, sha256: [u8; 32], loc: ContentLoc) -> Result<(), IndexError>;
     /// A record frame, with the headers of its content.
-    fn record(&mut self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError>;
+    fn record(
+        &mut self,
+        record: &Record,
+        hash: &[u8; 32],
+        at: Location,
+        headers: Headers,
+    ) -> Result<(), IndexError>;
     /// A seal frame.
     fn seal(&mut self, seal: Seal) -> Result<(), IndexError>;
     /// Progress marker after each frame.
@@ -58,7 +64,12 @@ pub enum ScanError {
 /// Applies every frame after `from` to `sink`. When `repair_tail` is set, a
 /// torn last frame of the last segment is moved aside and truncated away.
 /// Returns the new head.
-pub fn apply_from(dir: &Path, from: &Head, sink: &mut dyn Sink, repair_tail: bool) -> Result<Head, ScanError> {
+pub fn apply_from(
+    dir: &Path,
+    from: &Head,
+    sink: &mut dyn Sink,
+    repair_tail: bool,
+) -> Result<Head, ScanError> {
     let segments = segment::list(dir)?;
     let mut head = from.clone();
     let mut prev = super::chain::parse_hex(&head.hash).unwrap_or(super::chain::GENESIS);
@@ -73,7 +84,13 @@ pub fn apply_from(dir: &Path, from: &Head, sink: &mut dyn Sink, repair_tail: boo
                 Ok(Some(fh)) => fh,
                 Ok(None) => break,
                 Err(SegmentError::Torn { at, have, need }) if repair_tail && Some(n) == last => {
-                    repair(dir, n, at.offset, r.len(), format!("{have} of {need} bytes"))?;
+                    repair(
+                        dir,
+                        n,
+                        at.offset,
+                        r.len(),
+                        format!("{have} of {need} bytes"),
+                    )?;
                     break;
                 }
                 Err(e) => return Err(e.into()),
@@ -81,7 +98,10 @@ pub fn apply_from(dir: &Path, from: &Head, sink: &mut dyn Sink, repair_tail: boo
             match fh.kind {
                 Kind::Content => {
                     let mut p = r.payload_reader(&fh)?;
-                    let h = content::read_head(&mut p).map_err(|e| SegmentError::Damaged { at: fh.at, what: e.to_string() })?;
+                    let h = content::read_head(&mut p).map_err(|e| SegmentError::Damaged {
+                        at: fh.at,
+                        what: e.to_string(),
+                    })?;
                     let checked = p.finish();
                     if let Err(e) = checked {
                         if repair_tail && Some(n) == last && fh.end() == r.len() {
@@ -91,7 +111,14 @@ pub fn apply_from(dir: &Path, from: &Head, sink: &mut dyn Sink, repair_tail: boo
                         return Err(e.into());
                     }
                     let stored = fh.len - content::CONTENT_HEAD_LEN;
-                    sink.content(h.sha256, ContentLoc { at: fh.at, size: h.size, stored })?;
+                    sink.content(
+                        h.sha256,
+                        ContentLoc {
+                            at: fh.at,
+                            size: h.size,
+                            stored,
+                        },
+                    )?;
                 }
                 Kind::Record | Kind::Seal => {
                     let payload = match r.read_payload(&fh) {
@@ -103,15 +130,19 @@ pub fn apply_from(dir: &Path, from: &Head, sink: &mut dyn Sink, repair_tail: boo
                         Err(e) => return Err(e.into()),
                     };
                     if fh.kind == Kind::Seal {
-                        let seal: Seal = serde_json::from_slice(&payload)
-                            .map_err(|e| ScanError::BadRecord { at: fh.at, reason: e.to_string() })?;
+                        let seal: Seal =
+                            serde_json::from_slice(&payload).map_err(|e| ScanError::BadRecord {
+                                at: fh.at,
+                                reason: e.to_string(),
+                            })?;
                         sink.seal(seal)?;
                     } else {
                         let bad = |reason: String| ScanError::BadRecord { at: fh.at, reason };
                         if payload.len() < 32 {
                             return Err(bad("too short".into()));
                         }
-                        let record = Record::decode(&payload[32..]).map_err(|e| bad(e.to_string()))?;
+                        let record =
+                            Record::decode(&payload[32..]).map_err(|e| bad(e.to_string()))?;
                         let hash = super::chain::link(&prev, &payload[32..]);
                         let headers = match &record.body {
                             RecordBody::Message(m) => super::chain::parse_hex(&m.content.sha256)
@@ -190,11 +221,17 @@ impl Write for Limited {
 
 /// Writes the original bytes of the content frame at `at` to `out` and
 /// checks them against the frame's SHA-256.
-pub fn write_content_at(dir: &Path, at: Location, out: &mut dyn Write) -> Result<u64, SegmentError> {
+pub fn write_content_at(
+    dir: &Path,
+    at: Location,
+    out: &mut dyn Write,
+) -> Result<u64, SegmentError> {
     let mut r = SegmentReader::open(dir, at.segment)?;
     r.seek(at.offset);
     let damaged = |what: String| SegmentError::Damaged { at, what };
-    let fh = r.next_header()?.ok_or_else(|| damaged("no frame here".into()))?;
+    let fh = r
+        .next_header()?
+        .ok_or_else(|| damaged("no frame here".into()))?;
     if fh.kind != Kind::Content {
         return Err(damaged("not a content frame".into()));
     }
@@ -215,7 +252,13 @@ impl Sink for Index {
     fn content(&mut self, sha256: [u8; 32], loc: ContentLoc) -> Result<(), IndexError> {
         self.put_content(&sha256, loc)
     }
-    fn record(&mut self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError> {
+    fn record(
+        &mut self,
+        record: &Record,
+        hash: &[u8; 32],
+        at: Location,
+        headers: Headers,
+    ) -> Result<(), IndexError> {
         self.put_record(record, hash, at, headers)
     }
     fn seal(&mut self, seal: Seal) -> Result<(), IndexError> {
@@ -248,8 +291,15 @@ impl Sink for MemoryIndex {
         self.contents.insert(sha256, loc);
         Ok(())
     }
-    fn record(&mut self, record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Result<(), IndexError> {
-        self.summaries.push(super::index::summarize(record, hash, at, headers));
+    fn record(
+        &mut self,
+        record: &Record,
+        hash: &[u8; 32],
+        at: Location,
+        headers: Headers,
+    ) -> Result<(), IndexError> {
+        self.summaries
+            .push(super::index::summarize(record, hash, at, headers));
         Ok(())
     }
     fn seal(&mut self, seal: Seal) -> Result<(), IndexError> {

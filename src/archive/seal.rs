@@ -48,9 +48,13 @@ pub fn signed_message(seq: u64, head_hash: &str, time: &str) -> Vec<u8> {
 
 /// Loads the signing key, creating it (mode 0600) when the file is absent.
 pub fn load_or_create_key(path: &Path) -> Result<SigningKey, SealError> {
-    let err = |reason: String| SealError::Key { path: path.display().to_string(), reason };
+    let err = |reason: String| SealError::Key {
+        path: path.display().to_string(),
+        reason,
+    };
     match std::fs::read_to_string(path) {
-        Ok(pem) => SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(format!("not an Ed25519 PKCS#8 key: {e}"))),
+        Ok(pem) => SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| err(format!("not an Ed25519 PKCS#8 key: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SigningKey::generate(&mut rand::rngs::OsRng);
             let pem = key
@@ -64,7 +68,8 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, SealError> {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
             let mut f = opts.open(path).map_err(|e| err(e.to_string()))?;
-            f.write_all(pem.as_bytes()).map_err(|e| err(e.to_string()))?;
+            f.write_all(pem.as_bytes())
+                .map_err(|e| err(e.to_string()))?;
             f.sync_all().map_err(|e| err(e.to_string()))?;
             tracing::info!(path = %path.display(), "signing key created");
             Ok(key)
@@ -75,7 +80,10 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, SealError> {
 
 /// Loads an existing signing key without creating one.
 pub fn load_key(path: &Path) -> Result<SigningKey, SealError> {
-    let err = |reason: String| SealError::Key { path: path.display().to_string(), reason };
+    let err = |reason: String| SealError::Key {
+        path: path.display().to_string(),
+        reason,
+    };
     let pem = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(format!("not an Ed25519 PKCS#8 key: {e}")))
 }
@@ -103,7 +111,8 @@ pub fn make(key: &SigningKey, seq: u64, head: &[u8; 32], time: String) -> Seal {
 /// the key the seal names). Returns a reason on failure.
 pub fn check(seal: &Seal, trusted: Option<&VerifyingKey>) -> Result<(), String> {
     let mut pk = [0u8; 32];
-    hex::decode_to_slice(&seal.public_key, &mut pk).map_err(|_| "public key is not hex".to_string())?;
+    hex::decode_to_slice(&seal.public_key, &mut pk)
+        .map_err(|_| "public key is not hex".to_string())?;
     let named = VerifyingKey::from_bytes(&pk).map_err(|_| "public key is invalid".to_string())?;
     if let Some(t) = trusted
         && t != &named
@@ -111,9 +120,13 @@ pub fn check(seal: &Seal, trusted: Option<&VerifyingKey>) -> Result<(), String> 
         return Err("sealed by a different key than the trusted one".into());
     }
     let mut sig = [0u8; 64];
-    hex::decode_to_slice(&seal.signature, &mut sig).map_err(|_| "signature is not hex".to_string())?;
+    hex::decode_to_slice(&seal.signature, &mut sig)
+        .map_err(|_| "signature is not hex".to_string())?;
     named
-        .verify(&signed_message(seal.seq, &seal.head_hash, &seal.time), &Signature::from_bytes(&sig))
+        .verify(
+            &signed_message(seal.seq, &seal.head_hash, &seal.time),
+            &Signature::from_bytes(&sig),
+        )
         .map_err(|_| "signature does not match".to_string())
 }
 
@@ -129,7 +142,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let again = load_or_create_key(&path).unwrap();
         assert_eq!(key.to_bytes(), again.to_bytes());

@@ -181,14 +181,23 @@ impl SegmentReader {
     /// Opens segment `n` in `dir` and checks its header.
     pub fn open(dir: &Path, n: u32) -> Result<SegmentReader, SegmentError> {
         let path = dir.join(file_name(n));
-        let io_err = |source| SegmentError::Io { path: path.clone(), source };
+        let io_err = |source| SegmentError::Io {
+            path: path.clone(),
+            source,
+        };
         let mut file = File::open(&path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let mut h = [0u8; 16];
         if len < HEADER_LEN || file.read_exact(&mut h).is_err() || h != header(n) {
             return Err(SegmentError::BadHeader { path });
         }
-        Ok(SegmentReader { file, path, number: n, pos: HEADER_LEN, len })
+        Ok(SegmentReader {
+            file,
+            path,
+            number: n,
+            pos: HEADER_LEN,
+            len,
+        })
     }
 
     /// The segment's file path.
@@ -222,7 +231,10 @@ impl SegmentReader {
     }
 
     fn io(&self, source: io::Error) -> SegmentError {
-        SegmentError::Io { path: self.path.clone(), source }
+        SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Reads the next frame header, leaving the payload unread.
@@ -231,22 +243,37 @@ impl SegmentReader {
         if self.pos == self.len {
             return Ok(None);
         }
-        let at = Location { segment: self.number, offset: self.pos };
+        let at = Location {
+            segment: self.number,
+            offset: self.pos,
+        };
         let have = self.len.saturating_sub(self.pos);
         if have < FRAME_OVERHEAD {
-            return Err(SegmentError::Torn { at, have, need: FRAME_OVERHEAD });
+            return Err(SegmentError::Torn {
+                at,
+                have,
+                need: FRAME_OVERHEAD,
+            });
         }
         let mut h = [0u8; 9];
-        self.file.seek(SeekFrom::Start(self.pos)).map_err(|e| self.io(e))?;
+        self.file
+            .seek(SeekFrom::Start(self.pos))
+            .map_err(|e| self.io(e))?;
         self.file.read_exact(&mut h).map_err(|e| self.io(e))?;
         let Some(kind) = Kind::from_byte(h[0]) else {
-            return Err(SegmentError::Damaged { at, what: format!("unknown frame kind 0x{:02x}", h[0]) });
+            return Err(SegmentError::Damaged {
+                at,
+                what: format!("unknown frame kind 0x{:02x}", h[0]),
+            });
         };
         let mut lb = [0u8; 8];
         lb.copy_from_slice(&h[1..]);
         let len = u64::from_be_bytes(lb);
         if len > MAX_PAYLOAD {
-            return Err(SegmentError::Damaged { at, what: format!("payload length {len} is absurd") });
+            return Err(SegmentError::Damaged {
+                at,
+                what: format!("payload length {len} is absurd"),
+            });
         }
         let need = FRAME_OVERHEAD + len;
         if have < need {
@@ -259,10 +286,14 @@ impl SegmentReader {
 
     /// Reads a frame's whole payload and checks its CRC.
     pub fn read_payload(&mut self, fh: &FrameHeader) -> Result<Vec<u8>, SegmentError> {
-        let len = usize::try_from(fh.len)
-            .map_err(|_| SegmentError::Damaged { at: fh.at, what: "payload too large".into() })?;
+        let len = usize::try_from(fh.len).map_err(|_| SegmentError::Damaged {
+            at: fh.at,
+            what: "payload too large".into(),
+        })?;
         let mut buf = vec![0u8; len];
-        self.file.seek(SeekFrom::Start(fh.payload_offset())).map_err(|e| self.io(e))?;
+        self.file
+            .seek(SeekFrom::Start(fh.payload_offset()))
+            .map_err(|e| self.io(e))?;
         self.file.read_exact(&mut buf).map_err(|e| self.io(e))?;
         let mut crc = [0u8; 4];
         self.file.read_exact(&mut crc).map_err(|e| self.io(e))?;
@@ -270,14 +301,19 @@ impl SegmentReader {
         h.update(&frame_head(fh.kind, fh.len));
         h.update(&buf);
         if h.finalize() != u32::from_be_bytes(crc) {
-            return Err(SegmentError::Damaged { at: fh.at, what: "frame checksum mismatch".into() });
+            return Err(SegmentError::Damaged {
+                at: fh.at,
+                what: "frame checksum mismatch".into(),
+            });
         }
         Ok(buf)
     }
 
     /// A reader over a frame's payload that checks the CRC when fully read.
     pub fn payload_reader(&mut self, fh: &FrameHeader) -> Result<PayloadReader<'_>, SegmentError> {
-        self.file.seek(SeekFrom::Start(fh.payload_offset())).map_err(|e| self.io(e))?;
+        self.file
+            .seek(SeekFrom::Start(fh.payload_offset()))
+            .map_err(|e| self.io(e))?;
         let mut crc = crc32fast::Hasher::new();
         crc.update(&frame_head(fh.kind, fh.len));
         Ok(PayloadReader {
@@ -300,13 +336,18 @@ pub struct PayloadReader<'a> {
 
 impl Read for PayloadReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         if want == 0 {
             return Ok(0);
         }
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "segment ends inside a frame"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment ends inside a frame",
+            ));
         }
         self.crc.update(&buf[..n]);
         self.left -= n as u64;
@@ -321,7 +362,9 @@ impl PayloadReader<'_> {
         let damaged = |what: String| SegmentError::Damaged { at, what };
         io::copy(&mut self, &mut io::sink()).map_err(|e| damaged(e.to_string()))?;
         let mut crc = [0u8; 4];
-        self.inner.read_exact(&mut crc).map_err(|e| damaged(e.to_string()))?;
+        self.inner
+            .read_exact(&mut crc)
+            .map_err(|e| damaged(e.to_string()))?;
         if self.crc.clone().finalize() != u32::from_be_bytes(crc) {
             return Err(damaged("frame checksum mismatch".into()));
         }
@@ -333,7 +376,12 @@ impl PayloadReader<'_> {
 /// Returns the file and its length.
 pub fn open_for_append(dir: &Path, n: u32) -> io::Result<(File, u64)> {
     let path = dir.join(file_name(n));
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
     let mut len = file.metadata()?.len();
     if len == 0 {
         use std::io::Write;

@@ -44,8 +44,16 @@ pub struct Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.seq {
-            Some(seq) => write!(f, "record {seq} (segment {} offset {}): {}: {}", self.segment, self.offset, self.kind, self.detail),
-            None => write!(f, "segment {} offset {}: {}: {}", self.segment, self.offset, self.kind, self.detail),
+            Some(seq) => write!(
+                f,
+                "record {seq} (segment {} offset {}): {}: {}",
+                self.segment, self.offset, self.kind, self.detail
+            ),
+            None => write!(
+                f,
+                "segment {} offset {}: {}: {}",
+                self.segment, self.offset, self.kind, self.detail
+            ),
         }
     }
 }
@@ -82,11 +90,16 @@ impl Report {
 /// made by `trusted` (when given).
 pub fn verify(segments: &Path, trusted: Option<&VerifyingKey>) -> std::io::Result<Report> {
     let numbers = segment::list(segments)?;
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let (job_tx, job_rx) = mpsc::sync_channel::<Location>(workers * 4);
     let job_rx = std::sync::Mutex::new(job_rx);
     let (res_tx, res_rx) = mpsc::channel::<ContentResult>();
-    let mut walk = Walk { report: Report::default(), ..Walk::default() };
+    let mut walk = Walk {
+        report: Report::default(),
+        ..Walk::default()
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             let res_tx = res_tx.clone();
@@ -131,11 +144,14 @@ fn check_content(dir: &Path, at: Location) -> ContentResult {
         let mut r = SegmentReader::open(dir, at.segment)?;
         r.seek(at.offset);
         let damaged = |what: String| SegmentError::Damaged { at, what };
-        let fh = r.next_header()?.ok_or_else(|| damaged("frame vanished".into()))?;
+        let fh = r
+            .next_header()?
+            .ok_or_else(|| damaged("frame vanished".into()))?;
         let mut p = r.payload_reader(&fh)?;
         let head = super::content::read_head(&mut p).map_err(|e| damaged(e.to_string()))?;
         claimed = Some(head.sha256);
-        let got = super::content::decode(&head, &mut p, &mut sink).map_err(|e| damaged(format!("content does not decode: {e}")))?;
+        let got = super::content::decode(&head, &mut p, &mut sink)
+            .map_err(|e| damaged(format!("content does not decode: {e}")))?;
         if got.sha256 != head.sha256 || got.size != head.size {
             return Err(damaged("bytes do not match the content's SHA-256".into()));
         }
@@ -143,8 +159,18 @@ fn check_content(dir: &Path, at: Location) -> ContentResult {
         Ok(got.size)
     })();
     match result {
-        Ok(size) => ContentResult { at, claimed, size, error: None },
-        Err(e) => ContentResult { at, claimed, size: 0, error: Some(e.to_string()) },
+        Ok(size) => ContentResult {
+            at,
+            claimed,
+            size,
+            error: None,
+        },
+        Err(e) => ContentResult {
+            at,
+            claimed,
+            size: 0,
+            error: Some(e.to_string()),
+        },
     }
 }
 
@@ -169,7 +195,13 @@ struct Walk {
 impl Walk {
     fn problem(&mut self, at: Location, seq: Option<u64>, kind: &'static str, detail: String) {
         if self.report.problems.len() < MAX_PROBLEMS {
-            self.report.problems.push(Problem { segment: at.segment, offset: at.offset, seq, kind, detail });
+            self.report.problems.push(Problem {
+                segment: at.segment,
+                offset: at.offset,
+                seq,
+                kind,
+                detail,
+            });
         }
     }
 
@@ -177,14 +209,30 @@ impl Walk {
         let mut want = 1;
         for &n in numbers {
             if n != want {
-                let at = Location { segment: want, offset: 0 };
-                self.problem(at, None, "segment-missing", format!("segment {want} is missing (next is {n})"));
+                let at = Location {
+                    segment: want,
+                    offset: 0,
+                };
+                self.problem(
+                    at,
+                    None,
+                    "segment-missing",
+                    format!("segment {want} is missing (next is {n})"),
+                );
             }
             want = n + 1;
             let mut r = match SegmentReader::open(dir, n) {
                 Ok(r) => r,
                 Err(e) => {
-                    self.problem(Location { segment: n, offset: 0 }, None, "frame-damaged", e.to_string());
+                    self.problem(
+                        Location {
+                            segment: n,
+                            offset: 0,
+                        },
+                        None,
+                        "frame-damaged",
+                        e.to_string(),
+                    );
                     continue;
                 }
             };
@@ -211,8 +259,16 @@ impl Walk {
                         break;
                     }
                     Err(e) => {
-                        let at = Location { segment: n, offset: r.position() };
-                        self.problem(at, None, "frame-damaged", format!("{e}; the rest of this segment cannot be read"));
+                        let at = Location {
+                            segment: n,
+                            offset: r.position(),
+                        };
+                        self.problem(
+                            at,
+                            None,
+                            "frame-damaged",
+                            format!("{e}; the rest of this segment cannot be read"),
+                        );
                         break;
                     }
                 }
@@ -234,7 +290,12 @@ impl Walk {
         self.report.records += 1;
         let expected = self.expected_seq + 1;
         let (Some(stored), Some(bytes)) = (payload.get(..32), payload.get(32..)) else {
-            self.problem(at, Some(expected), "record-changed", "record frame too short".into());
+            self.problem(
+                at,
+                Some(expected),
+                "record-changed",
+                "record frame too short".into(),
+            );
             return;
         };
         let mut stored_hash = [0u8; 32];
@@ -242,21 +303,39 @@ impl Walk {
         let record = match Record::decode(bytes) {
             Ok(r) => r,
             Err(e) => {
-                self.problem(at, Some(expected), "record-changed", format!("record does not parse: {e}"));
+                self.problem(
+                    at,
+                    Some(expected),
+                    "record-changed",
+                    format!("record does not parse: {e}"),
+                );
                 self.advance(expected, stored_hash);
                 return;
             }
         };
         let seq = record.seq;
-        if chain::link(&chain::parse_hex(&record.prev_hash).unwrap_or(GENESIS), bytes) != stored_hash {
-            self.problem(at, Some(seq), "record-changed", "record bytes do not match the record's hash".into());
+        if chain::link(
+            &chain::parse_hex(&record.prev_hash).unwrap_or(GENESIS),
+            bytes,
+        ) != stored_hash
+        {
+            self.problem(
+                at,
+                Some(seq),
+                "record-changed",
+                "record bytes do not match the record's hash".into(),
+            );
         } else if let Some(c) = crc {
             self.problem(at, Some(seq), "frame-damaged", c.into());
         }
         if seq != expected {
             self.misplaced.push((at, seq, expected));
         }
-        let pred = if seq == 1 { Some(GENESIS) } else { self.recent.get(&(seq - 1)).copied() };
+        let pred = if seq == 1 {
+            Some(GENESIS)
+        } else {
+            self.recent.get(&(seq - 1)).copied()
+        };
         if let Some(pred) = pred
             && record.prev_hash != hex::encode(pred)
         {
@@ -264,13 +343,23 @@ impl Walk {
             self.problem(at, Some(seq), "chain-broken", format!("does not link to record {before}: a record before it was changed, removed or inserted"));
         }
         if !self.seen_seqs.insert(seq) {
-            self.problem(at, Some(seq), "record-inserted", format!("a second record with number {seq}"));
+            self.problem(
+                at,
+                Some(seq),
+                "record-inserted",
+                format!("a second record with number {seq}"),
+            );
         }
         if let RecordBody::Message(m) = &record.body {
             for c in std::iter::once(&m.content).chain(m.evidence.iter()) {
                 match chain::parse_hex(&c.sha256) {
                     Some(sha) => self.refs.push((at, seq, sha)),
-                    None => self.problem(at, Some(seq), "record-changed", "content hash is not hex".into()),
+                    None => self.problem(
+                        at,
+                        Some(seq),
+                        "record-changed",
+                        "content hash is not hex".into(),
+                    ),
                 }
             }
         }
@@ -308,9 +397,19 @@ impl Walk {
         let misplaced = std::mem::take(&mut self.misplaced);
         for (at, seq, expected) in misplaced {
             if seq < expected || self.seen_seqs.contains(&expected) {
-                self.problem(at, Some(seq), "order-changed", format!("record {seq} stands where record {expected} belongs"));
+                self.problem(
+                    at,
+                    Some(seq),
+                    "order-changed",
+                    format!("record {seq} stands where record {expected} belongs"),
+                );
             } else {
-                self.problem(at, Some(seq), "record-missing", format!("record {expected} is missing before record {seq}"));
+                self.problem(
+                    at,
+                    Some(seq),
+                    "record-missing",
+                    format!("record {expected} is missing before record {seq}"),
+                );
             }
         }
         let refs = std::mem::take(&mut self.refs);
@@ -322,7 +421,11 @@ impl Walk {
                 Some(why) => format!("content {} changed: {why}", hex::encode(sha)),
                 None => format!("content {} is not in the archive", hex::encode(sha)),
             };
-            let kind = if self.bad.contains_key(&sha) { "content-changed" } else { "content-missing" };
+            let kind = if self.bad.contains_key(&sha) {
+                "content-changed"
+            } else {
+                "content-missing"
+            };
             self.problem(at, Some(seq), kind, detail);
         }
     }
@@ -339,9 +442,22 @@ impl Walk {
             let matches = s.seq == 0 || known.as_deref() == Some(s.head_hash.as_str());
             let covered_by_recent = known.is_some();
             if s.seq > self.report.head_seq {
-                self.problem(at, Some(s.seq), "record-missing", format!("sealed head is record {} but the chain ends at {}", s.seq, self.report.head_seq));
+                self.problem(
+                    at,
+                    Some(s.seq),
+                    "record-missing",
+                    format!(
+                        "sealed head is record {} but the chain ends at {}",
+                        s.seq, self.report.head_seq
+                    ),
+                );
             } else if covered_by_recent && !matches {
-                self.problem(at, Some(s.seq), "seal-bad", "sealed head hash differs from the chain".into());
+                self.problem(
+                    at,
+                    Some(s.seq),
+                    "seal-bad",
+                    "sealed head hash differs from the chain".into(),
+                );
             } else {
                 self.report.sealed_seq = Some(self.report.sealed_seq.unwrap_or(0).max(s.seq));
             }

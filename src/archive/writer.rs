@@ -59,6 +59,9 @@ impl ContentIn {
 }
 
 /// What appenders ask of the writer.
+// Each request moves once through the channel; boxing the big variant would
+// only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub enum Request {
     /// Append a message record (and its content, unless stored).
     Message {
@@ -120,7 +123,10 @@ enum Staged {
 
 enum Answer {
     Appended(oneshot::Sender<Result<Appended, ArchiveError>>, Appended),
-    Sealed(oneshot::Sender<Result<Option<Seal>, ArchiveError>>, Option<Seal>),
+    Sealed(
+        oneshot::Sender<Result<Option<Seal>, ArchiveError>>,
+        Option<Seal>,
+    ),
 }
 
 impl Writer {
@@ -144,12 +150,18 @@ impl Writer {
     fn commit(&mut self, batch: Vec<Request>) {
         let started = Instant::now();
         let n = batch.len();
-        let saved = (self.segment, self.offset, self.head_seq, self.head_hash, self.sealed_seq);
+        let saved = (
+            self.segment,
+            self.offset,
+            self.head_seq,
+            self.head_hash,
+            self.sealed_seq,
+        );
         let mut replies = Vec::with_capacity(n);
         let mut staged = Vec::new();
-        let result = self.write_batch(batch, &mut replies, &mut staged).and_then(|()| {
-            self.file.sync_data().map_err(|e| (classify(e), Vec::new()))
-        });
+        let result = self
+            .write_batch(batch, &mut replies, &mut staged)
+            .and_then(|()| self.file.sync_data().map_err(|e| (classify(e), Vec::new())));
         match result {
             Ok(()) => {
                 if let Err(e) = self.apply(staged) {
@@ -161,7 +173,11 @@ impl Writer {
                         Answer::Sealed(tx, s) => drop(tx.send(Ok(s))),
                     }
                 }
-                tracing::debug!(batch = n, micros = started.elapsed().as_micros() as u64, "committed");
+                tracing::debug!(
+                    batch = n,
+                    micros = started.elapsed().as_micros() as u64,
+                    "committed"
+                );
             }
             Err((err, unsent)) => {
                 tracing::error!(error = %err, batch = n, "archive commit failed; batch rolled back");
@@ -194,7 +210,9 @@ impl Writer {
             }
             match segment::open_for_append(&self.dir, segment) {
                 Ok((f, _)) => self.file = f,
-                Err(e) => tracing::error!(error = %e, "could not reopen segment after failed batch"),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not reopen segment after failed batch")
+                }
             }
         }
         self.segment = segment;
@@ -202,7 +220,10 @@ impl Writer {
         self.head_seq = seq;
         self.head_hash = hash;
         self.sealed_seq = sealed;
-        let truncated = self.file.set_len(offset).and_then(|()| self.file.seek(SeekFrom::Start(offset)).map(drop));
+        let truncated = self
+            .file
+            .set_len(offset)
+            .and_then(|()| self.file.seek(SeekFrom::Start(offset)).map(drop));
         if let Err(e) = truncated.and_then(|()| self.file.sync_data()) {
             tracing::error!(error = %e, "could not truncate segment after failed batch");
         }
@@ -232,32 +253,71 @@ impl Writer {
         while let Some(req) = iter.next() {
             let step = (|| -> io::Result<()> {
                 match req {
-                    Request::Message { meta, content, evidence, headers, reply } => {
+                    Request::Message {
+                        meta,
+                        content,
+                        evidence,
+                        headers,
+                        reply,
+                    } => {
                         let mut meta = *meta;
                         let mut dedup = true;
-                        meta.content = ContentRef { sha256: hex::encode(content.sha256()), size: content.size() };
+                        meta.content = ContentRef {
+                            sha256: hex::encode(content.sha256()),
+                            size: content.size(),
+                        };
                         for c in std::iter::once(content).chain(evidence.into_iter().inspect(|e| {
-                            meta.evidence = Some(ContentRef { sha256: hex::encode(e.sha256()), size: e.size() });
+                            meta.evidence = Some(ContentRef {
+                                sha256: hex::encode(e.sha256()),
+                                size: e.size(),
+                            });
                         })) {
                             let sha = c.sha256();
-                            let stored = new_contents.contains_key(&sha) || self.index.content(&sha).ok().flatten().is_some();
+                            let stored = new_contents.contains_key(&sha)
+                                || self.index.content(&sha).ok().flatten().is_some();
                             if let (false, ContentIn::New(mut p)) = (stored, c) {
                                 let loc = write_content(&mut out, &mut pos, self.segment, &mut p)?;
                                 new_contents.insert(sha, ());
                                 staged.push(Staged::Content(sha, loc));
                                 dedup = false;
                             } else if !stored {
-                                return Err(io::Error::other("content vanished from the index before it was written"));
+                                return Err(io::Error::other(
+                                    "content vanished from the index before it was written",
+                                ));
                             }
                         }
-                        let (record, hash, at) = self.write_record(&mut out, &mut pos, RecordBody::Message(Box::new(meta)))?;
-                        replies.push(Answer::Appended(reply, Appended { seq: record.seq, hash, deduplicated: dedup }));
+                        let (record, hash, at) = self.write_record(
+                            &mut out,
+                            &mut pos,
+                            RecordBody::Message(Box::new(meta)),
+                        )?;
+                        replies.push(Answer::Appended(
+                            reply,
+                            Appended {
+                                seq: record.seq,
+                                hash,
+                                deduplicated: dedup,
+                            },
+                        ));
                         staged.push(Staged::Record(Box::new(record), hash, at, headers));
                     }
                     Request::Outcome { outcome, reply } => {
-                        let (record, hash, at) = self.write_record(&mut out, &mut pos, RecordBody::Outcome(outcome))?;
-                        replies.push(Answer::Appended(reply, Appended { seq: record.seq, hash, deduplicated: false }));
-                        staged.push(Staged::Record(Box::new(record), hash, at, Headers::default()));
+                        let (record, hash, at) =
+                            self.write_record(&mut out, &mut pos, RecordBody::Outcome(outcome))?;
+                        replies.push(Answer::Appended(
+                            reply,
+                            Appended {
+                                seq: record.seq,
+                                hash,
+                                deduplicated: false,
+                            },
+                        ));
+                        staged.push(Staged::Record(
+                            Box::new(record),
+                            hash,
+                            at,
+                            Headers::default(),
+                        ));
                     }
                     Request::Seal { reply } => {
                         if self.sealed_seq == Some(self.head_seq) {
@@ -284,7 +344,12 @@ impl Writer {
         Ok(())
     }
 
-    fn write_record(&mut self, out: &mut impl Write, pos: &mut u64, body: RecordBody) -> io::Result<(Record, [u8; 32], Location)> {
+    fn write_record(
+        &mut self,
+        out: &mut impl Write,
+        pos: &mut u64,
+        body: RecordBody,
+    ) -> io::Result<(Record, [u8; 32], Location)> {
         let record = Record {
             format: RECORD_FORMAT,
             seq: self.head_seq + 1,
@@ -294,7 +359,10 @@ impl Writer {
         };
         let bytes = record.encode();
         let hash = chain::link(&self.head_hash, &bytes);
-        let at = Location { segment: self.segment, offset: *pos };
+        let at = Location {
+            segment: self.segment,
+            offset: *pos,
+        };
         write_frame(out, pos, Kind::Record, &[&hash, &bytes])?;
         self.head_seq = record.seq;
         self.head_hash = hash;
@@ -315,7 +383,9 @@ impl Writer {
         for s in staged {
             match s {
                 Staged::Content(sha, loc) => self.index.put_content(&sha, loc)?,
-                Staged::Record(r, hash, at, headers) => self.index.put_record(&r, &hash, at, headers)?,
+                Staged::Record(r, hash, at, headers) => {
+                    self.index.put_record(&r, &hash, at, headers)?
+                }
                 Staged::Seal(s) => self.index.put_seal(&s)?,
             }
         }
@@ -330,7 +400,9 @@ impl Writer {
 
 /// Current time in the records' format.
 pub fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
 }
 
 fn write_frame(out: &mut impl Write, pos: &mut u64, kind: Kind, parts: &[&[u8]]) -> io::Result<()> {
@@ -348,8 +420,16 @@ fn write_frame(out: &mut impl Write, pos: &mut u64, kind: Kind, parts: &[&[u8]])
     Ok(())
 }
 
-fn write_content(out: &mut impl Write, pos: &mut u64, seg: u32, p: &mut Prepared) -> io::Result<ContentLoc> {
-    let at = Location { segment: seg, offset: *pos };
+fn write_content(
+    out: &mut impl Write,
+    pos: &mut u64,
+    seg: u32,
+    p: &mut Prepared,
+) -> io::Result<ContentLoc> {
+    let at = Location {
+        segment: seg,
+        offset: *pos,
+    };
     let len = CONTENT_HEAD_LEN + p.data_len();
     let head = segment::frame_head(Kind::Content, len);
     let mut crc = crc32fast::Hasher::new();
@@ -361,7 +441,11 @@ fn write_content(out: &mut impl Write, pos: &mut u64, seg: u32, p: &mut Prepared
     p.write_data(out, &mut crc)?;
     out.write_all(&crc.finalize().to_be_bytes())?;
     *pos += FRAME_OVERHEAD + len;
-    Ok(ContentLoc { at, size: p.size, stored: p.data_len() })
+    Ok(ContentLoc {
+        at,
+        size: p.size,
+        stored: p.data_len(),
+    })
 }
 
 fn classify(e: io::Error) -> ArchiveError {
@@ -374,7 +458,9 @@ fn classify(e: io::Error) -> ArchiveError {
 
 fn fail(r: Request, err: ArchiveError) {
     match r {
-        Request::Message { reply, .. } | Request::Outcome { reply, .. } => drop(reply.send(Err(err))),
+        Request::Message { reply, .. } | Request::Outcome { reply, .. } => {
+            drop(reply.send(Err(err)))
+        }
         Request::Seal { reply } => drop(reply.send(Err(err))),
     }
 }

@@ -22,19 +22,29 @@ fn reader(config: &Config) -> anyhow::Result<Reader> {
 
 /// `mailseal verify`.
 pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow::Result<u8> {
-    let trusted: Option<VerifyingKey> = match public_key {
-        Some(p) => {
-            let pem = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(VerifyingKey::from_public_key_pem(&pem).map_err(|e| anyhow::anyhow!("{}: not an Ed25519 public key: {e}", p.display()))?)
-        }
-        None => seal::load_key(&config.archive.key_file).ok().map(|k| k.verifying_key()),
-    };
+    let trusted: Option<VerifyingKey> =
+        match public_key {
+            Some(p) => {
+                let pem = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                Some(VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
+                    anyhow::anyhow!("{}: not an Ed25519 public key: {e}", p.display())
+                })?)
+            }
+            None => seal::load_key(&config.archive.key_file)
+                .ok()
+                .map(|k| k.verifying_key()),
+        };
     let segments = config.archive.path.join("segments");
     if !segments.is_dir() {
-        anyhow::bail!("{} holds no archive (no segments/)", config.archive.path.display());
+        anyhow::bail!(
+            "{} holds no archive (no segments/)",
+            config.archive.path.display()
+        );
     }
     let started = Instant::now();
-    let report = verify::verify(&segments, trusted.as_ref()).with_context(|| format!("reading {}", segments.display()))?;
+    let report = verify::verify(&segments, trusted.as_ref())
+        .with_context(|| format!("reading {}", segments.display()))?;
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     if json {
@@ -44,15 +54,28 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
         writeln!(
             out,
             "ok: {} records, {} contents ({} bytes), {} seals; head {} {}",
-            report.records, report.contents, report.content_bytes, report.seals, report.head_seq, report.head_hash
+            report.records,
+            report.contents,
+            report.content_bytes,
+            report.seals,
+            report.head_seq,
+            report.head_hash
         )?;
         match report.sealed_seq {
-            Some(s) if s < report.head_seq => writeln!(out, "note: records {}..{} are not sealed yet", s + 1, report.head_seq)?,
+            Some(s) if s < report.head_seq => writeln!(
+                out,
+                "note: records {}..{} are not sealed yet",
+                s + 1,
+                report.head_seq
+            )?,
             None if report.head_seq > 0 => writeln!(out, "note: no seal yet")?,
             _ => {}
         }
         if trusted.is_none() {
-            writeln!(out, "note: no trusted public key; seals were checked against the keys they name")?;
+            writeln!(
+                out,
+                "note: no trusted public key; seals were checked against the keys they name"
+            )?;
         }
     } else {
         writeln!(out, "FAILED: first broken place: {}", report.problems[0])?;
@@ -73,17 +96,37 @@ pub fn stats(config: &Config, json: bool) -> anyhow::Result<u8> {
         writeln!(out)?;
         return Ok(0);
     }
-    writeln!(out, "records:          {} ({} messages)", st.records, st.messages)?;
+    writeln!(
+        out,
+        "records:          {} ({} messages)",
+        st.records, st.messages
+    )?;
     for (source, s) in &st.by_source {
-        writeln!(out, "  {source:<15} {} messages, {} bytes", s.messages, s.bytes)?;
+        writeln!(
+            out,
+            "  {source:<15} {} messages, {} bytes",
+            s.messages, s.bytes
+        )?;
     }
     writeln!(out, "message bytes:    {}", st.message_bytes)?;
-    writeln!(out, "unique contents:  {} ({} bytes)", st.unique_contents, st.unique_bytes)?;
+    writeln!(
+        out,
+        "unique contents:  {} ({} bytes)",
+        st.unique_contents, st.unique_bytes
+    )?;
     writeln!(out, "stored bytes:     {}", st.stored_bytes)?;
     writeln!(out, "segment bytes:    {}", st.segment_bytes)?;
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    writeln!(out, "dedup ratio:      {:.2}", ratio(st.message_bytes, st.unique_bytes))?;
-    writeln!(out, "compression:      {:.2}", ratio(st.unique_bytes, st.stored_bytes))?;
+    writeln!(
+        out,
+        "dedup ratio:      {:.2}",
+        ratio(st.message_bytes, st.unique_bytes)
+    )?;
+    writeln!(
+        out,
+        "compression:      {:.2}",
+        ratio(st.unique_bytes, st.stored_bytes)
+    )?;
     writeln!(out, "chain head:       {} {}", st.head_seq, st.head_hash)?;
     match &st.last_seal {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
@@ -97,22 +140,52 @@ pub fn list(config: &Config, filter: &Filter, json: bool) -> anyhow::Result<u8> 
     let r = reader(config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !json {
-        writeln!(out, "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  hash", "id", "time", "source", "from", "to", "subject", "size")?;
+        writeln!(
+            out,
+            "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  hash",
+            "id", "time", "source", "from", "to", "subject", "size"
+        )?;
     }
-    for s in r.summaries()?.iter().filter(|s| s.kind == "message" && filter.matches(s)) {
+    for s in r
+        .summaries()?
+        .iter()
+        .filter(|s| s.kind == "message" && filter.matches(s))
+    {
         if json {
             serde_json::to_writer(&mut out, s)?;
             writeln!(out)?;
             continue;
         }
-        let source = format!("{}:{}", s.source_kind.map(|k| k.as_str()).unwrap_or("-"), s.source_name);
-        let from = s.headers.from.clone().or_else(|| s.mail_from.clone()).unwrap_or_default();
-        let to = s.headers.to.first().or(s.rcpts.first()).cloned().unwrap_or_default();
+        let source = format!(
+            "{}:{}",
+            s.source_kind.map(|k| k.as_str()).unwrap_or("-"),
+            s.source_name
+        );
+        let from = s
+            .headers
+            .from
+            .clone()
+            .or_else(|| s.mail_from.clone())
+            .unwrap_or_default();
+        let to = s
+            .headers
+            .to
+            .first()
+            .or(s.rcpts.first())
+            .cloned()
+            .unwrap_or_default();
         let subject = s.headers.subject.clone().unwrap_or_default();
         writeln!(
             out,
             "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  {}",
-            s.seq, s.time, clip(&source, 22), clip(&from, 28), clip(&to, 28), clip(&subject, 30), s.size, &s.sha256[..s.sha256.len().min(16)]
+            s.seq,
+            s.time,
+            clip(&source, 22),
+            clip(&from, 28),
+            clip(&to, 28),
+            clip(&subject, 30),
+            s.size,
+            &s.sha256[..s.sha256.len().min(16)]
         )?;
     }
     out.flush()?;
@@ -134,7 +207,9 @@ pub fn show(config: &Config, id: u64, raw: bool) -> anyhow::Result<u8> {
     let (record, hash) = r.record(id)?;
     let mut out = std::io::stdout().lock();
     if raw {
-        let m = record.message().ok_or_else(|| anyhow::anyhow!("record {id} is an outcome record and holds no message"))?;
+        let m = record.message().ok_or_else(|| {
+            anyhow::anyhow!("record {id} is an outcome record and holds no message")
+        })?;
         r.write_content(&m.content.sha256, &mut out)?;
         out.flush()?;
         return Ok(0);

@@ -21,7 +21,7 @@ pub fn config(path: Option<&Path>, archive: Option<&Path>, daemon: bool) -> anyh
         }
         (None, _) => Config::load(default)
             .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("no usable configuration (give --config FILE or --archive DIR)"))?,
+            .context("no usable configuration (give --config FILE or --archive DIR)")?,
     };
     if let Some(dir) = archive {
         config.archive = ArchiveConfig::at(dir);
@@ -71,9 +71,15 @@ pub fn archive_options(c: &ArchiveConfig) -> ArchiveOptions {
 
 fn init_logging(config: &Config, daemon: bool) {
     use tracing_subscriber::EnvFilter;
-    let level = if daemon { config.log.level.clone() } else { "warn".to_string() };
+    let level = if daemon {
+        config.log.level.clone()
+    } else {
+        "warn".to_string()
+    };
     let filter = EnvFilter::try_from_env("MAILSEAL_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         crate::config::LogFormat::Json => builder.json().try_init(),
         crate::config::LogFormat::Text => builder.try_init(),

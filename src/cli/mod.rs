@@ -24,7 +24,13 @@ pub const DEFAULT_CONFIG: &str = "/etc/mailseal/mailseal.toml";
 #[command(name = "mailseal", version, about, propagate_version = true)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, short = 'c', global = true, value_name = "FILE", env = "MAILSEAL_CONFIG")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        value_name = "FILE",
+        env = "MAILSEAL_CONFIG"
+    )]
     pub config: Option<PathBuf>,
     /// Use the archive in this directory instead of the configured one
     /// (for example a copy handed to an auditor).
@@ -154,12 +160,20 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         command => {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
             match command {
-                Command::Verify { public_key, json } => inspect::verify(&config, public_key.as_deref(), json),
+                Command::Verify { public_key, json } => {
+                    inspect::verify(&config, public_key.as_deref(), json)
+                }
                 Command::Stats { json } => inspect::stats(&config, json),
                 Command::List { filter, json } => inspect::list(&config, &filter, json),
                 Command::Show { id, raw } => inspect::show(&config, id, raw),
-                Command::Key { what: KeyCommand::Show } => inspect::key_show(&config),
-                Command::Export { out, format, filter } => store::export(&config, &out, format, &filter),
+                Command::Key {
+                    what: KeyCommand::Show,
+                } => inspect::key_show(&config),
+                Command::Export {
+                    out,
+                    format,
+                    filter,
+                } => store::export(&config, &out, format, &filter),
                 Command::Import { what } => store::import(&config, what),
                 Command::Reindex => store::reindex(&config),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),

@@ -20,8 +20,10 @@ impl Bar {
         if !std::io::stderr().is_terminal() {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
-        let style = ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(what.to_string());
         Bar { bar }
@@ -47,6 +49,7 @@ impl Progress for Bar {
     }
 
     fn failed(&self, failure: &ImportFailure) {
-        self.bar.suspend(|| eprintln!("mailseal: skipped: {failure}"));
+        self.bar
+            .suspend(|| eprintln!("mailseal: skipped: {failure}"));
     }
 }

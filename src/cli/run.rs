@@ -22,7 +22,10 @@ const DRAIN: Duration = Duration::from_secs(30);
 pub fn daemon(config: Config) -> anyhow::Result<u8> {
     let archive = Archive::open(&archive_options(&config.archive))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     let result = runtime.block_on(serve(&config, &archive));
     runtime.shutdown_timeout(Duration::from_secs(5));
     let sealed = archive.close()?;
@@ -38,7 +41,10 @@ async fn serve(config: &Config, archive: &Archive) -> anyhow::Result<()> {
         async move { archive.seal_periodically(token).await }
     });
     crate::server::start(config, archive, &shutdown).await?;
-    tracing::info!(listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(), "ready");
+    tracing::info!(
+        listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),
+        "ready"
+    );
     shutdown.wait_for_signal().await;
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;

@@ -14,7 +14,8 @@ use super::progress::Bar;
 use super::{ExportFormat, Filter, ImportCommand};
 
 fn open(config: &Config) -> anyhow::Result<Archive> {
-    Archive::open(&archive_options(&config.archive)).with_context(|| format!("opening archive {}", config.archive.path.display()))
+    Archive::open(&archive_options(&config.archive))
+        .with_context(|| format!("opening archive {}", config.archive.path.display()))
 }
 
 /// `mailseal import eml|mbox|maildir`.
@@ -61,7 +62,12 @@ pub fn import(config: &Config, what: ImportCommand) -> anyhow::Result<u8> {
 }
 
 /// `mailseal export`.
-pub fn export(config: &Config, out: &Path, format: ExportFormat, filter: &Filter) -> anyhow::Result<u8> {
+pub fn export(
+    config: &Config,
+    out: &Path,
+    format: ExportFormat,
+    filter: &Filter,
+) -> anyhow::Result<u8> {
     let _ = (config, out, format, filter);
     anyhow::bail!("export is not wired yet")
 }
@@ -79,11 +85,17 @@ pub fn reindex(config: &Config) -> anyhow::Result<u8> {
 /// `mailseal hash-password`: reads one line from stdin.
 pub fn hash_password() -> anyhow::Result<u8> {
     let mut line = String::new();
-    std::io::stdin().lock().take(4096).read_to_string(&mut line)?;
+    std::io::stdin()
+        .lock()
+        .take(4096)
+        .read_to_string(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
         anyhow::bail!("no password on standard input");
     }
-    println!("{}", crate::config::hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?);
+    println!(
+        "{}",
+        crate::config::hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?
+    );
     Ok(0)
 }

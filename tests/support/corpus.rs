@@ -6,20 +6,31 @@ use std::path::PathBuf;
 /// The CPython `test_email/data` directory of the machine's Python, if any.
 pub fn cpython_dir() -> Option<PathBuf> {
     let out = std::process::Command::new("python3")
-        .args(["-c", "import test, os; print(os.path.dirname(test.__file__))"])
+        .args([
+            "-c",
+            "import test, os; print(os.path.dirname(test.__file__))",
+        ])
         .output()
         .ok()?;
-    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("test_email").join("data");
+    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim())
+        .join("test_email")
+        .join("data");
     dir.is_dir().then_some(dir)
 }
 
 /// The CPython corpus messages (`msg_*.txt`), sorted.
 pub fn cpython_messages() -> Vec<PathBuf> {
-    let Some(dir) = cpython_dir() else { return Vec::new() };
+    let Some(dir) = cpython_dir() else {
+        return Vec::new();
+    };
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    v.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("msg_") && n.ends_with(".txt")));
+    v.retain(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("msg_") && n.ends_with(".txt"))
+    });
     v.sort();
     v
 }
@@ -36,7 +47,9 @@ pub fn message(i: usize, size: usize) -> Vec<u8> {
     .into_bytes();
     let mut n = i as u64 * 2654435761 + 1;
     while m.len() < size {
-        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        n = n
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let line_len = 20 + (n >> 33) as usize % 200;
         for k in 0..line_len {
             m.push(b'a' + ((n >> (k % 50)) as u8 % 26));
