@@ -26,3 +26,6 @@ pub mod imap;
 pub mod smtp;
 pub mod tls;
 pub mod server;
+pub mod http;
+pub mod metrics;
+pub mod notify;

@@ -27,7 +27,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::AtomicI64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -40,7 +40,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// What went wrong, for `mailseal_errors_total{kind}`. A closed set keeps the
 /// label's cardinality fixed and the dashboards stable.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum ErrorKind {
     /// A peer broke the protocol (bad command, overlong line, smuggling).
     Protocol,
@@ -56,6 +56,27 @@ pub enum ErrorKind {
     Refused,
     /// Any other I/O failure on a connection.
     Io,
+}
+
+impl ErrorKind {
+    /// The label value: lowercase, as Prometheus users expect.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Upstream => "upstream",
+            ErrorKind::Archive => "archive",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+impl EncodeLabelValue for ErrorKind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
+        fmt::Write::write_str(encoder, self.as_str())
+    }
 }
 
 /// Labels of the per-listener series.
@@ -123,9 +144,21 @@ impl Metrics {
             chain_length: Gauge::default(),
         };
         let r = &mut m.registry;
-        r.register("messages_archived", "Messages durably archived", m.messages.clone());
-        r.register("bytes_archived", "Message bytes durably archived", m.bytes.clone());
-        r.register("upstream_replies", "Final upstream replies by class", m.replies.clone());
+        r.register(
+            "messages_archived",
+            "Messages durably archived",
+            m.messages.clone(),
+        );
+        r.register(
+            "bytes_archived",
+            "Message bytes durably archived",
+            m.bytes.clone(),
+        );
+        r.register(
+            "upstream_replies",
+            "Final upstream replies by class",
+            m.replies.clone(),
+        );
         r.register(
             "archive_commit_seconds",
             "Time from hand-over to durable archive commit",
@@ -136,14 +169,22 @@ impl Metrics {
             "Messages made durable by one fsync",
             m.fsync_batch.clone(),
         );
-        r.register("connections_open", "Connections currently open", m.connections.clone());
+        r.register(
+            "connections_open",
+            "Connections currently open",
+            m.connections.clone(),
+        );
         r.register("errors", "Errors by kind", m.errors.clone());
         r.register(
             "last_seal_timestamp_seconds",
             "Unix time of the latest seal of the chain head",
             m.last_seal.clone(),
         );
-        r.register("chain_length_records", "Records in the hash chain", m.chain_length.clone());
+        r.register(
+            "chain_length_records",
+            "Records in the hash chain",
+            m.chain_length.clone(),
+        );
         m
     }
 }
@@ -152,7 +193,9 @@ impl Metrics {
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 fn listener(name: &str) -> ListenerLabels {
-    ListenerLabels { listener: name.to_owned() }
+    ListenerLabels {
+        listener: name.to_owned(),
+    }
 }
 
 /// A message of `bytes` bytes became durable through `listener`.
@@ -171,7 +214,10 @@ pub fn upstream_reply(listener_name: &str, code: u16) {
         500..=599 => "5xx",
         _ => "other",
     };
-    let labels = ReplyLabels { listener: listener_name.to_owned(), class };
+    let labels = ReplyLabels {
+        listener: listener_name.to_owned(),
+        class,
+    };
     METRICS.replies.get_or_create(&labels).inc();
 }
 
@@ -194,13 +240,17 @@ pub fn error(kind: ErrorKind) {
 /// records.
 pub fn sealed(at: SystemTime, chain_length: u64) {
     let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    METRICS.last_seal.set(i64::try_from(secs).unwrap_or(i64::MAX));
+    METRICS
+        .last_seal
+        .set(i64::try_from(secs).unwrap_or(i64::MAX));
     set_chain_length(chain_length);
 }
 
 /// The chain now holds `records` records (set at start-up and per commit).
 pub fn set_chain_length(records: u64) {
-    METRICS.chain_length.set(i64::try_from(records).unwrap_or(i64::MAX));
+    METRICS
+        .chain_length
+        .set(i64::try_from(records).unwrap_or(i64::MAX));
 }
 
 /// Counts a connection on `listener` as open until the guard is dropped, so
@@ -233,7 +283,7 @@ pub fn render() -> Result<String, fmt::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The value of the sample line that starts with `series`, if any.
@@ -253,10 +303,18 @@ mod tests {
         upstream_reply("t-archived", 999);
         let text = render().unwrap();
         let series = |s: &str| sample(&text, s);
-        assert_eq!(series("mailseal_messages_archived_total{listener=\"t-archived\"}"), Some(2.0));
-        assert_eq!(series("mailseal_bytes_archived_total{listener=\"t-archived\"}"), Some(150.0));
+        assert_eq!(
+            series("mailseal_messages_archived_total{listener=\"t-archived\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            series("mailseal_bytes_archived_total{listener=\"t-archived\"}"),
+            Some(150.0)
+        );
         for class in ["2xx", "4xx", "other"] {
-            let s = format!("mailseal_upstream_replies_total{{listener=\"t-archived\",class=\"{class}\"}}");
+            let s = format!(
+                "mailseal_upstream_replies_total{{listener=\"t-archived\",class=\"{class}\"}}"
+            );
             assert_eq!(series(&s), Some(1.0), "{s}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
@@ -264,7 +322,12 @@ mod tests {
 
     #[test]
     fn connection_guard_closes_on_drop() {
-        let open = || sample(&render().unwrap(), "mailseal_connections_open{listener=\"t-conn\"}");
+        let open = || {
+            sample(
+                &render().unwrap(),
+                "mailseal_connections_open{listener=\"t-conn\"}",
+            )
+        };
         let a = connection_opened("t-conn");
         let b = connection_opened("t-conn");
         assert_eq!(open(), Some(2.0));
@@ -280,8 +343,17 @@ mod tests {
         fsync_batch(8);
         error(ErrorKind::Tls);
         let text = render().unwrap();
-        assert!(text.contains("# TYPE mailseal_archive_commit_seconds histogram"), "{text}");
-        assert!(text.contains("mailseal_archive_fsync_batch_messages_bucket{le=\"8.0\"}"), "{text}");
-        assert!(sample(&text, "mailseal_errors_total{kind=\"Tls\"}").unwrap() >= 1.0, "{text}");
+        assert!(
+            text.contains("# TYPE mailseal_archive_commit_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailseal_archive_fsync_batch_messages_bucket{le=\"8.0\"}"),
+            "{text}"
+        );
+        assert!(
+            sample(&text, "mailseal_errors_total{kind=\"tls\"}").unwrap() >= 1.0,
+            "{text}"
+        );
     }
 }

@@ -266,4 +266,100 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+    /// A CA and a `localhost` leaf it signed, written as PEM files.
+    struct Pki {
+        _dir: tempfile::TempDir,
+        ca: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    }
+
+    fn pki() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        Pki {
+            ca: write("ca.pem", ca_cert.pem()),
+            cert: write("cert.pem", leaf.pem()),
+            key: write("key.pem", leaf_key.serialize_pem()),
+            _dir: dir,
+        }
+    }
+
+    /// Runs a handshake over an in-memory pipe; returns both sides' view.
+    async fn handshake(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+    ) -> Result<(TlsInfo, TlsInfo), std::io::Error> {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let name = ServerName::try_from("localhost").unwrap();
+        let (accepted, connected) = tokio::join!(
+            TlsAcceptor::from(server).accept(server_io),
+            TlsConnector::from(client).connect(name, client_io)
+        );
+        let connected = connected?;
+        let accepted = accepted?;
+        Ok((
+            tls_info(accepted.get_ref().1).unwrap(),
+            tls_info(connected.get_ref().1).unwrap(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn client_trusting_the_ca_file_completes_a_tls13_handshake() {
+        let pki = pki();
+        let server = server_config(&pki.cert, &pki.key).unwrap();
+        let client = client_config(&UpstreamCa::File(pki.ca.clone()), false).unwrap();
+        let (server_view, client_view) = handshake(server, client).await.unwrap();
+        assert_eq!(server_view, client_view);
+        assert_eq!(server_view.version, "TLSv1_3");
+        assert!(server_view.cipher.starts_with("TLS13_"), "{server_view:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_certificates_fail_unless_insecure() {
+        let pki = pki();
+        let stranger = self::pki();
+        let server = server_config(&pki.cert, &pki.key).unwrap();
+        let strict = client_config(&UpstreamCa::File(stranger.ca.clone()), false).unwrap();
+        assert!(handshake(server.clone(), strict).await.is_err());
+        let insecure = client_config(&UpstreamCa::File(stranger.ca.clone()), true).unwrap();
+        handshake(server, insecure).await.unwrap();
+    }
+
+    #[test]
+    fn loading_errors_name_the_file_and_the_reason() {
+        let pki = pki();
+        let other = self::pki();
+        let missing = Path::new("/nonexistent/cert.pem");
+        assert!(matches!(load_certs(missing), Err(TlsError::Read { .. })));
+        let garbage = pki.ca.with_file_name("garbage.pem");
+        std::fs::write(&garbage, "hello").unwrap();
+        assert!(matches!(
+            load_certs(&garbage),
+            Err(TlsError::NoCertificate { .. })
+        ));
+        assert!(matches!(load_key(&pki.cert), Err(TlsError::NoKey { .. })));
+        assert!(matches!(
+            server_config(&pki.cert, &other.key),
+            Err(TlsError::Pair { .. })
+        ));
+        let error = server_config(missing, &pki.key).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/cert.pem"), "{error}");
+    }
+}

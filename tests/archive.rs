@@ -433,3 +433,45 @@ fn crash_test_kill9() {
         first_problem(dir.path())
     );
 }
+
+#[test]
+fn independent_python_verifier_agrees_with_the_format_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ArchiveOptions::at(dir.path());
+    opts.segment_max_bytes = 4_000; // several segments
+    let a = Archive::open(&opts).unwrap();
+    for i in 0..12 {
+        let mut m = new_message(i, corpus::message(i % 9, 3_000 + i * 500)); // some duplicates
+        if i == 3 {
+            m.evidence = Some(SpooledContent::from_bytes(b"X-MS-Journal-Report:\r\n\r\nreport".to_vec()));
+        }
+        a.append_blocking(m).unwrap();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(a.append_outcome(mailseal::archive::Outcome {
+        of: 2,
+        upstream_reply: "250 2.0.0 Ok: queued".into(),
+        result: "accepted".into(),
+    }))
+    .unwrap();
+    a.close().unwrap();
+    assert!(mailseal::archive::segment::list(&dir.path().join("segments")).unwrap().len() > 2);
+    let key = hex::encode(a.public_key().as_bytes());
+    let report = verify::verify_dir(dir.path(), Some(&a.public_key())).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_archive.py");
+    let out = Command::new("python3").arg(script).arg(dir.path()).arg(&key).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.trim(), format!("ok 13 {} 1 13 {}", report.contents, report.head_hash));
+
+    // And it notices tampering too.
+    let seg = dir.path().join("segments").join(segment::file_name(2));
+    let mut b = std::fs::read(&seg).unwrap();
+    let n = b.len();
+    b[n - 30] ^= 1;
+    std::fs::write(&seg, b).unwrap();
+    let out = Command::new("python3").arg(script).arg(dir.path()).arg(&key).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

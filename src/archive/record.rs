@@ -155,7 +155,8 @@ pub struct JournalRecipient {
     pub field: String,
     /// The address.
     pub address: String,
-    /// Members a distribution list expanded to (`, Expanded: ...`).
+    /// The distribution list(s) this recipient was expanded from
+    /// (`To: member@x, Expanded: list@x`).
     pub expanded: Vec<String>,
     /// The original recipient this one was forwarded from (`, Forwarded: ...`).
     pub forwarded: Option<String>,

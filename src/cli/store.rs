@@ -5,7 +5,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::archive::Archive;
+use crate::archive::chain::parse_hex;
+use crate::archive::reader::Reader;
+use crate::archive::{Archive, ArchiveError};
+use crate::export::{self, ChainHead, ExportOptions};
 use crate::config::Config;
 use crate::import::{self, ImportKind};
 
@@ -68,8 +71,46 @@ pub fn export(
     format: ExportFormat,
     filter: &Filter,
 ) -> anyhow::Result<u8> {
-    let _ = (config, out, format, filter);
-    anyhow::bail!("export is not wired yet")
+    let reader = Reader::open(&archive_options(&config.archive))
+        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
+    let head = reader.head()?;
+    let options = ExportOptions {
+        out: out.to_path_buf(),
+        format: match format {
+            ExportFormat::Eml => export::ExportFormat::Eml,
+            ExportFormat::Mbox => export::ExportFormat::Mbox,
+        },
+        chain_head: parse_hex(&head.hash).map(|hash| ChainHead { seq: head.seq, hash }),
+        seal: reader.last_seal()?.map(serde_json::to_value).transpose()?,
+    };
+    let wanted: Vec<u64> = reader
+        .summaries()?
+        .into_iter()
+        .filter(|s| s.kind == "message" && filter.matches(s))
+        .map(|s| s.seq)
+        .collect();
+    let records = wanted.iter().map(|&seq| {
+        let (record, hash) = reader.record(seq)?;
+        let hash = parse_hex(&hash)
+            .ok_or_else(|| ArchiveError::Other(format!("record {seq}: bad hash")))?;
+        Ok::<_, ArchiveError>((record, hash))
+    });
+    let summary = export::export(records, &reader, &options, &export::NoExportProgress)?;
+    let note = if summary.inexact > 0 {
+        format!(
+            " ({} not byte-exact in mbox: no final newline; use --format eml)",
+            summary.inexact
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "{}: {} messages, {} bytes{note}",
+        out.display(),
+        summary.messages,
+        summary.bytes
+    );
+    Ok(0)
 }
 
 /// `mailseal reindex`.

@@ -43,7 +43,10 @@ pub(crate) struct RawArchive {
     #[serde(default = "default_compression_level")]
     compression_level: i32,
     /// How often the chain head is sealed.
-    #[serde(default = "default_seal_interval", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_seal_interval",
+        deserialize_with = "value::duration"
+    )]
     seal_interval: Duration,
     /// Size at which a segment file is closed, in bytes.
     #[serde(default = "default_segment_max_bytes")]

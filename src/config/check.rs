@@ -65,7 +65,10 @@ pub(crate) fn hostname(p: &mut Problems, path: String, raw: Option<String>) -> O
         None => match gethostname::gethostname().into_string() {
             Ok(name) => name,
             Err(_) => {
-                p.push(path, "the machine's hostname is not valid UTF-8; set hostname");
+                p.push(
+                    path,
+                    "the machine's hostname is not valid UTF-8; set hostname",
+                );
                 return None;
             }
         },
@@ -100,7 +103,10 @@ pub(crate) fn tls_files(
             return None;
         }
         (None, Some(_)) => {
-            p.push(at.key("tls_cert"), "tls_key is set, so tls_cert is required");
+            p.push(
+                at.key("tls_cert"),
+                "tls_key is set, so tls_cert is required",
+            );
             return None;
         }
         (Some(cert), Some(key)) => (cert, key),
@@ -149,11 +155,11 @@ pub(crate) fn tls_mode(
 
 /// A CA file must hold at least one usable certificate.
 pub(crate) fn upstream_ca(p: &mut Problems, path: String, ca: UpstreamCa) -> Option<UpstreamCa> {
-    if let UpstreamCa::File(file) = &ca {
-        if let Err(error) = tls::load_roots(file) {
-            p.push(path, error.to_string());
-            return None;
-        }
+    if let UpstreamCa::File(file) = &ca
+        && let Err(error) = tls::load_roots(file)
+    {
+        p.push(path, error.to_string());
+        return None;
     }
     Some(ca)
 }
@@ -172,7 +178,10 @@ pub(crate) fn server_name(
     match ServerName::try_from(name.clone()) {
         Ok(server_name) => Some(server_name),
         Err(_) => {
-            p.push(path, format!("{name:?} is not a valid DNS name or IP address"));
+            p.push(
+                path,
+                format!("{name:?} is not a valid DNS name or IP address"),
+            );
             None
         }
     }

@@ -58,7 +58,10 @@ impl Document {
                 };
                 Err(Problem {
                     path: String::new(),
-                    message: format!("TOML syntax error: {}", e.message().trim_end()),
+                    message: format!(
+                        "TOML syntax error: {}",
+                        e.message().trim_end().replace('\n', "; ")
+                    ),
                     line,
                     column,
                 })
@@ -261,9 +264,7 @@ fn remove_in_item(item: &mut Item, segs: &[Seg]) -> bool {
                 a.remove(*i);
                 true
             }
-            [Seg::Index(i), rest @ ..] => a
-                .get_mut(*i)
-                .is_some_and(|t| remove_in_table(t, rest)),
+            [Seg::Index(i), rest @ ..] => a.get_mut(*i).is_some_and(|t| remove_in_table(t, rest)),
             _ => false,
         },
         Item::None => false,
@@ -278,9 +279,7 @@ fn remove_in_value(value: &mut Value, segs: &[Seg]) -> bool {
                 a.remove(*i);
                 true
             }
-            [Seg::Index(i), rest @ ..] => a
-                .get_mut(*i)
-                .is_some_and(|v| remove_in_value(v, rest)),
+            [Seg::Index(i), rest @ ..] => a.get_mut(*i).is_some_and(|v| remove_in_value(v, rest)),
             _ => false,
         },
         _ => false,
@@ -349,6 +348,7 @@ mod tests {
         let outer: Outer = doc.deserialize(&mut problems).unwrap();
         assert_eq!(outer.list.len(), 2);
         assert_eq!(outer.list[0].n, 1);
+        assert_eq!(outer.name, "", "rejected value falls back to the default");
         let list = problems.into_vec();
         let paths: Vec<_> = list.iter().map(|p| (p.path.as_str(), p.line)).collect();
         assert_eq!(

@@ -86,7 +86,9 @@ fn default_folders_include() -> Vec<String> {
     vec!["*".to_owned()]
 }
 fn default_skip_special_use() -> Vec<String> {
-    ["\\Junk", "\\Trash", "\\Drafts"].map(str::to_owned).to_vec()
+    ["\\Junk", "\\Trash", "\\Drafts"]
+        .map(str::to_owned)
+        .to_vec()
 }
 fn default_interval() -> Duration {
     DEFAULT_INTERVAL
@@ -203,10 +205,13 @@ impl RawImapImport {
         check::folder_list(p, at.key("folders_include"), &self.folders_include, false);
         check::folder_list(p, at.key("folders_exclude"), &self.folders_exclude, false);
         check::folder_list(p, at.key("skip_special_use"), &self.skip_special_use, true);
-        if let (Some(since), Some(before)) = (self.since, self.before) {
-            if since >= before {
-                p.push(at.key("before"), format!("must be later than since ({since})"));
-            }
+        if let (Some(since), Some(before)) = (self.since, self.before)
+            && since >= before
+        {
+            p.push(
+                at.key("before"),
+                format!("must be later than since ({since})"),
+            );
         }
         let interval = check::nonzero(p, at.key("interval"), self.interval);
         let batch_size = check::positive(p, at.key("batch_size"), self.batch_size);
@@ -251,7 +256,10 @@ fn credential(
         given.push(("oauth2_token_file", ImapCredential::OAuth2TokenFile(file)));
     }
     if let Some(command) = token_command {
-        given.push(("oauth2_token_command", ImapCredential::OAuth2TokenCommand(command)));
+        given.push((
+            "oauth2_token_command",
+            ImapCredential::OAuth2TokenCommand(command),
+        ));
     }
     let (key, credential) = match given.len() {
         1 => given.remove(0),
@@ -277,7 +285,10 @@ fn credential(
             check::readable_file(p, at.key(key), file)?;
         }
         ImapCredential::PasswordEnv(var) if var.is_empty() || var.contains(['=', '\0']) => {
-            p.push(at.key(key), format!("{var:?} is not an environment variable name"));
+            p.push(
+                at.key(key),
+                format!("{var:?} is not an environment variable name"),
+            );
             return None;
         }
         ImapCredential::OAuth2TokenCommand(command) if command.trim().is_empty() => {

@@ -45,7 +45,10 @@ pub(crate) struct RawJournal {
     #[serde(default)]
     require_tls: bool,
     /// Peers allowed to connect.
-    #[serde(default = "default_allowed_networks", deserialize_with = "value::networks")]
+    #[serde(
+        default = "default_allowed_networks",
+        deserialize_with = "value::networks"
+    )]
     allowed_networks: Vec<IpNet>,
     /// SMTP AUTH users with Argon2 hashes.
     #[serde(default)]
@@ -60,10 +63,16 @@ pub(crate) struct RawJournal {
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     /// Waiting for a command.
-    #[serde(default = "default_timeout_command", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_timeout_command",
+        deserialize_with = "value::duration"
+    )]
     timeout_command: Duration,
     /// Between two chunks of DATA.
-    #[serde(default = "default_timeout_data_block", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_timeout_data_block",
+        deserialize_with = "value::duration"
+    )]
     timeout_data_block: Duration,
 }
 
@@ -231,12 +240,10 @@ fn auth_users(
             ok = false;
         }
         match (user, hash) {
-            (Some(user), Some(password_hash)) if !user.is_empty() => {
-                users.push(AuthUser {
-                    user,
-                    password_hash,
-                })
-            }
+            (Some(user), Some(password_hash)) if !user.is_empty() => users.push(AuthUser {
+                user,
+                password_hash,
+            }),
             (Some(_), _) => {
                 p.push(entry.key("user"), "must not be empty");
                 ok = false;
@@ -286,7 +293,10 @@ fn users_file(p: &mut Problems, path: String, file: &Path, users: &mut Vec<AuthU
                 password_hash: hash.to_owned(),
             }),
             Err(message) => {
-                p.push(path, format!("{} line {}: {message}", file.display(), n + 1));
+                p.push(
+                    path,
+                    format!("{} line {}: {message}", file.display(), n + 1),
+                );
                 return false;
             }
         }

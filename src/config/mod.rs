@@ -161,18 +161,18 @@ impl RawConfig {
         self.check_addresses(p);
         let archive = self.archive.validate(p);
         let mut all_ok = true;
-        let each = |name: &str, i: usize| At::section(name, Some(i));
+        let at = |name: &str, i: usize| At::section(name, Some(i));
         let smtp_proxy: Vec<_> = enumerate(self.smtp_proxy, &mut all_ok, |i, raw| {
-            raw.validate(p, &each("smtp_proxy", i))
+            raw.validate(p, &at("smtp_proxy", i))
         });
         let journal: Vec<_> = enumerate(self.journal, &mut all_ok, |i, raw| {
-            raw.validate(p, &each("journal", i))
+            raw.validate(p, &at("journal", i))
         });
         let imap_proxy: Vec<_> = enumerate(self.imap_proxy, &mut all_ok, |i, raw| {
-            raw.validate(p, &each("imap_proxy", i))
+            raw.validate(p, &at("imap_proxy", i))
         });
         let imap_import: Vec<_> = enumerate(self.imap_import, &mut all_ok, |i, raw| {
-            raw.validate(p, &each("imap_import", i))
+            raw.validate(p, &at("imap_import", i))
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
@@ -192,11 +192,10 @@ impl RawConfig {
 
     /// Names identify sources in records, logs and metrics: unique overall.
     fn check_names(&self, p: &mut Problems) {
-        let names = (self.smtp_proxy.iter().map(|r| r.name()).enumerate())
-            .map(|(i, n)| (format!("smtp_proxy[{i}]"), n))
-            .chain(self.journal.iter().enumerate().map(|(i, r)| (format!("journal[{i}]"), r.name())))
-            .chain(self.imap_proxy.iter().enumerate().map(|(i, r)| (format!("imap_proxy[{i}]"), r.name())))
-            .chain(self.imap_import.iter().enumerate().map(|(i, r)| (format!("imap_import[{i}]"), r.name())));
+        let names = each("smtp_proxy", &self.smtp_proxy, |r| r.name())
+            .chain(each("journal", &self.journal, |r| r.name()))
+            .chain(each("imap_proxy", &self.imap_proxy, |r| r.name()))
+            .chain(each("imap_import", &self.imap_import, |r| r.name()));
         let mut seen: HashMap<&str, String> = HashMap::new();
         for (at, name) in names {
             let Some(name) = name.filter(|n| !n.is_empty()) else {
@@ -216,11 +215,10 @@ impl RawConfig {
 
     /// Two listeners cannot bind the same address (port 0 picks a free one).
     fn check_addresses(&self, p: &mut Problems) {
-        let listens = (self.smtp_proxy.iter().map(|r| r.listen()).enumerate())
-            .map(|(i, a)| (format!("smtp_proxy[{i}]"), a))
-            .chain(self.journal.iter().enumerate().map(|(i, r)| (format!("journal[{i}]"), r.listen())))
-            .chain(self.imap_proxy.iter().enumerate().map(|(i, r)| (format!("imap_proxy[{i}]"), r.listen())))
-            .chain(std::iter::once(("http".to_owned(), self.http.active_listen())));
+        let listens = std::iter::once(("http".to_owned(), self.http.active_listen()))
+            .chain(each("smtp_proxy", &self.smtp_proxy, |r| r.listen()))
+            .chain(each("journal", &self.journal, |r| r.listen()))
+            .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()));
         let mut bound: Vec<(SocketAddr, String)> = Vec::new();
         for (at, addr) in listens {
             let Some(addr) = addr.filter(|a| a.port() != 0) else {
@@ -236,6 +234,19 @@ impl RawConfig {
             }
         }
     }
+}
+
+/// `(path, value)` for every element of a `[[section]]` array.
+fn each<'a, R, T>(
+    section: &'a str,
+    items: &'a [R],
+    value: impl Fn(&'a R) -> T + 'a,
+) -> impl Iterator<Item = (String, T)> + 'a {
+    let path = move |i| format!("{section}[{i}]");
+    items
+        .iter()
+        .enumerate()
+        .map(move |(i, r)| (path(i), value(r)))
 }
 
 /// Same port and the same IP, or a wildcard IP of the same family.

@@ -70,7 +70,7 @@ mod tests {
             "",
             "$2b$12$abcdefghijklmnopqrstuv",
             "$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA",
-            "$argon2id$v=19$m=19456,t=2,p=1",
+            "$argon2id$v=19$m=65536,t=3,p=4",
         ] {
             let message = check_hash(bad).unwrap_err();
             if !bad.is_empty() {

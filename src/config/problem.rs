@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn builds_paths() {
-        assert_eq!(At::section("journal", Some(2)).key("listen"), "journal[2].listen");
+        assert_eq!(
+            At::section("journal", Some(2)).key("listen"),
+            "journal[2].listen"
+        );
         assert_eq!(At::section("archive", None).key("path"), "archive.path");
     }
 }

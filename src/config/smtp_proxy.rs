@@ -85,16 +85,28 @@ pub(crate) struct RawSmtpProxy {
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     /// Connecting to the upstream (and its greeting).
-    #[serde(default = "default_timeout_connect", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_timeout_connect",
+        deserialize_with = "value::duration"
+    )]
     timeout_connect: Duration,
     /// Waiting for a command or a reply (RFC 5321 4.5.3.2).
-    #[serde(default = "default_timeout_command", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_timeout_command",
+        deserialize_with = "value::duration"
+    )]
     timeout_command: Duration,
     /// Between two chunks of DATA.
-    #[serde(default = "default_timeout_data_block", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_timeout_data_block",
+        deserialize_with = "value::duration"
+    )]
     timeout_data_block: Duration,
     /// Waiting for the reply to the final `.`.
-    #[serde(default = "default_timeout_data_end", deserialize_with = "value::duration")]
+    #[serde(
+        default = "default_timeout_data_end",
+        deserialize_with = "value::duration"
+    )]
     timeout_data_end: Duration,
 }
 
@@ -232,8 +244,7 @@ impl RawSmtpProxy {
         let timeout_command = check::nonzero(p, at.key("timeout_command"), self.timeout_command);
         let timeout_data_block =
             check::nonzero(p, at.key("timeout_data_block"), self.timeout_data_block);
-        let timeout_data_end =
-            check::nonzero(p, at.key("timeout_data_end"), self.timeout_data_end);
+        let timeout_data_end = check::nonzero(p, at.key("timeout_data_end"), self.timeout_data_end);
         Some(SmtpProxyConfig {
             name: name?,
             listen: listen?,

@@ -182,7 +182,15 @@ mod tests {
         let up: Upstream = "[::1]:143".parse().unwrap();
         assert_eq!((up.host.as_str(), up.port), ("::1", 143));
         assert_eq!(up.to_string(), "[::1]:143");
-        for bad in ["mail.example.com", ":25", "host:0", "host:x", "::1:25", "[::1:25", "a b:25"] {
+        for bad in [
+            "mail.example.com",
+            ":25",
+            "host:0",
+            "host:x",
+            "::1:25",
+            "[::1:25",
+            "a b:25",
+        ] {
             assert!(bad.parse::<Upstream>().is_err(), "{bad} accepted");
         }
     }

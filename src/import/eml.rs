@@ -29,13 +29,19 @@ pub const HEAD_LIMIT: usize = 64 * 1024;
 
 /// Imports `path`: one `.eml` file, or every `*.eml` file in a directory.
 pub fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), ImportError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|source| ImportError::Unreadable { path: path.to_path_buf(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| ImportError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !meta.is_dir() {
         visitor.total(meta.len());
         let content = read_file(path, visitor.spool())?;
         visitor.advance(meta.len());
-        let found = Found { origin: path.to_path_buf(), position: None, content };
+        let found = Found {
+            origin: path.to_path_buf(),
+            position: None,
+            content,
+        };
         return visitor.message(found);
     }
     let files = eml_files(path)?;
@@ -44,7 +50,11 @@ pub fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), ImportError> {
         let file = path.join(&name);
         match read_file(&file, visitor.spool()) {
             Ok(content) => {
-                let found = Found { origin: path.to_path_buf(), position: Some(name), content };
+                let found = Found {
+                    origin: path.to_path_buf(),
+                    position: Some(name),
+                    content,
+                };
                 visitor.message(found)?;
             }
             Err(e) if e.is_per_file() => visitor.failure(e.into_failure(&file, None)),
@@ -57,7 +67,10 @@ pub fn read(path: &Path, visitor: &mut dyn Visitor) -> Result<(), ImportError> {
 
 /// Names and sizes of the `*.eml` files in `dir`, sorted by name.
 fn eml_files(dir: &Path) -> Result<Vec<(String, u64)>, ImportError> {
-    let unreadable = |source| ImportError::Unreadable { path: dir.to_path_buf(), source };
+    let unreadable = |source| ImportError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
@@ -66,7 +79,8 @@ fn eml_files(dir: &Path) -> Result<Vec<(String, u64)>, ImportError> {
             tracing::warn!(dir = %dir.display(), "skipping a file name that is not UTF-8");
             continue;
         };
-        let is_eml = name.len() > 4 && name[name.len() - 4..].eq_ignore_ascii_case(".eml");
+        let bytes = name.as_bytes();
+        let is_eml = bytes.len() > 4 && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".eml");
         if is_eml && !name.starts_with('.') {
             // A file that cannot be stat'ed is still listed: reading it
             // later reports the problem with its name.
@@ -75,7 +89,9 @@ fn eml_files(dir: &Path) -> Result<Vec<(String, u64)>, ImportError> {
         }
     }
     if files.is_empty() {
-        return Err(ImportError::NoEmlFiles { path: dir.to_path_buf() });
+        return Err(ImportError::NoEmlFiles {
+            path: dir.to_path_buf(),
+        });
     }
     files.sort();
     Ok(files)
@@ -83,15 +99,23 @@ fn eml_files(dir: &Path) -> Result<Vec<(String, u64)>, ImportError> {
 
 /// Reads one message file into `spool`, refusing what is not a message.
 pub fn read_file(path: &Path, mut spool: Spool) -> Result<SpooledContent, ImportError> {
-    let unreadable = |source| ImportError::Unreadable { path: path.to_path_buf(), source };
+    let unreadable = |source| ImportError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = File::open(path).map_err(unreadable)?;
     if file.metadata().map_err(unreadable)?.is_dir() {
-        return Err(ImportError::IsDirectory { path: path.to_path_buf() });
+        return Err(ImportError::IsDirectory {
+            path: path.to_path_buf(),
+        });
     }
     let mut buf = vec![0u8; HEAD_LIMIT.max(CHUNK)];
     let head_len = read_full(&mut file, &mut buf[..HEAD_LIMIT]).map_err(unreadable)?;
     check_head(&buf[..head_len]).map_err(|refusal| refusal.into_error(path))?;
-    let spool_error = |source| ImportError::Spool { path: path.to_path_buf(), source };
+    let spool_error = |source| ImportError::Spool {
+        path: path.to_path_buf(),
+        source,
+    };
     spool.write(&buf[..head_len]).map_err(spool_error)?;
     loop {
         let n = match file.read(&mut buf) {
@@ -156,7 +180,10 @@ pub fn check_head(head: &[u8]) -> Result<(), Refusal> {
     }
     let header_end = header_end(head);
     match head[..header_end].iter().position(|&b| is_binary(b)) {
-        Some(offset) => Err(Refusal::Binary { offset, byte: head[offset] }),
+        Some(offset) => Err(Refusal::Binary {
+            offset,
+            byte: head[offset],
+        }),
         None => Ok(()),
     }
 }
@@ -180,7 +207,7 @@ fn is_binary(b: u8) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::import::tests::Collector;
     use sha2::{Digest, Sha256};
@@ -196,9 +223,18 @@ mod tests {
         assert_eq!(check_head(b"just text, no header\n"), Ok(()));
         assert_eq!(check_head(b""), Err(Refusal::Empty));
         assert_eq!(check_head(b" \r\n\n\t"), Err(Refusal::Blank));
-        assert_eq!(check_head(PNG), Err(Refusal::Binary { offset: 6, byte: 0x1a }));
-        assert_eq!(check_head(ELF), Err(Refusal::Binary { offset: 7, byte: 0 }));
-        assert!(check_head(b"\xff\xfeF\0r\0o\0m\0:\0").is_err(), "UTF-16 text");
+        assert_eq!(
+            check_head(PNG),
+            Err(Refusal::Binary {
+                offset: 6,
+                byte: 0x1a
+            })
+        );
+        assert_eq!(check_head(ELF), Err(Refusal::Binary { offset: 4, byte: 2 }));
+        assert!(
+            check_head(b"\xff\xfeF\0r\0o\0m\0:\0").is_err(),
+            "UTF-16 text"
+        );
         assert!(check_head(b"From: a\nX: \x01\n\nbody").is_err());
     }
 
@@ -225,7 +261,10 @@ mod tests {
     /// `Lib/test/test_email/data` of the machine's Python.
     pub(crate) fn cpython_corpus() -> Option<std::path::PathBuf> {
         let out = std::process::Command::new("python3")
-            .args(["-c", "import test, os; print(os.path.dirname(test.__file__))"])
+            .args([
+                "-c",
+                "import test, os; print(os.path.dirname(test.__file__))",
+            ])
             .output()
             .ok()?;
         let base = String::from_utf8(out.stdout).ok()?;
@@ -235,7 +274,10 @@ mod tests {
                 candidates.push(entry.path().join("test"));
             }
         }
-        candidates.into_iter().map(|p| p.join("test_email/data")).find(|p| p.is_dir())
+        candidates
+            .into_iter()
+            .map(|p| p.join("test_email/data"))
+            .find(|p| p.is_dir())
     }
 
     #[test]
@@ -251,13 +293,21 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
             let err = read(&path, &mut Collector::new()).unwrap_err().to_string();
-            assert!(err.contains(expected) && err.contains(name), "{name}: {err}");
+            assert!(
+                err.contains(expected) && err.contains(name),
+                "{name}: {err}"
+            );
         }
         let missing = dir.path().join("missing.eml");
-        let err = read(&missing, &mut Collector::new()).unwrap_err().to_string();
-        assert!(err.starts_with("cannot read ") && err.contains("missing.eml"), "{err}");
-        let err = read_file(dir.path(), Collector::new().spool()).unwrap_err();
-        assert!(matches!(err, ImportError::IsDirectory { .. }), "{err}");
+        let err = read(&missing, &mut Collector::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot read ") && err.contains("missing.eml"),
+            "{err}"
+        );
+        let result = read_file(dir.path(), Collector::new().spool());
+        assert!(matches!(result, Err(ImportError::IsDirectory { .. })));
     }
 
     #[test]
@@ -267,12 +317,27 @@ mod tests {
         std::fs::write(dir.path().join("a.EML"), b"Subject: a\n\na\n").unwrap();
         std::fs::write(dir.path().join("c.eml"), PNG).unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"Subject: no\n\n").unwrap();
+        std::fs::write(
+            dir.path().join("notiz-\u{20ac}\u{20ac}"),
+            b"Subject: no\n\n",
+        )
+        .unwrap();
         let mut c = Collector::new();
         read(dir.path(), &mut c).unwrap();
-        assert_eq!(c.contents(), vec![b"Subject: a\n\na\n".to_vec(), b"Subject: b\n\nb\n".to_vec()]);
-        assert_eq!(c.positions(), vec![Some("a.EML".into()), Some("b.eml".into())]);
+        assert_eq!(
+            c.contents(),
+            vec![b"Subject: a\n\na\n".to_vec(), b"Subject: b\n\nb\n".to_vec()]
+        );
+        assert_eq!(
+            c.positions(),
+            vec![Some("a.EML".into()), Some("b.eml".into())]
+        );
         assert_eq!(c.failures.len(), 1);
-        assert!(c.failures[0].to_string().contains("c.eml"), "{}", c.failures[0]);
+        assert!(
+            c.failures[0].to_string().contains("c.eml"),
+            "{}",
+            c.failures[0]
+        );
 
         let empty = tempfile::tempdir().unwrap();
         let err = read(empty.path(), &mut Collector::new()).unwrap_err();
@@ -292,8 +357,14 @@ mod tests {
         let mut c = Collector::new();
         read(&path, &mut c).unwrap();
         let found = &mut c.found[0];
-        assert!(found.content.as_memory().is_none(), "a 50 MB message must spill to disk");
+        assert!(
+            found.content.as_memory().is_none(),
+            "a 50 MB message must spill to disk"
+        );
         assert_eq!(found.content.size, bytes.len() as u64);
-        assert_eq!(found.content.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+        assert_eq!(
+            found.content.sha256,
+            <[u8; 32]>::from(Sha256::digest(&bytes))
+        );
     }
 }

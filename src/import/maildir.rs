@@ -43,10 +43,15 @@ impl Entry {
 
 /// Imports every message of the Maildir at `root`.
 pub fn read(root: &Path, visitor: &mut dyn Visitor) -> Result<(), ImportError> {
-    let unreadable = |source| ImportError::Unreadable { path: root.to_path_buf(), source };
+    let unreadable = |source| ImportError::Unreadable {
+        path: root.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(root).map_err(unreadable)?;
     if !meta.is_dir() || !is_maildir(root) {
-        return Err(ImportError::NotMaildir { path: root.to_path_buf() });
+        return Err(ImportError::NotMaildir {
+            path: root.to_path_buf(),
+        });
     }
     let mut entries = Vec::new();
     list_folder(root, "", &mut entries)?;
@@ -61,7 +66,11 @@ pub fn read(root: &Path, visitor: &mut dyn Visitor) -> Result<(), ImportError> {
         match read_file(&file, visitor.spool()) {
             Ok(content) => {
                 let origin = root.to_path_buf();
-                visitor.message(Found { origin, position: Some(position), content })?;
+                visitor.message(Found {
+                    origin,
+                    position: Some(position),
+                    content,
+                })?;
             }
             Err(e) if e.is_per_file() => visitor.failure(e.into_failure(&file, None)),
             Err(e) => return Err(e),
@@ -102,7 +111,12 @@ fn list_folder(dir: &Path, folder: &str, entries: &mut Vec<Entry>) -> Result<(),
             // A file that cannot be stat'ed is still listed: reading it
             // later reports the problem with its name.
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            entries.push(Entry { folder: folder.to_owned(), name, sub, size });
+            entries.push(Entry {
+                folder: folder.to_owned(),
+                name,
+                sub,
+                size,
+            });
         }
     }
     Ok(())
@@ -110,7 +124,10 @@ fn list_folder(dir: &Path, folder: &str, entries: &mut Vec<Entry>) -> Result<(),
 
 /// UTF-8 names and paths of the entries of `dir`.
 fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, ImportError> {
-    let unreadable = |source| ImportError::Unreadable { path: dir.to_path_buf(), source };
+    let unreadable = |source| ImportError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
@@ -143,8 +160,16 @@ mod tests {
         put(root, "new/1700000003.M1P1.h", b"Subject: 3\n\n3\n");
         put(root, "tmp/1700000004.M1P1.h", b"Subject: tmp\n\n");
         put(root, "cur/.hidden", b"Subject: hidden\n\n");
-        put(root, ".Sent/cur/1600000000.M1P1.h:2,S", b"Subject: sent\n\n");
-        put(root, ".Archive.2020/new/1500000000.M1P1.h", b"Subject: old\n\n");
+        put(
+            root,
+            ".Sent/cur/1600000000.M1P1.h:2,S",
+            b"Subject: sent\n\n",
+        );
+        put(
+            root,
+            ".Archive.2020/new/1500000000.M1P1.h",
+            b"Subject: old\n\n",
+        );
         put(root, ".NotAFolder/readme", b"x");
         put(root, "dovecot-uidlist", b"3 V1 N4\n");
         let mut c = Collector::new();

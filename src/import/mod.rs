@@ -135,12 +135,19 @@ impl ImportError {
 
     /// The error as a failure of one message, for directory imports.
     fn into_failure(self, path: &Path, position: Option<String>) -> ImportFailure {
-        ImportFailure { path: path.to_path_buf(), position, reason: self.to_string() }
+        ImportFailure {
+            path: path.to_path_buf(),
+            position,
+            reason: self.to_string(),
+        }
     }
 }
 
 fn position_suffix(position: &Option<String>) -> String {
-    position.as_ref().map(|p| format!(" (message {p})")).unwrap_or_default()
+    position
+        .as_ref()
+        .map(|p| format!(" (message {p})"))
+        .unwrap_or_default()
 }
 
 /// A message that was not imported; the import went on without it.
@@ -254,7 +261,12 @@ pub fn import_into(
     path: &Path,
     progress: &dyn Progress,
 ) -> Result<ImportSummary, ImportError> {
-    let mut importer = Importer { target, progress, kind, summary: ImportSummary::default() };
+    let mut importer = Importer {
+        target,
+        progress,
+        kind,
+        summary: ImportSummary::default(),
+    };
     read(kind, path, &mut importer)?;
     let s = &importer.summary;
     tracing::info!(
@@ -271,8 +283,10 @@ pub fn import_into(
 pub fn read(kind: ImportKind, path: &Path, visitor: &mut dyn Visitor) -> Result<(), ImportError> {
     // Records name the origin absolutely so they stay meaningful later;
     // `absolute` keeps symlinks as the user named them.
-    let origin = std::path::absolute(path)
-        .map_err(|source| ImportError::Unreadable { path: path.to_path_buf(), source })?;
+    let origin = std::path::absolute(path).map_err(|source| ImportError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     match kind {
         ImportKind::Eml => eml::read(&origin, visitor),
         ImportKind::Mbox => mbox::read(&origin, visitor),
@@ -315,16 +329,26 @@ impl Visitor for Importer<'_> {
         };
         let size = found.content.size;
         let meta = MessageMeta {
-            source: Source { kind: SourceKind::Import, name: self.kind.as_str().into() },
+            source: Source {
+                kind: SourceKind::Import,
+                name: self.kind.as_str().into(),
+            },
             import: Some(context.clone()),
             ..Default::default()
         };
-        let message = NewMessage { meta, content: found.content, evidence: None };
-        let appended = self.target.append(message).map_err(|source| ImportError::Archive {
-            path: found.origin,
-            position: found.position,
-            source,
-        })?;
+        let message = NewMessage {
+            meta,
+            content: found.content,
+            evidence: None,
+        };
+        let appended = self
+            .target
+            .append(message)
+            .map_err(|source| ImportError::Archive {
+                path: found.origin,
+                position: found.position,
+                source,
+            })?;
         self.summary.imported += 1;
         self.summary.duplicates += u64::from(appended.deduplicated);
         self.summary.bytes += size;
@@ -359,63 +383,4 @@ fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A [`Visitor`] that keeps everything, spooling to a temporary directory.
-    pub(crate) struct Collector {
-        /// Holds spilled spools.
-        dir: tempfile::TempDir,
-        /// Messages in the order they were found.
-        pub found: Vec<Found>,
-        /// Failures in the order they were reported.
-        pub failures: Vec<ImportFailure>,
-        /// Sum of `advance` calls.
-        pub advanced: u64,
-        /// The last `total` call.
-        pub total: Option<u64>,
-    }
-
-    impl Collector {
-        pub fn new() -> Collector {
-            Collector {
-                dir: tempfile::tempdir().unwrap(),
-                found: Vec::new(),
-                failures: Vec::new(),
-                advanced: 0,
-                total: None,
-            }
-        }
-
-        pub fn contents(&mut self) -> Vec<Vec<u8>> {
-            self.found.iter_mut().map(|f| f.content.to_vec().unwrap()).collect()
-        }
-
-        pub fn positions(&self) -> Vec<Option<String>> {
-            self.found.iter().map(|f| f.position.clone()).collect()
-        }
-    }
-
-    impl Visitor for Collector {
-        fn spool(&mut self) -> Spool {
-            Spool::new(self.dir.path(), 1024 * 1024)
-        }
-
-        fn total(&mut self, bytes: u64) {
-            self.total = Some(bytes);
-        }
-
-        fn advance(&mut self, bytes: u64) {
-            self.advanced += bytes;
-        }
-
-        fn message(&mut self, found: Found) -> Result<(), ImportError> {
-            self.found.push(found);
-            Ok(())
-        }
-
-        fn failure(&mut self, failure: ImportFailure) {
-            self.failures.push(failure);
-        }
-    }
-}
+pub(crate) mod tests;

@@ -189,7 +189,10 @@ mod tests {
     #[test]
     fn verbs_parse_case_insensitively() {
         let cases: &[(&[u8], Command)] = &[
-            (b"ehlo client.example", Command::Ehlo("client.example".into())),
+            (
+                b"ehlo client.example",
+                Command::Ehlo("client.example".into()),
+            ),
             (b"HELO [192.0.2.1]", Command::Helo("[192.0.2.1]".into())),
             (b"data", Command::Data),
             (b"RSET", Command::Rset),

@@ -144,7 +144,11 @@ impl DataDecoder {
                         return Step::More;
                     };
                     out.both(&rest[..=n]);
-                    self.state = if rest[n] == b'\r' { State::Cr } else { State::BareLf };
+                    self.state = if rest[n] == b'\r' {
+                        State::Cr
+                    } else {
+                        State::BareLf
+                    };
                     i += n + 1;
                 }
                 State::Poisoned(0) => match memchr(b'\r', &input[i..]) {

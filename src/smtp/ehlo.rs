@@ -50,7 +50,11 @@ pub fn filter(reply: &Reply, policy: &EhloPolicy) -> Reply {
     let mut size_seen = false;
     for line in lines {
         let text = String::from_utf8_lossy(line);
-        let keyword = text.split([' ', '=']).next().unwrap_or("").to_ascii_uppercase();
+        let keyword = text
+            .split([' ', '='])
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         match keyword.as_str() {
             "SIZE" => {
                 size_seen = true;
@@ -87,7 +91,9 @@ fn size_line(text: &str, max: u64) -> Vec<u8> {
 
 fn same_keyword(line: &[u8], keyword: &str) -> bool {
     let text = String::from_utf8_lossy(line);
-    text.split(' ').next().is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+    text.split(' ')
+        .next()
+        .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
 }
 
 /// True when the (filtered) reply offers AUTH.
@@ -129,7 +135,10 @@ mod tests {
     }
 
     fn text(r: &Reply) -> Vec<String> {
-        r.lines().iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect()
+        r.lines()
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
     }
 
     #[test]

@@ -146,7 +146,9 @@ fn split_path(
     syntax: &'static str,
 ) -> Result<(String, Vec<Param>), EnvelopeError> {
     let arg = std::str::from_utf8(arg).map_err(|_| EnvelopeError::Utf8)?;
-    let head = arg.get(..keyword.len()).ok_or(EnvelopeError::Syntax(syntax))?;
+    let head = arg
+        .get(..keyword.len())
+        .ok_or(EnvelopeError::Syntax(syntax))?;
     if !head.eq_ignore_ascii_case(keyword) {
         return Err(EnvelopeError::Syntax(syntax));
     }
@@ -204,7 +206,9 @@ fn parse_params(rest: &str) -> Result<Vec<Param>, EnvelopeError> {
         let keyword = key.to_ascii_uppercase();
         let key_ok = key.starts_with(|c: char| c.is_ascii_alphanumeric())
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        let value_ok = value.as_deref().is_none_or(|v| !v.is_empty() && !v.contains('='));
+        let value_ok = value
+            .as_deref()
+            .is_none_or(|v| !v.is_empty() && !v.contains('='));
         if !key_ok || !value_ok || params.iter().any(|p| p.keyword == keyword) {
             return Err(EnvelopeError::Parameter(keyword));
         }
@@ -259,7 +263,10 @@ fn is_notify(v: &str) -> bool {
     let known = ["SUCCESS", "FAILURE", "DELAY"];
     items.iter().all(|i| known.contains(&i.as_str()))
         && (1..=3).contains(&items.len())
-        && items.iter().enumerate().all(|(n, i)| !items[..n].contains(i))
+        && items
+            .iter()
+            .enumerate()
+            .all(|(n, i)| !items[..n].contains(i))
 }
 
 /// `ORCPT=addr-type;xtext` (RFC 3461 4.2).
@@ -292,7 +299,10 @@ mod tests {
         assert_eq!(m.unknown_params().count(), 0);
         let m = MailFrom::parse(b"FROM:a@b XFOO=1").unwrap();
         assert_eq!(m.address, "a@b");
-        assert_eq!(m.unknown_params().next().map(|p| p.keyword.as_str()), Some("XFOO"));
+        assert_eq!(
+            m.unknown_params().next().map(|p| p.keyword.as_str()),
+            Some("XFOO")
+        );
     }
 
     #[test]
@@ -301,7 +311,8 @@ mod tests {
         assert_eq!(m.address, r#""john >doe"@example.com"#);
         let r = RcptTo::parse(b"TO:<@relay.example:user@example.com>").unwrap();
         assert_eq!(r.address, "@relay.example:user@example.com");
-        let r = RcptTo::parse("TO:<jörg@bücher.example> NOTIFY=SUCCESS,FAILURE".as_bytes()).unwrap();
+        let r =
+            RcptTo::parse("TO:<jörg@bücher.example> NOTIFY=SUCCESS,FAILURE".as_bytes()).unwrap();
         assert_eq!(r.address, "jörg@bücher.example");
         let r = RcptTo::parse(b"TO:<Postmaster> ORCPT=rfc822;a+40b.example").unwrap();
         assert_eq!(r.address, "Postmaster");
@@ -317,7 +328,10 @@ mod tests {
             (b"FROM:<a\x01@b>", Address),
             (b"FROM:<a\xff@b>", Utf8),
             (b"FROM:<a@b> SIZE=abc", Parameter("SIZE".into())),
-            (b"FROM:<a@b> SIZE=99999999999999999999999", Parameter("SIZE".into())),
+            (
+                b"FROM:<a@b> SIZE=99999999999999999999999",
+                Parameter("SIZE".into()),
+            ),
             (b"FROM:<a@b> BODY=9BIT", Parameter("BODY".into())),
             (b"FROM:<a@b> SMTPUTF8=yes", Parameter("SMTPUTF8".into())),
             (b"FROM:<a@b> RET=ALL", Parameter("RET".into())),
@@ -331,7 +345,12 @@ mod tests {
         }
         assert_eq!(RcptTo::parse(b"TO:<>"), Err(Address));
         assert_eq!(RcptTo::parse(b"TO:<a\xc3@b>"), Err(Utf8));
-        for bad in ["NOTIFY=NEVER,SUCCESS", "NOTIFY=SOMETIMES", "NOTIFY=DELAY,DELAY", "ORCPT=a@b"] {
+        for bad in [
+            "NOTIFY=NEVER,SUCCESS",
+            "NOTIFY=SOMETIMES",
+            "NOTIFY=DELAY,DELAY",
+            "ORCPT=a@b",
+        ] {
             let line = format!("TO:<a@b> {bad}");
             assert!(RcptTo::parse(line.as_bytes()).is_err(), "{bad}");
         }

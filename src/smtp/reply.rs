@@ -23,6 +23,10 @@ pub struct Reply {
     code: u16,
     /// The text of each line after the code and its separator, without CRLF.
     lines: Vec<Vec<u8>>,
+    /// The last line had a space after its code. Only an empty last line
+    /// can lack it (`250\r\n` against smtp-sink's `250 \r\n`); kept so a
+    /// relayed reply is byte-identical.
+    spaced: bool,
 }
 
 impl Reply {
@@ -32,13 +36,22 @@ impl Reply {
         Reply {
             code,
             lines: vec![text.into().into_bytes()],
+            spaced: true,
         }
     }
 
     /// A reply of several lines (EHLO). An empty list gives one empty line.
     pub fn multiline(code: u16, lines: Vec<Vec<u8>>) -> Reply {
-        let lines = if lines.is_empty() { vec![Vec::new()] } else { lines };
-        Reply { code, lines }
+        let lines = if lines.is_empty() {
+            vec![Vec::new()]
+        } else {
+            lines
+        };
+        Reply {
+            code,
+            lines,
+            spaced: true,
+        }
     }
 
     /// The reply code.
@@ -90,7 +103,7 @@ impl Reply {
         for (i, line) in self.lines.iter().enumerate() {
             out.extend_from_slice(self.code.to_string().as_bytes());
             if i == last {
-                if !line.is_empty() {
+                if self.spaced || !line.is_empty() {
                     out.push(b' ');
                 }
             } else {
@@ -176,6 +189,7 @@ impl ReplyParser {
                 line.pop();
             }
             let (code, last, text) = split_reply_line(&line)?;
+            let spaced = line.get(3) == Some(&b' ');
             if self.code.is_some_and(|c| c != code) {
                 return Err(ReplyError::MixedCodes);
             }
@@ -186,6 +200,7 @@ impl ReplyParser {
                 return Ok(Some(Reply {
                     code,
                     lines: std::mem::take(&mut self.lines),
+                    spaced,
                 }));
             }
             if self.lines.len() >= MAX_REPLY_LINES {
@@ -235,7 +250,8 @@ mod tests {
 
     #[test]
     fn multiline_reply_round_trips_at_every_split() {
-        let wire = b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n354 go\r\n";
+        let wire =
+            b"250-mx.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n354 go\r\n";
         for split in 0..=wire.len() {
             let replies = parse_all(wire, split).unwrap();
             assert_eq!(replies.len(), 2);
@@ -253,16 +269,24 @@ mod tests {
         let r = Reply::new(550, "5.1.1 <x@y>: Recipient address rejected");
         assert_eq!(r.enhanced(), Some((5, 1, 1)));
         assert!(r.is_permanent() && !r.is_transient());
-        assert_eq!(r.to_wire(), b"550 5.1.1 <x@y>: Recipient address rejected\r\n");
+        assert_eq!(
+            r.to_wire(),
+            b"550 5.1.1 <x@y>: Recipient address rejected\r\n"
+        );
         assert_eq!(Reply::new(250, "Ok").enhanced(), None);
         assert_eq!(Reply::new(250, "1.2.3 x").enhanced(), None);
-        assert_eq!(Reply::multiline(220, vec![]).to_wire(), b"220\r\n");
+        assert_eq!(Reply::multiline(220, vec![]).to_wire(), b"220 \r\n");
+        // RFC 4954: an empty challenge is `334 ` with its space.
+        assert_eq!(Reply::new(334, "").to_wire(), b"334 \r\n");
     }
 
     #[test]
     fn bare_code_line_and_bare_lf_are_accepted() {
         let replies = parse_all(b"250\n221 bye\r\n", 2).unwrap();
         assert_eq!(replies[0].lines(), &[Vec::<u8>::new()]);
+        assert_eq!(replies[0].to_wire(), b"250\r\n");
+        let spaced = parse_all(b"250-a\r\n250 \r\n", 0).unwrap();
+        assert_eq!(spaced[0].to_wire(), b"250-a\r\n250 \r\n");
         assert_eq!(replies[1].text(), "221 bye");
     }
 
@@ -272,7 +296,10 @@ mod tests {
         assert_eq!(parse_all(b"250_ok\r\n", 0), Err(ReplyError::Malformed));
         assert_eq!(parse_all(b"hello\r\n", 0), Err(ReplyError::Malformed));
         assert_eq!(parse_all(b"699 x\r\n", 0), Err(ReplyError::Malformed));
-        assert_eq!(parse_all(b"250-a\r\n251 b\r\n", 0), Err(ReplyError::MixedCodes));
+        assert_eq!(
+            parse_all(b"250-a\r\n251 b\r\n", 0),
+            Err(ReplyError::MixedCodes)
+        );
         let long = [b"250 ".as_slice(), &[b'a'; MAX_REPLY_LINE]].concat();
         assert_eq!(parse_all(&long, 10), Err(ReplyError::TooLong));
         let many = b"250-a\r\n".repeat(MAX_REPLY_LINES + 1);

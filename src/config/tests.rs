@@ -1,1 +1,0 @@
-//! Whole-file configuration tests.

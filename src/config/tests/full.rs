@@ -1,0 +1,238 @@
+//! A file with every key set, and a check that every key the parser knows
+//! is documented in `config/mailseal.toml`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::super::*;
+use super::{errors, parse, write_cert};
+
+/// Every key of every section, with the files it names created in `dir`.
+fn full_example(dir: &Path) -> String {
+    let (cert, key) = write_cert(dir, "server");
+    let (ca, _) = write_cert(dir, "ca");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "pw\n").unwrap();
+    let users = dir.join("users");
+    let hash = hash_password("s3cret").unwrap();
+    std::fs::write(&users, format!("# journal users\n\nbob:{hash}\n")).unwrap();
+    let d = dir.display();
+    format!(
+        r#"
+[archive]
+path = "{d}/archive"
+key_file = "{d}/seal.key"
+compression = "zstd"
+compression_level = 5
+seal_interval = "1m"
+segment_max_bytes = 1000000
+spool_memory_limit = 65536
+spool_dir = "{d}/spool"
+
+[[journal]]
+name = "journal"
+listen = "127.0.0.1:2525"
+hostname = "archive.example.com"
+allowed_networks = ["127.0.0.0/8", "::1/128", "192.0.2.7"]
+tls_cert = "{cert}"
+tls_key = "{key}"
+tls_mode = "starttls"
+require_tls = true
+auth_users = [{{ user = "exchange", password_hash = "{hash}" }}]
+auth_users_file = "{users}"
+max_message_size = 1000
+max_connections = 10
+timeout_command = "1m"
+timeout_data_block = "2m"
+
+[[smtp_proxy]]
+name = "mx"
+listen = "127.0.0.1:2526"
+upstream = "mail.internal.example.com:25"
+hostname = "mx.example.com"
+tls_cert = "{cert}"
+tls_key = "{key}"
+tls_mode = "implicit"
+upstream_tls = "starttls-required"
+upstream_ca = "{ca}"
+upstream_tls_insecure = false
+upstream_tls_name = "mail.example.com"
+allow_auth_without_tls = true
+xclient = true
+xforward = true
+max_message_size = 2000
+max_connections = 20
+timeout_connect = "1s"
+timeout_command = "2s"
+timeout_data_block = "3s"
+timeout_data_end = "4s"
+
+[[imap_proxy]]
+name = "imap"
+listen = "127.0.0.1:1993"
+upstream = "imap.internal.example.com:993"
+tls_cert = "{cert}"
+tls_key = "{key}"
+tls_mode = "implicit"
+upstream_tls = "starttls"
+upstream_ca = "{ca}"
+upstream_tls_insecure = true
+upstream_tls_name = "192.0.2.1"
+skip_append_folders = ["Drafts", "Entwürfe"]
+skip_append_special_use = ["\\Drafts"]
+complete_partial_fetches = false
+timeout_idle = "10m"
+max_connections = 30
+capture_queue = 4
+
+[[imap_import]]
+name = "alice-mailbox"
+host = "imap.example.com"
+port = 143
+tls = "starttls"
+upstream_ca = "{ca}"
+tls_insecure = false
+user = "alice@example.com"
+password_file = "{secret}"
+folders_include = ["INBOX", "Archive/*"]
+folders_exclude = ["Archive/Old"]
+skip_special_use = ["\\Junk"]
+since = 2020-01-01
+before = "2030-01-01"
+interval = "1h"
+batch_size = 50
+
+[[imap_import]]
+name = "bob-mailbox"
+host = "imap.example.com"
+user = "bob@example.com"
+password_env = "MAILSEAL_BOB_PASSWORD"
+
+[[imap_import]]
+name = "carol-mailbox"
+host = "imap.example.com"
+user = "carol@example.com"
+oauth2_token_file = "{secret}"
+
+[[imap_import]]
+name = "dave-mailbox"
+host = "imap.example.com"
+user = "dave@example.com"
+oauth2_token_command = "/usr/local/bin/fetch-token dave"
+
+[http]
+listen = "127.0.0.1:9426"
+enabled = false
+
+[log]
+format = "json"
+level = "info,mailseal::smtp=debug"
+"#,
+        cert = cert.display(),
+        key = key.display(),
+        ca = ca.display(),
+        secret = secret.display(),
+        users = users.display(),
+    )
+}
+
+#[test]
+fn fully_populated_example_parses_into_typed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = parse(&full_example(dir.path())).unwrap();
+    assert_eq!(config.archive.compression_level, 5);
+    assert_eq!(config.archive.seal_interval, Duration::from_secs(60));
+    let journal = &config.journal[0];
+    assert!(journal.require_tls && journal.tls.is_some());
+    assert_eq!(journal.tls_mode, TlsMode::Starttls);
+    assert_eq!(journal.allowed_networks[2].to_string(), "192.0.2.7/32");
+    let users: Vec<&str> = journal.auth_users.iter().map(|u| u.user.as_str()).collect();
+    assert_eq!(users, ["exchange", "bob"]);
+    assert!(verify_password(
+        &journal.auth_users[1].password_hash,
+        "s3cret"
+    ));
+    let mx = &config.smtp_proxy[0];
+    assert_eq!(mx.upstream.to_string(), "mail.internal.example.com:25");
+    assert_eq!(mx.upstream_tls, SmtpUpstreamTls::StarttlsRequired);
+    assert!(matches!(mx.upstream_ca, UpstreamCa::File(_)));
+    assert_eq!(mx.upstream_tls_name.to_str(), "mail.example.com");
+    assert!(mx.xclient && mx.xforward && mx.allow_auth_without_tls);
+    assert_eq!(mx.timeout_data_end, Duration::from_secs(4));
+    mx.tls.as_ref().unwrap().server_config().unwrap();
+    mx.upstream_client_config().unwrap();
+    let imap = &config.imap_proxy[0];
+    assert_eq!(imap.upstream_tls_name.to_str(), "192.0.2.1");
+    assert_eq!(imap.skip_append_folders, ["Drafts", "Entwürfe"]);
+    assert_eq!(imap.capture_queue, 4);
+    let job = &config.imap_import[0];
+    assert!(matches!(job.credential, ImapCredential::PasswordFile(_)));
+    let credentials: Vec<_> = config.imap_import[1..]
+        .iter()
+        .map(|j| &j.credential)
+        .collect();
+    assert!(matches!(
+        credentials[..],
+        [
+            ImapCredential::PasswordEnv(_),
+            ImapCredential::OAuth2TokenFile(_),
+            ImapCredential::OAuth2TokenCommand(_)
+        ]
+    ));
+    assert_eq!(job.since.unwrap().to_string(), "2020-01-01");
+    assert_eq!(job.before.unwrap().to_string(), "2030-01-01");
+    assert!(!config.http.enabled);
+    assert_eq!(config.log.format, LogFormat::Json);
+}
+
+/// The keys serde knows for the section at `section` (from the message it
+/// gives for an unknown key), so docs and examples cannot fall behind.
+fn known_keys(section: &str) -> Vec<String> {
+    let text = match section {
+        "archive" | "http" | "log" => format!("[{section}]\nzz_unknown = 1\n"),
+        _ => format!("[[{section}]]\nzz_unknown = 1\n"),
+    };
+    let errors = errors(&text);
+    let unknown = errors
+        .problems
+        .iter()
+        .find(|p| p.path.ends_with("zz_unknown"));
+    let message = &unknown.unwrap().message;
+    let (_, expected) = message.split_once("expected").unwrap();
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_key_is_documented_and_in_the_full_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = full_example(dir.path());
+    let sections = [
+        "archive",
+        "smtp_proxy",
+        "journal",
+        "imap_proxy",
+        "imap_import",
+        "http",
+        "log",
+    ];
+    for section in sections {
+        let keys = known_keys(section);
+        assert!(keys.len() >= 2, "{section}: {keys:?}");
+        for key in keys {
+            let assignment = format!("{key} =");
+            assert!(
+                DEFAULT_CONFIG.contains(&assignment),
+                "{section}.{key} undocumented"
+            );
+            assert!(
+                example.contains(&assignment),
+                "{section}.{key} not in full example"
+            );
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! Byte-exact export as `.eml` files or mbox, with a manifest.

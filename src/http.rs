@@ -1,0 +1,421 @@
+//! The `[http]` listener: `GET /healthz` (JSON) and `GET /metrics`
+//! (Prometheus/OpenMetrics text), for the admin's monitoring.
+//!
+//! The server knows nothing about the archive or the listeners: the daemon
+//! fills a [`HealthState`] (archive writable, latest seal, what each upstream
+//! did on its last contact) and every request reads a snapshot of it. Upstream
+//! reachability is passive on purpose: probing the upstream from here would
+//! make every scrape open connections on the mail server and fill its log.
+//! The metrics themselves live in [`crate::metrics`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The default `[http] listen` address: loopback, so metrics are not exposed
+/// until the admin decides to.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9425";
+
+/// Monitoring requests served at once; more wait for a slot. Scrapers are
+/// few, and a bound keeps a misbehaving one from taking the daemon's memory.
+const MAX_CONNECTIONS: usize = 32;
+
+/// A client has this long to send its request head (slow-loris guard).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the HTTP listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Binding the configured address failed (in use, no permission).
+    #[error("cannot listen for http on {addr}: {source}")]
+    Bind {
+        /// The configured `[http] listen` address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// What one upstream did the last time a session contacted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UpstreamState {
+    /// `true` when the last connection attempt got a greeting.
+    reachable: bool,
+    /// When that was.
+    at: SystemTime,
+}
+
+/// Everything `/healthz` reports, behind one lock.
+#[derive(Debug, Default)]
+struct HealthInner {
+    /// Set by the daemon after opening the archive and after each commit
+    /// failure or recovery.
+    archive_writable: bool,
+    /// Time of the latest seal, `None` before the first.
+    last_seal: Option<SystemTime>,
+    /// Upstream name -> last contact, in configuration order.
+    upstreams: Vec<(String, Option<UpstreamState>)>,
+}
+
+/// The daemon's health, shared between the parts that know it and the HTTP
+/// server that reports it. Cheap to clone; every setter takes `&self`.
+#[derive(Debug, Clone)]
+pub struct HealthState {
+    /// The reported values.
+    inner: Arc<Mutex<HealthInner>>,
+    /// A seal older than twice this makes the status `degraded`.
+    seal_interval: Duration,
+}
+
+impl HealthState {
+    /// A state for an archive sealed every `seal_interval`, with the
+    /// configured upstreams' names (unknown until their first contact).
+    pub fn new(seal_interval: Duration, upstreams: impl IntoIterator<Item = String>) -> Self {
+        let inner = HealthInner {
+            upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
+            ..HealthInner::default()
+        };
+        HealthState {
+            inner: Arc::new(Mutex::new(inner)),
+            seal_interval,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut HealthInner) -> R) -> R {
+        // A panic elsewhere while holding the lock leaves plain values that
+        // are still meaningful, so a poisoned lock is used as it is.
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Whether the archive currently accepts commits.
+    pub fn set_archive_writable(&self, writable: bool) {
+        self.with(|h| h.archive_writable = writable);
+    }
+
+    /// The chain head was sealed at `at`.
+    pub fn sealed(&self, at: SystemTime) {
+        self.with(|h| h.last_seal = Some(at));
+    }
+
+    /// A session just tried upstream `name`: `reachable` when it got a
+    /// greeting. Unknown names are added (an upstream added at run time).
+    pub fn upstream_contacted(&self, name: &str, reachable: bool) {
+        let state = Some(UpstreamState {
+            reachable,
+            at: SystemTime::now(),
+        });
+        self.with(|h| match h.upstreams.iter_mut().find(|(n, _)| n == name) {
+            Some((_, s)) => *s = state,
+            None => h.upstreams.push((name.to_owned(), state)),
+        });
+    }
+
+    /// The report as of `now`.
+    pub fn report(&self, now: SystemTime) -> HealthReport {
+        self.with(|h| {
+            let age = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs();
+            let seal_age = h.last_seal.map(age);
+            let seal_overdue = seal_age.is_some_and(|a| a > 2 * self.seal_interval.as_secs());
+            let upstreams: Vec<UpstreamReport> = h
+                .upstreams
+                .iter()
+                .map(|(name, s)| UpstreamReport {
+                    name: name.clone(),
+                    reachable: s.as_ref().map(|s| s.reachable),
+                    checked_age_seconds: s.as_ref().map(|s| age(s.at)),
+                })
+                .collect();
+            let upstream_down = upstreams.iter().any(|u| u.reachable == Some(false));
+            let status = if !h.archive_writable {
+                Status::Fail
+            } else if upstream_down || seal_overdue {
+                Status::Degraded
+            } else {
+                Status::Ok
+            };
+            HealthReport {
+                status,
+                archive_writable: h.archive_writable,
+                last_seal_age_seconds: seal_age,
+                seal_overdue,
+                upstreams,
+            }
+        })
+    }
+}
+
+/// Overall verdict of `/healthz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything works.
+    Ok,
+    /// Mail is archived, but an upstream is down or the seal is late.
+    Degraded,
+    /// The archive cannot commit: no mail is being accepted.
+    Fail,
+}
+
+/// The body of `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthReport {
+    /// The verdict; HTTP 503 when it is `fail`, 200 otherwise.
+    pub status: Status,
+    /// Whether the archive accepts commits.
+    pub archive_writable: bool,
+    /// Seconds since the latest seal; `null` before the first.
+    pub last_seal_age_seconds: Option<u64>,
+    /// The latest seal is more than two seal intervals old.
+    pub seal_overdue: bool,
+    /// One entry per upstream.
+    pub upstreams: Vec<UpstreamReport>,
+}
+
+/// One upstream in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamReport {
+    /// The listener's upstream name.
+    pub name: String,
+    /// Result of the last contact; `null` before any.
+    pub reachable: Option<bool>,
+    /// Seconds since the last contact; `null` before any.
+    pub checked_age_seconds: Option<u64>,
+}
+
+/// The monitoring listener, bound and ready to serve.
+#[derive(Debug)]
+pub struct HttpServer {
+    /// The bound socket.
+    listener: TcpListener,
+    /// What `/healthz` reports.
+    health: HealthState,
+}
+
+impl HttpServer {
+    /// Binds `addr`, so the daemon can report a busy port before READY.
+    pub async fn bind(addr: SocketAddr, health: HealthState) -> Result<Self, HttpError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| HttpError::Bind { addr, source })?;
+        Ok(HttpServer { listener, health })
+    }
+
+    /// The bound address (tests bind port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets requests in flight
+    /// finish and returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => break,
+                p = Arc::clone(&slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let (stream, peer) = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(error) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(%error, "http accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let health = self.health.clone();
+            let token = shutdown.clone();
+            tracker.spawn(async move {
+                serve_connection(stream, health, token).await;
+                tracing::debug!(%peer, "http connection closed");
+                drop(permit);
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+    }
+}
+
+/// One HTTP/1.1 connection, closed gracefully on shutdown.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    health: HealthState,
+    shutdown: CancellationToken,
+) {
+    let service = hyper::service::service_fn(move |req| {
+        let health = health.clone();
+        async move { Ok::<_, std::convert::Infallible>(respond(&req, &health)) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "http connection failed");
+    }
+}
+
+/// Routes one request.
+fn respond(req: &Request<Incoming>, health: &HealthState) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    }
+    match req.uri().path() {
+        "/healthz" => {
+            let report = health.report(SystemTime::now());
+            let code = match report.status {
+                Status::Fail => StatusCode::SERVICE_UNAVAILABLE,
+                Status::Ok | Status::Degraded => StatusCode::OK,
+            };
+            match serde_json::to_vec(&report) {
+                Ok(json) => body(code, "application/json", json),
+                Err(error) => internal_error(&error),
+            }
+        }
+        "/metrics" => match crate::metrics::render() {
+            Ok(text) => body(
+                StatusCode::OK,
+                crate::metrics::CONTENT_TYPE,
+                text.into_bytes(),
+            ),
+            Err(error) => internal_error(&error),
+        },
+        _ => plain(StatusCode::NOT_FOUND, "try /healthz or /metrics\n"),
+    }
+}
+
+fn internal_error(error: &dyn std::fmt::Display) -> Response<Full<Bytes>> {
+    tracing::error!(%error, "http response could not be encoded");
+    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+}
+
+fn plain(code: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    body(code, "text/plain; charset=utf-8", text.as_bytes().to_vec())
+}
+
+fn body(code: StatusCode, content_type: &'static str, bytes: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = code;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Sends one raw HTTP/1.1 request and returns (status code, body).
+    async fn get(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await.unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (code, body.to_owned())
+    }
+
+    async fn start(
+        health: HealthState,
+    ) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+        let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), health)
+            .await
+            .unwrap();
+        let addr = server.local_addr().unwrap();
+        let token = CancellationToken::new();
+        let task = tokio::spawn(server.run(token.clone()));
+        (addr, token, task)
+    }
+
+    #[tokio::test]
+    async fn serves_health_and_metrics_and_counters_move() {
+        let health = HealthState::new(Duration::from_secs(300), ["mx".to_owned()]);
+        let (addr, token, task) = start(health.clone()).await;
+
+        let (code, body) = get(addr, "GET", "/healthz").await;
+        assert_eq!(code, 503, "archive not yet open: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["status"], "fail");
+        assert_eq!(json["upstreams"][0]["reachable"], serde_json::Value::Null);
+
+        health.set_archive_writable(true);
+        health.sealed(SystemTime::now());
+        health.upstream_contacted("mx", true);
+        let (code, body) = get(addr, "GET", "/healthz").await;
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((code, &json["status"]), (200, &"ok".into()), "{body}");
+        assert_eq!(json["upstreams"][0]["reachable"], true);
+
+        let series = "mailseal_messages_archived_total{listener=\"t-http\"}";
+        let count = |body: &str| crate::metrics::tests::sample(body, series);
+        let (code, before) = get(addr, "GET", "/metrics").await;
+        assert_eq!((code, count(&before)), (200, None), "{before}");
+        crate::metrics::message_archived("t-http", 4096);
+        let (_, after) = get(addr, "GET", "/metrics").await;
+        assert_eq!(count(&after), Some(1.0), "{after}");
+
+        token.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refuses_other_paths_and_methods() {
+        let (addr, token, task) = start(HealthState::new(Duration::from_secs(1), [])).await;
+        assert_eq!(get(addr, "GET", "/").await.0, 404);
+        assert_eq!(get(addr, "POST", "/metrics").await.0, 405);
+        assert_eq!(get(addr, "HEAD", "/metrics").await, (200, String::new()));
+        token.cancel();
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn unreachable_upstream_or_late_seal_degrades() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let health = HealthState::new(Duration::from_secs(60), ["a".to_owned()]);
+        health.set_archive_writable(true);
+        health.sealed(t0);
+        assert_eq!(
+            health.report(t0 + Duration::from_secs(120)).status,
+            Status::Ok
+        );
+        let late = health.report(t0 + Duration::from_secs(121));
+        assert_eq!((late.status, late.seal_overdue), (Status::Degraded, true));
+        assert_eq!(late.last_seal_age_seconds, Some(121));
+        health.sealed(t0 + Duration::from_secs(121));
+        health.upstream_contacted("a", false);
+        assert_eq!(
+            health.report(t0 + Duration::from_secs(121)).status,
+            Status::Degraded
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! Captured messages on their way from a session to the archive: a bounded
+//! queue per session and the task that drains it into [`Archive::append`].
+//!
+//! IMAP is a read path: no client waits for the archive, so the relay hands
+//! each capture to the queue and goes on. A full queue makes the session
+//! wait (backpressure, so a slow archive does not cost completeness) for at
+//! most [`QUEUE_WAIT`]; past that, and whenever the archive fails, the
+//! message is logged loudly as not archived and the relay carries on.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+use crate::archive::record::{ImapContext, MessageMeta, Source, SourceKind, TlsInfo};
+use crate::archive::{Archive, NewMessage, SpooledContent};
+
+/// Longest a session waits for room in a full queue.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+/// Which way a captured message crossed the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Uploaded by the client (APPEND).
+    Append,
+    /// Returned whole by the server (FETCH `BODY[]`, `RFC822`, `BINARY[]`).
+    Fetch,
+    /// Fetched by the proxy itself to complete a partial fetch.
+    ProxyFetch,
+}
+
+impl Direction {
+    /// The name kept in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Append => "append",
+            Direction::Fetch => "fetch",
+            Direction::ProxyFetch => "proxy-fetch",
+        }
+    }
+}
+
+/// What is known about the session a capture comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The `[[imap_proxy]]` listener name.
+    pub listener: String,
+    /// The client's address, `ip:port`.
+    pub peer: String,
+    /// TLS of the client leg, once encrypted.
+    pub tls: Option<TlsInfo>,
+}
+
+/// Where in the IMAP conversation a message was seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    /// The logged-in user.
+    pub user: Option<String>,
+    /// The mailbox, as the client and server spell it.
+    pub mailbox: Option<String>,
+    /// The mailbox's UIDVALIDITY.
+    pub uidvalidity: Option<u32>,
+    /// The message's UID.
+    pub uid: Option<u32>,
+}
+
+/// The sending side of a session's capture queue.
+#[derive(Clone)]
+pub struct Queue {
+    /// Into the draining task.
+    tx: mpsc::Sender<(NewMessage, Direction)>,
+}
+
+impl Queue {
+    /// Starts the task that archives what is queued; it ends when every
+    /// `Queue` clone is dropped and the queue is drained. It is tracked, so
+    /// a graceful shutdown waits for commits in flight.
+    pub fn start(archive: Archive, capacity: usize, tracker: &TaskTracker) -> Queue {
+        let (tx, mut rx) = mpsc::channel::<(NewMessage, Direction)>(capacity.max(1));
+        let drain = async move {
+            while let Some((message, direction)) = rx.recv().await {
+                let uid = message.meta.imap.as_ref().and_then(|i| i.uid);
+                let size = message.content.size;
+                match archive.append(message).await {
+                    Ok(a) => tracing::info!(
+                        seq = a.seq,
+                        hash = %hex::encode(a.hash),
+                        dedup = a.deduplicated,
+                        direction = direction.as_str(),
+                        uid,
+                        size,
+                        "archived"
+                    ),
+                    Err(error) => tracing::error!(
+                        %error,
+                        direction = direction.as_str(),
+                        uid,
+                        size,
+                        "archive failed: message NOT archived"
+                    ),
+                }
+            }
+        };
+        tracker.spawn(drain.in_current_span());
+        Queue { tx }
+    }
+
+    /// Queues one captured message.
+    pub async fn submit(
+        &self,
+        origin: &Origin,
+        place: Place,
+        direction: Direction,
+        content: SpooledContent,
+    ) {
+        let message = NewMessage {
+            meta: meta(origin, place, direction),
+            content,
+            evidence: None,
+        };
+        let message = match self.tx.try_send((message, direction)) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(message)) => message,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!(
+                    direction = direction.as_str(),
+                    "capture queue closed: message NOT archived"
+                );
+                return;
+            }
+        };
+        tracing::warn!(
+            direction = direction.as_str(),
+            "capture queue full; waiting for the archive"
+        );
+        match tokio::time::timeout(QUEUE_WAIT, self.tx.send(message)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => {
+                tracing::error!(
+                    direction = direction.as_str(),
+                    "archive too slow: message NOT archived"
+                )
+            }
+        }
+    }
+}
+
+/// The record metadata of a capture.
+fn meta(origin: &Origin, place: Place, direction: Direction) -> MessageMeta {
+    MessageMeta {
+        source: Source {
+            kind: SourceKind::ImapProxy,
+            name: origin.listener.clone(),
+        },
+        peer: Some(origin.peer.clone()),
+        tls: origin.tls.clone(),
+        auth_user: place.user.clone(),
+        imap: Some(ImapContext {
+            user: place.user,
+            mailbox: place.mailbox,
+            uidvalidity: place.uidvalidity,
+            uid: place.uid,
+            direction: direction.as_str().to_owned(),
+        }),
+        ..MessageMeta::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_names_the_imap_context() {
+        let origin = Origin {
+            listener: "imap".into(),
+            peer: "127.0.0.1:5".into(),
+            tls: None,
+        };
+        let place = Place {
+            user: Some("alice".into()),
+            mailbox: Some("INBOX".into()),
+            uidvalidity: Some(7),
+            uid: Some(3),
+        };
+        let m = meta(&origin, place, Direction::ProxyFetch);
+        assert_eq!(m.source.kind, SourceKind::ImapProxy);
+        assert_eq!(m.auth_user.as_deref(), Some("alice"));
+        let imap = m.imap.unwrap();
+        assert_eq!(
+            (imap.uid, imap.direction.as_str()),
+            (Some(3), "proxy-fetch")
+        );
+    }
+}

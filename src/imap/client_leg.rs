@@ -1,0 +1,293 @@
+//! The client-to-server direction of a session: relays the client's bytes
+//! to the upstream as the framer delimits them, answers STARTTLS and
+//! COMPRESS itself, notes commands in the context, and spools APPEND
+//! message literals as they stream past.
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, BufWriter, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::command::{self, Command};
+use super::framer::{Event, Framer, Line, LiteralStart, Side};
+use super::session::{Inject, Shared, Stop};
+use super::stream::BoxIo;
+use super::token::Parts;
+use crate::archive::Spool;
+
+/// Bytes read from the client at once.
+const READ_BUF: usize = 64 * 1024;
+
+/// Literals up to this size are kept for the command parser (LOGIN
+/// arguments, mailbox names); larger ones only stream through.
+pub(super) const SMALL_LITERAL: u64 = 8 * 1024;
+
+/// An APPEND message literal being spooled.
+struct AppendCapture {
+    /// The APPEND's tag, to match the server's verdict.
+    tag: String,
+    /// Target mailbox.
+    mailbox: String,
+    /// The spool; `None` once writing to it failed (the relay goes on).
+    spool: Option<Spool>,
+}
+
+/// The client direction's state, kept across STARTTLS.
+pub(super) struct ClientLeg {
+    /// Frames the client's bytes.
+    framer: Framer,
+    /// The current command's tokens, for the parser.
+    parts: Parts,
+    /// An APPEND message being captured.
+    append: Option<AppendCapture>,
+    /// A small literal being collected for the parser.
+    small: Option<Vec<u8>>,
+}
+
+type Upstream = BufWriter<WriteHalf<BoxIo>>;
+
+impl ClientLeg {
+    /// A fresh client direction capping lines at `max_line`.
+    pub fn new(max_line: usize) -> ClientLeg {
+        ClientLeg {
+            framer: Framer::new(Side::Client, max_line),
+            parts: Parts::new(max_line),
+            append: None,
+            small: None,
+        }
+    }
+
+    /// Relays until the client closes, asks for STARTTLS, stays silent too
+    /// long, or `stop` is cancelled by the other direction.
+    pub async fn run(
+        &mut self,
+        sh: &Shared,
+        from: &mut ReadHalf<BoxIo>,
+        to: &mut Upstream,
+        inject: &mpsc::Sender<Inject>,
+        stop: &CancellationToken,
+    ) -> Stop {
+        let stopped = self.relay(sh, from, to, inject, stop).await;
+        // STARTTLS and timeouts end the other direction through an inject,
+        // after it has written the proxy's last line.
+        if !matches!(stopped, Stop::StartTls | Stop::Timeout) {
+            stop.cancel();
+        }
+        stopped
+    }
+
+    async fn relay(
+        &mut self,
+        sh: &Shared,
+        from: &mut ReadHalf<BoxIo>,
+        to: &mut Upstream,
+        inject: &mpsc::Sender<Inject>,
+        stop: &CancellationToken,
+    ) -> Stop {
+        let mut buf = vec![0u8; READ_BUF];
+        let (mut start, mut end) = (0, 0);
+        loop {
+            let mut rest = &buf[start..end];
+            while let Some(event) = self.framer.next(&mut rest) {
+                match self.on_event(event, sh, to, inject).await {
+                    Ok(None) => {}
+                    Ok(Some(stopped)) => return stopped,
+                    Err(error) => return failed("upstream write", &error),
+                }
+            }
+            start = end - rest.len();
+            if let Err(error) = to.flush().await {
+                return failed("upstream write", &error);
+            }
+            if self.framer.awaiting_answer().is_some() {
+                tokio::select! {
+                    _ = sh.answered.notified() => self.take_answer(sh),
+                    _ = stop.cancelled() => return Stop::Closed,
+                }
+                continue;
+            }
+            let idle = sh.settings.config.timeout_idle;
+            let read = async {
+                if Shared::lock(&sh.ctx).idling() {
+                    // IDLE lasts as long as the client wants.
+                    Ok(from.read(&mut buf).await)
+                } else {
+                    tokio::time::timeout(idle, from.read(&mut buf)).await
+                }
+            };
+            let n = tokio::select! {
+                r = read => r,
+                _ = stop.cancelled() => return Stop::Closed,
+            };
+            match n {
+                Ok(Ok(0)) => return self.closed(),
+                Ok(Ok(n)) => (start, end) = (0, n),
+                Ok(Err(error)) => return failed("client read", &error),
+                Err(_) => {
+                    tracing::info!(secs = idle.as_secs(), "client idle too long; autologout");
+                    let _ = inject
+                        .send(Inject::Bye("* BYE Autologout; idle for too long\r\n"))
+                        .await;
+                    return Stop::Timeout;
+                }
+            }
+        }
+    }
+
+    fn take_answer(&mut self, sh: &Shared) {
+        let answer = Shared::lock(&sh.handoff).answer.take();
+        if let Some(head) = answer {
+            let verdict = self.framer.server_said(&head);
+            tracing::debug!(?verdict, "synchronizing literal answered");
+        }
+    }
+
+    fn closed(&mut self) -> Stop {
+        if self.framer.in_literal() {
+            tracing::info!("client closed in the middle of a literal");
+        }
+        Stop::Closed
+    }
+
+    async fn on_event(
+        &mut self,
+        event: Event<'_>,
+        sh: &Shared,
+        to: &mut Upstream,
+        inject: &mpsc::Sender<Inject>,
+    ) -> std::io::Result<Option<Stop>> {
+        match event {
+            Event::Line(line) => return self.on_line(line, sh, to, inject).await,
+            Event::LineTooLong(bytes) => {
+                tracing::warn!(
+                    len = bytes.len(),
+                    "client line too long; passed through unread"
+                );
+                self.parts.overflow();
+                to.write_all(&bytes).await?;
+            }
+            Event::LineRest(bytes) => to.write_all(bytes).await?,
+            Event::LiteralStart(start) => self.literal_start(&start, sh),
+            Event::LiteralData(data) => {
+                self.literal_data(data);
+                to.write_all(data).await?;
+            }
+            Event::LiteralEnd => self.literal_end(sh),
+        }
+        Ok(None)
+    }
+
+    async fn on_line(
+        &mut self,
+        line: Line,
+        sh: &Shared,
+        to: &mut Upstream,
+        inject: &mpsc::Sender<Inject>,
+    ) -> std::io::Result<Option<Stop>> {
+        let tag = line.head.tag().unwrap_or_default().to_owned();
+        if !line.continued {
+            self.parts.clear();
+            let special = !line.overlong && {
+                let mut ctx = Shared::lock(&sh.ctx);
+                ctx.sasl_response(line.text()) || ctx.idle_done(line.text())
+            };
+            if special {
+                to.write_all(&line.raw).await?;
+                return Ok(None);
+            }
+        }
+        if line.overlong {
+            self.parts.overflow();
+        } else {
+            self.parts.text(line.text());
+        }
+        if line.is_last() {
+            let command = match self.parts.full() {
+                true => Command::Other,
+                false => Command::parse(self.parts.tokens()),
+            };
+            tracing::debug!(command = command.kind(), "command");
+            match command {
+                Command::StartTls if !line.continued => {
+                    return Ok(self.starttls(sh, tag, inject).await);
+                }
+                Command::Compress if !line.continued => {
+                    let no = format!(
+                        "{tag} NO [CANNOT] COMPRESS is not available through this proxy\r\n"
+                    );
+                    let _ = inject.send(Inject::Line(no.into_bytes())).await;
+                    return Ok(None);
+                }
+                command => Shared::lock(&sh.ctx).command(&tag, &command),
+            }
+        }
+        if line.literal.is_some_and(|l| l.sync) {
+            // Registered before the line leaves, so the answer cannot be missed.
+            Shared::lock(&sh.handoff).awaiting = Some(tag);
+        }
+        to.write_all(&line.raw).await?;
+        Ok(None)
+    }
+
+    async fn starttls(
+        &mut self,
+        sh: &Shared,
+        tag: String,
+        inject: &mpsc::Sender<Inject>,
+    ) -> Option<Stop> {
+        let logged_in = Shared::lock(&sh.ctx).user.is_some();
+        if sh.offer_starttls() && !logged_in {
+            let _ = inject.send(Inject::StartTls(tag)).await;
+            return Some(Stop::StartTls);
+        }
+        let bad = format!("{tag} BAD STARTTLS is not available now\r\n");
+        let _ = inject.send(Inject::Line(bad.into_bytes())).await;
+        None
+    }
+
+    fn literal_start(&mut self, start: &LiteralStart, sh: &Shared) {
+        let mailbox = match self.parts.full() {
+            true => None,
+            false => command::append_mailbox(self.parts.tokens()),
+        };
+        if let Some(mailbox) = mailbox {
+            self.append = Some(AppendCapture {
+                tag: start.head.tag().unwrap_or_default().to_owned(),
+                mailbox,
+                spool: Some(sh.settings.archive.spool()),
+            });
+        } else if start.literal.size <= SMALL_LITERAL {
+            self.small = Some(Vec::new());
+        }
+    }
+
+    fn literal_data(&mut self, data: &[u8]) {
+        if let Some(capture) = &mut self.append {
+            if let Some(Err(error)) = capture.spool.as_mut().map(|s| s.write(data)) {
+                tracing::error!(%error, "spooling an APPEND failed: message NOT archived");
+                capture.spool = None;
+            }
+        } else if let Some(small) = &mut self.small {
+            small.extend_from_slice(data);
+        }
+    }
+
+    fn literal_end(&mut self, sh: &Shared) {
+        if let Some(capture) = self.append.take() {
+            if let Some(spool) = capture.spool {
+                Shared::lock(&sh.ctx).append_message(
+                    &capture.tag,
+                    &capture.mailbox,
+                    spool.finish(),
+                );
+            }
+            self.parts.literal(None);
+        } else {
+            self.parts.literal(self.small.take());
+        }
+    }
+}
+
+fn failed(what: &str, error: &std::io::Error) -> Stop {
+    tracing::info!(%error, "{what} failed");
+    Stop::Closed
+}

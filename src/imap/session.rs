@@ -1,0 +1,300 @@
+//! One proxied IMAP session: the client leg (optionally TLS, implicit or
+//! by mailseal's own STARTTLS), the upstream leg, and the two relay
+//! directions between them, which share the conversation [`Context`].
+//!
+//! The session is generic over the client's stream, so TCP, TLS and
+//! in-memory duplex streams in tests run the same code.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt as _, BufWriter, WriteHalf};
+use tokio::sync::{Notify, mpsc};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::capability;
+use super::capture::{Origin, Queue};
+use super::client_leg::ClientLeg;
+use super::completer::{Captured, Completer, Key};
+use super::context::Context;
+use super::framer::DEFAULT_MAX_LINE;
+use super::head::Head;
+use super::server_leg::ServerLeg;
+use super::stream::{BoxIo, Io};
+use super::upstream::{Upstream, UpstreamError};
+use crate::archive::Archive;
+use crate::config::{ImapProxyConfig, TlsMode};
+use crate::tls::TlsError;
+
+/// Longest wait for a client's TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Keys remembered as captured by the session before the archive lookup
+/// would find them; cleared past this many (the archive stays the truth).
+const MAX_CAPTURED: usize = 50_000;
+
+/// Why a session ended abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The upstream could not be reached.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The client's TLS handshake failed or timed out.
+    #[error("client TLS handshake: {0}")]
+    Tls(std::io::Error),
+    /// Writing to the client failed before the relay started.
+    #[error("client: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the sessions of one listener share.
+pub struct Settings {
+    /// The listener's configuration.
+    pub config: ImapProxyConfig,
+    /// Where captures go.
+    pub archive: Archive,
+    /// Client-leg TLS, when a certificate is configured.
+    pub acceptor: Option<TlsAcceptor>,
+    /// The real IMAP server.
+    pub upstream: Arc<Upstream>,
+    /// Cap on one line fragment in either direction.
+    pub max_line: usize,
+}
+
+impl Settings {
+    /// Loads certificates and builds the TLS setups of both legs.
+    pub fn new(config: ImapProxyConfig, archive: Archive) -> Result<Settings, TlsError> {
+        let acceptor = match &config.tls {
+            Some(files) => Some(TlsAcceptor::from(files.server_config()?)),
+            None => None,
+        };
+        let upstream = Arc::new(Upstream::new(&config)?);
+        Ok(Settings {
+            config,
+            archive,
+            acceptor,
+            upstream,
+            max_line: DEFAULT_MAX_LINE,
+        })
+    }
+}
+
+/// A line the server direction writes to the client at a response
+/// boundary, on behalf of the client direction.
+pub(super) enum Inject {
+    /// A response of the proxy's own (`tag NO ...`).
+    Line(Vec<u8>),
+    /// `tag OK`, then the relay stops for the TLS handshake.
+    StartTls(String),
+    /// `* BYE ...`, then the session ends.
+    Bye(&'static str),
+}
+
+/// Why a relay direction stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// STARTTLS: upgrade the client leg and go on.
+    StartTls,
+    /// A peer closed, failed, or the other direction stopped.
+    Closed,
+    /// The daemon is shutting down.
+    Shutdown,
+    /// The client was silent too long.
+    Timeout,
+}
+
+/// The answer to a client's synchronizing literal, handed from the server
+/// direction (which sees it) to the client direction (which waits for it).
+#[derive(Default)]
+pub(super) struct Handoff {
+    /// Tag of the command whose literal waits.
+    pub awaiting: Option<String>,
+    /// The server's `+` or tagged response, once seen.
+    pub answer: Option<Head>,
+}
+
+/// State both directions of one session share.
+pub(super) struct Shared {
+    /// The listener's settings.
+    pub settings: Arc<Settings>,
+    /// The conversation.
+    pub ctx: Mutex<Context>,
+    /// Synchronizing-literal answers.
+    pub handoff: Mutex<Handoff>,
+    /// Wakes the client direction when `handoff.answer` is set.
+    pub answered: Notify,
+    /// Peer and TLS of the client leg, for records.
+    pub origin: Mutex<Origin>,
+    /// The client leg is encrypted.
+    pub client_tls: AtomicBool,
+    /// Where captures go.
+    pub queue: Queue,
+    /// The completion task, once the session logged in.
+    pub completer: Mutex<Option<Completer>>,
+    /// Messages this session captured itself (APPEND, whole FETCH).
+    pub captured: Captured,
+    /// Tracks the session's background tasks.
+    pub tracker: TaskTracker,
+}
+
+impl Shared {
+    /// Locks a mutex, recovering from a poisoned one (a panic elsewhere
+    /// must not stop the relay).
+    pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True while the proxy offers STARTTLS to the client.
+    pub fn offer_starttls(&self) -> bool {
+        self.settings.config.tls_mode == TlsMode::Starttls
+            && self.settings.acceptor.is_some()
+            && !self.client_tls.load(Ordering::Relaxed)
+    }
+
+    /// Remembers a message the session captured itself.
+    pub fn captured(&self, key: Key) {
+        let mut captured = Shared::lock(&self.captured);
+        if captured.len() >= MAX_CAPTURED {
+            captured.clear();
+        }
+        captured.insert(key);
+    }
+}
+
+/// The client side's write half, buffered (flushed before every wait).
+pub(super) type Writer = BufWriter<WriteHalf<BoxIo>>;
+
+/// Serves one client connection until it ends.
+pub async fn serve<S: Io + 'static>(
+    settings: Arc<Settings>,
+    stream: S,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> Result<(), SessionError> {
+    let mut client: BoxIo = Box::new(stream);
+    let mut origin = Origin {
+        listener: settings.config.name.clone(),
+        peer: peer.to_string(),
+        tls: None,
+    };
+    if settings.config.tls_mode == TlsMode::Implicit {
+        let (tls, info) = accept_tls(&settings, client).await?;
+        client = tls;
+        origin.tls = info;
+    }
+    let (upstream, greeting) = match settings.upstream.connect().await {
+        Ok(connected) => connected,
+        Err(error) => {
+            let _ = client
+                .write_all(b"* BYE upstream server unavailable\r\n")
+                .await;
+            let _ = client.shutdown().await;
+            return Err(error.into());
+        }
+    };
+    let shared = Shared {
+        queue: Queue::start(
+            settings.archive.clone(),
+            settings.config.capture_queue,
+            &tracker,
+        ),
+        ctx: Mutex::new(Context::new(
+            settings.config.skip_append_folders.clone(),
+            settings.config.skip_append_special_use.clone(),
+        )),
+        handoff: Mutex::default(),
+        answered: Notify::new(),
+        client_tls: AtomicBool::new(origin.tls.is_some()),
+        origin: Mutex::new(origin),
+        completer: Mutex::new(None),
+        captured: Captured::default(),
+        tracker,
+        settings,
+    };
+    client.write_all(&greet(&shared, greeting)).await?;
+    client.flush().await?;
+    tracing::info!(upstream = shared.settings.upstream.address(), "connected");
+    relay(&shared, client, upstream, &shutdown).await
+}
+
+/// The greeting as the client sees it.
+fn greet(shared: &Shared, greeting: Vec<u8>) -> Vec<u8> {
+    let greeting = if shared.settings.upstream.uses_starttls() {
+        // Capabilities listed before the upstream's TLS are stale.
+        capability::strip_code(&greeting).unwrap_or(greeting)
+    } else {
+        greeting
+    };
+    capability::rewrite(&greeting, shared.offer_starttls()).unwrap_or(greeting)
+}
+
+/// Relays both directions until the session ends, upgrading the client leg
+/// when it asks for STARTTLS.
+async fn relay(
+    shared: &Shared,
+    mut client: BoxIo,
+    upstream: BoxIo,
+    shutdown: &CancellationToken,
+) -> Result<(), SessionError> {
+    let max_line = shared.settings.max_line;
+    let (mut up_read, up_write) = tokio::io::split(upstream);
+    let mut up_write = BufWriter::new(up_write);
+    let mut client_leg = ClientLeg::new(max_line);
+    let mut server_leg = ServerLeg::new(max_line);
+    loop {
+        let (mut c_read, c_write) = tokio::io::split(client);
+        let mut c_write = BufWriter::new(c_write);
+        let stop = CancellationToken::new();
+        let (inject_tx, mut inject_rx) = mpsc::channel(8);
+        let (up, down) = tokio::join!(
+            client_leg.run(shared, &mut c_read, &mut up_write, &inject_tx, &stop),
+            server_leg.run(
+                shared,
+                &mut up_read,
+                &mut c_write,
+                &mut inject_rx,
+                &stop,
+                shutdown
+            ),
+        );
+        client = c_read.unsplit(c_write.into_inner());
+        if up == Stop::StartTls && down == Stop::StartTls {
+            let (tls, info) = accept_tls(&shared.settings, client).await?;
+            client = tls;
+            shared.client_tls.store(true, Ordering::Relaxed);
+            Shared::lock(&shared.origin).tls = info;
+            tracing::info!("client leg upgraded to TLS");
+            continue;
+        }
+        tracing::info!(client = ?up, server = ?down, "session ended");
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            let _ = client.shutdown().await;
+            let _ = up_write.shutdown().await;
+        })
+        .await;
+        return Ok(());
+    }
+}
+
+/// The TLS handshake with the client.
+async fn accept_tls(
+    settings: &Settings,
+    client: BoxIo,
+) -> Result<(BoxIo, Option<crate::archive::record::TlsInfo>), SessionError> {
+    let Some(acceptor) = &settings.acceptor else {
+        return Err(SessionError::Tls(std::io::Error::other(
+            "no certificate configured",
+        )));
+    };
+    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(client))
+        .await
+        .map_err(|_| SessionError::Tls(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(SessionError::Tls)?;
+    let info = crate::tls::tls_info(tls.get_ref().1);
+    Ok((Box::new(tls), info))
+}

@@ -1,0 +1,87 @@
+//! STARTTLS on the client leg with a throwaway rcgen certificate.
+
+use std::sync::Arc;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio_rustls::TlsConnector;
+
+use super::*;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server config and a client config that trusts it.
+fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = CertificateDer::from(certified.cert.der().to_vec());
+    let key = PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der());
+    let server = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key))
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (Arc::new(server), Arc::new(client))
+}
+
+#[tokio::test]
+async fn starttls_upgrades_resets_state_and_unlocks_auth_and_mail() {
+    let (server_tls, client_tls) = tls_pair();
+    let mut cfg = config();
+    cfg.starttls = Some(server_tls);
+    cfg.require_tls = true;
+    let mut h = start(cfg);
+    h.client.expect("220").await;
+    let ehlo = h.client.cmd("EHLO c", "250").await;
+    let caps: Vec<String> = ehlo
+        .lines()
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into())
+        .collect();
+    assert!(caps.contains(&"STARTTLS".to_owned()) && !caps.iter().any(|c| c.starts_with("AUTH")));
+    h.client.cmd("MAIL FROM:<a@b>", "530").await;
+    // A command pipelined behind STARTTLS in plain text must be dropped.
+    h.client
+        .send(b"STARTTLS\r\nMAIL FROM:<injected@x>\r\n")
+        .await;
+    h.client.expect("220").await;
+
+    let name = ServerName::try_from("localhost").unwrap();
+    let stream = TlsConnector::from(client_tls)
+        .connect(name, h.client.stream)
+        .await
+        .unwrap();
+    let mut client = Client::new(stream);
+    client.cmd("MAIL FROM:<a@b>", "503 5.5.1").await;
+    let ehlo = client.cmd("EHLO c", "250").await;
+    let caps: Vec<String> = ehlo
+        .lines()
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into())
+        .collect();
+    assert!(!caps.contains(&"STARTTLS".to_owned()));
+    assert!(caps.contains(&"AUTH PLAIN".to_owned()));
+    client.cmd("STARTTLS", "502").await;
+    client.cmd("AUTH PLAIN AGFsaWNlAHB3", "235").await;
+    client.cmd("MAIL FROM:<a@b>", "250").await;
+    client.cmd("RCPT TO:<c@d>", "250").await;
+    client.cmd("DATA", "354").await;
+    client.send(b"secret\r\n.\r\n").await;
+    client.expect("250").await;
+    client.cmd("QUIT", "221").await;
+
+    let log = h.log.lock().unwrap();
+    assert!(!log.lines.iter().any(|l| l.contains("injected")));
+    let meta = &log.commits[0].0;
+    let tls = meta.tls.as_ref().unwrap();
+    assert!(tls.version.starts_with("TLS"), "{tls:?}");
+    assert_eq!(meta.auth_user.as_deref(), Some("alice"));
+}

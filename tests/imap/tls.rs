@@ -1,0 +1,124 @@
+//! TLS on both legs: the proxy's own STARTTLS and implicit TLS towards the
+//! client (a test certificate from rcgen), and implicit TLS or STARTTLS
+//! towards Dovecot with its certificate checked.
+
+use std::path::{Path, PathBuf};
+
+use mailseal::config::{TlsFiles, TlsMode, Upstream, UpstreamCa};
+use rustls_pki_types::ServerName;
+
+use super::{Raw, imap, python, setup, setup_with, wait_archived};
+use crate::support::dovecot::{self, Dovecot, PASSWORD, USER};
+
+/// A self-signed certificate for `localhost` and 127.0.0.1: (cert, key).
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let ck = rcgen::generate_simple_self_signed(names).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+const TLS_CLIENT: &str = r#"
+import imaplib, ssl, sys
+port, mode, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+if mode == 'implicit':
+    m = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx)
+else:
+    m = imaplib.IMAP4('127.0.0.1', port)
+    print('before', ' '.join(m.capabilities))
+    m.starttls(ssl_context=ctx)
+print('after', ' '.join(m.capabilities))
+m.login(sys.argv[4], sys.argv[5])
+typ, data = m.append('INBOX', None, None, b'Subject: tls\r\n\r\nover tls\r\n')
+print('append', typ)
+m.logout()
+"#;
+
+async fn client_leg(mode: TlsMode, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let files = TlsFiles { cert: cert.clone(), key };
+    let Some(s) = setup(|c, _| {
+        c.tls = Some(files);
+        c.tls_mode = mode;
+    })
+    .await
+    else {
+        return;
+    };
+    let args = [s.proxy.port().to_string(), name.into(), cert.display().to_string(), USER.into(), PASSWORD.into()];
+    let out = python(TLS_CLIENT, &args).await;
+    if mode == TlsMode::Starttls {
+        let before = out.lines().find(|l| l.starts_with("before")).unwrap();
+        assert!(before.contains("STARTTLS"), "{out}");
+    }
+    let after = out.lines().find(|l| l.starts_with("after")).unwrap();
+    assert!(!after.contains("STARTTLS"), "STARTTLS offered on a TLS leg: {out}");
+    assert!(out.contains("append OK"), "{out}");
+    let found = wait_archived(&s.archive, 1).await;
+    let tls = found[0].0.tls.as_ref().expect("record names the client TLS");
+    assert!(tls.version.starts_with("TLSv1_"), "{tls:?}");
+    assert_eq!(found[0].1, b"Subject: tls\r\n\r\nover tls\r\n");
+    assert_eq!(imap(&found[0].0).direction, "append");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_on_the_client_leg() {
+    client_leg(TlsMode::Starttls, "starttls").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_on_the_client_leg() {
+    client_leg(TlsMode::Implicit, "implicit").await;
+}
+
+async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
+    if !dovecot::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let (c2, k2) = (cert.clone(), key.clone());
+    let dovecot = tokio::task::spawn_blocking(move || Dovecot::start(Some((&c2, &k2)))).await.unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let ca = if ca_matches { cert } else { certificate(other.path()).0 };
+    let s = setup_with(dovecot, |c, d| {
+        let port = if mode == TlsMode::Implicit { d.tls_port.unwrap() } else { d.port };
+        c.upstream = Upstream { host: "127.0.0.1".into(), port };
+        c.upstream_tls = mode;
+        c.upstream_ca = UpstreamCa::File(ca);
+        c.upstream_tls_name = ServerName::try_from("localhost").unwrap().to_owned();
+    })
+    .await;
+    let (mut c, greeting) = Raw::connect(s.proxy).await;
+    if !ca_matches {
+        assert!(greeting.starts_with("* BYE"), "an unverified upstream was accepted: {greeting}");
+        return;
+    }
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    assert!(!greeting.contains("STARTTLS"), "{greeting}");
+    c.login().await;
+    c.send(b"a1 APPEND INBOX {9+}\r\nupstream\n\r\n").await;
+    assert!(c.until("a1").await.contains("a1 OK"));
+    assert_eq!(wait_archived(&s.archive, 1).await[0].1, b"upstream\n");
+    let log = s.dovecot.log();
+    assert!(log.contains("user=<alice>") && log.contains(", TLS"), "Dovecot did not see TLS:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_to_the_upstream() {
+    upstream_leg(TlsMode::Implicit, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_to_the_upstream() {
+    upstream_leg(TlsMode::Starttls, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_certificate_is_checked() {
+    upstream_leg(TlsMode::Implicit, false).await;
+}
