@@ -4,6 +4,7 @@
 //! problem); errors become exit code 2 in `main`.
 
 mod filter;
+mod imap_import;
 mod inspect;
 mod load;
 mod progress;
@@ -138,6 +139,8 @@ pub enum ImportCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Mailboxes on an IMAP server (incremental, resumable).
+    Imap(imap_import::ImapImportArgs),
 }
 
 /// Key commands.
@@ -174,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     format,
                     filter,
                 } => store::export(&config, &out, format, &filter),
+                Command::Import { what: ImportCommand::Imap(args) } => imap_import::run(&config, args),
                 Command::Import { what } => store::import(&config, what),
                 Command::Reindex => store::reindex(&config),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),

@@ -27,6 +27,7 @@ pub fn import(config: &Config, what: ImportCommand) -> anyhow::Result<u8> {
         ImportCommand::Eml { paths } => (ImportKind::Eml, paths),
         ImportCommand::Mbox { paths } => (ImportKind::Mbox, paths),
         ImportCommand::Maildir { paths } => (ImportKind::Maildir, paths),
+        ImportCommand::Imap(_) => anyhow::bail!("IMAP imports are run by `imap_import::run`"),
     };
     let archive = open(config)?;
     let mut failures = 0usize;
