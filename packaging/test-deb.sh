@@ -97,6 +97,8 @@ if [ "${1:-}" != --no-build ]; then
     cargo deb --locked --no-build --deb-revision 2 "$@" >"$root/target/packaging/cargo-deb-2.log" 2>&1 ||
         fail "cargo deb (revision 2) failed, see target/packaging/cargo-deb-2.log"
     cp "$root"/target/debian/mailseal_*-2_*.deb "$debs/"
+    # Leave target/debian as build-deb left it: revision 1.
+    rm -f "$root"/target/debian/mailseal_*-2_*.deb && cp "$debs"/mailseal_*-1_*.deb "$root/target/debian/"
 fi
 deb1=$(ls "$debs"/mailseal_*-1_*.deb 2>/dev/null | head -n1)
 deb2=$(ls "$debs"/mailseal_*-2_*.deb 2>/dev/null | head -n1)

@@ -46,21 +46,33 @@ pub async fn setup(adjust: impl FnOnce(&mut ImapProxyConfig, &Dovecot)) -> Optio
     if !dovecot::available() {
         return None;
     }
-    let dovecot = tokio::task::spawn_blocking(|| Dovecot::start(None)).await.unwrap();
+    let dovecot = tokio::task::spawn_blocking(|| Dovecot::start(None))
+        .await
+        .unwrap();
     Some(setup_with(dovecot, adjust).await)
 }
 
 /// A proxy in front of an already started Dovecot.
-pub async fn setup_with(dovecot: Dovecot, adjust: impl FnOnce(&mut ImapProxyConfig, &Dovecot)) -> Setup {
+pub async fn setup_with(
+    dovecot: Dovecot,
+    adjust: impl FnOnce(&mut ImapProxyConfig, &Dovecot),
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let archive = Archive::open_dir(dir.path()).unwrap();
-    let mut config = ImapProxyConfig::for_test("imap-test", "127.0.0.1:0".parse().unwrap(), dovecot.addr());
+    let mut config =
+        ImapProxyConfig::for_test("imap-test", "127.0.0.1:0".parse().unwrap(), dovecot.addr());
     adjust(&mut config, &dovecot);
     let proxy = ImapProxy::bind(config, archive.clone()).await.unwrap();
     let addr = proxy.local_addr().unwrap();
     let shutdown = Shutdown::new();
     tokio::spawn(proxy.serve(shutdown.clone()));
-    Setup { dovecot, archive, proxy: addr, shutdown, _dir: dir }
+    Setup {
+        dovecot,
+        archive,
+        proxy: addr,
+        shutdown,
+        _dir: dir,
+    }
 }
 
 /// Every archived message: its metadata and its bytes.
@@ -69,9 +81,13 @@ pub fn archived(archive: &Archive) -> Vec<(MessageMeta, Vec<u8>)> {
     let mut out = Vec::new();
     for summary in reader.summaries().unwrap() {
         let (record, _) = reader.record(summary.seq).unwrap();
-        let Some(meta) = record.message().cloned() else { continue };
+        let Some(meta) = record.message().cloned() else {
+            continue;
+        };
         let mut bytes = Vec::new();
-        reader.write_content(&meta.content.sha256, &mut bytes).unwrap();
+        reader
+            .write_content(&meta.content.sha256, &mut bytes)
+            .unwrap();
         out.push((meta, bytes));
     }
     out
@@ -105,7 +121,11 @@ pub async fn python(script: &str, args: &[String]) -> String {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "python failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -124,7 +144,12 @@ for name in sorted(os.listdir(sys.argv[4])):
     assert typ == 'OK'
 m.logout()
 "#;
-    let args = [dovecot.port.to_string(), USER.into(), PASSWORD.into(), dir.path().display().to_string()];
+    let args = [
+        dovecot.port.to_string(),
+        USER.into(),
+        PASSWORD.into(),
+        dir.path().display().to_string(),
+    ];
     python(script, &args).await;
 }
 
@@ -137,7 +162,9 @@ pub struct Raw {
 impl Raw {
     /// Connects and reads the greeting.
     pub async fn connect(addr: SocketAddr) -> (Raw, String) {
-        let mut raw = Raw { conn: BufReader::new(TcpStream::connect(addr).await.unwrap()) };
+        let mut raw = Raw {
+            conn: BufReader::new(TcpStream::connect(addr).await.unwrap()),
+        };
         let greeting = raw.line().await;
         (raw, greeting)
     }
@@ -150,10 +177,13 @@ impl Raw {
     /// Reads one line (empty at end of stream).
     pub async fn line(&mut self) -> String {
         let mut buf = Vec::new();
-        tokio::time::timeout(Duration::from_secs(20), self.conn.read_until(b'\n', &mut buf))
-            .await
-            .expect("no line within 20 s")
-            .unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            self.conn.read_until(b'\n', &mut buf),
+        )
+        .await
+        .expect("no line within 20 s")
+        .unwrap();
         String::from_utf8_lossy(&buf).into_owned()
     }
 

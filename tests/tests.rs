@@ -9,3 +9,5 @@ mod support;
 mod archive;
 // The command line: exit codes, import/export round trips, bad input.
 mod cli;
+// The journal receiver against swaks, smtplib and a private Postfix.
+mod journal;

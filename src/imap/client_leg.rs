@@ -98,14 +98,18 @@ impl ClientLeg {
             if let Err(error) = to.flush().await {
                 return failed("upstream write", &error);
             }
+            let idle = sh.settings.config.timeout_idle;
             if self.framer.awaiting_answer().is_some() {
                 tokio::select! {
                     _ = sh.answered.notified() => self.take_answer(sh),
                     _ = stop.cancelled() => return Stop::Closed,
+                    _ = tokio::time::sleep(idle) => {
+                        tracing::warn!("upstream never answered a synchronizing literal");
+                        return Stop::Closed;
+                    }
                 }
                 continue;
             }
-            let idle = sh.settings.config.timeout_idle;
             let read = async {
                 if Shared::lock(&sh.ctx).idling() {
                     // IDLE lasts as long as the client wants.

@@ -167,7 +167,10 @@ async fn run(job: Job, mut rx: mpsc::Receiver<Key>) {
         let due = held.due(!open);
         let mut groups: BTreeMap<(String, u32), Vec<u32>> = BTreeMap::new();
         for key in due.into_iter().filter(|k| !held_elsewhere(&job, k)) {
-            groups.entry((key.mailbox, key.uidvalidity)).or_default().push(key.uid);
+            groups
+                .entry((key.mailbox, key.uidvalidity))
+                .or_default()
+                .push(key.uid);
         }
         for ((mailbox, uidvalidity), uids) in groups {
             for chunk in uids.chunks(BATCH) {
@@ -207,11 +210,20 @@ async fn run(job: Job, mut rx: mpsc::Receiver<Key>) {
 /// True when the session captured the message itself or the archive
 /// already holds it for this user.
 fn held_elsewhere(job: &Job, key: &Key) -> bool {
-    if job.captured.lock().unwrap_or_else(|p| p.into_inner()).contains(key) {
+    if job
+        .captured
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(key)
+    {
         return true;
     }
     let user = job.user.as_deref().unwrap_or_default();
-    matches!(job.archive.imap_message(user, &key.mailbox, key.uidvalidity, key.uid), Ok(Some(_)))
+    matches!(
+        job.archive
+            .imap_message(user, &key.mailbox, key.uidvalidity, key.uid),
+        Ok(Some(_))
+    )
 }
 
 async fn login(job: &Job) -> Result<Side, async_imap::error::Error> {

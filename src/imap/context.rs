@@ -234,7 +234,7 @@ impl Context {
                 self.selected = None;
                 Settled::Nothing
             }
-            Some(Pending::Append { mailbox, messages }) => {
+            Some(Pending::Append { mailbox, messages }) if ok => {
                 self.appended(mailbox, messages, text)
             }
             _ => Settled::Nothing,

@@ -330,7 +330,11 @@ async fn settle(settled: Settled, sh: &Shared) {
             for (i, content) in messages.into_iter().enumerate() {
                 let uid = uids.get(i).copied();
                 if let (Some(uidvalidity), Some(uid)) = (uidvalidity, uid) {
-                    sh.captured(Key { mailbox: mailbox.clone(), uidvalidity, uid });
+                    sh.captured(Key {
+                        mailbox: mailbox.clone(),
+                        uidvalidity,
+                        uid,
+                    });
                 }
                 let place = Place {
                     user: user.clone(),
@@ -360,7 +364,11 @@ async fn finish_fetch(fetch: Fetch, sh: &Shared) {
     let mailbox = selected.as_ref().map(|m| m.name.clone());
     let uidvalidity = selected.as_ref().and_then(|m| m.uidvalidity);
     let key = match (&mailbox, uidvalidity, uid) {
-        (Some(mailbox), Some(uidvalidity), Some(uid)) => Some(Key { mailbox: mailbox.clone(), uidvalidity, uid }),
+        (Some(mailbox), Some(uidvalidity), Some(uid)) => Some(Key {
+            mailbox: mailbox.clone(),
+            uidvalidity,
+            uid,
+        }),
         _ => None,
     };
     if let Some(content) = fetch.content {
@@ -368,8 +376,15 @@ async fn finish_fetch(fetch: Fetch, sh: &Shared) {
             sh.captured(key);
         }
         let origin = Shared::lock(&sh.origin).clone();
-        let place = Place { user, mailbox, uidvalidity, uid };
-        sh.queue.submit(&origin, place, Direction::Fetch, content).await;
+        let place = Place {
+            user,
+            mailbox,
+            uidvalidity,
+            uid,
+        };
+        sh.queue
+            .submit(&origin, place, Direction::Fetch, content)
+            .await;
         return;
     }
     let Some(key) = key else { return };
@@ -377,7 +392,11 @@ async fn finish_fetch(fetch: Fetch, sh: &Shared) {
         return;
     }
     let user = user.as_deref().unwrap_or_default();
-    if let Ok(Some(_)) = sh.settings.archive.imap_message(user, &key.mailbox, key.uidvalidity, key.uid) {
+    if let Ok(Some(_)) =
+        sh.settings
+            .archive
+            .imap_message(user, &key.mailbox, key.uidvalidity, key.uid)
+    {
         return;
     }
     if let Some(completer) = Shared::lock(&sh.completer).as_ref() {

@@ -1,4 +1,22 @@
 //! SMTP: the protocol pieces without I/O, and the sessions built on them.
+//!
+//! Without I/O (bytes in, events out, tested with byte splits):
+//! [`line`](mod@line) frames command lines, [`command`] and [`envelope`] parse them,
+//! [`data`] decodes DATA (end of data, dot-unstuffing, smuggling),
+//! [`reply`] builds and parses replies, [`ehlo`] decides the capabilities a
+//! client sees, [`auth`] runs SASL PLAIN/LOGIN, [`journal_report`] unwraps
+//! Exchange journal reports.
+//!
+//! With I/O: [`session`] is the one SMTP server session (client leg, TLS,
+//! limits, shutdown), generic over its stream; a [`backend::Backend`]
+//! answers it: [`journal`] archives locally, the proxy relays through
+//! [`upstream`]. [`stream`] lets STARTTLS swap the stream in place.
+//!
+//! ```text
+//!  client ─> stream ─> line ─> command ─> session ─> backend ─┬─> archive (journal)
+//!                                 DATA ─> data ─> spool ──────┘   upstream (proxy)
+//! ```
+
 pub mod auth;
 pub mod backend;
 pub mod command;

@@ -15,9 +15,11 @@
 //! being received, a commit in flight) carries on until the transaction
 //! ends.
 
+mod access;
 mod message;
 #[cfg(test)]
 mod tests;
+mod transaction;
 
 use std::io;
 use std::net::SocketAddr;
@@ -32,10 +34,9 @@ use tracing::{debug, info, warn};
 use crate::archive::record::{Rcpt, SourceKind, TlsInfo};
 use crate::metrics::{self, ErrorKind};
 
-use super::backend::{AuthStep, Backend, Connection};
+use super::backend::{Backend, Connection};
 use super::command::{Command, CommandError};
 use super::ehlo::{self, EhloPolicy};
-use super::envelope::{MailFrom, RcptTo};
 use super::line::{DEFAULT_MAX_LINE, LineError, LineFramer};
 use super::reply::Reply;
 use super::stream::MaybeTls;
@@ -338,178 +339,6 @@ where
             offer_auth: tls || self.config.allow_plain_auth,
             max_size: self.config.max_message_size,
         }
-    }
-
-    async fn starttls(&mut self) -> Result<Flow, SessionError> {
-        let available = self
-            .config
-            .starttls
-            .clone()
-            .filter(|_| self.conn.tls.is_none());
-        let Some(tls_config) = available else {
-            return Ok(self.refuse(Reply::new(502, "5.5.1 STARTTLS not available")));
-        };
-        if !self.inbuf.is_empty() {
-            // Plain-text bytes sent after STARTTLS must not be taken as
-            // commands of the encrypted session (CVE-2011-0411).
-            warn!(bytes = self.inbuf.len(), "starttls-pipelined");
-            self.inbuf.clear();
-        }
-        self.queue(&Reply::new(220, "2.0.0 ready to start TLS"));
-        self.flush().await?;
-        let handshake = timeout(self.config.command_timeout, self.stream.upgrade(tls_config));
-        let info = match handshake.await {
-            Err(_) => return Err(SessionError::Timeout),
-            Ok(Err(e)) => {
-                metrics::error(ErrorKind::Tls);
-                return Err(SessionError::Tls(e));
-            }
-            Ok(Ok(info)) => info,
-        };
-        info!(version = %info.version, cipher = %info.cipher, "starttls");
-        // RFC 3207 4.2: forget everything learned before the handshake.
-        self.conn.tls = Some(info);
-        self.conn.helo = None;
-        self.conn.auth_user = None;
-        self.greeted = false;
-        self.esmtp = false;
-        self.auth_offered = false;
-        self.tx = None;
-        Ok(Flow::Continue)
-    }
-
-    async fn auth(
-        &mut self,
-        mechanism: &str,
-        initial: Option<&str>,
-        line: &[u8],
-    ) -> Result<Flow, SessionError> {
-        let refusal = if !self.esmtp {
-            Some(Reply::new(503, "5.5.1 send EHLO first"))
-        } else if self.conn.auth_user.is_some() {
-            Some(Reply::new(503, "5.5.1 already authenticated"))
-        } else if self.tx.is_some() {
-            Some(Reply::new(503, "5.5.1 not during a mail transaction"))
-        } else if self.conn.tls.is_none() && !self.config.allow_plain_auth {
-            Some(Reply::new(
-                538,
-                "5.7.11 encryption required for authentication",
-            ))
-        } else if !self.auth_offered {
-            Some(Reply::new(503, "5.5.1 authentication not enabled"))
-        } else {
-            None
-        };
-        if let Some(reply) = refusal {
-            return Ok(self.refuse(reply));
-        }
-        let start = AuthStep::Start {
-            mechanism,
-            initial,
-            line,
-        };
-        let mut outcome = self.backend.auth(&self.conn, start).await;
-        while outcome.reply.code() == 334 {
-            self.queue(&outcome.reply);
-            let response = match self.next_line(false).await? {
-                Input::Line(Ok(response)) => response,
-                Input::Line(Err(e)) => {
-                    self.backend
-                        .auth(&self.conn, AuthStep::Response(b"*"))
-                        .await;
-                    return Ok(self.refuse(CommandError::from(e).reply()));
-                }
-                Input::Eof | Input::Shutdown => return Ok(Flow::Close),
-            };
-            outcome = self
-                .backend
-                .auth(&self.conn, AuthStep::Response(&response))
-                .await;
-        }
-        if outcome.reply.code() == 235 {
-            info!(user = outcome.user.as_deref().unwrap_or(""), "auth");
-            self.conn.auth_user = outcome.user;
-            self.queue(&outcome.reply);
-            return Ok(Flow::Continue);
-        }
-        warn!(code = outcome.reply.code(), "auth-failed");
-        metrics::error(ErrorKind::Refused);
-        Ok(self.refuse(outcome.reply))
-    }
-
-    async fn mail(
-        &mut self,
-        mail: &MailFrom,
-        command: &Command,
-        line: &[u8],
-    ) -> Result<Flow, SessionError> {
-        if !self.greeted {
-            return Ok(self.refuse(Reply::new(503, "5.5.1 send HELO or EHLO first")));
-        }
-        if self.config.require_tls && self.conn.tls.is_none() {
-            info!("tls-required");
-            metrics::error(ErrorKind::Refused);
-            let reply = Reply::new(530, "5.7.0 must issue a STARTTLS command first");
-            return Ok(self.refuse(reply));
-        }
-        if self.tx.is_some() {
-            return Ok(self.refuse(Reply::new(503, "5.5.1 nested MAIL command")));
-        }
-        if mail.size.is_some_and(|s| s > self.config.max_message_size) {
-            self.queue(&too_big());
-            return Ok(Flow::Continue);
-        }
-        let reply = self.backend.command(&self.conn, command, line).await;
-        if reply.is_positive() {
-            self.tx = Some(Envelope {
-                mail_from: mail.address.clone(),
-                rcpts: Vec::new(),
-                accepted: 0,
-            });
-        }
-        self.queue(&reply);
-        Ok(Flow::Continue)
-    }
-
-    async fn rcpt(
-        &mut self,
-        rcpt: &RcptTo,
-        command: &Command,
-        line: &[u8],
-    ) -> Result<Flow, SessionError> {
-        let Some(tx) = &self.tx else {
-            return Ok(self.refuse(Reply::new(503, "5.5.1 need MAIL command")));
-        };
-        if tx.rcpts.len() >= self.config.max_recipients {
-            self.queue(&Reply::new(452, "4.5.3 too many recipients"));
-            return Ok(Flow::Continue);
-        }
-        let reply = self.backend.command(&self.conn, command, line).await;
-        if let Some(tx) = &mut self.tx {
-            tx.accepted += usize::from(reply.is_positive());
-            tx.rcpts.push(Rcpt {
-                address: rcpt.address.clone(),
-                reply: Some(reply.text()),
-            });
-        }
-        self.queue(&reply);
-        Ok(Flow::Continue)
-    }
-
-    async fn data(&mut self) -> Result<Flow, SessionError> {
-        let Some(tx) = &self.tx else {
-            return Ok(self.refuse(Reply::new(503, "5.5.1 need MAIL command")));
-        };
-        if tx.accepted == 0 {
-            return Ok(self.refuse(Reply::new(554, "5.5.1 no valid recipients")));
-        }
-        let reply = self.backend.data().await;
-        self.queue(&reply);
-        if reply.code() != 354 {
-            return Ok(Flow::Continue);
-        }
-        self.flush().await?;
-        self.receive().await
     }
 
     /// Queues a refusal and counts it; too many close the session.

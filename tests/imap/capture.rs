@@ -23,11 +23,18 @@ m.logout()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_and_whole_fetch_are_archived_byte_exact() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let msg = message(1, 50_000);
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &msg).unwrap();
-    let args = [s.proxy.port().to_string(), USER.into(), PASSWORD.into(), file.path().display().to_string()];
+    let args = [
+        s.proxy.port().to_string(),
+        USER.into(),
+        PASSWORD.into(),
+        file.path().display().to_string(),
+    ];
     let out = python(APPEND_AND_FETCH, &args).await;
     assert!(out.contains("append OK [APPENDUID"), "{out}");
     let found = wait_archived(&s.archive, 2).await;
@@ -37,48 +44,76 @@ async fn append_and_whole_fetch_are_archived_byte_exact() {
     for (meta, bytes) in &found {
         assert_eq!(bytes, &msg);
         let ctx = imap(meta);
-        assert_eq!((ctx.user.as_deref(), ctx.mailbox.as_deref(), ctx.uid), (Some(USER), Some("INBOX"), Some(1)));
+        assert_eq!(
+            (ctx.user.as_deref(), ctx.mailbox.as_deref(), ctx.uid),
+            (Some(USER), Some("INBOX"), Some(1))
+        );
         assert!(ctx.uidvalidity.is_some());
         assert_eq!(meta.auth_user.as_deref(), Some(USER));
     }
-    let directions: Vec<&str> = found.iter().map(|(m, _)| imap(m).direction.as_str()).collect();
+    let directions: Vec<&str> = found
+        .iter()
+        .map(|(m, _)| imap(m).direction.as_str())
+        .collect();
     assert_eq!(directions, ["append", "fetch"]);
     assert_eq!(found[0].0.content.sha256, found[1].0.content.sha256);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literal_plus_and_multiappend_are_archived_with_their_uids() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let (one, two, three) = (message(1, 2_000), message(2, 70_000), message(3, 100));
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
-    c.send(format!("a1 APPEND INBOX (\\Seen) {{{}+}}\r\n", one.len()).as_bytes()).await;
+    c.send(format!("a1 APPEND INBOX (\\Seen) {{{}+}}\r\n", one.len()).as_bytes())
+        .await;
     c.send(&one).await;
     c.send(b"\r\n").await;
     let reply = c.until("a1").await;
     assert!(reply.contains("a1 OK [APPENDUID"), "{reply}");
-    c.send(format!("a2 APPEND INBOX {{{}+}}\r\n", two.len()).as_bytes()).await;
+    c.send(format!("a2 APPEND INBOX {{{}+}}\r\n", two.len()).as_bytes())
+        .await;
     c.send(&two).await;
-    c.send(format!(" {{{}+}}\r\n", three.len()).as_bytes()).await;
+    c.send(format!(" {{{}+}}\r\n", three.len()).as_bytes())
+        .await;
     c.send(&three).await;
     c.send(b"\r\n").await;
     let reply = c.until("a2").await;
     assert!(reply.contains("a2 OK [APPENDUID"), "{reply}");
     let found = wait_archived(&s.archive, 3).await;
-    let got: Vec<(Option<u32>, &[u8])> = found.iter().map(|(m, b)| (imap(m).uid, b.as_slice())).collect();
-    assert_eq!(got, [(Some(1), &one[..]), (Some(2), &two[..]), (Some(3), &three[..])]);
+    let got: Vec<(Option<u32>, &[u8])> = found
+        .iter()
+        .map(|(m, b)| (imap(m).uid, b.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(1), &one[..]),
+            (Some(2), &two[..]),
+            (Some(3), &three[..])
+        ]
+    );
     assert!(found.iter().all(|(m, _)| imap(m).direction == "append"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_fetches_are_completed_without_touching_seen() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let msg = message(7, 20_000);
     seed(&s.dovecot, std::slice::from_ref(&msg)).await;
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
     c.cmd("s1", "SELECT INBOX").await;
-    let reply = c.cmd("f1", "UID FETCH 1 (UID BODY.PEEK[HEADER] BODY.PEEK[1] BODY.PEEK[]<0.100>)").await;
+    let reply = c
+        .cmd(
+            "f1",
+            "UID FETCH 1 (UID BODY.PEEK[HEADER] BODY.PEEK[1] BODY.PEEK[]<0.100>)",
+        )
+        .await;
     assert!(reply.contains("f1 OK"), "{reply}");
     let found = wait_archived(&s.archive, 1).await;
     assert_eq!(found.len(), 1, "the proxy did not complete the message");
@@ -90,7 +125,10 @@ async fn partial_fetches_are_completed_without_touching_seen() {
     direct.login().await;
     direct.cmd("s1", "EXAMINE INBOX").await;
     let flags = direct.cmd("f1", "UID FETCH 1 FLAGS").await;
-    assert!(flags.contains("FLAGS (") && !flags.contains("\\Seen"), "{flags}");
+    assert!(
+        flags.contains("FLAGS (") && !flags.contains("\\Seen"),
+        "{flags}"
+    );
     // A second session fetching parts again adds nothing: the archive knows it.
     let (mut again, _) = Raw::connect(s.proxy).await;
     again.login().await;
@@ -102,15 +140,50 @@ async fn partial_fetches_are_completed_without_touching_seen() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_replays_authenticate_plain() {
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
+    let msg = message(8, 3_000);
+    seed(&s.dovecot, std::slice::from_ref(&msg)).await;
+    let (mut c, _) = Raw::connect(s.proxy).await;
+    c.send(b"a1 AUTHENTICATE PLAIN\r\n").await;
+    assert!(c.line().await.starts_with('+'));
+    // base64("\0alice\0secret")
+    c.send(b"AGFsaWNlAHNlY3JldA==\r\n").await;
+    assert!(c.until("a1").await.contains("a1 OK"));
+    c.cmd("s1", "SELECT INBOX").await;
+    c.cmd(
+        "f1",
+        "UID FETCH 1 (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+    )
+    .await;
+    let found = wait_archived(&s.archive, 1).await;
+    assert_eq!(found.len(), 1, "the proxy did not complete the message");
+    assert_eq!(found[0].1, msg);
+    let ctx = imap(&found[0].0);
+    assert_eq!(
+        (ctx.direction.as_str(), ctx.user.as_deref(), ctx.uid),
+        ("proxy-fetch", Some(USER), Some(1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drafts_are_not_captured_by_name_or_by_special_use() {
-    let Some(s) = setup(|c, _| c.skip_append_folders.clear()).await else { return };
+    let Some(s) = setup(|c, _| c.skip_append_folders.clear()).await else {
+        return;
+    };
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
     // The proxy learns special use from the LIST crossing it.
     let list = c.cmd("l2", "LIST \"\" \"*\"").await;
     assert!(list.contains("\\Drafts"), "{list}");
-    for (tag, folder, body) in [("a1", "Drafts", &b"draft\r\n"[..]), ("a2", "Sent", &b"sent\r\n"[..])] {
-        c.send(format!("{tag} APPEND {folder} {{{}+}}\r\n", body.len()).as_bytes()).await;
+    for (tag, folder, body) in [
+        ("a1", "Drafts", &b"draft\r\n"[..]),
+        ("a2", "Sent", &b"sent\r\n"[..]),
+    ] {
+        c.send(format!("{tag} APPEND {folder} {{{}+}}\r\n", body.len()).as_bytes())
+            .await;
         c.send(body).await;
         c.send(b"\r\n").await;
         let reply = c.until(tag).await;
@@ -120,13 +193,22 @@ async fn drafts_are_not_captured_by_name_or_by_special_use() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let found = archived(&s.archive);
     assert_eq!(found.len(), 1, "a draft was archived");
-    assert_eq!((imap(&found[0].0).mailbox.as_deref(), found[0].1.as_slice()), (Some("Sent"), &b"sent\r\n"[..]));
-    assert_eq!(s.dovecot.stored("Drafts").len(), 1, "the draft still reached Dovecot");
+    assert_eq!(
+        (imap(&found[0].0).mailbox.as_deref(), found[0].1.as_slice()),
+        (Some("Sent"), &b"sent\r\n"[..])
+    );
+    assert_eq!(
+        s.dovecot.stored("Drafts").len(),
+        1,
+        "the draft still reached Dovecot"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drafts_folder_is_skipped_by_default_name() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
     c.send(b"a1 APPEND Drafts {7+}\r\ndraft\r\n\r\n").await;

@@ -8,7 +8,9 @@ use crate::support::dovecot::{PASSWORD, USER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imaplib_session_sees_dovecot_without_compress() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let script = r#"
 import imaplib, sys
 m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
@@ -22,17 +24,32 @@ typ, data = m.select('INBOX')
 print('select', typ)
 m.logout()
 "#;
-    let out = python(script, &[s.proxy.port().to_string(), USER.into(), PASSWORD.into()]).await;
+    let out = python(
+        script,
+        &[s.proxy.port().to_string(), USER.into(), PASSWORD.into()],
+    )
+    .await;
     let caps = out.lines().find(|l| l.starts_with("caps ")).unwrap();
     assert!(caps.contains("IDLE") && caps.contains("UIDPLUS"), "{out}");
-    assert!(!caps.contains("COMPRESS"), "COMPRESS must be removed: {out}");
-    assert!(!out.lines().next().unwrap().contains("STARTTLS"), "no STARTTLS without a certificate: {out}");
-    assert!(out.contains("list OK 3") && out.contains("select OK"), "{out}");
+    assert!(
+        !caps.contains("COMPRESS"),
+        "COMPRESS must be removed: {out}"
+    );
+    assert!(
+        !out.lines().next().unwrap().contains("STARTTLS"),
+        "no STARTTLS without a certificate: {out}"
+    );
+    assert!(
+        out.contains("list OK 3") && out.contains("select OK"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compress_is_refused_and_the_session_goes_on() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let (mut c, greeting) = Raw::connect(s.proxy).await;
     assert!(greeting.starts_with("* OK"), "{greeting}");
     c.login().await;
@@ -46,12 +63,17 @@ async fn compress_is_refused_and_the_session_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_synchronizing_literal_keeps_the_stream_in_sync() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
     c.send(b"a1 APPEND Nope {5}\r\n").await;
     let reply = c.line().await;
-    assert!(reply.starts_with("a1 NO"), "expected a refusal, got {reply}");
+    assert!(
+        reply.starts_with("a1 NO"),
+        "expected a refusal, got {reply}"
+    );
     // The literal never comes: the next bytes are a command again.
     let reply = c.cmd("n1", "NOOP").await;
     assert!(reply.contains("n1 OK"), "{reply}");
@@ -73,7 +95,9 @@ async fn refused_synchronizing_literal_keeps_the_stream_in_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_lasts_as_long_as_the_client_wants_but_silence_does_not() {
-    let Some(s) = setup(|c, _| c.timeout_idle = Duration::from_secs(1)).await else { return };
+    let Some(s) = setup(|c, _| c.timeout_idle = Duration::from_secs(1)).await else {
+        return;
+    };
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
     c.cmd("s1", "SELECT INBOX").await;
@@ -97,7 +121,9 @@ async fn idle_lasts_as_long_as_the_client_wants_but_silence_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_are_refused() {
-    let Some(s) = setup(|c, _| c.max_connections = 1).await else { return };
+    let Some(s) = setup(|c, _| c.max_connections = 1).await else {
+        return;
+    };
     let (mut first, greeting) = Raw::connect(s.proxy).await;
     assert!(greeting.starts_with("* OK"), "{greeting}");
     let (_, refused) = Raw::connect(s.proxy).await;
@@ -107,12 +133,16 @@ async fn connections_beyond_the_limit_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_says_bye_between_responses() {
-    let Some(s) = setup(|_, _| {}).await else { return };
+    let Some(s) = setup(|_, _| {}).await else {
+        return;
+    };
     let (mut c, _) = Raw::connect(s.proxy).await;
     c.login().await;
     s.shutdown.token.cancel();
     let bye = c.line().await;
     assert!(bye.starts_with("* BYE"), "{bye}");
     s.shutdown.tracker.close();
-    tokio::time::timeout(Duration::from_secs(10), s.shutdown.tracker.wait()).await.expect("sessions did not end");
+    tokio::time::timeout(Duration::from_secs(10), s.shutdown.tracker.wait())
+        .await
+        .expect("sessions did not end");
 }

@@ -40,7 +40,10 @@ m.logout()
 async fn client_leg(mode: TlsMode, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
-    let files = TlsFiles { cert: cert.clone(), key };
+    let files = TlsFiles {
+        cert: cert.clone(),
+        key,
+    };
     let Some(s) = setup(|c, _| {
         c.tls = Some(files);
         c.tls_mode = mode;
@@ -49,17 +52,30 @@ async fn client_leg(mode: TlsMode, name: &str) {
     else {
         return;
     };
-    let args = [s.proxy.port().to_string(), name.into(), cert.display().to_string(), USER.into(), PASSWORD.into()];
+    let args = [
+        s.proxy.port().to_string(),
+        name.into(),
+        cert.display().to_string(),
+        USER.into(),
+        PASSWORD.into(),
+    ];
     let out = python(TLS_CLIENT, &args).await;
     if mode == TlsMode::Starttls {
         let before = out.lines().find(|l| l.starts_with("before")).unwrap();
         assert!(before.contains("STARTTLS"), "{out}");
     }
     let after = out.lines().find(|l| l.starts_with("after")).unwrap();
-    assert!(!after.contains("STARTTLS"), "STARTTLS offered on a TLS leg: {out}");
+    assert!(
+        !after.contains("STARTTLS"),
+        "STARTTLS offered on a TLS leg: {out}"
+    );
     assert!(out.contains("append OK"), "{out}");
     let found = wait_archived(&s.archive, 1).await;
-    let tls = found[0].0.tls.as_ref().expect("record names the client TLS");
+    let tls = found[0]
+        .0
+        .tls
+        .as_ref()
+        .expect("record names the client TLS");
     assert!(tls.version.starts_with("TLSv1_"), "{tls:?}");
     assert_eq!(found[0].1, b"Subject: tls\r\n\r\nover tls\r\n");
     assert_eq!(imap(&found[0].0).direction, "append");
@@ -82,12 +98,25 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(dir.path());
     let (c2, k2) = (cert.clone(), key.clone());
-    let dovecot = tokio::task::spawn_blocking(move || Dovecot::start(Some((&c2, &k2)))).await.unwrap();
+    let dovecot = tokio::task::spawn_blocking(move || Dovecot::start(Some((&c2, &k2))))
+        .await
+        .unwrap();
     let other = tempfile::tempdir().unwrap();
-    let ca = if ca_matches { cert } else { certificate(other.path()).0 };
+    let ca = if ca_matches {
+        cert
+    } else {
+        certificate(other.path()).0
+    };
     let s = setup_with(dovecot, |c, d| {
-        let port = if mode == TlsMode::Implicit { d.tls_port.unwrap() } else { d.port };
-        c.upstream = Upstream { host: "127.0.0.1".into(), port };
+        let port = if mode == TlsMode::Implicit {
+            d.tls_port.unwrap()
+        } else {
+            d.port
+        };
+        c.upstream = Upstream {
+            host: "127.0.0.1".into(),
+            port,
+        };
         c.upstream_tls = mode;
         c.upstream_ca = UpstreamCa::File(ca);
         c.upstream_tls_name = ServerName::try_from("localhost").unwrap().to_owned();
@@ -95,7 +124,10 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
     .await;
     let (mut c, greeting) = Raw::connect(s.proxy).await;
     if !ca_matches {
-        assert!(greeting.starts_with("* BYE"), "an unverified upstream was accepted: {greeting}");
+        assert!(
+            greeting.starts_with("* BYE"),
+            "an unverified upstream was accepted: {greeting}"
+        );
         return;
     }
     assert!(greeting.starts_with("* OK"), "{greeting}");
@@ -105,7 +137,10 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
     assert!(c.until("a1").await.contains("a1 OK"));
     assert_eq!(wait_archived(&s.archive, 1).await[0].1, b"upstream\n");
     let log = s.dovecot.log();
-    assert!(log.contains("user=<alice>") && log.contains(", TLS"), "Dovecot did not see TLS:\n{log}");
+    assert!(
+        log.contains("user=<alice>") && log.contains(", TLS"),
+        "Dovecot did not see TLS:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,8 +40,7 @@ async fn flood(addr: SocketAddr, connections: usize, per_connection: usize) -> V
         // A panic here means a client saw a connection break or a non-250.
         let _ = task.await;
     }
-    let acked = acked.lock().unwrap().clone();
-    acked
+    std::mem::take(&mut *acked.lock().unwrap())
 }
 
 /// Every acknowledged id holds the content that was sent.

@@ -63,7 +63,12 @@ impl Dovecot {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let dovecot = Dovecot { dir, child, port, tls_port };
+        let dovecot = Dovecot {
+            dir,
+            child,
+            port,
+            tls_port,
+        };
         dovecot.wait_ready();
         dovecot
     }
@@ -71,7 +76,11 @@ impl Dovecot {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(self.addr()).is_err() {
-            assert!(Instant::now() < deadline, "dovecot did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "dovecot did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -94,7 +103,9 @@ impl Dovecot {
     pub fn stored(&self, folder: &str) -> Vec<Vec<u8>> {
         let mut files = Vec::new();
         for sub in ["cur", "new"] {
-            let Ok(entries) = std::fs::read_dir(self.maildir(folder).join(sub)) else { continue };
+            let Ok(entries) = std::fs::read_dir(self.maildir(folder).join(sub)) else {
+                continue;
+            };
             files.extend(entries.map(|e| e.unwrap().path()));
         }
         files.sort();
@@ -110,7 +121,11 @@ impl Dovecot {
 impl Drop for Dovecot {
     fn drop(&mut self) {
         let conf = self.dir.path().join("dovecot.conf");
-        let _ = Command::new("doveadm").arg("-c").arg(&conf).arg("stop").output();
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(&conf)
+            .arg("stop")
+            .output();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -131,7 +146,11 @@ fn set_mode(path: &Path, mode: u32) {
 fn config(d: &Path, port: u16, tls_port: Option<u16>, tls: Option<(&Path, &Path)>) -> String {
     let d = d.display();
     let ssl = match tls {
-        Some((cert, key)) => format!("ssl = yes\nssl_cert = <{}\nssl_key = <{}\n", cert.display(), key.display()),
+        Some((cert, key)) => format!(
+            "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+            cert.display(),
+            key.display()
+        ),
         None => "ssl = no\n".to_owned(),
     };
     let imaps = tls_port.unwrap_or(0);

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::*;
 use crate::archive::{MessageMeta, Spool};
 use crate::smtp::auth::decode_plain;
-use crate::smtp::backend::{AuthOutcome, Transaction};
+use crate::smtp::backend::{AuthOutcome, AuthStep, Transaction};
 use crate::smtp::data::stuff;
 use crate::smtp::reply::ReplyParser;
 
