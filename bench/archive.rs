@@ -15,7 +15,10 @@ use mailseal::archive::record::{MessageMeta, Source, SourceKind};
 use mailseal::archive::{Archive, ArchiveOptions, NewMessage, SpooledContent, verify};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A realistic ~`size`-byte message: headers, a text part and a base64
@@ -29,9 +32,16 @@ fn message(i: usize, size: usize) -> Vec<u8> {
     )
     .into_bytes();
     for k in 0..(size / 20 / 60) {
-        m.extend_from_slice(format!("Line {k} of the letter about order {i}, please find attached.\r\n").as_bytes());
+        m.extend_from_slice(
+            format!("Line {k} of the letter about order {i}, please find attached.\r\n").as_bytes(),
+        );
     }
-    m.extend_from_slice(format!("--b{i}\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n").as_bytes());
+    m.extend_from_slice(
+        format!(
+            "--b{i}\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        )
+        .as_bytes(),
+    );
     let mut x = (i as u64).wrapping_mul(0x9e3779b97f4a7c15) | 1;
     let raw_len = (size.saturating_sub(m.len() + 40)) * 3 / 4;
     let raw: Vec<u8> = (0..raw_len)
@@ -73,7 +83,10 @@ fn main() {
     }
 
     let archive = Archive::open(&ArchiveOptions::at(&arch)).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let msgs = std::sync::Arc::new(msgs);
     let started = Instant::now();
     rt.block_on(async {
@@ -82,9 +95,22 @@ fn main() {
             let (archive, msgs) = (archive.clone(), msgs.clone());
             tasks.push(tokio::spawn(async move {
                 for i in (w..msgs.len()).step_by(writers) {
-                    let meta = MessageMeta { source: Source { kind: SourceKind::Journal, name: "bench".into() }, ..Default::default() };
+                    let meta = MessageMeta {
+                        source: Source {
+                            kind: SourceKind::Journal,
+                            name: "bench".into(),
+                        },
+                        ..Default::default()
+                    };
                     let content = SpooledContent::from_bytes(msgs[i].clone());
-                    archive.append(NewMessage { meta, content, evidence: None }).await.unwrap();
+                    archive
+                        .append(NewMessage {
+                            meta,
+                            content,
+                            evidence: None,
+                        })
+                        .await
+                        .unwrap();
                 }
             }));
         }
@@ -97,10 +123,19 @@ fn main() {
     drop(archive);
 
     // Drop caches is not available everywhere; read both once to warm them equally.
-    let seg_bytes: u64 = std::fs::read_dir(arch.join("segments")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
-    let _ = Command::new("cat").arg(dir.join("raw.bin")).stdout(std::process::Stdio::null()).status();
+    let seg_bytes: u64 = std::fs::read_dir(arch.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let _ = Command::new("cat")
+        .arg(dir.join("raw.bin"))
+        .stdout(std::process::Stdio::null())
+        .status();
     let t = Instant::now();
-    let sum = Command::new("sha256sum").arg(dir.join("raw.bin")).output().unwrap();
+    let sum = Command::new("sha256sum")
+        .arg(dir.join("raw.bin"))
+        .output()
+        .unwrap();
     assert!(sum.status.success());
     let sha_secs = t.elapsed().as_secs_f64();
     let _ = verify::verify_dir(&arch, None).unwrap();
@@ -111,8 +146,20 @@ fn main() {
 
     let mb = raw_bytes as f64 / 1e6;
     println!("messages: {n} x ~{size} B from {writers} writers, {mb:.0} MB raw");
-    println!("appends/s (durable): {:.0}  ({:.1} MB/s)", n as f64 / append_secs, mb / append_secs);
-    println!("sha256sum: {:.0} MB/s; verify: {:.0} MB/s; ratio {:.2}", mb / sha_secs, mb / verify_secs, sha_secs / verify_secs);
-    println!("on disk: {seg_bytes} B segments for {raw_bytes} B raw: {:.3}", seg_bytes as f64 / raw_bytes as f64);
+    println!(
+        "appends/s (durable): {:.0}  ({:.1} MB/s)",
+        n as f64 / append_secs,
+        mb / append_secs
+    );
+    println!(
+        "sha256sum: {:.0} MB/s; verify: {:.0} MB/s; ratio {:.2}",
+        mb / sha_secs,
+        mb / verify_secs,
+        sha_secs / verify_secs
+    );
+    println!(
+        "on disk: {seg_bytes} B segments for {raw_bytes} B raw: {:.3}",
+        seg_bytes as f64 / raw_bytes as f64
+    );
     let _ = std::fs::remove_dir_all(&base);
 }

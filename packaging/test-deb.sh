@@ -26,7 +26,7 @@ in_root() { chroot "$work" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LA
 as_mailseal() { in_root runuser -u mailseal -- "$@"; }
 
 [ "$(id -u)" = 0 ] || fail "must run as root (debootstrap, chroot, mount)"
-for tool in debootstrap systemd-analyze dpkg-deb unshare lintian help2man cargo-deb; do
+for tool in debootstrap systemd-analyze dpkg-deb unshare ip lintian help2man cargo-deb; do
     command -v "$tool" >/dev/null || fail "$tool missing; run .ci/install-deps"
 done
 
@@ -48,7 +48,7 @@ host_mirror() {
 mkdir -p "$cache"
 mounted=()
 cleanup() {
-    local m
+    local i
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -72,6 +72,8 @@ make_base() {
 fresh_root() {
     cleanup
     mounted=()
+    # A run that was killed may have left its /proc mounted.
+    umount -l "$work/proc" 2>/dev/null || true
     rm -rf "$work"
     cp -a "$base" "$work"
     mount -t proc proc "$work/proc" && mounted+=("$work/proc")
@@ -98,11 +100,11 @@ if [ "${1:-}" != --no-build ]; then
         fail "cargo deb (revision 2) failed, see target/packaging/cargo-deb-2.log"
     cp "$root"/target/debian/mailseal_*-2_*.deb "$debs/"
     # Leave target/debian as build-deb left it: revision 1.
-    rm -f "$root"/target/debian/mailseal_*-2_*.deb && cp "$debs"/mailseal_*-1_*.deb "$root/target/debian/"
+    rm -f "$root"/target/debian/mailseal*-2_* && cp "$debs"/mailseal_*-1_*.deb "$root/target/debian/"
 fi
-deb1=$(ls "$debs"/mailseal_*-1_*.deb 2>/dev/null | head -n1)
-deb2=$(ls "$debs"/mailseal_*-2_*.deb 2>/dev/null | head -n1)
-[ -n "$deb1" ] && [ -n "$deb2" ] || fail "no built .deb (revisions 1 and 2) in $debs"
+deb1=$(find "$debs" -name 'mailseal_*-1_*.deb' 2>/dev/null | head -n1)
+deb2=$(find "$debs" -name 'mailseal_*-2_*.deb' 2>/dev/null | head -n1)
+if [ -z "$deb1" ] || [ -z "$deb2" ]; then fail "no built .deb (revisions 1 and 2) in $debs"; fi
 
 # ---- lintian: clean, or each remaining tag overridden with its reason -------
 lintian --fail-on error,warning "$deb1" >"$cache/lintian.log" 2>&1 ||
@@ -154,8 +156,9 @@ run_log=$cache/run.log
 [ ! -e "$work/var/lib/mailseal/archive" ] || fail "the package created the archive before the first start"
 started=$(date +%s)
 unshare --net -- sh -c "ip link set lo up && exec chroot '$work' runuser -u mailseal -- \
-    timeout --preserve-status -s TERM 5 mailseal run" >"$run_log" 2>&1 && rc=0 || rc=$?
-# The daemon must still be serving after 5 s, then drain and exit 0 on SIGTERM.
+    timeout --preserve-status -s TERM -k 45 5 mailseal run" >"$run_log" 2>&1 && rc=0 || rc=$?
+# The daemon must still be serving after 5 s, then drain and exit 0 on
+# SIGTERM (killed 45 s later if the drain hangs).
 [ $(($(date +%s) - started)) -ge 5 ] || fail "mailseal run stopped early (exit $rc): $(tail -n5 "$run_log")"
 [ "$rc" = 0 ] || fail "mailseal run exited $rc on SIGTERM: $(tail -n5 "$run_log")"
 key=/var/lib/mailseal/archive/seal.key

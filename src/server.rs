@@ -22,11 +22,12 @@ use tokio::time::timeout;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::archive::Archive;
-use crate::config::{Config, JournalConfig, TlsMode};
+use crate::config::{Config, JournalConfig, SmtpProxyConfig, TlsMode};
 use crate::imap::proxy::{ImapProxy, ProxyError};
 use crate::metrics::{self, ErrorKind};
 use crate::shutdown::Shutdown;
 use crate::smtp::journal::JournalListener;
+use crate::smtp::proxy::ProxyListener;
 use crate::tls::TlsError;
 
 /// What an SMTP client over the connection limit is told.
@@ -185,11 +186,9 @@ pub async fn start(
     archive: &Archive,
     shutdown: &Shutdown,
 ) -> Result<(), ServerError> {
-    if let Some(proxy) = config.smtp_proxy.first() {
-        return Err(ServerError::Unavailable {
-            name: proxy.name.clone(),
-            kind: "smtp_proxy",
-        });
+    let mut proxies = Vec::with_capacity(config.smtp_proxy.len());
+    for proxy in &config.smtp_proxy {
+        proxies.push(bind_smtp_proxy(proxy, archive).await?);
     }
     let mut journals = Vec::with_capacity(config.journal.len());
     for journal in &config.journal {
@@ -198,6 +197,9 @@ pub async fn start(
     let mut imap = Vec::with_capacity(config.imap_proxy.len());
     for proxy in &config.imap_proxy {
         imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
+    }
+    for (listener, proxy) in proxies {
+        serve_smtp_proxy(listener, proxy, shutdown);
     }
     for (listener, journal) in journals {
         serve_journal(listener, journal, shutdown);
@@ -245,5 +247,44 @@ fn serve_journal(listener: Listener, journal: Arc<JournalListener>, shutdown: &S
         let journal = journal.clone();
         let token = token.clone();
         async move { journal.handle(tcp, peer, token).await }
+    });
+}
+
+/// Binds and starts one SMTP proxy listener; returns its bound address.
+pub async fn start_smtp_proxy(
+    config: &SmtpProxyConfig,
+    archive: &Archive,
+    shutdown: &Shutdown,
+) -> Result<SocketAddr, ServerError> {
+    let (listener, proxy) = bind_smtp_proxy(config, archive).await?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        name: config.name.clone(),
+        addr: config.listen,
+        source,
+    })?;
+    serve_smtp_proxy(listener, proxy, shutdown);
+    Ok(addr)
+}
+
+async fn bind_smtp_proxy(
+    config: &SmtpProxyConfig,
+    archive: &Archive,
+) -> Result<(Listener, Arc<ProxyListener>), ServerError> {
+    let proxy = ProxyListener::new(config, archive.clone()).map_err(|source| ServerError::Tls {
+        name: config.name.clone(),
+        source,
+    })?;
+    let busy = (config.tls_mode != TlsMode::Implicit).then_some(SMTP_BUSY);
+    let listener =
+        Listener::bind(&config.name, config.listen, config.max_connections, busy).await?;
+    Ok((listener, Arc::new(proxy)))
+}
+
+fn serve_smtp_proxy(listener: Listener, proxy: Arc<ProxyListener>, shutdown: &Shutdown) {
+    let token = shutdown.token.clone();
+    listener.serve(shutdown, move |tcp, peer| {
+        let proxy = proxy.clone();
+        let token = token.clone();
+        async move { proxy.handle(tcp, peer, token).await }
     });
 }

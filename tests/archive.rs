@@ -443,7 +443,9 @@ fn independent_python_verifier_agrees_with_the_format_document() {
     for i in 0..12 {
         let mut m = new_message(i, corpus::message(i % 9, 3_000 + i * 500)); // some duplicates
         if i == 3 {
-            m.evidence = Some(SpooledContent::from_bytes(b"X-MS-Journal-Report:\r\n\r\nreport".to_vec()));
+            m.evidence = Some(SpooledContent::from_bytes(
+                b"X-MS-Journal-Report:\r\n\r\nreport".to_vec(),
+            ));
         }
         a.append_blocking(m).unwrap();
     }
@@ -455,16 +457,30 @@ fn independent_python_verifier_agrees_with_the_format_document() {
     }))
     .unwrap();
     a.close().unwrap();
-    assert!(mailseal::archive::segment::list(&dir.path().join("segments")).unwrap().len() > 2);
+    assert!(
+        mailseal::archive::segment::list(&dir.path().join("segments"))
+            .unwrap()
+            .len()
+            > 2
+    );
     let key = hex::encode(a.public_key().as_bytes());
     let report = verify::verify_dir(dir.path(), Some(&a.public_key())).unwrap();
     assert!(report.ok(), "{:?}", report.problems);
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_archive.py");
-    let out = Command::new("python3").arg(script).arg(dir.path()).arg(&key).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir.path())
+        .arg(&key)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert_eq!(text.trim(), format!("ok 13 {} 1 13 {}", report.contents, report.head_hash));
+    assert_eq!(
+        text.trim(),
+        format!("ok 13 {} 1 13 {}", report.contents, report.head_hash)
+    );
 
     // And it notices tampering too.
     let seg = dir.path().join("segments").join(segment::file_name(2));
@@ -472,6 +488,11 @@ fn independent_python_verifier_agrees_with_the_format_document() {
     let n = b.len();
     b[n - 30] ^= 1;
     std::fs::write(&seg, b).unwrap();
-    let out = Command::new("python3").arg(script).arg(dir.path()).arg(&key).output().unwrap();
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir.path())
+        .arg(&key)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }

@@ -93,7 +93,10 @@ fn head(arch: &Path) -> (u64, String) {
     let o = mailseal(arch, &["stats", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    (st["head_seq"].as_u64().unwrap(), st["head_hash"].as_str().unwrap().to_string())
+    (
+        st["head_seq"].as_u64().unwrap(),
+        st["head_hash"].as_str().unwrap().to_string(),
+    )
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -103,7 +106,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn cpython_corpus_round_trips_byte_exact_through_import_and_export() {
     let corpus = corpus::cpython_messages();
-    assert!(corpus.len() >= 40, "the CPython email test corpus must be installed (libpython3-testsuite)");
+    assert!(
+        corpus.len() >= 40,
+        "the CPython email test corpus must be installed (libpython3-testsuite)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let arch = dir.path().join("arch");
     let mut args = vec!["import".to_string(), "eml".to_string()];
@@ -113,39 +119,88 @@ fn cpython_corpus_round_trips_byte_exact_through_import_and_export() {
     assert!(o.status.success(), "{}", text(&o));
 
     let out = dir.path().join("out");
-    let o = mailseal(&arch, &["export", "--out", out.to_str().unwrap(), "--format", "eml"]);
+    let o = mailseal(
+        &arch,
+        &["export", "--out", out.to_str().unwrap(), "--format", "eml"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = mailseal(&arch, &["list", "--json"]);
-    let listed: Vec<serde_json::Value> =
-        o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let listed: Vec<serde_json::Value> = o
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert_eq!(listed.len(), corpus.len());
     for (i, original) in corpus.iter().enumerate() {
         let seq = i + 1;
         let exported = std::fs::read(out.join(format!("{seq}.eml"))).unwrap();
-        assert!(exported == std::fs::read(original).unwrap(), "{} differs after export", original.display());
+        assert!(
+            exported == std::fs::read(original).unwrap(),
+            "{} differs after export",
+            original.display()
+        );
         assert_eq!(listed[i]["seq"], seq);
-        assert_eq!(listed[i]["sha256"].as_str().unwrap(), sha256_hex(&exported), "record hash of {}", original.display());
+        assert_eq!(
+            listed[i]["sha256"].as_str().unwrap(),
+            sha256_hex(&exported),
+            "record hash of {}",
+            original.display()
+        );
     }
     // The standard tool agrees with the manifest.
-    let o = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&out).output().unwrap();
+    let o = Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["chain_head"]["seq"], corpus.len());
 
     // mbox export and re-import give back the same contents (all but the
     // one message that has no final newline, which mbox cannot keep exact).
     let mbox_out = dir.path().join("mbox");
-    let o = mailseal(&arch, &["export", "--out", mbox_out.to_str().unwrap(), "--format", "mbox"]);
+    let o = mailseal(
+        &arch,
+        &[
+            "export",
+            "--out",
+            mbox_out.to_str().unwrap(),
+            "--format",
+            "mbox",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let arch2 = dir.path().join("arch2");
-    let o = mailseal(&arch2, &["import", "mbox", mbox_out.join("messages.mbox").to_str().unwrap()]);
+    let o = mailseal(
+        &arch2,
+        &[
+            "import",
+            "mbox",
+            mbox_out.join("messages.mbox").to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = mailseal(&arch2, &["list", "--json"]);
-    let relisted: Vec<serde_json::Value> =
-        o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let relisted: Vec<serde_json::Value> = o
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert_eq!(relisted.len(), corpus.len());
-    let same = listed.iter().zip(&relisted).filter(|(a, b)| a["sha256"] == b["sha256"]).count();
-    let no_final_newline = corpus.iter().filter(|p| !std::fs::read(p).unwrap().ends_with(b"\n")).count();
+    let same = listed
+        .iter()
+        .zip(&relisted)
+        .filter(|(a, b)| a["sha256"] == b["sha256"])
+        .count();
+    let no_final_newline = corpus
+        .iter()
+        .filter(|p| !std::fs::read(p).unwrap().ends_with(b"\n"))
+        .count();
     assert_eq!(same, corpus.len() - no_final_newline);
 }
 
@@ -155,7 +210,11 @@ fn bad_input_gets_a_clear_error_and_leaves_the_archive_unchanged() {
     let arch = dir.path().join("arch");
     let good = dir.path().join("good.eml");
     std::fs::write(&good, corpus::message(1, 2000)).unwrap();
-    assert!(mailseal(&arch, &["import", "eml", good.to_str().unwrap()]).status.success());
+    assert!(
+        mailseal(&arch, &["import", "eml", good.to_str().unwrap()])
+            .status
+            .success()
+    );
     let before = head(&arch);
 
     let png = dir.path().join("picture.eml");
@@ -174,7 +233,11 @@ fn bad_input_gets_a_clear_error_and_leaves_the_archive_unchanged() {
     for (kind, path, name) in cases {
         let o = mailseal(&arch, &["import", kind, path.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
-        assert!(text(&o).contains(name), "error must name the file: {}", text(&o));
+        assert!(
+            text(&o).contains(name),
+            "error must name the file: {}",
+            text(&o)
+        );
     }
     // The complete first message of the truncated mbox was imported; the cut one was not.
     let after = head(&arch);
@@ -204,18 +267,35 @@ fn check_config_lists_every_problem_with_exit_2() {
          tls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"\n",
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_mailseal")).args(["check-config", "--config"]).arg(&cfg).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mailseal"))
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
-    for key in ["archive.seal_interval", "frobnicate", "journal[0].listen", "journal[0].tls_cert"] {
+    for key in [
+        "archive.seal_interval",
+        "frobnicate",
+        "journal[0].listen",
+        "journal[0].tls_cert",
+    ] {
         assert!(t.contains(key), "missing problem for {key}:\n{t}");
     }
     let ok = Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .args(["check-config", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config/mailseal.toml")])
+        .args([
+            "check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/mailseal.toml"),
+        ])
         .output()
         .unwrap();
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     // `run` refuses a broken config with exit 2 too (systemd must not restart-loop).
-    let o = Command::new(env!("CARGO_BIN_EXE_mailseal")).args(["run", "--config"]).arg(&cfg).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mailseal"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }

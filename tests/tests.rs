@@ -11,3 +11,13 @@ mod archive;
 mod cli;
 // The journal receiver against swaks, smtplib and a private Postfix.
 mod journal;
+// The archive on a small filesystem that fills up, then gets space back.
+mod disk_full;
+// The SMTP proxy against aiosmtpd, Postfix, swaks, smtplib and smtp-source.
+mod smtp_proxy;
+// IMAP import against a private Dovecot: byte-exact, resumable, scheduled.
+mod imap_import;
+// Inputs the fuzz targets (fuzz/) found, kept as regular tests.
+mod fuzz_regressions;
+// The IMAP proxy against a private Dovecot: imaplib, mbsync, TLS, bad input.
+mod imap;

@@ -94,7 +94,9 @@ impl Reader {
                     segments,
                 })
             }
-            Err(ArchiveError::Locked(_)) => {
+            // The daemon holds the index, or this user may read the
+            // segments but not write the index (the `mailseal` group).
+            Err(ArchiveError::Locked(_)) | Err(ArchiveError::Index(_)) => {
                 tracing::info!("index in use by the daemon; reading the segments directly");
                 let mut mem = MemoryIndex::default();
                 tolerate_tail(scan::apply_from(

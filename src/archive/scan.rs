@@ -111,14 +111,17 @@ pub fn apply_from(
                         return Err(e.into());
                     }
                     let stored = fh.len - content::CONTENT_HEAD_LEN;
-                    sink.content(
-                        h.sha256,
-                        ContentLoc {
+                    // The first copy of a content is the one records use; a
+                    // later duplicate (written while the index was down) must
+                    // not replace it.
+                    if sink.content_loc(&h.sha256).is_none() {
+                        let loc = ContentLoc {
                             at: fh.at,
                             size: h.size,
                             stored,
-                        },
-                    )?;
+                        };
+                        sink.content(h.sha256, loc)?;
+                    }
                 }
                 Kind::Record | Kind::Seal => {
                     let payload = match r.read_payload(&fh) {

@@ -185,6 +185,8 @@ struct Walk {
     /// Contents found good, and where bad ones were.
     good: HashSet<[u8; 32]>,
     bad: HashMap<[u8; 32], String>,
+    /// Every damaged content frame (location, claimed hash, why).
+    damaged_copies: Vec<(Location, [u8; 32], String)>,
     /// (record location, seq, content hash) for every message record.
     refs: Vec<(Location, u64, [u8; 32])>,
     seals: Vec<(Location, Seal)>,
@@ -387,6 +389,7 @@ impl Walk {
             }
             (Some(sha), Some(e)) => {
                 self.bad.insert(sha, format!("{e} at {}", r.at));
+                self.damaged_copies.push((r.at, sha, e));
             }
             (None, Some(e)) => self.problem(r.at, None, "frame-damaged", e),
             (None, None) => {}
@@ -410,6 +413,15 @@ impl Walk {
                     "record-missing",
                     format!("record {expected} is missing before record {seq}"),
                 );
+            }
+        }
+        // A damaged frame is damage even when an intact copy of the same
+        // content exists elsewhere (records then still read the good one).
+        let copies = std::mem::take(&mut self.damaged_copies);
+        for (at, sha, e) in copies {
+            if self.good.contains(&sha) {
+                let detail = format!("a stored copy of content {} changed: {e}", hex::encode(sha));
+                self.problem(at, None, "content-changed", detail);
             }
         }
         let refs = std::mem::take(&mut self.refs);

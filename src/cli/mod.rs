@@ -177,7 +177,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     format,
                     filter,
                 } => store::export(&config, &out, format, &filter),
-                Command::Import { what: ImportCommand::Imap(args) } => imap_import::run(&config, args),
+                Command::Import {
+                    what: ImportCommand::Imap(args),
+                } => imap_import::run(&config, args),
                 Command::Import { what } => store::import(&config, what),
                 Command::Reindex => store::reindex(&config),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),

@@ -40,13 +40,30 @@ async fn serve(config: &Config, archive: &Archive) -> anyhow::Result<()> {
         let token = shutdown.token.clone();
         async move { archive.seal_periodically(token).await }
     });
+    let health =
+        crate::http::HealthState::new(config.archive.seal_interval, upstream_names(config));
+    health.set_archive_writable(true);
+    if config.http.enabled {
+        let http = crate::http::HttpServer::bind(config.http.listen, health.clone()).await?;
+        let token = shutdown.token.clone();
+        shutdown.tracker.spawn(http.run(token));
+    }
     crate::server::start(config, archive, &shutdown).await?;
+    crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
+    crate::notify::ready();
     tracing::info!(
         listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),
         "ready"
     );
     shutdown.wait_for_signal().await;
+    crate::notify::stopping();
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;
     Ok(())
+}
+
+fn upstream_names(config: &Config) -> Vec<String> {
+    let smtp = config.smtp_proxy.iter().map(|p| p.name.clone());
+    smtp.chain(config.imap_proxy.iter().map(|p| p.name.clone()))
+        .collect()
 }

@@ -8,8 +8,8 @@ use anyhow::Context;
 use crate::archive::chain::parse_hex;
 use crate::archive::reader::Reader;
 use crate::archive::{Archive, ArchiveError};
-use crate::export::{self, ChainHead, ExportOptions};
 use crate::config::Config;
+use crate::export::{self, ChainHead, ExportOptions};
 use crate::import::{self, ImportKind};
 
 use super::load::archive_options;
@@ -81,7 +81,10 @@ pub fn export(
             ExportFormat::Eml => export::ExportFormat::Eml,
             ExportFormat::Mbox => export::ExportFormat::Mbox,
         },
-        chain_head: parse_hex(&head.hash).map(|hash| ChainHead { seq: head.seq, hash }),
+        chain_head: parse_hex(&head.hash).map(|hash| ChainHead {
+            seq: head.seq,
+            hash,
+        }),
         seal: reader.last_seal()?.map(serde_json::to_value).transpose()?,
     };
     let wanted: Vec<u64> = reader

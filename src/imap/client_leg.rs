@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::{self, Command};
 use super::framer::{Event, Framer, Line, LiteralStart, Side};
+use super::reply;
 use super::session::{Inject, Shared, Stop};
 use super::stream::BoxIo;
 use super::token::Parts;
@@ -128,9 +129,7 @@ impl ClientLeg {
                 Ok(Err(error)) => return failed("client read", &error),
                 Err(_) => {
                     tracing::info!(secs = idle.as_secs(), "client idle too long; autologout");
-                    let _ = inject
-                        .send(Inject::Bye("* BYE Autologout; idle for too long\r\n"))
-                        .await;
+                    let _ = inject.send(Inject::Bye(reply::BYE_AUTOLOGOUT)).await;
                     return Stop::Timeout;
                 }
             }
@@ -215,10 +214,9 @@ impl ClientLeg {
                     return Ok(self.starttls(sh, tag, inject).await);
                 }
                 Command::Compress if !line.continued => {
-                    let no = format!(
-                        "{tag} NO [CANNOT] COMPRESS is not available through this proxy\r\n"
-                    );
-                    let _ = inject.send(Inject::Line(no.into_bytes())).await;
+                    let _ = inject
+                        .send(Inject::Line(reply::compress_refused(&tag)))
+                        .await;
                     return Ok(None);
                 }
                 command => Shared::lock(&sh.ctx).command(&tag, &command),
@@ -243,8 +241,9 @@ impl ClientLeg {
             let _ = inject.send(Inject::StartTls(tag)).await;
             return Some(Stop::StartTls);
         }
-        let bad = format!("{tag} BAD STARTTLS is not available now\r\n");
-        let _ = inject.send(Inject::Line(bad.into_bytes())).await;
+        let _ = inject
+            .send(Inject::Line(reply::starttls_unavailable(&tag)))
+            .await;
         None
     }
 

@@ -23,14 +23,15 @@ use super::capture::{Direction, Origin, Place, Queue};
 use super::credentials::Credentials;
 use super::stream::BoxIo;
 use super::upstream::Upstream;
-use crate::archive::{Archive, SpooledContent};
+use crate::archive::Archive;
 
 /// Requests waiting to be handed to the task; beyond this they are dropped
 /// (the next session that sees the message asks again).
 const QUEUE: usize = 4096;
 
-/// Most requests held at once, and most keys remembered as done.
-const MAX_HELD: usize = 100_000;
+/// Most requests held at once, and most keys remembered as done (a few
+/// MB at most, within the per-session memory budget).
+const MAX_HELD: usize = 20_000;
 
 /// How long a request waits for the client to fetch the message itself.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -40,7 +41,7 @@ const BATCH: usize = 200;
 
 /// Messages larger than this are not completed: async-imap holds a fetched
 /// message in memory, and the proxy keeps memory per session bounded.
-pub const MAX_SIZE: u32 = 64 * 1024 * 1024;
+pub const MAX_SIZE: u32 = 32 * 1024 * 1024;
 
 /// Consecutive failures after which the side connection gives up.
 const MAX_FAILURES: u32 = 3;
@@ -304,7 +305,13 @@ async fn complete(
             uidvalidity: Some(uidvalidity),
             uid: Some(uid),
         };
-        let content = SpooledContent::from_bytes(body.to_vec());
+        // Through a spool, so a large body is not copied in memory again.
+        let mut spool = job.archive.spool();
+        if let Err(error) = spool.write(body) {
+            tracing::error!(%error, uid, "spooling a completed message failed: NOT archived");
+            continue;
+        }
+        let content = spool.finish();
         job.queue
             .submit(&job.origin, place, Direction::ProxyFetch, content)
             .await;

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
+use super::reply;
 use super::session::{self, Settings};
 use crate::archive::Archive;
 use crate::config::ImapProxyConfig;
@@ -105,9 +106,7 @@ impl ImapProxy {
                 tracing::warn!(parent: &span, "connection limit reached; refused");
                 shutdown.tracker.spawn(async move {
                     let mut tcp = tcp;
-                    let _ = tcp
-                        .write_all(b"* BYE too many connections, try again later\r\n")
-                        .await;
+                    let _ = tcp.write_all(reply::BYE_LIMIT).await;
                     let _ = tcp.shutdown().await;
                 });
                 continue;

@@ -15,6 +15,7 @@ use super::completer::{Completer, Job, Key};
 use super::context::Settled;
 use super::framer::{Event, Framer, Line, Side};
 use super::head::Head;
+use super::reply;
 use super::response::{self, FetchScan};
 use super::session::{Inject, Shared, Stop, Writer};
 use super::stream::BoxIo;
@@ -153,11 +154,8 @@ impl ServerLeg {
     async fn inject(&mut self, line: Inject, to: &mut Writer) -> Option<Stop> {
         let (bytes, stopped) = match line {
             Inject::Line(bytes) => (bytes, None),
-            Inject::StartTls(tag) => (
-                format!("{tag} OK Begin TLS negotiation now\r\n").into_bytes(),
-                Some(Stop::StartTls),
-            ),
-            Inject::Bye(text) => (text.as_bytes().to_vec(), Some(Stop::Timeout)),
+            Inject::StartTls(tag) => (reply::starttls_begin(&tag), Some(Stop::StartTls)),
+            Inject::Bye(text) => (text.to_vec(), Some(Stop::Timeout)),
         };
         let written = to.write_all(&bytes).await.and(to.flush().await);
         match (written, stopped) {
@@ -354,7 +352,9 @@ async fn settle(settled: Settled, sh: &Shared) {
 }
 
 /// The end of a FETCH response: archive the whole message it carried, or
-/// ask for the message to be completed.
+/// ask for the message to be completed. A message the archive already holds
+/// under the same user, mailbox, UIDVALIDITY and UID (which IMAP promises
+/// never changes) is not archived again.
 async fn finish_fetch(fetch: Fetch, sh: &Shared) {
     let (user, selected) = {
         let ctx = Shared::lock(&sh.ctx);
@@ -371,42 +371,49 @@ async fn finish_fetch(fetch: Fetch, sh: &Shared) {
         }),
         _ => None,
     };
-    if let Some(content) = fetch.content {
-        if let Some(key) = key {
-            sh.captured(key);
+    let known = key.as_ref().is_some_and(|k| known(sh, user.as_deref(), k));
+    match (fetch.content, key) {
+        (Some(_), _) if known => tracing::debug!(uid, "fetched message already archived"),
+        (Some(content), key) => {
+            if let Some(key) = key {
+                sh.captured(key);
+            }
+            let origin = Shared::lock(&sh.origin).clone();
+            let place = Place {
+                user,
+                mailbox,
+                uidvalidity,
+                uid,
+            };
+            sh.queue
+                .submit(&origin, place, Direction::Fetch, content)
+                .await;
         }
-        let origin = Shared::lock(&sh.origin).clone();
-        let place = Place {
-            user,
-            mailbox,
-            uidvalidity,
-            uid,
-        };
-        sh.queue
-            .submit(&origin, place, Direction::Fetch, content)
-            .await;
-        return;
+        (None, Some(key)) if !known => {
+            if let Some(completer) = Shared::lock(&sh.completer).as_ref() {
+                completer.want(key);
+            }
+        }
+        (None, _) => {}
     }
-    let Some(key) = key else { return };
-    if Shared::lock(&sh.captured).contains(&key) {
-        return;
+}
+
+/// True when this session captured the message or the archive holds it.
+fn known(sh: &Shared, user: Option<&str>, key: &Key) -> bool {
+    if Shared::lock(&sh.captured).contains(key) {
+        return true;
     }
-    let user = user.as_deref().unwrap_or_default();
-    if let Ok(Some(_)) =
-        sh.settings
-            .archive
-            .imap_message(user, &key.mailbox, key.uidvalidity, key.uid)
-    {
-        return;
-    }
-    if let Some(completer) = Shared::lock(&sh.completer).as_ref() {
-        completer.want(key);
-    }
+    let user = user.unwrap_or_default();
+    let found = sh
+        .settings
+        .archive
+        .imap_message(user, &key.mailbox, key.uidvalidity, key.uid);
+    matches!(found, Ok(Some(_)))
 }
 
 /// Says goodbye to the client on shutdown.
 async fn bye(to: &mut Writer) -> Stop {
-    let _ = to.write_all(b"* BYE mailseal is shutting down\r\n").await;
+    let _ = to.write_all(reply::BYE_SHUTDOWN).await;
     let _ = to.flush().await;
     Stop::Shutdown
 }

@@ -23,6 +23,7 @@ use super::completer::{Captured, Completer, Key};
 use super::context::Context;
 use super::framer::DEFAULT_MAX_LINE;
 use super::head::Head;
+use super::reply;
 use super::server_leg::ServerLeg;
 use super::stream::{BoxIo, Io};
 use super::upstream::{Upstream, UpstreamError};
@@ -35,7 +36,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Keys remembered as captured by the session before the archive lookup
 /// would find them; cleared past this many (the archive stays the truth).
-const MAX_CAPTURED: usize = 50_000;
+const MAX_CAPTURED: usize = 10_000;
 
 /// Why a session ended abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +92,7 @@ pub(super) enum Inject {
     /// `tag OK`, then the relay stops for the TLS handshake.
     StartTls(String),
     /// `* BYE ...`, then the session ends.
-    Bye(&'static str),
+    Bye(&'static [u8]),
 }
 
 /// Why a relay direction stopped.
@@ -190,9 +191,7 @@ pub async fn serve<S: Io + 'static>(
     let (upstream, greeting) = match settings.upstream.connect().await {
         Ok(connected) => connected,
         Err(error) => {
-            let _ = client
-                .write_all(b"* BYE upstream server unavailable\r\n")
-                .await;
+            let _ = client.write_all(reply::BYE_UPSTREAM).await;
             let _ = client.shutdown().await;
             return Err(error.into());
         }
@@ -297,4 +296,79 @@ async fn accept_tls(
         .map_err(SessionError::Tls)?;
     let info = crate::tls::tls_info(tls.get_ref().1);
     Ok((Box::new(tls), info))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A one-connection upstream that greets with `greeting`, then answers
+    /// every command line with `tag OK`.
+    async fn fake_upstream(greeting: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut conn = BufReader::new(conn);
+            conn.get_mut().write_all(greeting.as_bytes()).await.unwrap();
+            let mut line = String::new();
+            while conn.read_line(&mut line).await.unwrap_or(0) > 0 {
+                let tag = line.split(' ').next().unwrap_or("*").to_owned();
+                let reply = format!("* SEEN {}\r\n{tag} OK done\r\n", line.trim_end().len());
+                conn.get_mut().write_all(reply.as_bytes()).await.unwrap();
+                line.clear();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_session_over_an_in_memory_stream() {
+        let upstream =
+            fake_upstream("* OK [CAPABILITY IMAP4rev1 STARTTLS COMPRESS=DEFLATE] hi\r\n").await;
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::open_dir(dir.path()).unwrap();
+        let config = ImapProxyConfig::for_test("t", "127.0.0.1:0".parse().unwrap(), upstream);
+        let settings = Arc::new(Settings::new(config, archive).unwrap());
+        let (client, proxy_side) = tokio::io::duplex(4096);
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let session = serve(
+            settings,
+            proxy_side,
+            peer,
+            CancellationToken::new(),
+            TaskTracker::new(),
+        );
+        let session = tokio::spawn(session);
+        let mut client = BufReader::new(client);
+        let mut line = String::new();
+        client.read_line(&mut line).await.unwrap();
+        assert_eq!(
+            line, "* OK [CAPABILITY IMAP4rev1] hi\r\n",
+            "STARTTLS and COMPRESS not removed"
+        );
+        client
+            .get_mut()
+            .write_all(b"a COMPRESS DEFLATE\r\nb NOOP\r\n")
+            .await
+            .unwrap();
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            line.clear();
+            client.read_line(&mut line).await.unwrap();
+            replies.push(line.clone());
+        }
+        replies.sort();
+        assert!(replies[0].starts_with("* SEEN 6"), "{replies:?}");
+        assert!(
+            replies[1].starts_with("a NO"),
+            "COMPRESS reached the upstream: {replies:?}"
+        );
+        assert_eq!(replies[2], "b OK done\r\n");
+        drop(client);
+        assert!(session.await.unwrap().is_ok());
+    }
 }

@@ -26,6 +26,7 @@ pub mod envelope;
 pub mod journal;
 pub mod journal_report;
 pub mod line;
+pub mod proxy;
 pub mod reply;
 pub mod session;
 pub mod stream;

@@ -11,52 +11,77 @@ const APPEND_AND_FETCH: &str = r#"
 import imaplib, sys
 m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
 m.login(sys.argv[2], sys.argv[3])
-msg = open(sys.argv[4], 'rb').read()
-typ, data = m.append('INBOX', None, None, msg)
-print('append', typ, data[0].decode())
+seeded, new = open(sys.argv[4], 'rb').read(), open(sys.argv[5], 'rb').read()
+if sys.argv[6] == 'append':
+    typ, data = m.append('INBOX', None, None, new)
+    print('append', typ, data[0].decode())
 m.select('INBOX')
-typ, data = m.uid('FETCH', '1', '(BODY[])')
-assert data[0][1] == msg, 'fetched bytes differ'
-print('fetch', typ)
+typ, data = m.uid('FETCH', '1:2', '(BODY[])')
+bodies = [d[1] for d in data if isinstance(d, tuple)]
+assert bodies == [seeded, new], 'fetched bytes differ'
+print('fetch', typ, len(bodies))
 m.logout()
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn append_and_whole_fetch_are_archived_byte_exact() {
+async fn append_and_whole_fetch_are_archived_byte_exact_and_once() {
     let Some(s) = setup(|_, _| {}).await else {
         return;
     };
-    let msg = message(1, 50_000);
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &msg).unwrap();
-    let args = [
-        s.proxy.port().to_string(),
-        USER.into(),
-        PASSWORD.into(),
-        file.path().display().to_string(),
-    ];
-    let out = python(APPEND_AND_FETCH, &args).await;
-    assert!(out.contains("append OK [APPENDUID"), "{out}");
+    let (seeded, new) = (message(1, 50_000), message(2, 3_000));
+    seed(&s.dovecot, std::slice::from_ref(&seeded)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(&a, &seeded).unwrap();
+    std::fs::write(&b, &new).unwrap();
+    let args = |step: &str| {
+        let files = [
+            a.display().to_string(),
+            b.display().to_string(),
+            step.to_owned(),
+        ];
+        [
+            vec![s.proxy.port().to_string(), USER.into(), PASSWORD.into()],
+            files.to_vec(),
+        ]
+        .concat()
+    };
+    let out = python(APPEND_AND_FETCH, &args("append")).await;
+    assert!(
+        out.contains("append OK [APPENDUID") && out.contains("fetch OK 2"),
+        "{out}"
+    );
     let found = wait_archived(&s.archive, 2).await;
-    assert_eq!(found.len(), 2, "{out}");
-    let stored = s.dovecot.stored("INBOX");
-    assert_eq!(stored, vec![msg.clone()], "Dovecot stored something else");
-    for (meta, bytes) in &found {
-        assert_eq!(bytes, &msg);
+    assert_eq!(
+        s.dovecot.stored("INBOX"),
+        vec![seeded.clone(), new.clone()],
+        "Dovecot stored something else"
+    );
+    let got: Vec<(&str, Option<u32>, &[u8])> = found
+        .iter()
+        .map(|(m, b)| (imap(m).direction.as_str(), imap(m).uid, b.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("append", Some(2), &new[..]),
+            ("fetch", Some(1), &seeded[..])
+        ]
+    );
+    for (meta, _) in &found {
         let ctx = imap(meta);
         assert_eq!(
-            (ctx.user.as_deref(), ctx.mailbox.as_deref(), ctx.uid),
-            (Some(USER), Some("INBOX"), Some(1))
+            (ctx.user.as_deref(), ctx.mailbox.as_deref()),
+            (Some(USER), Some("INBOX"))
         );
         assert!(ctx.uidvalidity.is_some());
         assert_eq!(meta.auth_user.as_deref(), Some(USER));
     }
-    let directions: Vec<&str> = found
-        .iter()
-        .map(|(m, _)| imap(m).direction.as_str())
-        .collect();
-    assert_eq!(directions, ["append", "fetch"]);
-    assert_eq!(found[0].0.content.sha256, found[1].0.content.sha256);
+    // Fetching both again in a new session archives nothing new.
+    let out = python(APPEND_AND_FETCH, &args("fetch")).await;
+    assert!(out.contains("fetch OK 2"), "{out}");
+    tokio::time::sleep(mailseal::imap::completer::GRACE + Duration::from_millis(500)).await;
+    assert_eq!(archived(&s.archive).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,8 +116,13 @@ async fn mbsync_throughput() {
     const N: usize = 2_000;
     let messages: Vec<Vec<u8>> = (0..N).map(|i| message(i, 20_000)).collect();
     seed(&s.dovecot, &messages).await;
-    let direct = timed_pull(s.dovecot.port).await;
-    let proxied = timed_pull(s.proxy.port()).await;
+    // The first pull builds Dovecot's caches; then alternate and keep the best.
+    timed_pull(s.dovecot.port).await;
+    let (mut direct, mut proxied) = (std::time::Duration::MAX, std::time::Duration::MAX);
+    for _ in 0..3 {
+        direct = direct.min(timed_pull(s.dovecot.port).await);
+        proxied = proxied.min(timed_pull(s.proxy.port()).await);
+    }
     let found = wait_archived(&s.archive, N).await;
     println!(
         "mbsync {N} messages: direct {direct:?}, through mailseal {proxied:?}, ratio {:.2}, archived {}",

@@ -1,24 +1,13 @@
 //! TLS on both legs: the proxy's own STARTTLS and implicit TLS towards the
-//! client (a test certificate from rcgen), and implicit TLS or STARTTLS
+//! client (test certificates from rcgen), and implicit TLS or STARTTLS
 //! towards Dovecot with its certificate checked.
-
-use std::path::{Path, PathBuf};
 
 use mailseal::config::{TlsFiles, TlsMode, Upstream, UpstreamCa};
 use rustls_pki_types::ServerName;
 
 use super::{Raw, imap, python, setup, setup_with, wait_archived};
+use crate::support::certs::TestCerts;
 use crate::support::dovecot::{self, Dovecot, PASSWORD, USER};
-
-/// A self-signed certificate for `localhost` and 127.0.0.1: (cert, key).
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let ck = rcgen::generate_simple_self_signed(names).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
-    (cert, key)
-}
 
 const TLS_CLIENT: &str = r#"
 import imaplib, ssl, sys
@@ -39,10 +28,10 @@ m.logout()
 
 async fn client_leg(mode: TlsMode, name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let certs = TestCerts::new(dir.path());
     let files = TlsFiles {
-        cert: cert.clone(),
-        key,
+        cert: certs.cert.clone(),
+        key: certs.key.clone(),
     };
     let Some(s) = setup(|c, _| {
         c.tls = Some(files);
@@ -55,7 +44,7 @@ async fn client_leg(mode: TlsMode, name: &str) {
     let args = [
         s.proxy.port().to_string(),
         name.into(),
-        cert.display().to_string(),
+        certs.ca.display().to_string(),
         USER.into(),
         PASSWORD.into(),
     ];
@@ -96,16 +85,17 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
-    let (c2, k2) = (cert.clone(), key.clone());
-    let dovecot = tokio::task::spawn_blocking(move || Dovecot::start(Some((&c2, &k2))))
+    let certs = TestCerts::new(dir.path());
+    let (cert, key) = (certs.cert.clone(), certs.key.clone());
+    let dovecot = tokio::task::spawn_blocking(move || Dovecot::start(Some((&cert, &key))))
         .await
         .unwrap();
     let other = tempfile::tempdir().unwrap();
+    // With another CA, which did not sign Dovecot's certificate, it must fail.
     let ca = if ca_matches {
-        cert
+        certs.ca.clone()
     } else {
-        certificate(other.path()).0
+        TestCerts::new(other.path()).ca
     };
     let s = setup_with(dovecot, |c, d| {
         let port = if mode == TlsMode::Implicit {

@@ -1,0 +1,313 @@
+//! The transparent SMTP proxy: a per-command relay to the real server that
+//! archives every message before the server can accept it.
+//!
+//! The session is the shared [`Session`]; this module is its [`Backend`].
+//! Each client connection gets its own upstream connection ([`leg`]): the
+//! upstream's greeting, its replies to every command (multi-line, enhanced
+//! codes intact) and its EHLO capabilities (filtered by
+//! [`super::ehlo::filter`]; STARTTLS is mailseal's own) reach the client,
+//! so recipients, AUTH, size and spam policy stay the upstream's decisions.
+//!
+//! * **Who the client is** ([`client`]): with `xclient`, XCLIENT goes
+//!   before the client's first EHLO/HELO, so the upstream's relay and spam
+//!   policy see the real client; with `xforward`, XFORWARD goes before
+//!   each MAIL.
+//! * **AUTH** lines are relayed verbatim; [`identity`] learns the user
+//!   name for the record. AUTH is neither offered nor relayed when the
+//!   upstream leg is plain text and leaves the machine, unless
+//!   `allow_auth_without_tls` (the session applies the same option to the
+//!   client leg).
+//! * **DATA** streams upstream as it arrives; the final `.` is sent by
+//!   [`commit`] only after the archive commit is durable.
+//!
+//! Failures: upstream unreachable at connect gives `421 4.4.1`; a lost
+//! upstream gives `421 4.4.2` to commands and `451 4.4.2` to a message;
+//! an archive failure gives `451 4.3.0` and the upstream transaction is
+//! dropped without its `.`.
+
+mod client;
+mod commit;
+mod identity;
+mod leg;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::archive::record::SourceKind;
+use crate::archive::{Archive, Spool};
+use crate::config::{SmtpProxyConfig, SmtpUpstreamTls, TlsMode};
+use crate::metrics::{self, ErrorKind};
+use crate::tls::TlsError;
+
+use super::backend::{AuthOutcome, AuthStep, Backend, Connection, Transaction};
+use super::command::Command;
+use super::reply::Reply;
+use super::session::{Session, SessionConfig};
+use super::upstream::{UpstreamError, UpstreamOptions};
+use commit::Delivery;
+use identity::SaslWatch;
+use leg::Leg;
+
+/// What every connection of one proxy listener shares.
+pub struct ProxyListener {
+    /// Limits and TLS policy of the client leg.
+    session: Arc<SessionConfig>,
+    /// Set for implicit TLS on the client leg (`tls_mode = "implicit"`).
+    implicit_tls: Option<TlsAcceptor>,
+    /// What the backends need.
+    shared: Arc<Shared>,
+}
+
+/// Listener-wide state of the backend.
+struct Shared {
+    /// The listener's name, for records, logs and metrics.
+    name: String,
+    /// The upstream's host name or address, resolved at each connect.
+    host: String,
+    /// The upstream's port.
+    port: u16,
+    /// TLS, names, timeouts of the upstream leg.
+    options: UpstreamOptions,
+    /// Send XCLIENT when the upstream offers it.
+    xclient: bool,
+    /// Send XFORWARD before each MAIL when the upstream offers it.
+    xforward: bool,
+    /// Relay AUTH over a plain-text upstream leg that leaves the machine.
+    auth_without_tls: bool,
+    /// Where messages go.
+    archive: Archive,
+}
+
+impl ProxyListener {
+    /// Prepares a listener from its configuration (loads the client-leg
+    /// certificate and the upstream's trust roots).
+    pub fn new(config: &SmtpProxyConfig, archive: Archive) -> Result<ProxyListener, TlsError> {
+        let tls = match (&config.tls, config.tls_mode) {
+            (Some(files), TlsMode::Starttls | TlsMode::Implicit) => Some(files.server_config()?),
+            _ => None,
+        };
+        let implicit = config.tls_mode == TlsMode::Implicit;
+        let upstream_tls = match config.upstream_tls {
+            SmtpUpstreamTls::None => None,
+            _ => Some(config.upstream_client_config()?),
+        };
+        let mut session = SessionConfig::new(&config.name, SourceKind::SmtpProxy);
+        session.max_message_size = config.max_message_size;
+        session.command_timeout = config.timeout_command;
+        session.data_timeout = config.timeout_data_block;
+        session.starttls = tls.clone().filter(|_| !implicit);
+        session.allow_plain_auth = config.allow_auth_without_tls;
+        if config.allow_auth_without_tls {
+            warn!(listener = %config.name, "smtp proxy relays AUTH without TLS: passwords may cross the network in plain text");
+        }
+        Ok(ProxyListener {
+            session: Arc::new(session),
+            implicit_tls: tls.filter(|_| implicit).map(TlsAcceptor::from),
+            shared: Arc::new(Shared {
+                name: config.name.clone(),
+                host: config.upstream.host.clone(),
+                port: config.upstream.port,
+                options: UpstreamOptions::from_config(config, upstream_tls),
+                xclient: config.xclient,
+                xforward: config.xforward,
+                auth_without_tls: config.allow_auth_without_tls,
+                archive,
+            }),
+        })
+    }
+
+    /// Serves one accepted connection to its end.
+    pub async fn handle(&self, tcp: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+        let outcomes = TaskTracker::new();
+        let backend = ProxyBackend::new(self.shared.clone(), outcomes.clone());
+        let config = self.session.clone();
+        let result = match &self.implicit_tls {
+            None => {
+                Session::new(tcp, peer, None, backend, config, shutdown)
+                    .run()
+                    .await
+            }
+            Some(acceptor) => {
+                let tls = match timeout(config.command_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(error)) => {
+                        metrics::error(ErrorKind::Tls);
+                        info!(%error, "tls-failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let info = crate::tls::tls_info(tls.get_ref().1);
+                Session::new(tls, peer, info, backend, config, shutdown)
+                    .run()
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => debug!("closed"),
+            Err(error) => info!(%error, "closed"),
+        }
+        outcomes.close();
+        outcomes.wait().await;
+    }
+}
+
+/// The backend of one proxied connection.
+struct ProxyBackend {
+    /// Listener-wide state.
+    shared: Arc<Shared>,
+    /// The upstream connection.
+    leg: Leg,
+    /// XCLIENT was sent (or is not wanted) on this connection.
+    identified: bool,
+    /// The AUTH exchange in progress.
+    sasl: Option<SaslWatch>,
+    /// When the current transaction's MAIL was accepted.
+    started: Option<Instant>,
+    /// DATA is being streamed upstream.
+    in_data: bool,
+    /// Why the upstream failed while DATA streamed.
+    lost_in_data: Option<String>,
+    /// Outcome records being appended; the connection waits for them.
+    outcomes: TaskTracker,
+}
+
+impl ProxyBackend {
+    fn new(shared: Arc<Shared>, outcomes: TaskTracker) -> ProxyBackend {
+        ProxyBackend {
+            outcomes,
+            identified: !shared.xclient,
+            shared,
+            leg: Leg::new(),
+            sasl: None,
+            started: None,
+            in_data: false,
+            lost_in_data: None,
+        }
+    }
+
+    /// True when AUTH may be offered and relayed on this connection.
+    fn auth_allowed(&self) -> bool {
+        self.shared.auth_without_tls || self.leg.is_private()
+    }
+}
+
+impl Backend for ProxyBackend {
+    async fn greet(&mut self, _conn: &Connection) -> Reply {
+        let shared = &self.shared;
+        match self
+            .leg
+            .connect(&shared.host, shared.port, &shared.options)
+            .await
+        {
+            Ok(greeting) => greeting,
+            Err(error) => {
+                let upstream = format!("{}:{}", shared.host, shared.port);
+                warn!(%upstream, %error, "upstream-unreachable");
+                metrics::error(match error {
+                    UpstreamError::Tls(_) => ErrorKind::Tls,
+                    _ => ErrorKind::Upstream,
+                });
+                Reply::new(421, "4.4.1 upstream server not reachable, try again later")
+            }
+        }
+    }
+
+    async fn command(&mut self, conn: &Connection, command: &Command, line: &[u8]) -> Reply {
+        match command {
+            Command::Ehlo(_) | Command::Helo(_) => self.hello(conn, command, line).await,
+            Command::Mail(_) => self.mail(conn, line).await,
+            Command::Quit if !self.leg.is_up() => Reply::new(221, "2.0.0 bye"),
+            _ => self.leg.relay(line).await,
+        }
+    }
+
+    async fn auth(&mut self, _conn: &Connection, step: AuthStep<'_>) -> AuthOutcome {
+        let line = match step {
+            AuthStep::Start {
+                mechanism,
+                initial,
+                line,
+            } => {
+                if !self.auth_allowed() {
+                    let reply = Reply::new(538, "5.7.11 encryption required for authentication");
+                    return AuthOutcome { reply, user: None };
+                }
+                self.sasl = Some(SaslWatch::start(mechanism, initial));
+                line
+            }
+            AuthStep::Response(line) => {
+                if let Some(watch) = &mut self.sasl {
+                    watch.response(line);
+                }
+                line
+            }
+        };
+        let reply = self.leg.relay(line).await;
+        let user = match reply.code() {
+            334 => None,
+            235 => self.sasl.take().and_then(|w| w.user().map(str::to_owned)),
+            _ => {
+                self.sasl = None;
+                None
+            }
+        };
+        AuthOutcome { reply, user }
+    }
+
+    async fn data(&mut self) -> Reply {
+        let reply = self.leg.relay(b"DATA").await;
+        self.in_data = reply.code() == 354;
+        self.lost_in_data = None;
+        reply
+    }
+
+    async fn data_chunk(&mut self, wire: &[u8]) {
+        if self.lost_in_data.is_some() {
+            return;
+        }
+        if let Err(error) = self.leg.send_data(wire).await {
+            self.lost_in_data = Some(error.to_string());
+        }
+    }
+
+    async fn commit(&mut self, transaction: Transaction) -> Reply {
+        self.in_data = false;
+        let delivery = Delivery {
+            listener: &self.shared.name,
+            started: self.started.take().unwrap_or_else(Instant::now),
+            lost_in_data: self.lost_in_data.take(),
+        };
+        let archive = &self.shared.archive;
+        commit::commit(
+            archive,
+            &self.outcomes,
+            &mut self.leg,
+            delivery,
+            transaction,
+        )
+        .await
+    }
+
+    async fn abort(&mut self) {
+        if std::mem::take(&mut self.in_data) {
+            self.leg.abort("message not committed");
+        }
+        self.started = None;
+        self.lost_in_data = None;
+    }
+
+    fn spool(&self) -> Spool {
+        self.shared.archive.spool()
+    }
+}

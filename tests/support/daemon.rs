@@ -1,0 +1,82 @@
+//! The real `mailseal run` binary as a child process with a generated
+//! configuration, and the CLI commands run against the same file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `mailseal run`; killed when dropped.
+pub struct Daemon {
+    /// The process.
+    child: Child,
+    /// Its configuration file.
+    config: PathBuf,
+    /// Its stderr (the log).
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `mailseal --config CONFIG run` and waits until `listen`
+    /// accepts connections.
+    pub fn start(config: &Path, listen: SocketAddr) -> Daemon {
+        let log = config.with_extension("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut daemon = Daemon {
+            child,
+            config: config.to_path_buf(),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(listen).is_err() {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("mailseal run exited with {status}: {}", daemon.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not listen: {}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops it with SIGTERM (graceful drain, seal) and checks exit 0.
+    pub fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{}", self.log());
+    }
+
+    /// Runs `mailseal --config CONFIG args...`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mailseal"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
