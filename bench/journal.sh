@@ -33,7 +33,7 @@ for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; 
 START=$(date +%s.%N)
 smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -f bench@example.com -t journal@example.com "127.0.0.1:$PORT"
 END=$(date +%s.%N)
-kill -TERM $PID; wait $PID || true
+kill -TERM "$(pgrep -P $PID)" 2>/dev/null || true; wait $PID || true
 RATE=$(python3 -c "print(round($MESSAGES/($END-$START)))")
 echo "journal: $MESSAGES x $SIZE B over $SESSIONS sessions in $(python3 -c "print(round($END-$START,2))") s = $RATE msg/s (durable 250)"
 grep -E 'User time|System time|Maximum resident' "$DIR/time.txt"
