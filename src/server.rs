@@ -19,6 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::archive::Archive;
@@ -199,15 +200,48 @@ pub async fn start(
         imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
     }
     for (listener, proxy) in proxies {
-        serve_smtp_proxy(listener, proxy, shutdown);
+        serve_smtp(listener, proxy, shutdown);
     }
     for (listener, journal) in journals {
-        serve_journal(listener, journal, shutdown);
+        serve_smtp(listener, journal, shutdown);
     }
     for proxy in imap {
         shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
     }
     Ok(())
+}
+
+/// A per-connection SMTP handler: the journal or the proxy.
+trait SmtpService: Send + Sync + 'static {
+    /// Serves one accepted connection until it ends or `shutdown` fires.
+    fn handle(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+impl SmtpService for JournalListener {
+    fn handle(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send {
+        JournalListener::handle(self, tcp, peer, shutdown)
+    }
+}
+
+impl SmtpService for ProxyListener {
+    fn handle(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send {
+        ProxyListener::handle(self, tcp, peer, shutdown)
+    }
 }
 
 /// Binds and starts one journal listener; returns its bound address.
@@ -217,13 +251,46 @@ pub async fn start_journal(
     shutdown: &Shutdown,
 ) -> Result<SocketAddr, ServerError> {
     let (listener, journal) = bind_journal(config, archive).await?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        name: config.name.clone(),
-        addr: config.listen,
-        source,
-    })?;
-    serve_journal(listener, journal, shutdown);
+    let addr = bound_addr(&listener, &config.name, config.listen)?;
+    serve_smtp(listener, journal, shutdown);
     Ok(addr)
+}
+
+/// Binds and starts one SMTP proxy listener; returns its bound address.
+pub async fn start_smtp_proxy(
+    config: &SmtpProxyConfig,
+    archive: &Archive,
+    shutdown: &Shutdown,
+) -> Result<SocketAddr, ServerError> {
+    let (listener, proxy) = bind_smtp_proxy(config, archive).await?;
+    let addr = bound_addr(&listener, &config.name, config.listen)?;
+    serve_smtp(listener, proxy, shutdown);
+    Ok(addr)
+}
+
+// Built once at start-up; its size does not matter.
+#[allow(clippy::result_large_err)]
+fn bound_addr(
+    listener: &Listener,
+    name: &str,
+    listen: SocketAddr,
+) -> Result<SocketAddr, ServerError> {
+    listener.local_addr().map_err(|source| ServerError::Bind {
+        name: name.to_string(),
+        addr: listen,
+        source,
+    })
+}
+
+/// Binds an SMTP port; implicit-TLS ports refuse busy clients by closing.
+async fn bind_smtp(
+    name: &str,
+    listen: SocketAddr,
+    max_connections: usize,
+    tls_mode: TlsMode,
+) -> Result<Listener, ServerError> {
+    let busy = (tls_mode != TlsMode::Implicit).then_some(SMTP_BUSY);
+    Listener::bind(name, listen, max_connections, busy).await
 }
 
 async fn bind_journal(
@@ -235,35 +302,14 @@ async fn bind_journal(
             name: config.name.clone(),
             source,
         })?;
-    let busy = (config.tls_mode != TlsMode::Implicit).then_some(SMTP_BUSY);
-    let listener =
-        Listener::bind(&config.name, config.listen, config.max_connections, busy).await?;
+    let listener = bind_smtp(
+        &config.name,
+        config.listen,
+        config.max_connections,
+        config.tls_mode,
+    )
+    .await?;
     Ok((listener, Arc::new(journal)))
-}
-
-fn serve_journal(listener: Listener, journal: Arc<JournalListener>, shutdown: &Shutdown) {
-    let token = shutdown.token.clone();
-    listener.serve(shutdown, move |tcp, peer| {
-        let journal = journal.clone();
-        let token = token.clone();
-        async move { journal.handle(tcp, peer, token).await }
-    });
-}
-
-/// Binds and starts one SMTP proxy listener; returns its bound address.
-pub async fn start_smtp_proxy(
-    config: &SmtpProxyConfig,
-    archive: &Archive,
-    shutdown: &Shutdown,
-) -> Result<SocketAddr, ServerError> {
-    let (listener, proxy) = bind_smtp_proxy(config, archive).await?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        name: config.name.clone(),
-        addr: config.listen,
-        source,
-    })?;
-    serve_smtp_proxy(listener, proxy, shutdown);
-    Ok(addr)
 }
 
 async fn bind_smtp_proxy(
@@ -274,17 +320,21 @@ async fn bind_smtp_proxy(
         name: config.name.clone(),
         source,
     })?;
-    let busy = (config.tls_mode != TlsMode::Implicit).then_some(SMTP_BUSY);
-    let listener =
-        Listener::bind(&config.name, config.listen, config.max_connections, busy).await?;
+    let listener = bind_smtp(
+        &config.name,
+        config.listen,
+        config.max_connections,
+        config.tls_mode,
+    )
+    .await?;
     Ok((listener, Arc::new(proxy)))
 }
 
-fn serve_smtp_proxy(listener: Listener, proxy: Arc<ProxyListener>, shutdown: &Shutdown) {
+fn serve_smtp<S: SmtpService>(listener: Listener, service: Arc<S>, shutdown: &Shutdown) {
     let token = shutdown.token.clone();
     listener.serve(shutdown, move |tcp, peer| {
-        let proxy = proxy.clone();
+        let service = service.clone();
         let token = token.clone();
-        async move { proxy.handle(tcp, peer, token).await }
+        async move { service.handle(tcp, peer, token).await }
     });
 }
