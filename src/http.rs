@@ -2,14 +2,16 @@
 //! (Prometheus/OpenMetrics text), for the admin's monitoring.
 //!
 //! The server knows nothing about the archive or the listeners: the daemon
-//! fills a [`HealthState`] (archive writable, latest seal, what each upstream
-//! did on its last contact) and every request reads a snapshot of it. Upstream
+//! installs one [`HealthState`] ([`HealthState::install`]), the archive
+//! writer, the sealer and the proxy sessions report to it through
+//! [`crate::metrics`] (archive writable, latest seal, what each upstream did
+//! on its last contact), and every request reads a snapshot of it. Upstream
 //! reachability is passive on purpose: probing the upstream from here would
 //! make every scrape open connections on the mail server and fill its log.
 //! The metrics themselves live in [`crate::metrics`].
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use http_body_util::Full;
@@ -57,13 +59,19 @@ struct UpstreamState {
 }
 
 /// Everything `/healthz` reports, behind one lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct HealthInner {
     /// Set by the daemon after opening the archive and after each commit
     /// failure or recovery.
     archive_writable: bool,
     /// Time of the latest seal, `None` before the first.
     last_seal: Option<SystemTime>,
+    /// When the newest seal was last known to cover the chain head (a new
+    /// seal, or the sealer finding nothing to seal). An idle archive is not
+    /// re-sealed, so the seal's own age alone would call it late; the
+    /// state's creation time until the first report, so a sealer that
+    /// never works still shows.
+    seal_current_at: SystemTime,
     /// Upstream name -> last contact, in configuration order.
     upstreams: Vec<(String, Option<UpstreamState>)>,
 }
@@ -78,18 +86,35 @@ pub struct HealthState {
     seal_interval: Duration,
 }
 
+/// The daemon's state, which [`crate::metrics`] feeds; unset in CLI commands.
+static INSTALLED: OnceLock<HealthState> = OnceLock::new();
+
 impl HealthState {
     /// A state for an archive sealed every `seal_interval`, with the
     /// configured upstreams' names (unknown until their first contact).
     pub fn new(seal_interval: Duration, upstreams: impl IntoIterator<Item = String>) -> Self {
         let inner = HealthInner {
+            archive_writable: false,
+            last_seal: None,
+            seal_current_at: SystemTime::now(),
             upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
-            ..HealthInner::default()
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
             seal_interval,
         }
+    }
+
+    /// Makes this the process's state, the one [`crate::metrics`] reports
+    /// to. Once per process: `false` (and nothing changes) when another
+    /// state was installed before.
+    pub fn install(&self) -> bool {
+        INSTALLED.set(self.clone()).is_ok()
+    }
+
+    /// The installed state, if any.
+    pub fn installed() -> Option<&'static HealthState> {
+        INSTALLED.get()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HealthInner) -> R) -> R {
@@ -105,7 +130,16 @@ impl HealthState {
 
     /// The chain head was sealed at `at`.
     pub fn sealed(&self, at: SystemTime) {
-        self.with(|h| h.last_seal = Some(at));
+        self.with(|h| {
+            h.last_seal = Some(at);
+            h.seal_current_at = at;
+        });
+    }
+
+    /// At `at` the newest seal still covered the chain head (nothing new
+    /// to seal), so the seal is not late.
+    pub fn seal_current(&self, at: SystemTime) {
+        self.with(|h| h.seal_current_at = at);
     }
 
     /// A session just tried upstream `name`: `reachable` when it got a
@@ -126,7 +160,7 @@ impl HealthState {
         self.with(|h| {
             let age = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs();
             let seal_age = h.last_seal.map(age);
-            let seal_overdue = seal_age.is_some_and(|a| a > 2 * self.seal_interval.as_secs());
+            let seal_overdue = age(h.seal_current_at) > 2 * self.seal_interval.as_secs();
             let upstreams: Vec<UpstreamReport> = h
                 .upstreams
                 .iter()
@@ -176,7 +210,8 @@ pub struct HealthReport {
     pub archive_writable: bool,
     /// Seconds since the latest seal; `null` before the first.
     pub last_seal_age_seconds: Option<u64>,
-    /// The latest seal is more than two seal intervals old.
+    /// The chain head has gone unsealed for more than two seal intervals
+    /// (an idle archive whose newest seal covers the head is never late).
     pub seal_overdue: bool,
     /// One entry per upstream.
     pub upstreams: Vec<UpstreamReport>,
@@ -329,93 +364,4 @@ fn body(code: StatusCode, content_type: &'static str, bytes: Vec<u8>) -> Respons
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// Sends one raw HTTP/1.1 request and returns (status code, body).
-    async fn get(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).await.unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let code = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (code, body.to_owned())
-    }
-
-    async fn start(
-        health: HealthState,
-    ) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
-        let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), health)
-            .await
-            .unwrap();
-        let addr = server.local_addr().unwrap();
-        let token = CancellationToken::new();
-        let task = tokio::spawn(server.run(token.clone()));
-        (addr, token, task)
-    }
-
-    #[tokio::test]
-    async fn serves_health_and_metrics_and_counters_move() {
-        let health = HealthState::new(Duration::from_secs(300), ["mx".to_owned()]);
-        let (addr, token, task) = start(health.clone()).await;
-
-        let (code, body) = get(addr, "GET", "/healthz").await;
-        assert_eq!(code, 503, "archive not yet open: {body}");
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(json["status"], "fail");
-        assert_eq!(json["upstreams"][0]["reachable"], serde_json::Value::Null);
-
-        health.set_archive_writable(true);
-        health.sealed(SystemTime::now());
-        health.upstream_contacted("mx", true);
-        let (code, body) = get(addr, "GET", "/healthz").await;
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!((code, &json["status"]), (200, &"ok".into()), "{body}");
-        assert_eq!(json["upstreams"][0]["reachable"], true);
-
-        let series = "mailseal_messages_archived_total{listener=\"t-http\"}";
-        let count = |body: &str| crate::metrics::tests::sample(body, series);
-        let (code, before) = get(addr, "GET", "/metrics").await;
-        assert_eq!((code, count(&before)), (200, None), "{before}");
-        crate::metrics::message_archived("t-http", 4096);
-        let (_, after) = get(addr, "GET", "/metrics").await;
-        assert_eq!(count(&after), Some(1.0), "{after}");
-
-        token.cancel();
-        task.await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn refuses_other_paths_and_methods() {
-        let (addr, token, task) = start(HealthState::new(Duration::from_secs(1), [])).await;
-        assert_eq!(get(addr, "GET", "/").await.0, 404);
-        assert_eq!(get(addr, "POST", "/metrics").await.0, 405);
-        assert_eq!(get(addr, "HEAD", "/metrics").await, (200, String::new()));
-        token.cancel();
-        task.await.unwrap();
-    }
-
-    #[test]
-    fn unreachable_upstream_or_late_seal_degrades() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let health = HealthState::new(Duration::from_secs(60), ["a".to_owned()]);
-        health.set_archive_writable(true);
-        health.sealed(t0);
-        assert_eq!(
-            health.report(t0 + Duration::from_secs(120)).status,
-            Status::Ok
-        );
-        let late = health.report(t0 + Duration::from_secs(121));
-        assert_eq!((late.status, late.seal_overdue), (Status::Degraded, true));
-        assert_eq!(late.last_seal_age_seconds, Some(121));
-        health.sealed(t0 + Duration::from_secs(121));
-        health.upstream_contacted("a", false);
-        assert_eq!(
-            health.report(t0 + Duration::from_secs(121)).status,
-            Status::Degraded
-        );
-    }
-}
+mod tests;

@@ -8,6 +8,13 @@
 //! handle through every constructor. [`render`] produces the exposition that
 //! `GET /metrics` serves (see [`crate::http`]).
 //!
+//! The facts `/healthz` reports (archive writable, seals, what each upstream
+//! did on its last contact) are recorded here too, so every part reports to
+//! one place: [`sealed`], [`seal_current`], [`archive_writable`] and
+//! [`upstream_contacted`] set their gauges and pass the fact on to the
+//! daemon's [`HealthState`](crate::http::HealthState), if one is installed
+//! (CLI commands have none).
+//!
 //! Names (all prefixed `mailseal_`):
 //!
 //! | metric | type | labels |
@@ -21,6 +28,8 @@
 //! | `errors_total` | counter | `kind` |
 //! | `last_seal_timestamp_seconds` | gauge | |
 //! | `chain_length_records` | gauge | |
+//! | `archive_writable` | gauge (0/1) | |
+//! | `upstream_reachable` | gauge (0/1) | `listener` |
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -33,6 +42,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::http::HealthState;
 
 /// The content type of what [`render`] returns (OpenMetrics text, which
 /// Prometheus negotiates and parses).
@@ -113,9 +124,9 @@ struct Metrics {
     /// Final replies the upstream gave, by class: the proxy's view of the
     /// upstream's decisions.
     replies: Family<ReplyLabels, Counter>,
-    /// Time from handing a message to the archive until it is durable.
+    /// Time from handing a record to the archive until it is durable.
     commit_seconds: Histogram,
-    /// Messages made durable by one fsync: shows the group commit working.
+    /// Records made durable by one fsync: shows the group commit working.
     fsync_batch: Histogram,
     /// Connections currently open, per listener.
     connections: Family<ListenerLabels, Gauge>,
@@ -125,6 +136,11 @@ struct Metrics {
     last_seal: Gauge<i64, AtomicI64>,
     /// Records in the hash chain.
     chain_length: Gauge<i64, AtomicI64>,
+    /// 1 while the archive commits, 0 after a failed commit until the next
+    /// one succeeds: mail is refused (`451`) meanwhile.
+    archive_writable: Gauge<i64, AtomicI64>,
+    /// Per proxy listener: 1 when the last session reached its upstream.
+    upstream_reachable: Family<ListenerLabels, Gauge>,
 }
 
 impl Metrics {
@@ -142,6 +158,8 @@ impl Metrics {
             errors: Family::default(),
             last_seal: Gauge::default(),
             chain_length: Gauge::default(),
+            archive_writable: Gauge::default(),
+            upstream_reachable: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -161,12 +179,12 @@ impl Metrics {
         );
         r.register(
             "archive_commit_seconds",
-            "Time from hand-over to durable archive commit",
+            "Time from handing a record to the archive until it is durable",
             m.commit_seconds.clone(),
         );
         r.register(
             "archive_fsync_batch_messages",
-            "Messages made durable by one fsync",
+            "Records (messages and outcomes) made durable by one fsync",
             m.fsync_batch.clone(),
         );
         r.register(
@@ -184,6 +202,16 @@ impl Metrics {
             "chain_length_records",
             "Records in the hash chain",
             m.chain_length.clone(),
+        );
+        r.register(
+            "archive_writable",
+            "1 while archive commits succeed, 0 after a failed one",
+            m.archive_writable.clone(),
+        );
+        r.register(
+            "upstream_reachable",
+            "1 when the last session reached the listener's upstream",
+            m.upstream_reachable.clone(),
         );
         m
     }
@@ -221,14 +249,14 @@ pub fn upstream_reply(listener_name: &str, code: u16) {
     METRICS.replies.get_or_create(&labels).inc();
 }
 
-/// One archive commit took `took` from hand-over until durable.
+/// One record took `took` from hand-over to the archive until durable.
 pub fn commit_latency(took: Duration) {
     METRICS.commit_seconds.observe(took.as_secs_f64());
 }
 
-/// One fsync made `messages` messages durable.
-pub fn fsync_batch(messages: usize) {
-    METRICS.fsync_batch.observe(messages as f64);
+/// One fsync made `records` records (messages and outcomes) durable.
+pub fn fsync_batch(records: usize) {
+    METRICS.fsync_batch.observe(records as f64);
 }
 
 /// Counts one error of `kind`.
@@ -244,6 +272,38 @@ pub fn sealed(at: SystemTime, chain_length: u64) {
         .last_seal
         .set(i64::try_from(secs).unwrap_or(i64::MAX));
     set_chain_length(chain_length);
+    if let Some(health) = HealthState::installed() {
+        health.sealed(at);
+    }
+}
+
+/// The sealer found at `at` that the newest seal already covers the chain
+/// head: nothing to sign, and the seal is not late however old it is.
+pub fn seal_current(at: SystemTime) {
+    if let Some(health) = HealthState::installed() {
+        health.seal_current(at);
+    }
+}
+
+/// Whether the archive's latest commit (or opening it) succeeded.
+pub fn archive_writable(writable: bool) {
+    METRICS.archive_writable.set(i64::from(writable));
+    if let Some(health) = HealthState::installed() {
+        health.set_archive_writable(writable);
+    }
+}
+
+/// A session of proxy `listener` just tried its upstream: `reachable` when
+/// it got a greeting. mailseal never probes; this is what real sessions saw.
+pub fn upstream_contacted(listener_name: &str, reachable: bool) {
+    let labels = listener(listener_name);
+    METRICS
+        .upstream_reachable
+        .get_or_create(&labels)
+        .set(i64::from(reachable));
+    if let Some(health) = HealthState::installed() {
+        health.upstream_contacted(listener_name, reachable);
+    }
 }
 
 /// The chain now holds `records` records (set at start-up and per commit).

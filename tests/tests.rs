@@ -21,3 +21,7 @@ mod imap_import;
 mod fuzz_regressions;
 // The IMAP proxy against a private Dovecot: imaplib, mbsync, TLS, bad input.
 mod imap;
+// Hostile clients against `mailseal run`: slow, idle, floods, huge input, old TLS.
+mod hostile;
+// /metrics and /healthz of the real daemon under journal and proxy traffic.
+mod metrics;

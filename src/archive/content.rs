@@ -5,6 +5,7 @@
 //! is compressed before it reaches the writer thread, so compression runs on
 //! every core while the writer only writes and syncs.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -110,7 +111,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
         });
     }
     if let Some(bytes) = content.as_memory() {
-        let packed = zstd::bulk::compress(bytes, level)?;
+        let packed = compress(bytes, level)?;
         return Ok(if (packed.len() as u64) < size {
             Prepared {
                 sha256,
@@ -149,6 +150,26 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
         size,
         codec: CODEC_STORED,
         data: Data::File(raw, size),
+    })
+}
+
+thread_local! {
+    /// This thread's zstd context and its level. Building a context and
+    /// clearing its tables costs about as much as compressing a 100 kB
+    /// message, so every thread that compresses keeps one.
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+}
+
+/// One zstd frame of `bytes` at `level`, with the thread's reused context.
+fn compress(bytes: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let compressor = match &mut *slot {
+            Some((l, c)) if *l == level => c,
+            _ => &mut slot.insert((level, zstd::bulk::Compressor::new(level)?)).1,
+        };
+        compressor.compress(bytes)
     })
 }
 

@@ -8,9 +8,10 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::SystemTime;
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::oneshot;
@@ -29,6 +30,13 @@ pub use super::reader::Stats;
 
 /// Requests that may wait for the writer before appenders block.
 const QUEUE: usize = 1024;
+
+/// Largest in-memory message that [`Archive::append`] prepares on the
+/// calling task; zstd takes about 0.1 ms for 256 KiB.
+const INLINE_PREPARE: usize = 256 * 1024;
+
+/// Where the writer's answer to an append arrives.
+type AppendReply = oneshot::Receiver<Result<Appended, ArchiveError>>;
 
 /// Handle to an open archive. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
@@ -95,7 +103,9 @@ impl Archive {
         let head = catch_up(&segments, &index)?;
         let seg = head.segment.max(1);
         let (file, offset) = segment::open_for_append(&segments, seg).map_err(io_err(&segments))?;
-        let sealed_seq = index.last_seal()?.map(|s| s.seq);
+        let last_seal = index.last_seal()?;
+        report_open(&head, last_seal.as_ref());
+        let sealed_seq = last_seal.map(|s| s.seq);
         let writer = Writer {
             dir: segments.clone(),
             file,
@@ -155,11 +165,29 @@ impl Archive {
     }
 
     /// Appends a message; returns once it is durable (fsync'd).
+    ///
+    /// A small message held in memory is hashed, compressed and queued on
+    /// the calling task: that takes tens of microseconds, less than handing
+    /// it to the blocking pool and back. A larger one, or one the writer's
+    /// full queue would block, goes through the blocking pool.
     pub async fn append(&self, msg: NewMessage) -> Result<Appended, ArchiveError> {
-        let this = self.clone();
-        let rx = tokio::task::spawn_blocking(move || this.submit(msg))
-            .await
-            .map_err(|_| ArchiveError::Closed)??;
+        let inline = msg
+            .content
+            .as_memory()
+            .is_some_and(|b| b.len() <= INLINE_PREPARE)
+            && msg.evidence.is_none();
+        let rx = if inline {
+            let (request, rx) = self.request(msg)?;
+            match self.try_send(request)? {
+                None => rx,
+                Some(request) => self.send_blocking(request, rx).await?,
+            }
+        } else {
+            let this = self.clone();
+            tokio::task::spawn_blocking(move || this.submit(msg))
+                .await
+                .map_err(|_| ArchiveError::Closed)??
+        };
         rx.await.map_err(|_| ArchiveError::Closed)?
     }
 
@@ -173,11 +201,35 @@ impl Archive {
     /// Appends an outcome record (the upstream's final reply for record `of`).
     pub async fn append_outcome(&self, outcome: Outcome) -> Result<Appended, ArchiveError> {
         let (reply, rx) = oneshot::channel();
+        let rx = match self.try_send(Request::Outcome { outcome, reply })? {
+            None => rx,
+            Some(request) => self.send_blocking(request, rx).await?,
+        };
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Queues `request` without blocking; gives it back when the queue is
+    /// full.
+    fn try_send(&self, request: Request) -> Result<Option<Request>, ArchiveError> {
+        match self.sender()?.try_send(request) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Full(request)) => Ok(Some(request)),
+            Err(TrySendError::Disconnected(_)) => Err(ArchiveError::Closed),
+        }
+    }
+
+    /// Queues `request` from the blocking pool (the queue is full, so the
+    /// send waits for the writer) and passes `rx` through.
+    async fn send_blocking<T: Send + 'static>(
+        &self,
+        request: Request,
+        rx: T,
+    ) -> Result<T, ArchiveError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.send(Request::Outcome { outcome, reply }))
+        tokio::task::spawn_blocking(move || this.send(request))
             .await
             .map_err(|_| ArchiveError::Closed)??;
-        rx.await.map_err(|_| ArchiveError::Closed)?
+        Ok(rx)
     }
 
     /// Seals the chain head now (when it moved since the last seal).
@@ -235,22 +287,27 @@ impl Archive {
         rx.blocking_recv().map_err(|_| ArchiveError::Closed)?
     }
 
-    fn send(&self, req: Request) -> Result<(), ArchiveError> {
-        let tx = self
-            .inner
+    fn sender(&self) -> Result<SyncSender<Request>, ArchiveError> {
+        self.inner
             .tx
             .lock()
             .map_err(|_| ArchiveError::Closed)?
-            .clone();
-        tx.ok_or(ArchiveError::Closed)?
-            .send(req)
-            .map_err(|_| ArchiveError::Closed)
+            .clone()
+            .ok_or(ArchiveError::Closed)
     }
 
-    fn submit(
-        &self,
-        msg: NewMessage,
-    ) -> Result<oneshot::Receiver<Result<Appended, ArchiveError>>, ArchiveError> {
+    fn send(&self, req: Request) -> Result<(), ArchiveError> {
+        self.sender()?.send(req).map_err(|_| ArchiveError::Closed)
+    }
+
+    fn submit(&self, msg: NewMessage) -> Result<AppendReply, ArchiveError> {
+        let (request, rx) = self.request(msg)?;
+        self.send(request)?;
+        Ok(rx)
+    }
+
+    /// Hashes, parses and compresses a message into the writer's request.
+    fn request(&self, msg: NewMessage) -> Result<(Request, AppendReply), ArchiveError> {
         let NewMessage {
             meta,
             mut content,
@@ -260,14 +317,14 @@ impl Archive {
         let content = self.prepare(content)?;
         let evidence = evidence.map(|e| self.prepare(e)).transpose()?;
         let (reply, rx) = oneshot::channel();
-        self.send(Request::Message {
+        let request = Request::Message {
             meta: Box::new(meta),
             content,
             evidence,
             headers,
             reply,
-        })?;
-        Ok(rx)
+        };
+        Ok((request, rx))
     }
 
     fn prepare(&self, c: SpooledContent) -> Result<ContentIn, ArchiveError> {
@@ -328,6 +385,23 @@ impl Drop for Inner {
             let _ = t.join();
         }
     }
+}
+
+/// Tells monitoring ([`crate::metrics`]) what opening found: the archive
+/// takes commits, its chain length, and its newest seal, which is current
+/// when it covers the head (so restarting an idle archive does not report a
+/// late seal).
+fn report_open(head: &Head, last_seal: Option<&Seal>) {
+    crate::metrics::archive_writable(true);
+    if let Some(seal) = last_seal {
+        let at = chrono::DateTime::parse_from_rfc3339(&seal.time)
+            .map_or_else(|_| SystemTime::now(), SystemTime::from);
+        crate::metrics::sealed(at, seal.seq);
+        if seal.seq == head.seq {
+            crate::metrics::seal_current(SystemTime::now());
+        }
+    }
+    crate::metrics::set_chain_length(head.seq);
 }
 
 fn header_fields(content: &mut SpooledContent) -> Headers {

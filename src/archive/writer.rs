@@ -6,13 +6,17 @@
 //! of the batch. If a write or the sync fails (disk full, I/O error), the
 //! segment is truncated back to where the batch began, every request of the
 //! batch gets the error, and the next batch starts from a clean tail.
+//!
+//! The writer is what knows when records become durable, so it reports the
+//! group commit, the chain length, seals and failed or recovered commits to
+//! [`crate::metrics`] (which also feeds `/healthz`).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot;
@@ -25,9 +29,26 @@ use super::record::{ContentRef, MessageMeta, Outcome, RECORD_FORMAT, Record, Rec
 use super::seal::{self, Seal};
 use super::segment::{self, FRAME_OVERHEAD, Kind, Location};
 use super::{Appended, ArchiveError};
+use crate::metrics;
 
 /// Most requests handled in one batch.
 const MAX_BATCH: usize = 256;
+
+/// How long a batch of outcome records alone waits for company. Nobody
+/// waits on an outcome's fsync (the client already has its reply), so
+/// under load it rides along with the next message's sync instead of
+/// costing one of its own.
+const OUTCOME_WAIT: Duration = Duration::from_millis(20);
+
+/// Moves what is waiting in `rx` into `batch`, up to [`MAX_BATCH`].
+fn drain(rx: &Receiver<Request>, batch: &mut Vec<Request>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+}
 
 /// A content for the writer: new bytes, or a hash already stored.
 pub enum ContentIn {
@@ -134,11 +155,12 @@ impl Writer {
     pub fn run(mut self, rx: Receiver<Request>) {
         while let Ok(first) = rx.recv() {
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
+            drain(&rx, &mut batch);
+            if batch.iter().all(|r| matches!(r, Request::Outcome { .. }))
+                && let Ok(next) = rx.recv_timeout(OUTCOME_WAIT)
+            {
+                batch.push(next);
+                drain(&rx, &mut batch);
             }
             self.commit(batch);
         }
@@ -164,13 +186,21 @@ impl Writer {
             .and_then(|()| self.file.sync_data().map_err(|e| (classify(e), Vec::new())));
         match result {
             Ok(()) => {
+                let records = staged
+                    .iter()
+                    .filter(|s| matches!(s, Staged::Record(..)))
+                    .count();
                 if let Err(e) = self.apply(staged) {
                     tracing::error!(error = %e, "index update failed; run `mailseal reindex`");
                 }
+                report_commit(records, started.elapsed(), self.head_seq);
                 for a in replies {
                     match a {
                         Answer::Appended(tx, ap) => drop(tx.send(Ok(ap))),
-                        Answer::Sealed(tx, s) => drop(tx.send(Ok(s))),
+                        Answer::Sealed(tx, s) => {
+                            report_seal(s.as_ref());
+                            drop(tx.send(Ok(s)))
+                        }
                     }
                 }
                 tracing::debug!(
@@ -181,6 +211,7 @@ impl Writer {
             }
             Err((err, unsent)) => {
                 tracing::error!(error = %err, batch = n, "archive commit failed; batch rolled back");
+                metrics::archive_writable(false);
                 self.rollback(saved);
                 let msg = err.to_string();
                 let again = |e: &ArchiveError| match e {
@@ -446,6 +477,29 @@ fn write_content(
         size: p.size,
         stored: p.data_len(),
     })
+}
+
+/// Tells monitoring about a durable batch: `records` records took `took`
+/// from the writer taking the batch until durable and indexed (the wait in
+/// the queue before is not included), and the chain is `chain_length` long.
+fn report_commit(records: usize, took: Duration, chain_length: u64) {
+    if records > 0 {
+        metrics::fsync_batch(records);
+        for _ in 0..records {
+            metrics::commit_latency(took);
+        }
+    }
+    metrics::set_chain_length(chain_length);
+    metrics::archive_writable(true);
+}
+
+/// Tells monitoring about a durable seal, or that the newest seal already
+/// covered the head when one was asked for.
+fn report_seal(seal: Option<&Seal>) {
+    match seal {
+        Some(s) => metrics::sealed(SystemTime::now(), s.seq),
+        None => metrics::seal_current(SystemTime::now()),
+    }
 }
 
 fn classify(e: io::Error) -> ArchiveError {

@@ -4,13 +4,19 @@
 //! waits for SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
 //! (a transaction in flight completes; idle sessions are told `421`), seals
 //! the chain head and exits 0.
+//!
+//! Reload is not implemented: SIGHUP is logged and ignored (its default
+//! action would kill the daemon without a drain or a seal), and changes to
+//! the configuration or certificates need a restart.
 
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::config::Config;
+use crate::http::HealthState;
 use crate::shutdown::Shutdown;
 
 use super::load::archive_options;
@@ -20,31 +26,38 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// Runs until a stop signal.
 pub fn daemon(config: Config) -> anyhow::Result<u8> {
+    // Installed before the archive opens, so what opening finds (writable,
+    // chain length, newest seal) already reaches `/healthz`; the archive
+    // writer and the proxy sessions report to it through `crate::metrics`.
+    let health = HealthState::new(config.archive.seal_interval, upstream_names(&config));
+    if !health.install() {
+        tracing::warn!("a health state was already installed; /healthz may not see this daemon");
+    }
     let archive = Archive::open(&archive_options(&config.archive))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let result = runtime.block_on(serve(&config, &archive));
+    let result = runtime.block_on(serve(&config, &archive, health));
     runtime.shutdown_timeout(Duration::from_secs(5));
     let sealed = archive.close()?;
     tracing::info!(sealed = sealed.map(|s| s.seq), "stopped");
     result.map(|()| 0)
 }
 
-async fn serve(config: &Config, archive: &Archive) -> anyhow::Result<()> {
+async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.tracker.spawn({
         let archive = archive.clone();
         let token = shutdown.token.clone();
         async move { archive.seal_periodically(token).await }
     });
-    let health =
-        crate::http::HealthState::new(config.archive.seal_interval, upstream_names(config));
-    health.set_archive_writable(true);
+    shutdown
+        .tracker
+        .spawn(ignore_hangup(shutdown.token.clone()));
     if config.http.enabled {
-        let http = crate::http::HttpServer::bind(config.http.listen, health.clone()).await?;
+        let http = crate::http::HttpServer::bind(config.http.listen, health).await?;
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
@@ -62,6 +75,30 @@ async fn serve(config: &Config, archive: &Archive) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Logs SIGHUP instead of dying of it: `kill -HUP` or a log rotation
+/// script must not stop the daemon without a drain and a seal.
+async fn ignore_hangup(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return,
+                Some(()) = hangup.recv() => tracing::warn!(
+                    "SIGHUP ignored: reload is not implemented; restart to apply configuration or certificate changes"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    token.cancelled().await;
+}
+
+/// The names `/healthz` lists upstreams by: the proxy listeners' names,
+/// which the sessions report under.
 fn upstream_names(config: &Config) -> Vec<String> {
     let smtp = config.smtp_proxy.iter().map(|p| p.name.clone());
     smtp.chain(config.imap_proxy.iter().map(|p| p.name.clone()))

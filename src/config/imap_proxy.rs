@@ -11,10 +11,13 @@ use serde::Deserialize;
 use super::check;
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, default_max_connections};
-use super::value::{self, TlsFiles, TlsMode, Upstream, UpstreamCa};
+use super::value::{self, MIB, TlsFiles, TlsMode, Upstream, UpstreamCa};
 
 const DEFAULT_TIMEOUT_IDLE: Duration = Duration::from_secs(30 * 60);
 const DEFAULT_CAPTURE_QUEUE: usize = 16;
+/// Above the SMTP default (50 MiB), so whatever arrived by mail can still
+/// be appended elsewhere, yet far below what a hostile `{4294967296}` asks.
+const DEFAULT_MAX_LITERAL_SIZE: u64 = 256 * MIB;
 
 /// `[[imap_proxy]]` as written in the file.
 #[derive(Deserialize)]
@@ -68,6 +71,9 @@ pub(crate) struct RawImapProxy {
     /// Captured messages waiting for the archive, per session.
     #[serde(default = "default_capture_queue")]
     capture_queue: usize,
+    /// Largest literal a client may announce, in bytes.
+    #[serde(default = "default_max_literal_size")]
+    max_literal_size: u64,
 }
 
 fn default_upstream_tls() -> TlsMode {
@@ -87,6 +93,9 @@ fn default_timeout_idle() -> Duration {
 }
 fn default_capture_queue() -> usize {
     DEFAULT_CAPTURE_QUEUE
+}
+fn default_max_literal_size() -> u64 {
+    DEFAULT_MAX_LITERAL_SIZE
 }
 
 /// One `[[imap_proxy]]`, validated.
@@ -124,6 +133,10 @@ pub struct ImapProxyConfig {
     /// Captured messages waiting for the archive per session; when full, the
     /// session waits (backpressure) instead of buffering more.
     pub capture_queue: usize,
+    /// Largest literal a client may announce (APPEND message or any other
+    /// argument); a larger one is refused before a byte of it is relayed,
+    /// so a `{4294967296}` never reaches the upstream.
+    pub max_literal_size: u64,
 }
 
 impl ImapProxyConfig {
@@ -149,6 +162,7 @@ impl ImapProxyConfig {
             timeout_idle: DEFAULT_TIMEOUT_IDLE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             capture_queue: DEFAULT_CAPTURE_QUEUE,
+            max_literal_size: DEFAULT_MAX_LITERAL_SIZE,
         }
     }
 
@@ -190,6 +204,8 @@ impl RawImapProxy {
         let timeout_idle = check::nonzero(p, at.key("timeout_idle"), self.timeout_idle);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
         let capture_queue = check::positive(p, at.key("capture_queue"), self.capture_queue);
+        let max_literal_size =
+            check::positive(p, at.key("max_literal_size"), self.max_literal_size);
         Some(ImapProxyConfig {
             name: name?,
             listen: listen?,
@@ -206,6 +222,7 @@ impl RawImapProxy {
             timeout_idle: timeout_idle?,
             max_connections: max_connections?,
             capture_queue: capture_queue?,
+            max_literal_size: max_literal_size?,
         })
     }
 }

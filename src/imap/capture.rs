@@ -15,6 +15,7 @@ use tracing::Instrument as _;
 
 use crate::archive::record::{ImapContext, MessageMeta, Source, SourceKind, TlsInfo};
 use crate::archive::{Archive, NewMessage, SpooledContent};
+use crate::metrics::{self, ErrorKind};
 
 /// Longest a session waits for room in a full queue.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(30);
@@ -82,23 +83,30 @@ impl Queue {
             while let Some((message, direction)) = rx.recv().await {
                 let uid = message.meta.imap.as_ref().and_then(|i| i.uid);
                 let size = message.content.size;
+                let listener = message.meta.source.name.clone();
                 match archive.append(message).await {
-                    Ok(a) => tracing::info!(
-                        seq = a.seq,
-                        hash = %hex::encode(a.hash),
-                        dedup = a.deduplicated,
-                        direction = direction.as_str(),
-                        uid,
-                        size,
-                        "archived"
-                    ),
-                    Err(error) => tracing::error!(
-                        %error,
-                        direction = direction.as_str(),
-                        uid,
-                        size,
-                        "archive failed: message NOT archived"
-                    ),
+                    Ok(a) => {
+                        tracing::info!(
+                            seq = a.seq,
+                            hash = %hex::encode(a.hash),
+                            dedup = a.deduplicated,
+                            direction = direction.as_str(),
+                            uid,
+                            size,
+                            "archived"
+                        );
+                        metrics::message_archived(&listener, size);
+                    }
+                    Err(error) => {
+                        tracing::error!(
+                            %error,
+                            direction = direction.as_str(),
+                            uid,
+                            size,
+                            "archive failed: message NOT archived"
+                        );
+                        metrics::error(ErrorKind::Archive);
+                    }
                 }
             }
         };

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::command::{self, Command};
-use super::framer::{Event, Framer, Line, LiteralStart, Side};
+use super::framer::{Event, Framer, Line, Literal, LiteralStart, Side};
 use super::reply;
 use super::session::{Inject, Shared, Stop};
 use super::stream::BoxIo;
@@ -68,9 +68,9 @@ impl ClientLeg {
         stop: &CancellationToken,
     ) -> Stop {
         let stopped = self.relay(sh, from, to, inject, stop).await;
-        // STARTTLS and timeouts end the other direction through an inject,
-        // after it has written the proxy's last line.
-        if !matches!(stopped, Stop::StartTls | Stop::Timeout) {
+        // STARTTLS, timeouts and oversized literals end the other direction
+        // through an inject, after it has written the proxy's last line.
+        if !matches!(stopped, Stop::StartTls | Stop::Timeout | Stop::TooBig) {
             stop.cancel();
         }
         stopped
@@ -129,7 +129,9 @@ impl ClientLeg {
                 Ok(Err(error)) => return failed("client read", &error),
                 Err(_) => {
                     tracing::info!(secs = idle.as_secs(), "client idle too long; autologout");
-                    let _ = inject.send(Inject::Bye(reply::BYE_AUTOLOGOUT)).await;
+                    let _ = inject
+                        .send(Inject::Bye(reply::BYE_AUTOLOGOUT, Stop::Timeout))
+                        .await;
                     return Stop::Timeout;
                 }
             }
@@ -222,6 +224,11 @@ impl ClientLeg {
                 command => Shared::lock(&sh.ctx).command(&tag, &command),
             }
         }
+        if let Some(literal) = line.literal
+            && literal.size > sh.settings.config.max_literal_size
+        {
+            return Ok(self.too_big(literal, &tag, line.continued, inject).await);
+        }
         if line.literal.is_some_and(|l| l.sync) {
             // Registered before the line leaves, so the answer cannot be missed.
             Shared::lock(&sh.handoff).awaiting = Some(tag);
@@ -245,6 +252,40 @@ impl ClientLeg {
             .send(Inject::Line(reply::starttls_unavailable(&tag)))
             .await;
         None
+    }
+
+    /// Refuses a literal over `max_literal_size` without relaying the line
+    /// that announced it. A synchronizing literal opening its command is
+    /// refused in step: nothing of the command reached the upstream and the
+    /// client waits for an answer, so `NO` ends the command and the session
+    /// goes on. Otherwise (`{n+}` data is already on its way, or the upstream
+    /// holds the command's first part) the session ends with `BAD` and BYE.
+    async fn too_big(
+        &mut self,
+        literal: Literal,
+        tag: &str,
+        continued: bool,
+        inject: &mpsc::Sender<Inject>,
+    ) -> Option<Stop> {
+        tracing::warn!(
+            size = literal.size,
+            sync = literal.sync,
+            continued,
+            "client literal over max_literal_size; refused"
+        );
+        if literal.sync && !continued {
+            self.framer.refuse_literal();
+            self.parts.clear();
+            let refusal = reply::literal_too_big(tag, "NO");
+            let _ = inject.send(Inject::Line(refusal)).await;
+            return None;
+        }
+        let refusal = reply::literal_too_big(tag, "BAD");
+        let _ = inject.send(Inject::Line(refusal)).await;
+        let _ = inject
+            .send(Inject::Bye(reply::BYE_TOOBIG, Stop::TooBig))
+            .await;
+        Some(Stop::TooBig)
     }
 
     fn literal_start(&mut self, start: &LiteralStart, sh: &Shared) {

@@ -229,6 +229,14 @@ impl Framer {
         }
     }
 
+    /// The proxy itself refused a pending synchronizing literal (too
+    /// large): the command is over, as if the server had said `NO`.
+    pub fn refuse_literal(&mut self) {
+        if self.state == State::AwaitAnswer {
+            self.end_message();
+        }
+    }
+
     /// The tag of the command whose synchronizing literal awaits an answer.
     pub fn awaiting_answer(&self) -> Option<&str> {
         match self.state {

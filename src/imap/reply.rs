@@ -10,6 +10,9 @@ pub const BYE_LIMIT: &[u8] = b"* BYE too many connections, try again later\r\n";
 /// The client was silent past the autologout timeout.
 pub const BYE_AUTOLOGOUT: &[u8] = b"* BYE Autologout; idle for too long\r\n";
 
+/// A literal over `max_literal_size` that cannot be skipped.
+pub const BYE_TOOBIG: &[u8] = b"* BYE literal too large\r\n";
+
 /// The daemon is stopping.
 pub const BYE_SHUTDOWN: &[u8] = b"* BYE mailseal is shutting down\r\n";
 
@@ -26,4 +29,10 @@ pub fn starttls_begin(tag: &str) -> Vec<u8> {
 /// STARTTLS not possible (no certificate, already TLS, or logged in).
 pub fn starttls_unavailable(tag: &str) -> Vec<u8> {
     format!("{tag} BAD STARTTLS is not available now\r\n").into_bytes()
+}
+
+/// A literal over `max_literal_size`: `NO` when nothing of it was relayed
+/// (the session goes on), `BAD` when the session must end.
+pub fn literal_too_big(tag: &str, status: &str) -> Vec<u8> {
+    format!("{tag} {status} [TOOBIG] literal too large\r\n").into_bytes()
 }

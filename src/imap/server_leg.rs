@@ -155,7 +155,7 @@ impl ServerLeg {
         let (bytes, stopped) = match line {
             Inject::Line(bytes) => (bytes, None),
             Inject::StartTls(tag) => (reply::starttls_begin(&tag), Some(Stop::StartTls)),
-            Inject::Bye(text) => (text.to_vec(), Some(Stop::Timeout)),
+            Inject::Bye(text, reason) => (text.to_vec(), Some(reason)),
         };
         let written = to.write_all(&bytes).await.and(to.flush().await);
         match (written, stopped) {

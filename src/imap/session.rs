@@ -91,8 +91,8 @@ pub(super) enum Inject {
     Line(Vec<u8>),
     /// `tag OK`, then the relay stops for the TLS handshake.
     StartTls(String),
-    /// `* BYE ...`, then the session ends.
-    Bye(&'static [u8]),
+    /// `* BYE ...`, then the session ends for the reason given.
+    Bye(&'static [u8], Stop),
 }
 
 /// Why a relay direction stopped.
@@ -106,6 +106,9 @@ pub(super) enum Stop {
     Shutdown,
     /// The client was silent too long.
     Timeout,
+    /// The client announced a literal over the cap that could not be
+    /// refused in step (non-synchronizing, or mid-command).
+    TooBig,
 }
 
 /// The answer to a client's synchronizing literal, handed from the server
@@ -188,7 +191,9 @@ pub async fn serve<S: Io + 'static>(
         client = tls;
         origin.tls = info;
     }
-    let (upstream, greeting) = match settings.upstream.connect().await {
+    let connected = settings.upstream.connect().await;
+    crate::metrics::upstream_contacted(&settings.config.name, connected.is_ok());
+    let (upstream, greeting) = match connected {
         Ok(connected) => connected,
         Err(error) => {
             let _ = client.write_all(reply::BYE_UPSTREAM).await;
@@ -369,6 +374,44 @@ mod tests {
         );
         assert_eq!(replies[2], "b OK done\r\n");
         drop(client);
+        assert!(session.await.unwrap().is_ok());
+    }
+
+    async fn read_line(client: &mut BufReader<tokio::io::DuplexStream>) -> String {
+        let mut line = String::new();
+        client.read_line(&mut line).await.unwrap();
+        line
+    }
+
+    #[tokio::test]
+    async fn literals_over_the_cap_are_refused_and_never_relayed() {
+        let upstream = fake_upstream("* OK hi\r\n").await;
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::open_dir(dir.path()).unwrap();
+        let mut config = ImapProxyConfig::for_test("t", "127.0.0.1:0".parse().unwrap(), upstream);
+        config.max_literal_size = 1000;
+        let settings = Arc::new(Settings::new(config, archive).unwrap());
+        let (client, proxy_side) = tokio::io::duplex(4096);
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let token = CancellationToken::new();
+        let session = tokio::spawn(serve(settings, proxy_side, peer, token, TaskTracker::new()));
+        let mut c = BufReader::new(client);
+        read_line(&mut c).await;
+        // In step: refused, the session goes on, the upstream saw nothing.
+        let append = b"a APPEND INBOX {4294967296}\r\n";
+        c.get_mut().write_all(append).await.unwrap();
+        let reply = read_line(&mut c).await;
+        assert_eq!(reply, "a NO [TOOBIG] literal too large\r\n");
+        c.get_mut().write_all(b"b NOOP\r\n").await.unwrap();
+        assert_eq!(read_line(&mut c).await, "* SEEN 6\r\n");
+        assert_eq!(read_line(&mut c).await, "b OK done\r\n");
+        // Its data would follow at once: BAD, BYE, closed.
+        let append = b"c APPEND INBOX {1001+}\r\n";
+        c.get_mut().write_all(append).await.unwrap();
+        let reply = read_line(&mut c).await;
+        assert_eq!(reply, "c BAD [TOOBIG] literal too large\r\n");
+        assert_eq!(read_line(&mut c).await, "* BYE literal too large\r\n");
+        assert_eq!(read_line(&mut c).await, "", "not closed");
         assert!(session.await.unwrap().is_ok());
     }
 }

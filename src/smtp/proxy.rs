@@ -205,11 +205,12 @@ impl ProxyBackend {
 impl Backend for ProxyBackend {
     async fn greet(&mut self, _conn: &Connection) -> Reply {
         let shared = &self.shared;
-        match self
+        let connected = self
             .leg
             .connect(&shared.host, shared.port, &shared.options)
-            .await
-        {
+            .await;
+        metrics::upstream_contacted(&shared.name, connected.is_ok());
+        match connected {
             Ok(greeting) => greeting,
             Err(error) => {
                 let upstream = format!("{}:{}", shared.host, shared.port);

@@ -9,7 +9,16 @@
 //! mail is the [`Backend`]'s (see [`super::backend`] for the contract).
 //!
 //! Replies are queued and written when the client's input is used up, so a
-//! pipelined group gets its replies in order and in one write. Shutdown: a
+//! pipelined group gets its replies in order and in one write. Any `421`
+//! (the session's own or the backend's) is the last reply: the session
+//! flushes and closes (RFC 5321 3.8), dropping pipelined commands.
+//!
+//! Timeouts are deadlines per record, not per read (Postfix's
+//! `smtpd_per_record_deadline`), so a client trickling one byte at a time
+//! cannot hold a connection forever: a whole command line must arrive
+//! within `command_timeout`, and DATA gets a time budget of `data_timeout`
+//! that each read spends and each byte earns back at `min_data_rate`
+//! (Postfix's `smtpd_min_data_rate`), never above `data_timeout`. Shutdown: a
 //! session waiting for a command outside a transaction answers
 //! `421 4.3.0` and closes; one inside a transaction (MAIL accepted, DATA
 //! being received, a commit in flight) carries on until the transaction
@@ -27,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -58,8 +67,12 @@ pub struct SessionConfig {
     pub max_errors: u32,
     /// How long to wait for a command (RFC 5321 4.5.3.2: 5 minutes).
     pub command_timeout: Duration,
-    /// How long to wait for each read during DATA (RFC 5321: 3 minutes).
+    /// How long to wait for each read during DATA (RFC 5321: 3 minutes);
+    /// also the most time a slow sender can have banked.
     pub data_timeout: Duration,
+    /// Bytes per second a DATA sender must keep up on average; each byte
+    /// buys `1 / min_data_rate` seconds. 0 turns the rate check off.
+    pub min_data_rate: u64,
     /// Server TLS for STARTTLS; `None` means STARTTLS is not offered.
     pub starttls: Option<Arc<rustls::ServerConfig>>,
     /// Refuse MAIL with `530` until the client leg is encrypted.
@@ -80,6 +93,7 @@ impl SessionConfig {
             max_errors: 20,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(180),
+            min_data_rate: DEFAULT_MIN_DATA_RATE,
             starttls: None,
             require_tls: false,
             allow_plain_auth: false,
@@ -125,6 +139,10 @@ struct Envelope {
     accepted: usize,
 }
 
+/// Postfix's `smtpd_min_data_rate` default: slower than 4 kbit/s on
+/// average is not a mail server, it is an attack on connection slots.
+pub const DEFAULT_MIN_DATA_RATE: u64 = 500;
+
 /// Bytes read from the client in one go.
 const READ_SIZE: usize = 64 * 1024;
 
@@ -161,6 +179,8 @@ pub struct Session<S, B> {
     tx: Option<Envelope>,
     /// Commands refused so far.
     errors: u32,
+    /// A `421` was queued: it is the last reply of this session.
+    closing: bool,
 }
 
 impl<S, B> Session<S, B>
@@ -198,6 +218,7 @@ where
             auth_offered: false,
             tx: None,
             errors: 0,
+            closing: false,
         }
     }
 
@@ -228,24 +249,25 @@ where
                     return self.flush_within(LAST_WORDS).await;
                 }
             };
-            if self.handle(line).await? == Flow::Close {
+            if self.handle(line).await? == Flow::Close || self.closing {
                 return self.flush().await;
             }
         }
     }
 
-    /// The next command line; flushes queued replies before waiting.
+    /// The next command line; flushes queued replies before waiting. The
+    /// whole line must arrive within `command_timeout` of the first wait.
     async fn next_line(&mut self, may_shut_down: bool) -> Result<Input, SessionError> {
+        let mut deadline = None;
         loop {
             if let Some(line) = self.framer.next_line(&mut self.inbuf) {
                 return Ok(Input::Line(line));
             }
             self.flush().await?;
             let idle = may_shut_down && self.tx.is_none();
-            let read = timeout(
-                self.config.command_timeout,
-                self.stream.read(&mut self.scratch),
-            );
+            let deadline =
+                *deadline.get_or_insert_with(|| Instant::now() + self.config.command_timeout);
+            let read = timeout_at(deadline, self.stream.read(&mut self.scratch));
             let read = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled(), if idle => None,
@@ -355,6 +377,7 @@ where
     }
 
     fn queue(&mut self, reply: &Reply) {
+        self.closing |= reply.code() == 421;
         reply.write_to(&mut self.out);
     }
 

@@ -80,3 +80,66 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// Lives of a daemon that is killed and restarted: every life appends to
+/// one log, and the process can be killed without a drain.
+impl Daemon {
+    /// Starts `mailseal --config CONFIG run` with stderr appended to `log`
+    /// and waits (generously: a restart replays the segments' tail into
+    /// the index first) until every address in `listens` accepts.
+    pub fn start_logged(config: &Path, listens: &[SocketAddr], log: &Path) -> Daemon {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut daemon = Daemon {
+            child,
+            config: config.to_path_buf(),
+            log: log.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(180);
+        for listen in listens {
+            while std::net::TcpStream::connect(listen).is_err() {
+                if let Ok(Some(status)) = daemon.child.try_wait() {
+                    panic!("mailseal run exited with {status}: {}", daemon.log());
+                }
+                assert!(Instant::now() < deadline, "not listening on {listen}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        daemon
+    }
+
+    /// Kills it with `kill -KILL` (no drain, no seal, nothing flushed) and
+    /// reaps it.
+    pub fn kill9(&mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -KILL {pid} failed");
+        self.child.wait().unwrap();
+    }
+
+    /// The process's peak resident set (`VmHWM` in /proc/PID/status) in
+    /// KiB; `None` once it has exited.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+impl Daemon {
+    /// The process id, for reading `/proc/PID/...`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}

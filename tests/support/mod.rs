@@ -8,5 +8,6 @@ pub mod daemon;
 pub mod dovecot;
 pub mod mount;
 pub mod postfix_tools;
+pub mod process;
 pub mod sink;
 pub mod smtp;

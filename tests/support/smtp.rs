@@ -255,3 +255,11 @@ impl Drop for Postfix {
             .output();
     }
 }
+
+impl SmtpClient {
+    /// The raw connection and any bytes read but not yet parsed, for tests
+    /// that go on below the reply level (trickling, flooding).
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+}

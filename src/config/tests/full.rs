@@ -84,6 +84,7 @@ complete_partial_fetches = false
 timeout_idle = "10m"
 max_connections = 30
 capture_queue = 4
+max_literal_size = 1048576
 
 [[imap_import]]
 name = "alice-mailbox"
@@ -165,6 +166,7 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(imap.upstream_tls_name.to_str(), "192.0.2.1");
     assert_eq!(imap.skip_append_folders, ["Drafts", "Entwürfe"]);
     assert_eq!(imap.capture_queue, 4);
+    assert_eq!(imap.max_literal_size, 1 << 20);
     let job = &config.imap_import[0];
     assert!(matches!(job.credential, ImapCredential::PasswordFile(_)));
     let credentials: Vec<_> = config.imap_import[1..]

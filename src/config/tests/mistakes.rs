@@ -243,6 +243,11 @@ fn zero_sizes_and_durations_are_rejected() {
         listen = "127.0.0.1:2525"
         max_message_size = 0
         max_connections = 0
+        [[imap_proxy]]
+        name = "i"
+        listen = "127.0.0.1:1143"
+        upstream = "imap.example.com:993"
+        max_literal_size = 0
     "#;
     let errors = errors(text);
     for path in [
@@ -250,6 +255,7 @@ fn zero_sizes_and_durations_are_rejected() {
         "archive.seal_interval",
         "journal[0].max_message_size",
         "journal[0].max_connections",
+        "imap_proxy[0].max_literal_size",
     ] {
         assert!(errors.has(path), "{path} missing from:\n{errors}");
     }

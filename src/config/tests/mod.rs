@@ -166,6 +166,7 @@ fn documented_defaults_of_listeners() {
     assert!(imap.complete_partial_fetches);
     assert_eq!(imap.timeout_idle, Duration::from_secs(1800));
     assert_eq!(imap.capture_queue, 16);
+    assert_eq!(imap.max_literal_size, 256 << 20);
     let job = &config.imap_import[0];
     assert_eq!((job.port, job.tls), (993, TlsMode::Implicit));
     assert_eq!(job.folders_include, ["*"]);

@@ -82,8 +82,12 @@ impl Window {
         }
         self.held += held;
         let archive = archive.clone();
+        let job = pending.message.meta.source.name.clone();
         self.tasks.spawn(async move {
             let result = archive.append(pending.message).await;
+            if result.is_ok() {
+                crate::metrics::message_archived(&job, size);
+            }
             Finished {
                 context: pending.context,
                 size,

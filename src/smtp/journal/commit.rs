@@ -6,6 +6,7 @@
 //! its header block alone, so plain copies of any size stay on disk.
 
 use std::io::{self, Read};
+use std::time::Instant;
 
 use memchr::memmem;
 
@@ -43,7 +44,9 @@ enum Received {
 
 /// Archives the transaction; the reply says where, or asks for a retry.
 pub(super) async fn archive(archive: &Archive, listener: &str, tx: Transaction) -> Reply {
+    let started = Instant::now();
     let Transaction { meta, content } = tx;
+    let from = meta.mail_from.clone().unwrap_or_default();
     let received = if content.as_memory().is_some() {
         classify(content)
     } else {
@@ -70,7 +73,10 @@ pub(super) async fn archive(archive: &Archive, listener: &str, tx: Transaction) 
             Ok(done) => {
                 let hash = hex::encode(done.hash);
                 let dedup = done.deduplicated;
-                info!(seq = done.seq, %hash, size, rcpts, dedup, "archived");
+                // The connection's span adds listener and peer; `ms` is
+                // the time from the end of DATA until durable.
+                let ms = started.elapsed().as_millis() as u64;
+                info!(seq = done.seq, %hash, %from, rcpts, size, dedup, ms, "archived");
                 metrics::message_archived(listener, size);
                 ids.push(done.seq.to_string());
             }

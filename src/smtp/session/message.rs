@@ -5,6 +5,9 @@
 //! wrong: after smuggling, the size limit or a spool failure the decoder
 //! keeps running (to find the real end and stay in sync with the client)
 //! and its output is dropped.
+//!
+//! Each read waits at most the time left in the sender's budget (see
+//! [`data_budget`]), so a sender trickling bytes runs out of time.
 
 use tracing::{info, warn};
 
@@ -17,8 +20,10 @@ use crate::smtp::reply::Reply;
 
 use super::{Envelope, Flow, Session, SessionError, too_big};
 
+use std::time::Duration;
+
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 /// State of one message being received.
 struct Receiver {
@@ -109,11 +114,10 @@ where
         if let Some(at) = end {
             self.inbuf.extend_from_slice(&pipelined[at..]);
         }
+        let mut budget = self.config.data_timeout;
         while end.is_none() {
-            let read = timeout(
-                self.config.data_timeout,
-                self.stream.read(&mut self.scratch),
-            );
+            let started = Instant::now();
+            let read = timeout(budget, self.stream.read(&mut self.scratch));
             let n = match read.await {
                 Err(_) => {
                     self.backend.abort().await;
@@ -130,6 +134,7 @@ where
                 }
                 Ok(Ok(n)) => n,
             };
+            budget = data_budget(budget, started.elapsed(), n, &self.config);
             end = rx.feed(&mut self.backend, &self.scratch[..n]).await;
             if let Some(at) = end {
                 self.inbuf.extend_from_slice(&self.scratch[at..n]);
@@ -192,4 +197,25 @@ where
             ..MessageMeta::default()
         }
     }
+}
+
+/// The time a DATA sender has left after a read of `bytes` that took
+/// `elapsed`: the wait is spent, each byte earns `1 / min_data_rate`
+/// seconds, and no more than `data_timeout` can be banked. A sender slower
+/// than `min_data_rate` on average therefore reaches zero; a faster one
+/// always has the full `data_timeout` for its next read.
+pub(super) fn data_budget(
+    budget: Duration,
+    elapsed: Duration,
+    bytes: usize,
+    config: &super::SessionConfig,
+) -> Duration {
+    if config.min_data_rate == 0 {
+        return config.data_timeout;
+    }
+    let earned = Duration::from_secs_f64(bytes as f64 / config.min_data_rate as f64);
+    budget
+        .saturating_sub(elapsed)
+        .saturating_add(earned)
+        .min(config.data_timeout)
 }

@@ -52,6 +52,10 @@ impl Backend for Recorder {
             Command::Rcpt(r) if r.address.starts_with("bad") => {
                 Reply::new(550, "5.1.1 no such user")
             }
+            // An upstream that went away, as the proxy reports it.
+            Command::Rcpt(r) if r.address.starts_with("down") => {
+                Reply::new(421, "4.4.2 upstream gone")
+            }
             Command::Quit => Reply::new(221, "2.0.0 bye"),
             _ => Reply::new(250, "2.0.0 ok"),
         }
@@ -417,4 +421,5 @@ async fn client_gone_in_data_aborts() {
     assert_eq!(h.log.lock().unwrap().aborts, 1);
 }
 
+mod deadlines;
 mod tls;

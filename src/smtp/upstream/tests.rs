@@ -170,11 +170,18 @@ async fn data_is_held_at_the_final_dot_and_abort_never_sends_it() {
     let mut up = Upstream::start(client, &plain_options()).await.unwrap();
     up.send_line(b"DATA").await.unwrap();
     assert_eq!(up.read_reply().await.unwrap().code(), 354);
-    up.send_data_chunk(b"Subject: x\r\n\r\n..stuffed\r\n")
-        .await
-        .unwrap();
+    // Small chunks are gathered; once a batch is full it goes out.
+    let mut streamed = b"Subject: x\r\n\r\n..stuffed\r\n".to_vec();
+    up.send_data_chunk(&streamed).await.unwrap();
+    let line = [&[b'a'; 998][..], b"\r\n"].concat();
+    while streamed.len() < DATA_BATCH {
+        up.send_data_chunk(&line).await.unwrap();
+        streamed.extend_from_slice(&line);
+    }
+    // This one waits in the buffer and dies with the connection.
+    up.send_data_chunk(b"unsent\r\n").await.unwrap();
     up.abort();
-    assert_eq!(server.await.unwrap(), b"Subject: x\r\n\r\n..stuffed\r\n");
+    assert_eq!(server.await.unwrap(), streamed);
 
     let (client, mut peer) = pipe();
     tokio::spawn(async move {
