@@ -117,6 +117,7 @@ impl Archive {
             index: index.clone(),
             key: key.clone(),
             max_segment: options.segment_max_bytes,
+            index_stale: false,
         };
         let (tx, rx) = sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -419,7 +420,7 @@ fn header_fields(content: &mut SpooledContent) -> Headers {
 }
 
 /// Brings the index up to the segments' end; returns the chain head.
-fn catch_up(segments: &std::path::Path, index: &Index) -> Result<Head, ArchiveError> {
+pub(super) fn catch_up(segments: &std::path::Path, index: &Index) -> Result<Head, ArchiveError> {
     let mut head = index.head()?;
     let valid = head.segment == 0
         || std::fs::metadata(segments.join(segment::file_name(head.segment)))

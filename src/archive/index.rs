@@ -5,7 +5,9 @@
 //! how far into the segments it has applied (`meta/head`), so opening the
 //! archive only re-reads what came after.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,12 @@ pub enum IndexError {
     /// Stored bytes did not parse.
     #[error("index entry damaged: {0}")]
     Damaged(String),
+    /// The database is closed: a reopen after an I/O error failed.
+    #[error("index closed after an I/O error; it reopens with the next commit")]
+    Closed,
+    /// Readers kept the database busy, so it could not be reopened yet.
+    #[error("index busy; reopen postponed")]
+    Busy,
 }
 
 /// How far the index has applied the segments.
@@ -83,9 +91,23 @@ pub struct ContentLoc {
     pub stored: u64,
 }
 
-/// Handle to the sled database.
+/// Handle to the sled database. Clones share one database, which
+/// [`Index::reopen`] can replace in place.
 #[derive(Clone)]
 pub struct Index {
+    /// The database directory and the open database.
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Where the database lives, for [`Index::reopen`].
+    dir: PathBuf,
+    /// The open database; `None` only while a reopen failed.
+    trees: RwLock<Option<Arc<Trees>>>,
+}
+
+/// The open database and its trees.
+struct Trees {
     db: sled::Db,
     meta: sled::Tree,
     records: sled::Tree,
@@ -94,6 +116,28 @@ pub struct Index {
     by_addr: sled::Tree,
     imap: sled::Tree,
 }
+
+impl Trees {
+    fn open(dir: &Path) -> Result<Trees, IndexError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(1000))
+            .open()?;
+        Ok(Trees {
+            meta: db.open_tree("meta")?,
+            records: db.open_tree("records")?,
+            contents: db.open_tree("contents")?,
+            by_msgid: db.open_tree("by_msgid")?,
+            by_addr: db.open_tree("by_addr")?,
+            imap: db.open_tree("imap")?,
+            db,
+        })
+    }
+}
+
+/// How long [`Index::reopen`] waits for readers to let go of the old
+/// database.
+const REOPEN_WAIT: Duration = Duration::from_secs(2);
 
 fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
@@ -110,20 +154,15 @@ fn parse<T: for<'a> Deserialize<'a>>(bytes: &[u8]) -> Result<T, IndexError> {
 impl Index {
     /// Opens (or creates) the index in `dir`.
     pub fn open(dir: &Path) -> Result<Index, IndexError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(1000))
-            .open()?;
+        let trees = Trees::open(dir)?;
         let index = Index {
-            meta: db.open_tree("meta")?,
-            records: db.open_tree("records")?,
-            contents: db.open_tree("contents")?,
-            by_msgid: db.open_tree("by_msgid")?,
-            by_addr: db.open_tree("by_addr")?,
-            imap: db.open_tree("imap")?,
-            db,
+            shared: Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                trees: RwLock::new(Some(Arc::new(trees))),
+            }),
         };
         let format = index
+            .t()?
             .meta
             .get("format")?
             .map(|v| parse::<u64>(&v))
@@ -134,26 +173,65 @@ impl Index {
         Ok(index)
     }
 
+    /// The open database.
+    fn t(&self) -> Result<Arc<Trees>, IndexError> {
+        self.shared
+            .trees
+            .read()
+            .map_err(|_| IndexError::Closed)?
+            .clone()
+            .ok_or(IndexError::Closed)
+    }
+
+    /// Closes the database and opens it again from disk. sled keeps an I/O
+    /// error (a full disk) for as long as it is open, and fails every later
+    /// write; a fresh open recovers what it had made durable, and the
+    /// caller re-applies the segments from [`Index::head`] on.
+    pub fn reopen(&self) -> Result<(), IndexError> {
+        let mut slot = self.shared.trees.write().map_err(|_| IndexError::Closed)?;
+        if let Some(mut old) = slot.take() {
+            // Readers hold the database only for one lookup or listing.
+            let deadline = Instant::now() + REOPEN_WAIT;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(trees) => break drop(trees),
+                    Err(shared) if Instant::now() < deadline => {
+                        old = shared;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(shared) => {
+                        *slot = Some(shared);
+                        return Err(IndexError::Busy);
+                    }
+                }
+            }
+        }
+        *slot = Some(Arc::new(Trees::open(&self.shared.dir)?));
+        Ok(())
+    }
+
     /// Drops everything (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
-        for t in [
-            &self.meta,
-            &self.records,
-            &self.contents,
-            &self.by_msgid,
-            &self.by_addr,
-            &self.imap,
+        let t = self.t()?;
+        for tree in [
+            &t.meta,
+            &t.records,
+            &t.contents,
+            &t.by_msgid,
+            &t.by_addr,
+            &t.imap,
         ] {
-            t.clear()?;
+            tree.clear()?;
         }
-        self.meta.insert("format", json(&INDEX_FORMAT))?;
-        self.db.flush()?;
+        t.meta.insert("format", json(&INDEX_FORMAT))?;
+        t.db.flush()?;
         Ok(())
     }
 
     /// How far the index has applied the segments.
     pub fn head(&self) -> Result<Head, IndexError> {
         Ok(self
+            .t()?
             .meta
             .get("head")?
             .map(|v| parse(&v))
@@ -163,24 +241,28 @@ impl Index {
 
     /// Records how far the segments are applied.
     pub fn set_head(&self, head: &Head) -> Result<(), IndexError> {
-        self.meta.insert("head", json(head))?;
+        self.t()?.meta.insert("head", json(head))?;
         Ok(())
     }
 
     /// The newest seal seen.
     pub fn last_seal(&self) -> Result<Option<Seal>, IndexError> {
-        self.meta.get("last_seal")?.map(|v| parse(&v)).transpose()
+        self.t()?
+            .meta
+            .get("last_seal")?
+            .map(|v| parse(&v))
+            .transpose()
     }
 
     /// Remembers a seal.
     pub fn put_seal(&self, seal: &Seal) -> Result<(), IndexError> {
-        self.meta.insert("last_seal", json(seal))?;
+        self.t()?.meta.insert("last_seal", json(seal))?;
         Ok(())
     }
 
     /// Where a content is stored, if it is.
     pub fn content(&self, sha256: &[u8; 32]) -> Result<Option<ContentLoc>, IndexError> {
-        let Some(v) = self.contents.get(sha256)? else {
+        let Some(v) = self.t()?.contents.get(sha256)? else {
             return Ok(None);
         };
         if v.len() != 28 {
@@ -208,7 +290,7 @@ impl Index {
         v.extend_from_slice(&loc.at.offset.to_be_bytes());
         v.extend_from_slice(&loc.size.to_be_bytes());
         v.extend_from_slice(&loc.stored.to_be_bytes());
-        self.contents.insert(sha256, v)?;
+        self.t()?.contents.insert(sha256, v)?;
         Ok(())
     }
 
@@ -220,6 +302,7 @@ impl Index {
         at: Location,
         headers: Headers,
     ) -> Result<(), IndexError> {
+        let t = self.t()?;
         let s = summarize(record, hash, at, headers);
         if let RecordBody::Message(m) = &record.body {
             if let Some(imap) = &m.imap {
@@ -241,14 +324,14 @@ impl Index {
                 )?;
             }
             if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
-                self.by_msgid.insert(
+                t.by_msgid.insert(
                     tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq),
                     &[],
                 )?;
             }
         }
         if let Some(id) = &s.headers.message_id {
-            self.by_msgid.insert(tagged(id, record.seq), &[])?;
+            t.by_msgid.insert(tagged(id, record.seq), &[])?;
         }
         let mut addrs: Vec<String> = s.headers.to.clone();
         addrs.extend(s.headers.from.clone());
@@ -257,9 +340,9 @@ impl Index {
         addrs.sort();
         addrs.dedup();
         for a in addrs.iter().filter(|a| !a.is_empty()) {
-            self.by_addr.insert(tagged(a, record.seq), &[])?;
+            t.by_addr.insert(tagged(a, record.seq), &[])?;
         }
-        self.records.insert(seq_key(record.seq), json(&s))?;
+        t.records.insert(seq_key(record.seq), json(&s))?;
         Ok(())
     }
 
@@ -272,7 +355,7 @@ impl Index {
         seq: u64,
     ) -> Result<(), IndexError> {
         if let (Some(v), Some(u)) = (uidvalidity, uid) {
-            self.imap.insert(
+            self.t()?.imap.insert(
                 imap_key(user.unwrap_or(""), mailbox.unwrap_or(""), v, u),
                 &seq_key(seq),
             )?;
@@ -289,6 +372,7 @@ impl Index {
         uid: u32,
     ) -> Result<Option<u64>, IndexError> {
         Ok(self
+            .t()?
             .imap
             .get(imap_key(user, mailbox, uidvalidity, uid))?
             .map(|v| {
@@ -308,6 +392,7 @@ impl Index {
         let lo = imap_key(user, mailbox, uidvalidity, 0);
         let hi = imap_key(user, mailbox, uidvalidity, u32::MAX);
         Ok(self
+            .t()?
             .imap
             .range(lo..=hi)
             .next_back()
@@ -321,7 +406,8 @@ impl Index {
 
     /// One record's summary.
     pub fn summary(&self, seq: u64) -> Result<Option<Summary>, IndexError> {
-        self.records
+        self.t()?
+            .records
             .get(seq_key(seq))?
             .map(|v| parse(&v))
             .transpose()
@@ -329,33 +415,46 @@ impl Index {
 
     /// All summaries in order.
     pub fn summaries(&self) -> impl Iterator<Item = Result<Summary, IndexError>> + '_ {
-        self.records.iter().map(|r| parse(&r?.1))
+        let (iter, failed) = match self.t() {
+            Ok(t) => (Some(t.records.iter()), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        let summaries = iter.into_iter().flatten().map(|r| parse(&r?.1));
+        summaries.chain(failed)
     }
 
     /// Record ids whose Message-ID is `id`.
     pub fn by_message_id(&self, id: &str) -> Result<Vec<u64>, IndexError> {
-        scan_tagged(&self.by_msgid, id.trim_matches(|c| c == '<' || c == '>'))
+        scan_tagged(
+            &self.t()?.by_msgid,
+            id.trim_matches(|c| c == '<' || c == '>'),
+        )
     }
 
     /// Record ids that mention `address` (envelope or headers).
     pub fn by_address(&self, address: &str) -> Result<Vec<u64>, IndexError> {
-        scan_tagged(&self.by_addr, &address.to_ascii_lowercase())
+        scan_tagged(&self.t()?.by_addr, &address.to_ascii_lowercase())
     }
 
     /// All content locations (stats).
     pub fn contents(&self) -> impl Iterator<Item = Result<ContentLoc, IndexError>> + '_ {
-        self.contents.iter().map(move |r| {
+        let (iter, failed) = match self.t() {
+            Ok(t) => (Some(t.contents.iter()), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        let locations = iter.into_iter().flatten().map(move |r| {
             let (k, _) = r?;
             let mut sha = [0u8; 32];
             sha.copy_from_slice(&k[..32.min(k.len())]);
             self.content(&sha)?
                 .ok_or_else(|| IndexError::Damaged("content vanished".into()))
-        })
+        });
+        locations.chain(failed)
     }
 
     /// Forces everything to disk.
     pub fn flush(&self) -> Result<(), IndexError> {
-        self.db.flush()?;
+        self.t()?.db.flush()?;
         Ok(())
     }
 }

@@ -133,6 +133,10 @@ pub struct Writer {
     pub key: SigningKey,
     /// Rotation size.
     pub max_segment: u64,
+    /// An index update failed (sled keeps an I/O error such as a full disk
+    /// until it is reopened): the index is reopened and caught up with the
+    /// segments after the next durable commit.
+    pub index_stale: bool,
 }
 
 /// Index updates that wait for the batch's sync.
@@ -190,8 +194,14 @@ impl Writer {
                     .iter()
                     .filter(|s| matches!(s, Staged::Record(..)))
                     .count();
-                if let Err(e) = self.apply(staged) {
-                    tracing::error!(error = %e, "index update failed; run `mailseal reindex`");
+                if !self.index_stale
+                    && let Err(e) = self.apply(staged)
+                {
+                    tracing::error!(error = %e, "index update failed; reopening it");
+                    self.index_stale = true;
+                }
+                if self.index_stale {
+                    self.recover_index();
                 }
                 report_commit(records, started.elapsed(), self.head_seq);
                 for a in replies {
@@ -408,6 +418,26 @@ impl Writer {
         self.segment = next;
         self.offset = len;
         Ok(())
+    }
+
+    /// Reopens the index and re-applies the segments it missed. The
+    /// segments are the truth, so nothing is lost while the index lags; it
+    /// only answers lookups late.
+    fn recover_index(&mut self) {
+        let recovered = self
+            .index
+            .reopen()
+            .map_err(ArchiveError::from)
+            .and_then(|()| super::handle::catch_up(&self.dir, &self.index));
+        match recovered {
+            Ok(head) => {
+                tracing::info!(seq = head.seq, "index reopened and caught up");
+                self.index_stale = false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "index still failing; retrying after the next commit")
+            }
+        }
     }
 
     fn apply(&mut self, staged: Vec<Staged>) -> Result<(), super::index::IndexError> {
