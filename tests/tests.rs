@@ -21,6 +21,8 @@ mod imap_import;
 mod fuzz_regressions;
 // The IMAP proxy against a private Dovecot: imaplib, mbsync, TLS, bad input.
 mod imap;
+// kill -9 of the daemon and its upstream under load, through the network.
+mod soak;
 // Hostile clients against `mailseal run`: slow, idle, floods, huge input, old TLS.
 mod hostile;
 // /metrics and /healthz of the real daemon under journal and proxy traffic.

@@ -1,8 +1,10 @@
 //! Captured messages on their way from a session to the archive: a bounded
 //! queue per session and the task that drains it into [`Archive::append`].
 //!
-//! IMAP is a read path: no client waits for the archive, so the relay hands
-//! each capture to the queue and goes on. A full queue makes the session
+//! Fetched messages are a read path: no client waits for the archive, so
+//! the relay hands each to the queue and goes on. Uploads (APPEND) are not:
+//! [`archive_upload`] archives them before the client sees the tagged `OK`.
+//! A full queue makes the session
 //! wait (backpressure, so a slow archive does not cost completeness) for at
 //! most [`QUEUE_WAIT`]; past that, and whenever the archive fails, the
 //! message is logged loudly as not archived and the relay carries on.
@@ -81,33 +83,7 @@ impl Queue {
         let (tx, mut rx) = mpsc::channel::<(NewMessage, Direction)>(capacity.max(1));
         let drain = async move {
             while let Some((message, direction)) = rx.recv().await {
-                let uid = message.meta.imap.as_ref().and_then(|i| i.uid);
-                let size = message.content.size;
-                let listener = message.meta.source.name.clone();
-                match archive.append(message).await {
-                    Ok(a) => {
-                        tracing::info!(
-                            seq = a.seq,
-                            hash = %hex::encode(a.hash),
-                            dedup = a.deduplicated,
-                            direction = direction.as_str(),
-                            uid,
-                            size,
-                            "archived"
-                        );
-                        metrics::message_archived(&listener, size);
-                    }
-                    Err(error) => {
-                        tracing::error!(
-                            %error,
-                            direction = direction.as_str(),
-                            uid,
-                            size,
-                            "archive failed: message NOT archived"
-                        );
-                        metrics::error(ErrorKind::Archive);
-                    }
-                }
+                append(&archive, message, direction).await;
             }
         };
         tracker.spawn(drain.in_current_span());
@@ -150,6 +126,57 @@ impl Queue {
                     "archive too slow: message NOT archived"
                 )
             }
+        }
+    }
+}
+
+/// Archives an uploaded message now and returns once it is durable (true)
+/// or failed (false, logged). An APPEND's tagged `OK` waits for this, the
+/// way the SMTP proxy holds back the final `.`: the client is told its
+/// upload succeeded only when the archive holds it.
+pub async fn archive_upload(
+    archive: &Archive,
+    origin: &Origin,
+    place: Place,
+    content: SpooledContent,
+) -> bool {
+    let message = NewMessage {
+        meta: meta(origin, place, Direction::Append),
+        content,
+        evidence: None,
+    };
+    append(archive, message, Direction::Append).await
+}
+
+/// Appends one capture and logs the result; true when it is durable.
+async fn append(archive: &Archive, message: NewMessage, direction: Direction) -> bool {
+    let uid = message.meta.imap.as_ref().and_then(|i| i.uid);
+    let size = message.content.size;
+    let listener = message.meta.source.name.clone();
+    match archive.append(message).await {
+        Ok(a) => {
+            tracing::info!(
+                seq = a.seq,
+                hash = %hex::encode(a.hash),
+                dedup = a.deduplicated,
+                direction = direction.as_str(),
+                uid,
+                size,
+                "archived"
+            );
+            metrics::message_archived(&listener, size);
+            true
+        }
+        Err(error) => {
+            tracing::error!(
+                %error,
+                direction = direction.as_str(),
+                uid,
+                size,
+                "archive failed: message NOT archived"
+            );
+            metrics::error(ErrorKind::Archive);
+            false
         }
     }
 }

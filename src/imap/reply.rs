@@ -36,3 +36,11 @@ pub fn starttls_unavailable(tag: &str) -> Vec<u8> {
 pub fn literal_too_big(tag: &str, status: &str) -> Vec<u8> {
     format!("{tag} {status} [TOOBIG] literal too large\r\n").into_bytes()
 }
+
+/// An APPEND the server stored but the archive could not take: the client
+/// must not believe the upload is complete, since the archive's promise is
+/// that an acknowledged message is archived. Retrying stores it again.
+pub fn not_archived(tag: &str) -> Vec<u8> {
+    format!("{tag} NO [UNAVAILABLE] stored by the server but not archived; try again later\r\n")
+        .into_bytes()
+}

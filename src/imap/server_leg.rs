@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::capability;
-use super::capture::{Direction, Place};
+use super::capture::{self, Direction, Place};
 use super::client_leg::SMALL_LITERAL;
 use super::completer::{Completer, Job, Key};
 use super::context::Settled;
@@ -222,8 +222,9 @@ impl ServerLeg {
     }
 
     async fn on_line(&mut self, line: Line, sh: &Shared, to: &mut Writer) -> std::io::Result<()> {
+        let mut replaced = None;
         if !line.continued {
-            self.begin(&line, sh).await;
+            replaced = self.begin(&line, sh).await;
         }
         if let Some(fetch) = &mut self.fetch
             && !line.overlong
@@ -248,21 +249,24 @@ impl ServerLeg {
             }
         }
         let rewritten = match line.continued || line.overlong {
-            true => None,
-            false => capability::rewrite(&line.raw, sh.offer_starttls()),
+            true => replaced,
+            false => replaced.or_else(|| capability::rewrite(&line.raw, sh.offer_starttls())),
         };
         to.write_all(rewritten.as_deref().unwrap_or(&line.raw))
             .await
     }
 
-    /// The first fragment of a response.
-    async fn begin(&mut self, line: &Line, sh: &Shared) {
+    /// The first fragment of a response; returns what the client gets
+    /// instead of it, if not the line itself.
+    async fn begin(&mut self, line: &Line, sh: &Shared) -> Option<Vec<u8>> {
         match &line.head {
             Head::Continuation => hand_off(sh, &line.head),
-            Head::Tagged { .. } => {
+            Head::Tagged { tag, .. } => {
                 hand_off(sh, &line.head);
                 let settled = Shared::lock(&sh.ctx).tagged(&line.head, line.text());
-                settle(settled, sh).await;
+                if !settle(settled, sh).await {
+                    return Some(reply::not_archived(tag));
+                }
             }
             Head::Untagged { name, .. } => match name.as_str() {
                 "OK" | "NO" | "BAD" | "PREAUTH" | "BYE" => {
@@ -274,6 +278,7 @@ impl ServerLeg {
             },
             Head::Command { .. } => {}
         }
+        None
     }
 }
 
@@ -296,8 +301,9 @@ fn hand_off(sh: &Shared, head: &Head) {
     }
 }
 
-/// Acts on what a tagged response settled.
-async fn settle(settled: Settled, sh: &Shared) {
+/// Acts on what a tagged response settled; false when an uploaded message
+/// could not be archived.
+async fn settle(settled: Settled, sh: &Shared) -> bool {
     match settled {
         Settled::Nothing => {}
         Settled::LoggedIn(credentials) => {
@@ -325,6 +331,7 @@ async fn settle(settled: Settled, sh: &Shared) {
         } => {
             let user = Shared::lock(&sh.ctx).user.clone();
             let origin = Shared::lock(&sh.origin).clone();
+            let mut archived = true;
             for (i, content) in messages.into_iter().enumerate() {
                 let uid = uids.get(i).copied();
                 if let (Some(uidvalidity), Some(uid)) = (uidvalidity, uid) {
@@ -340,15 +347,16 @@ async fn settle(settled: Settled, sh: &Shared) {
                     uidvalidity,
                     uid,
                 };
-                sh.queue
-                    .submit(&origin, place, Direction::Append, content)
-                    .await;
+                let archive = &sh.settings.archive;
+                archived &= capture::archive_upload(archive, &origin, place, content).await;
             }
+            return archived;
         }
         Settled::Skipped { mailbox } => {
             tracing::info!(mailbox, "append to a skipped folder not captured")
         }
     }
+    true
 }
 
 /// The end of a FETCH response: archive the whole message it carried, or

@@ -245,3 +245,68 @@ async fn drafts_folder_is_skipped_by_default_name() {
     assert_eq!(archived(&s.archive).len(), 1);
     assert_eq!(found[0].1, b"mail\r\n");
 }
+
+const APPEND_ONE: &str = r#"
+import imaplib, sys
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m.login(sys.argv[2], sys.argv[3])
+typ, data = m.append('INBOX', None, None, open(sys.argv[4], 'rb').read())
+print('append', typ, data[0].decode())
+m.logout()
+"#;
+
+/// An APPEND is acknowledged only once archived: with the archive's disk
+/// full the client gets `NO [UNAVAILABLE]` although Dovecot stored it, and
+/// once space is back the retry gets `OK` and is archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_the_archive_cannot_take_is_not_acknowledged() {
+    if !crate::support::dovecot::available() {
+        return;
+    }
+    let Some(disk) = crate::support::mount::Tmpfs::mount("16m") else {
+        eprintln!("SKIPPED: mounting a test filesystem needs root");
+        return;
+    };
+    let dovecot = tokio::task::spawn_blocking(|| crate::support::dovecot::Dovecot::start(None))
+        .await
+        .unwrap();
+    let archive = mailseal::archive::Archive::open_dir(&disk.path().join("archive")).unwrap();
+    let config = mailseal::config::ImapProxyConfig::for_test(
+        "imap-full",
+        "127.0.0.1:0".parse().unwrap(),
+        dovecot.addr(),
+    );
+    let proxy = mailseal::imap::ImapProxy::bind(config, archive.clone())
+        .await
+        .unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let shutdown = mailseal::shutdown::Shutdown::new();
+    tokio::spawn(proxy.serve(shutdown.clone()));
+
+    let message = message(7, 20_000);
+    let file = disk.path().join("..").join("message.eml");
+    std::fs::write(&file, &message).unwrap();
+    let args = vec![
+        port.to_string(),
+        USER.into(),
+        PASSWORD.into(),
+        file.display().to_string(),
+    ];
+    let filler = disk.fill("filler");
+    let out = python(APPEND_ONE, &args).await;
+    assert!(out.contains("append NO [UNAVAILABLE]"), "{out}");
+    assert_eq!(dovecot.stored("INBOX"), vec![message.clone()]);
+    assert!(archived(&archive).is_empty(), "archived while full?");
+
+    std::fs::remove_file(&filler).unwrap();
+    let out = python(APPEND_ONE, &args).await;
+    assert!(out.contains("append OK [APPENDUID"), "{out}");
+    let found = archived(&archive);
+    assert_eq!(
+        found.len(),
+        1,
+        "the retry is archived when it is acknowledged"
+    );
+    assert_eq!(found[0].1, message);
+    shutdown.drain(Duration::from_secs(10)).await;
+}

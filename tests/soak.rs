@@ -1,0 +1,260 @@
+//! Soak and crash test through the network: the real `mailseal run` with
+//! an SMTP proxy (in front of an aiosmtpd sink that keeps exactly what it
+//! accepted), a journal listener and an IMAP proxy (in front of a private
+//! Dovecot), driven by many concurrent clients while a chaos thread
+//! SIGKILLs the daemon and restarts it on the same config, archive and
+//! ports, and kills and restarts the sink. Afterwards (daemon stopped
+//! gracefully) every acknowledged message must be in the archive exactly
+//! as sent, so must everything the upstreams took, and `mailseal verify`,
+//! `tests/tools/verify_archive.py` and `mailseal stats` must agree.
+//!
+//! Length: `MAILSEAL_SOAK_SECONDS` (default 25); a long run is
+//! `MAILSEAL_SOAK_SECONDS=600 cargo test --release --test tests soak:: -- --nocapture`
+//! or `bench/soak.sh 600`. `MAILSEAL_SOAK_SEED` repeats a run's load.
+
+// The unique messages the clients send.
+mod message;
+// Per-client ledgers of attempts and acknowledgements.
+mod ledger;
+// The client loop: send, retry, reconnect, count.
+mod client;
+// A never-panicking SMTP client (proxy and journal).
+mod smtp_client;
+// A never-panicking IMAP APPEND client.
+mod imap_client;
+// The daemon, the sink and the chaos that kills them.
+mod chaos;
+// The archive as the library reads it afterwards.
+mod held;
+// The verdict: losses, corruption, tool agreement, figures.
+mod check;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::support::dovecot::{self, Dovecot, free_port};
+use chaos::Plant;
+use check::Report;
+use client::Job;
+use ledger::{Lane, Path as Way};
+
+/// Traffic with neither kill after the chaos stopped, so the run ends
+/// with every way in working.
+const CALM: Duration = Duration::from_secs(3);
+
+/// One soak run.
+struct Plan {
+    /// Seconds of chaos.
+    seconds: u64,
+    /// Seconds between two strikes of the chaos, drawn uniformly.
+    strike_every: (f64, f64),
+    /// Clients per way in.
+    clients: [(Way, usize); 3],
+    /// Whether an IMAP APPEND acknowledged (or stored by Dovecot) but not
+    /// archived fails the run, or is only counted and printed (see the
+    /// tests).
+    strict_imap: bool,
+}
+
+/// The daemon's listeners.
+struct Listeners {
+    /// `[[smtp_proxy]]`.
+    smtp: SocketAddr,
+    /// `[[journal]]`.
+    journal: SocketAddr,
+    /// `[[imap_proxy]]`.
+    imap: SocketAddr,
+}
+
+impl Listeners {
+    fn new() -> Listeners {
+        let any = || SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Listeners {
+            smtp: any(),
+            journal: any(),
+            imap: any(),
+        }
+    }
+
+    fn of(&self, way: Way) -> SocketAddr {
+        match way {
+            Way::SmtpProxy => self.smtp,
+            Way::Journal => self.journal,
+            Way::ImapProxy => self.imap,
+        }
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// The configuration every life of the daemon runs with.
+fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: SocketAddr) -> PathBuf {
+    let path = dir.join("mailseal.toml");
+    let text = format!(
+        "[archive]\npath = \"{archive}\"\nseal_interval = \"2s\"\n\n\
+         [[smtp_proxy]]\nname = \"mx\"\nlisten = \"{smtp}\"\n\
+         upstream = \"127.0.0.1:{sink_port}\"\nhostname = \"mailseal.test\"\n\
+         upstream_tls = \"none\"\n\n\
+         [[journal]]\nname = \"journal\"\nlisten = \"{journal}\"\n\
+         hostname = \"mailseal.test\"\nallowed_networks = [\"127.0.0.0/8\"]\n\n\
+         [[imap_proxy]]\nname = \"imap\"\nlisten = \"{imap}\"\nupstream = \"{dovecot}\"\n\
+         tls_mode = \"none\"\nupstream_tls = \"none\"\n\n\
+         [http]\nenabled = false\n",
+        archive = dir.join("archive").display(),
+        smtp = at.smtp,
+        journal = at.journal,
+        imap = at.imap,
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the clients and the chaos for `plan.seconds`; returns the clients'
+/// ledgers.
+fn drive(plan: &Plan, plant: &mut Plant, at: &Listeners, seed: u64) -> Vec<Lane> {
+    let next = AtomicU64::new(1);
+    let chaos_stop = AtomicBool::new(false);
+    let client_stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let mut clients = Vec::new();
+        let ways = plan
+            .clients
+            .iter()
+            .flat_map(|&(w, n)| std::iter::repeat_n(w, n));
+        for (lane, way) in ways.enumerate() {
+            let job = Job {
+                path: way,
+                addr: at.of(way),
+                seed,
+                lane,
+                next: &next,
+                stop: &client_stop,
+            };
+            clients.push(s.spawn(move || match way {
+                Way::ImapProxy => client::run::<imap_client::Imap>(&job),
+                _ => client::run::<smtp_client::Smtp>(&job),
+            }));
+        }
+        let chaos = s.spawn(|| plant.chaos(seed, plan.strike_every, &chaos_stop));
+        std::thread::sleep(Duration::from_secs(plan.seconds));
+        chaos_stop.store(true, Ordering::Relaxed);
+        let struck = chaos.join();
+        if struck.is_ok() {
+            std::thread::sleep(CALM);
+        }
+        // Stop the clients before any panic is passed on: the scope waits
+        // for them.
+        client_stop.store(true, Ordering::Relaxed);
+        let lanes = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        if let Err(panic) = struck {
+            std::panic::resume_unwind(panic);
+        }
+        lanes
+    })
+}
+
+/// Sets everything up, drives it, stops the daemon gracefully and judges.
+fn run(plan: &Plan) -> Option<Report> {
+    if !dovecot::available() {
+        return None;
+    }
+    let seed = env_u64("MAILSEAL_SOAK_SEED").unwrap_or_else(|| rand::random::<u32>().into());
+    println!("soak: seconds = {}, seed = {seed}", plan.seconds);
+    let dovecot = Dovecot::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let at = Listeners::new();
+    let sink_port = free_port();
+    let config = config(dir.path(), &at, sink_port, dovecot.addr());
+    let mut plant = Plant::start(config, vec![at.smtp, at.journal, at.imap], sink_port);
+    let lanes = drive(plan, &mut plant, &at, seed);
+    plant.sample();
+    plant.daemon.stop();
+
+    let mut r = Report::default();
+    let s = plant.strikes;
+    r.fig("daemon SIGKILLs", s.daemon_kills);
+    r.fig("daemon restarts", s.daemon_restarts);
+    r.fig("daemon crashes (died unkilled)", s.daemon_crashes);
+    r.fig("sink SIGKILLs", s.sink_kills);
+    r.fig("sink restarts", s.sink_restarts);
+    r.fig("daemon peak RSS (VmHWM) KiB", s.peak_rss_kib);
+    if s.daemon_kills == 0 {
+        r.problems
+            .push("the run was too short for the chaos to kill the daemon".into());
+    }
+    if s.daemon_crashes > 0 {
+        r.problems.push(format!(
+            "the daemon died by itself {} times",
+            s.daemon_crashes
+        ));
+    }
+    let archive = dir.path().join("archive");
+    let held = held::read(&archive);
+    let sent: BTreeSet<String> = lanes
+        .iter()
+        .flat_map(|l| &l.sent)
+        .map(|s| s.sha256.clone())
+        .collect();
+    let accepted = plant.accepted();
+    let stored: Vec<(String, usize)> = (dovecot.stored("INBOX").iter())
+        .map(|m| (message::sha256(m), m.len()))
+        .collect();
+    check::acknowledged(&mut r, &lanes, &held, plan.strict_imap);
+    check::upstreams(&mut r, &sent, &held, &accepted, &stored, plan.strict_imap);
+    check::nothing_foreign(&mut r, &sent, &held);
+    check::tools(&mut r, &plant.daemon, &archive, &held);
+    check::log(&mut r, &plant.log());
+    r.print();
+    if !r.problems.is_empty() {
+        // Keep the evidence: archive, config and every life's log.
+        println!("soak: evidence kept in {}", dir.keep().display());
+    }
+    Some(r)
+}
+
+fn seconds() -> u64 {
+    env_u64("MAILSEAL_SOAK_SECONDS").unwrap_or(25)
+}
+
+/// Every way in is held to the promise in full: every message a client saw
+/// acknowledged, the sink accepted or Dovecot stored is archived intact.
+#[test]
+fn kill9_and_upstream_kills_under_load_lose_no_acknowledged_message() {
+    let plan = Plan {
+        seconds: seconds(),
+        strike_every: (1.0, 4.0),
+        clients: [(Way::SmtpProxy, 6), (Way::Journal, 4), (Way::ImapProxy, 3)],
+        strict_imap: true,
+    };
+    let Some(r) = run(&plan) else { return };
+    assert!(
+        r.problems.is_empty(),
+        "{} problems: {:#?}",
+        r.problems.len(),
+        r.problems
+    );
+}
+
+/// IMAP only, killed often, so the window between Dovecot's tagged OK
+/// reaching the client and the archive commit is hit often.
+#[test]
+fn imap_appends_acknowledged_before_a_kill9_are_archived() {
+    let plan = Plan {
+        seconds: seconds(),
+        strike_every: (0.3, 1.2),
+        clients: [(Way::SmtpProxy, 0), (Way::Journal, 0), (Way::ImapProxy, 6)],
+        strict_imap: true,
+    };
+    let Some(r) = run(&plan) else { return };
+    assert!(
+        r.problems.is_empty(),
+        "{} problems: {:#?}",
+        r.problems.len(),
+        r.problems
+    );
+}
