@@ -159,21 +159,7 @@ impl Rig {
         assert_eq!(verify.status.code(), Some(0), "verify: {verify:?}");
         let log = self.daemon.log();
         assert!(!log.contains("panicked"), "the daemon panicked:\n{log}");
-        let archive = Archive::open_dir(&self.archive).unwrap();
-        let reader = archive.reader();
-        let mut out = Vec::new();
-        for summary in reader.summaries().unwrap() {
-            let (record, _) = reader.record(summary.seq).unwrap();
-            let Some(meta) = record.message().cloned() else {
-                continue;
-            };
-            let mut bytes = Vec::new();
-            reader
-                .write_content(&meta.content.sha256, &mut bytes)
-                .unwrap();
-            out.push((meta, bytes));
-        }
-        out
+        crate::imap::archived(&Archive::open_dir(&self.archive).unwrap())
     }
 }
 

@@ -333,10 +333,12 @@ impl Walk {
         if seq != expected {
             self.misplaced.push((at, seq, expected));
         }
-        let pred = if seq == 1 {
-            Some(GENESIS)
-        } else {
-            self.recent.get(&(seq - 1)).copied()
+        // Records count from 1; a record numbered 0 has no predecessor to
+        // check (it is reported as out of place above).
+        let pred = match seq {
+            0 => None,
+            1 => Some(GENESIS),
+            _ => self.recent.get(&(seq - 1)).copied(),
         };
         if let Some(pred) = pred
             && record.prev_hash != hex::encode(pred)

@@ -24,9 +24,6 @@ pub struct Report {
     pub figures: Vec<(String, String)>,
     /// Losses, corruption, disagreements: each fails the test.
     pub problems: Vec<String>,
-    /// IMAP losses when the run does not hold the IMAP proxy to the
-    /// acknowledgement promise (see `Plan::strict_imap`).
-    pub imap_gaps: Vec<String>,
 }
 
 impl Report {
@@ -43,21 +40,11 @@ impl Report {
         for p in self.problems.iter().take(SHOWN) {
             println!("soak: PROBLEM {p}");
         }
-        for p in self.imap_gaps.iter().take(SHOWN) {
-            println!("soak: IMAP GAP {p}");
-        }
-    }
-
-    fn lost(&mut self, way: Way, strict_imap: bool, what: String) {
-        match way == Way::ImapProxy && !strict_imap {
-            true => self.imap_gaps.push(what),
-            false => self.problems.push(what),
-        }
     }
 }
 
 /// Every acknowledged message is archived intact under its way in.
-pub fn acknowledged(r: &mut Report, lanes: &[Lane], held: &Held, strict_imap: bool) {
+pub fn acknowledged(r: &mut Report, lanes: &[Lane], held: &Held) {
     for (way, t) in totals(lanes) {
         let k = way.source_kind();
         r.fig(
@@ -85,7 +72,7 @@ pub fn acknowledged(r: &mut Report, lanes: &[Lane], held: &Held, strict_imap: bo
                     s.sha256,
                     s.attempts
                 );
-                r.lost(way, strict_imap, what);
+                r.problems.push(what);
             }
         }
         r.fig(&format!("{k} acknowledged found intact"), intact);
@@ -117,7 +104,6 @@ pub fn upstreams(
     held: &Held,
     accepted: &[(String, usize)],
     stored: &[(String, usize)],
-    strict_imap: bool,
 ) {
     let sides = [
         (Way::SmtpProxy, "sink accepted", accepted),
@@ -133,7 +119,7 @@ pub fn upstreams(
                 archived += 1;
             } else {
                 let what = format!("{name} sha256 {sha} ({size} bytes) is not archived");
-                r.lost(way, strict_imap, what);
+                r.problems.push(what);
             }
         }
         r.fig(name, messages.len());
