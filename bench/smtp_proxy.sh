@@ -32,6 +32,8 @@ run() {
     end=$(date +%s.%N)
     python3 -c "print($end-$start)"
 }
+# CPU ticks (user+system, 1/100 s) a process has used so far: PID.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Median seconds of RUNS runs: PORT.
 median() {
     local times=()
@@ -66,8 +68,13 @@ wait_port "$PORT"
 # Warm up both paths (page cache, first segment file), then measure.
 run "$SINK_PORT" "$SESSIONS" 200 >/dev/null
 run "$PORT" "$SESSIONS" 200 >/dev/null
+# Per-message CPU of smtp-sink (single-threaded: it caps the direct run at
+# one core) and of mailseal, in each mode.
+S0=$(ticks "$SINK_PID"); M0=$(ticks "$PID")
 DIRECT=$(median "$SINK_PORT")
+S1=$(ticks "$SINK_PID"); M1=$(ticks "$PID")
 PROXIED=$(median "$PORT")
+S2=$(ticks "$SINK_PID"); M2=$(ticks "$PID")
 DIRECT_1=$(run "$SINK_PORT" 1 "$SERIAL")
 PROXIED_1=$(run "$PORT" 1 "$SERIAL")
 CPU=$(ps -o times= -p "$PID")
@@ -89,5 +96,12 @@ print(f"one session, {int(serial)} messages: {d1 / serial * 1000:.2f} ms -> {p1 
       f" (+{(p1 - d1) / serial * 1000:.2f} ms added by mailseal)")
 PY
 echo "mailseal: $CPU s CPU (user+system) for all runs, peak RSS $RSS"
+python3 - "$MESSAGES" "$RUNS" "$S0" "$S1" "$S2" "$M1" "$M2" <<'PY'
+import sys
+m, runs, s0, s1, s2, m1, m2 = map(float, sys.argv[1:])
+n = m * runs
+print(f"CPU per message: smtp-sink {(s1 - s0) * 10 / n:.2f} ms direct, {(s2 - s1) * 10 / n:.2f} ms proxied;"
+      f" mailseal {(m2 - m1) * 10 / n:.2f} ms")
+PY
 "$BIN" --archive "$DIR/archive" stats | head -2
 "$BIN" --archive "$DIR/archive" verify | head -1
