@@ -121,6 +121,7 @@ impl Trees {
     fn open(dir: &Path) -> Result<Trees, IndexError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(CACHE_BYTES)
             .flush_every_ms(Some(1000))
             .open()?;
         Ok(Trees {
@@ -134,6 +135,11 @@ impl Trees {
         })
     }
 }
+
+/// sled's page cache. Its default (1 GiB) lets the daemon's memory grow
+/// with the archive; lookups touch few pages, so a small cache costs
+/// little and keeps the appliance's memory bounded.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How long [`Index::reopen`] waits for readers to let go of the old
 /// database.
