@@ -51,6 +51,8 @@ pub struct Limits {
     pub max_message_size: u64,
     /// `max_literal_size` of the IMAP proxy.
     pub max_literal_size: u64,
+    /// `min_data_rate` of the SMTP listeners.
+    pub min_data_rate: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +62,7 @@ impl Default for Limits {
             max_connections: 50,
             max_message_size: 10 << 20,
             max_literal_size: 10 << 20,
+            min_data_rate: 500,
         }
     }
 }
@@ -104,6 +107,7 @@ impl Rig {
             max_connections: conns,
             max_message_size: size,
             max_literal_size: literal,
+            min_data_rate: rate,
         } = limits;
         let tls = format!(
             "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
@@ -112,7 +116,8 @@ impl Rig {
         );
         let smtp = format!(
             "hostname = \"mailseal.test\"\nmax_message_size = {size}\n\
-             max_connections = {conns}\ntimeout_command = \"{t}\"\ntimeout_data_block = \"{t}\"\n"
+             max_connections = {conns}\ntimeout_command = \"{t}\"\ntimeout_data_block = \"{t}\"\n\
+             min_data_rate = {rate}\n"
         );
         let text = format!(
             "[archive]\npath = \"{archive}\"\nseal_interval = \"1h\"\n\n\

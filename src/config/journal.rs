@@ -13,9 +13,10 @@ use super::check;
 use super::password;
 use super::problem::{At, Problems};
 use super::smtp_proxy::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_TIMEOUT_COMMAND,
-    DEFAULT_TIMEOUT_DATA_BLOCK, default_max_connections, default_max_message_size,
-    default_timeout_command, default_timeout_data_block,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MIN_DATA_RATE,
+    DEFAULT_TIMEOUT_COMMAND, DEFAULT_TIMEOUT_DATA_BLOCK, default_max_connections,
+    default_max_message_size, default_min_data_rate, default_timeout_command,
+    default_timeout_data_block,
 };
 use super::value::{self, TlsFiles, TlsMode};
 
@@ -74,6 +75,9 @@ pub(crate) struct RawJournal {
         deserialize_with = "value::duration"
     )]
     timeout_data_block: Duration,
+    /// Bytes per second a DATA sender must average (0: no minimum).
+    #[serde(default = "default_min_data_rate")]
+    min_data_rate: u64,
 }
 
 /// One `auth_users` entry as written.
@@ -141,6 +145,8 @@ pub struct JournalConfig {
     pub timeout_command: Duration,
     /// Between two reads of DATA.
     pub timeout_data_block: Duration,
+    /// Bytes per second a DATA sender must average; 0 turns it off.
+    pub min_data_rate: u64,
 }
 
 impl JournalConfig {
@@ -160,6 +166,7 @@ impl JournalConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             timeout_command: DEFAULT_TIMEOUT_COMMAND,
             timeout_data_block: DEFAULT_TIMEOUT_DATA_BLOCK,
+            min_data_rate: DEFAULT_MIN_DATA_RATE,
         }
     }
 }
@@ -218,6 +225,7 @@ impl RawJournal {
             max_connections: max_connections?,
             timeout_command: timeout_command?,
             timeout_data_block: timeout_data_block?,
+            min_data_rate: self.min_data_rate,
         })
     }
 }

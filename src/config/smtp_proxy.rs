@@ -102,6 +102,9 @@ pub(crate) struct RawSmtpProxy {
         deserialize_with = "value::duration"
     )]
     timeout_data_block: Duration,
+    /// Bytes per second a DATA sender must average (0: no minimum).
+    #[serde(default = "default_min_data_rate")]
+    min_data_rate: u64,
     /// Waiting for the reply to the final `.`.
     #[serde(
         default = "default_timeout_data_end",
@@ -125,6 +128,13 @@ fn default_timeout_connect() -> Duration {
 pub(crate) fn default_timeout_command() -> Duration {
     DEFAULT_TIMEOUT_COMMAND
 }
+/// Postfix's `smtpd_min_data_rate` default.
+pub const DEFAULT_MIN_DATA_RATE: u64 = crate::smtp::session::DEFAULT_MIN_DATA_RATE;
+
+pub(crate) fn default_min_data_rate() -> u64 {
+    DEFAULT_MIN_DATA_RATE
+}
+
 pub(crate) fn default_timeout_data_block() -> Duration {
     DEFAULT_TIMEOUT_DATA_BLOCK
 }
@@ -171,6 +181,8 @@ pub struct SmtpProxyConfig {
     pub timeout_command: Duration,
     /// Between two reads of DATA.
     pub timeout_data_block: Duration,
+    /// Bytes per second a DATA sender must average; 0 turns it off.
+    pub min_data_rate: u64,
     /// Waiting for the upstream's reply to the final `.`.
     pub timeout_data_end: Duration,
 }
@@ -201,6 +213,7 @@ impl SmtpProxyConfig {
             timeout_connect: DEFAULT_TIMEOUT_CONNECT,
             timeout_command: DEFAULT_TIMEOUT_COMMAND,
             timeout_data_block: DEFAULT_TIMEOUT_DATA_BLOCK,
+            min_data_rate: DEFAULT_MIN_DATA_RATE,
             timeout_data_end: DEFAULT_TIMEOUT_DATA_END,
         }
     }
@@ -264,6 +277,7 @@ impl RawSmtpProxy {
             timeout_connect: timeout_connect?,
             timeout_command: timeout_command?,
             timeout_data_block: timeout_data_block?,
+            min_data_rate: self.min_data_rate,
             timeout_data_end: timeout_data_end?,
         })
     }

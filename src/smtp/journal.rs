@@ -77,6 +77,7 @@ impl JournalListener {
         session.max_message_size = config.max_message_size;
         session.command_timeout = config.timeout_command;
         session.data_timeout = config.timeout_data_block;
+        session.min_data_rate = config.min_data_rate;
         session.require_tls = config.require_tls;
         session.starttls = tls.clone().filter(|_| !implicit);
         // Without any TLS configured, AUTH can only happen in plain text;

@@ -105,6 +105,7 @@ impl ProxyListener {
         session.max_message_size = config.max_message_size;
         session.command_timeout = config.timeout_command;
         session.data_timeout = config.timeout_data_block;
+        session.min_data_rate = config.min_data_rate;
         session.starttls = tls.clone().filter(|_| !implicit);
         session.allow_plain_auth = config.allow_auth_without_tls;
         if config.allow_auth_without_tls {

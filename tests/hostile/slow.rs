@@ -78,6 +78,39 @@ async fn one_byte_a_second_runs_out_of_time() {
     });
 }
 
+/// With `min_data_rate = 0` only the time between two reads counts: a
+/// message sent in small pieces over twice `timeout_data_block` is taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn min_data_rate_zero_lets_a_slow_but_steady_sender_finish() {
+    let limits = Limits {
+        min_data_rate: 0,
+        ..Limits::default()
+    };
+    let mut rig = tokio::task::spawn_blocking(move || Rig::start(limits))
+        .await
+        .unwrap();
+    let mut client = greeted(rig.proxy).await;
+    client.cmd("MAIL FROM:<steady@example.com>", "250").await;
+    client.cmd("RCPT TO:<rcpt@example.org>", "250").await;
+    client.cmd("DATA", "354").await;
+    let body = "Subject: steady\r\n\r\nsix seconds\r\n";
+    let (said, _) = trickle(
+        client,
+        format!("{body}.\r\nQUIT\r\n").as_bytes(),
+        Duration::from_millis(150),
+    )
+    .await;
+    assert!(
+        said.contains("250 "),
+        "a steady sender was cut off: {said:?}"
+    );
+    assert!(!said.contains("421"), "{said:?}");
+    let received = rig.sink.wait_for(1);
+    assert_eq!(received[0].content, body.as_bytes());
+    let archived = rig.finish();
+    assert_exactly(&archived, &[body.as_bytes().to_vec()]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_clients_are_logged_out() {
     let mut rig = tokio::task::spawn_blocking(|| Rig::start(Limits::default()))

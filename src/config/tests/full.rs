@@ -44,6 +44,7 @@ max_message_size = 1000
 max_connections = 10
 timeout_command = "1m"
 timeout_data_block = "2m"
+min_data_rate = 0
 
 [[smtp_proxy]]
 name = "mx"
@@ -66,6 +67,7 @@ timeout_connect = "1s"
 timeout_command = "2s"
 timeout_data_block = "3s"
 timeout_data_end = "4s"
+min_data_rate = 100
 
 [[imap_proxy]]
 name = "imap"
@@ -147,6 +149,7 @@ fn fully_populated_example_parses_into_typed_values() {
     assert!(journal.require_tls && journal.tls.is_some());
     assert_eq!(journal.tls_mode, TlsMode::Starttls);
     assert_eq!(journal.allowed_networks[2].to_string(), "192.0.2.7/32");
+    assert_eq!(journal.min_data_rate, 0);
     let users: Vec<&str> = journal.auth_users.iter().map(|u| u.user.as_str()).collect();
     assert_eq!(users, ["exchange", "bob"]);
     assert!(verify_password(
@@ -160,6 +163,7 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(mx.upstream_tls_name.to_str(), "mail.example.com");
     assert!(mx.xclient && mx.xforward && mx.allow_auth_without_tls);
     assert_eq!(mx.timeout_data_end, Duration::from_secs(4));
+    assert_eq!(mx.min_data_rate, 100);
     mx.tls.as_ref().unwrap().server_config().unwrap();
     mx.upstream_client_config().unwrap();
     let imap = &config.imap_proxy[0];

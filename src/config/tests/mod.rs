@@ -159,6 +159,7 @@ fn documented_defaults_of_listeners() {
         mx.timeout_data_end,
     ];
     assert_eq!(timeouts.map(|d| d.as_secs()), [30, 300, 180, 600]);
+    assert_eq!(mx.min_data_rate, 500);
     let imap = &config.imap_proxy[0];
     assert_eq!(imap.upstream_tls, TlsMode::Implicit);
     assert_eq!(imap.skip_append_folders, ["Drafts"]);
