@@ -147,3 +147,65 @@ async fn starttls_to_the_upstream() {
 async fn upstream_certificate_is_checked() {
     upstream_leg(TlsMode::Implicit, false).await;
 }
+
+const OLD_TLS_CLIENT: &str = r#"
+import imaplib, ssl, sys
+port, mode, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for version in ('TLSv1', 'TLSv1_1', 'TLSv1_2'):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
+    ctx.minimum_version = getattr(ssl.TLSVersion, version)
+    ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    try:
+        if mode == 'implicit':
+            m = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx)
+        else:
+            m = imaplib.IMAP4('127.0.0.1', port)
+            m.starttls(ssl_context=ctx)
+        print(version, 'accepted', m.sock.version())
+        m.logout()
+    except (ssl.SSLError, OSError, imaplib.IMAP4.error) as e:
+        print(version, 'refused', type(e).__name__, e)
+"#;
+
+/// A client that offers only TLS 1.0 or 1.1 is refused at the handshake on
+/// both kinds of TLS listener; the same client with TLS 1.2 gets in.
+async fn old_versions_refused(mode: TlsMode, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::new(dir.path());
+    let files = TlsFiles {
+        cert: certs.cert.clone(),
+        key: certs.key.clone(),
+    };
+    let Some(s) = setup(|c, _| {
+        c.tls = Some(files);
+        c.tls_mode = mode;
+    })
+    .await
+    else {
+        return;
+    };
+    let args = [
+        s.proxy.port().to_string(),
+        name.into(),
+        certs.ca.display().to_string(),
+    ];
+    let out = python(OLD_TLS_CLIENT, &args).await;
+    // Refused by mailseal (an alert from the server), not by this client's
+    // OpenSSL declining to offer an old version.
+    for old in ["TLSv1 refused", "TLSv1_1 refused"] {
+        let line = out.lines().find(|l| l.starts_with(old));
+        assert!(line.is_some_and(|l| l.contains("ALERT")), "{old}: {out}");
+    }
+    assert!(out.contains("TLSv1_2 accepted TLSv1.2"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_0_and_1_1_are_refused_with_implicit_tls() {
+    old_versions_refused(TlsMode::Implicit, "implicit").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_0_and_1_1_are_refused_after_starttls() {
+    old_versions_refused(TlsMode::Starttls, "starttls").await;
+}
