@@ -80,21 +80,23 @@ with open(log, "ab") as err:
         while b"READY=1" not in sock.recv(4096):
             pass
         ready = time.monotonic() - start
+        with open(f"/proc/{daemon.pid}/status") as status:
+            hwm = next(l.split()[1] for l in status if l.startswith("VmHWM:"))
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait()
-print(f"{ready:.3f}")
+print(f"{ready:.3f}s/{int(hwm) // 1024}MiB")
 PY
 }
 
 warm=()
 for _ in $(seq "$RUNS"); do warm+=("$(measure)"); done
-echo "READY, warm index: ${warm[*]} s"
+echo "READY and peak RSS at READY, warm index: ${warm[*]}"
 rebuilt=()
 for _ in $(seq "$RUNS"); do
     rm -rf "$DIR/archive/index"
     rebuilt+=("$(measure)")
 done
-echo "READY, index deleted (rebuilt from segments): ${rebuilt[*]} s"
+echo "READY and peak RSS at READY, index deleted (rebuilt from segments): ${rebuilt[*]}"
 du -sh "$DIR/archive/segments" "$DIR/archive/index" | sed 's/^/on disk: /'
 "$BIN" --archive "$DIR/archive" verify | head -1
