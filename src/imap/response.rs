@@ -68,7 +68,9 @@ pub fn list_special_use(tokens: &[Token]) -> Option<(String, Vec<String>)> {
     if !tokens.get(1)?.is_atom("LIST") || tokens.get(2) != Some(&Token::Open) {
         return None;
     }
-    let close = tokens.iter().position(|t| *t == Token::Close)?;
+    // The attribute list's own `)`: a server's `)` before the `(` (as in
+    // `) LIST (`) must not be taken for it.
+    let close = 3 + tokens[3..].iter().position(|t| *t == Token::Close)?;
     let attributes = tokens[3..close]
         .iter()
         .filter_map(|t| match t {
@@ -211,6 +213,12 @@ mod tests {
             Some(("Sent".into(), vec!["\\Sent".into()]))
         );
         assert_eq!(list("* LSUB () \"/\" x"), None);
+        // Found by the imap_framer fuzz target: a `)` ahead of the list.
+        assert_eq!(
+            list(") LIST (\\Sent) NIL Sent"),
+            Some(("Sent".into(), vec!["\\Sent".into()]))
+        );
+        assert_eq!(list(") LIST ("), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use mailseal::config::{TlsFiles, TlsMode, Upstream, UpstreamCa};
 use rustls_pki_types::ServerName;
 
-use super::{Raw, imap, python, setup, setup_with, wait_archived};
+use super::{Raw, Setup, imap, python, setup, setup_with, wait_archived};
 use crate::support::certs::TestCerts;
 use crate::support::dovecot::{self, Dovecot, PASSWORD, USER};
 
@@ -26,19 +26,25 @@ print('append', typ)
 m.logout()
 "#;
 
-async fn client_leg(mode: TlsMode, name: &str) {
+/// A proxy with client-leg TLS in `mode` and its test certificates (kept
+/// in the returned directory); `None` without Dovecot.
+async fn tls_proxy(mode: TlsMode) -> Option<(Setup, TestCerts, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCerts::new(dir.path());
     let files = TlsFiles {
         cert: certs.cert.clone(),
         key: certs.key.clone(),
     };
-    let Some(s) = setup(|c, _| {
+    let s = setup(|c, _| {
         c.tls = Some(files);
         c.tls_mode = mode;
     })
-    .await
-    else {
+    .await?;
+    Some((s, certs, dir))
+}
+
+async fn client_leg(mode: TlsMode, name: &str) {
+    let Some((s, certs, _dir)) = tls_proxy(mode).await else {
         return;
     };
     let args = [
@@ -171,18 +177,7 @@ for version in ('TLSv1', 'TLSv1_1', 'TLSv1_2'):
 /// A client that offers only TLS 1.0 or 1.1 is refused at the handshake on
 /// both kinds of TLS listener; the same client with TLS 1.2 gets in.
 async fn old_versions_refused(mode: TlsMode, name: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = TestCerts::new(dir.path());
-    let files = TlsFiles {
-        cert: certs.cert.clone(),
-        key: certs.key.clone(),
-    };
-    let Some(s) = setup(|c, _| {
-        c.tls = Some(files);
-        c.tls_mode = mode;
-    })
-    .await
-    else {
+    let Some((s, certs, _dir)) = tls_proxy(mode).await else {
         return;
     };
     let args = [
