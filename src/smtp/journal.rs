@@ -24,10 +24,9 @@ use std::sync::{Arc, LazyLock};
 
 use ipnet::IpNet;
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use crate::archive::record::SourceKind;
 use crate::archive::{Archive, Spool};
@@ -38,8 +37,9 @@ use crate::tls::TlsError;
 use super::auth::{SaslServer, SaslStep};
 use super::backend::{AuthOutcome, AuthStep, Backend, Connection, Transaction};
 use super::command::Command;
+use super::connection;
 use super::reply::Reply;
-use super::session::{Session, SessionConfig};
+use super::session::SessionConfig;
 
 /// What every connection of one journal listener shares.
 pub struct JournalListener {
@@ -105,39 +105,15 @@ impl JournalListener {
             shared: self.shared.clone(),
             sasl: None,
         };
-        let config = self.session.clone();
-        let result = match &self.implicit_tls {
-            None => {
-                Session::new(tcp, peer, None, backend, config, shutdown)
-                    .run()
-                    .await
-            }
-            Some(acceptor) => {
-                // No plain-text refusal is possible on a TLS port: drop
-                // disallowed peers before spending a handshake on them.
-                if !self.shared.allows(peer.ip()) {
-                    refused(peer);
-                    return;
-                }
-                let tls = match timeout(config.command_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(error)) => {
-                        metrics::error(ErrorKind::Tls);
-                        info!(%error, "tls-failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-                let info = crate::tls::tls_info(tls.get_ref().1);
-                Session::new(tls, peer, info, backend, config, shutdown)
-                    .run()
-                    .await
-            }
-        };
-        match result {
-            Ok(()) => debug!("closed"),
-            Err(error) => info!(%error, "closed"),
+        // No plain-text refusal is possible on a TLS port: drop disallowed
+        // peers before spending a handshake on them.
+        if self.implicit_tls.is_some() && !self.shared.allows(peer.ip()) {
+            refused(peer);
+            return;
         }
+        let config = self.session.clone();
+        let tls = self.implicit_tls.as_ref();
+        connection::serve(tcp, peer, tls, backend, config, shutdown).await;
     }
 }
 

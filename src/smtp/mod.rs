@@ -7,7 +7,8 @@
 //! client sees, [`auth`] runs SASL PLAIN/LOGIN, [`journal_report`] unwraps
 //! Exchange journal reports.
 //!
-//! With I/O: [`session`] is the one SMTP server session (client leg, TLS,
+//! With I/O: [`connection`] takes an accepted connection through implicit
+//! TLS into a [`session`], the one SMTP server session (client leg, TLS,
 //! limits, shutdown), generic over its stream; a [`backend::Backend`]
 //! answers it: [`journal`] archives locally, the proxy relays through
 //! [`upstream`]. [`stream`] lets STARTTLS swap the stream in place.
@@ -20,6 +21,7 @@
 pub mod auth;
 pub mod backend;
 pub mod command;
+pub mod connection;
 pub mod data;
 pub mod ehlo;
 pub mod envelope;

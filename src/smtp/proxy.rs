@@ -37,11 +37,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 use crate::archive::record::SourceKind;
 use crate::archive::{Archive, Spool};
@@ -51,8 +50,9 @@ use crate::tls::TlsError;
 
 use super::backend::{AuthOutcome, AuthStep, Backend, Connection, Transaction};
 use super::command::Command;
+use super::connection;
 use super::reply::Reply;
-use super::session::{Session, SessionConfig};
+use super::session::SessionConfig;
 use super::upstream::{UpstreamError, UpstreamOptions};
 use commit::Delivery;
 use identity::SaslWatch;
@@ -132,32 +132,8 @@ impl ProxyListener {
         let outcomes = TaskTracker::new();
         let backend = ProxyBackend::new(self.shared.clone(), outcomes.clone());
         let config = self.session.clone();
-        let result = match &self.implicit_tls {
-            None => {
-                Session::new(tcp, peer, None, backend, config, shutdown)
-                    .run()
-                    .await
-            }
-            Some(acceptor) => {
-                let tls = match timeout(config.command_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(error)) => {
-                        metrics::error(ErrorKind::Tls);
-                        info!(%error, "tls-failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-                let info = crate::tls::tls_info(tls.get_ref().1);
-                Session::new(tls, peer, info, backend, config, shutdown)
-                    .run()
-                    .await
-            }
-        };
-        match result {
-            Ok(()) => debug!("closed"),
-            Err(error) => info!(%error, "closed"),
-        }
+        let tls = self.implicit_tls.as_ref();
+        connection::serve(tcp, peer, tls, backend, config, shutdown).await;
         outcomes.close();
         outcomes.wait().await;
     }

@@ -12,6 +12,7 @@ use crate::archive::record::Record;
 use crate::config::{JournalConfig, hash_password};
 use crate::smtp::data::stuff;
 use crate::smtp::reply::ReplyParser;
+use crate::smtp::session::Session;
 
 macro_rules! fixture {
     ($name:literal) => {

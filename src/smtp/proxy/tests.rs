@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::client::without_auth;
 use super::*;
+use crate::smtp::session::Session;
 
 /// One step of the scripted upstream.
 enum Step {
