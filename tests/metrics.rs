@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -16,10 +16,7 @@ use crate::support::daemon::Daemon;
 use crate::support::mount::Tmpfs;
 use crate::support::sink::Sink;
 use crate::support::smtp::{free_port, smtplib_send};
-
-/// Longest wait for anything the daemon does after a reply (outcome
-/// records, a seal tick, a session ending).
-const WAIT: Duration = Duration::from_secs(30);
+use crate::support::{WAIT, wait_for_log, wait_until};
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -102,18 +99,6 @@ fn upstream<'a>(health: &'a Value, name: &str) -> &'a Value {
     all.iter()
         .find(|u| u["name"] == name)
         .unwrap_or(&Value::Null)
-}
-
-/// Polls `probe` until it returns `Some`, failing with `what` after [`WAIT`].
-fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Sends `message` with smtplib; returns the final reply.
@@ -239,17 +224,24 @@ fn counters_and_health_follow_real_traffic() {
     assert_eq!(after.value(MX_REACHABLE), 1.0);
 
     // One structured line per message, with the fields the admin greps.
-    let log = daemon.log();
-    let lines = |event: &str, listener: &str| -> Vec<String> {
+    // The daemon logs them after answering, so wait until all five are in.
+    fn lines(log: &str, event: &str, listener: &str) -> Vec<String> {
         let wanted = format!(": {event} seq=");
         let tag = format!("listener={listener} ");
         let found = log
             .lines()
             .filter(|l| l.contains(&wanted) && l.contains(&tag));
         found.map(str::to_owned).collect()
-    };
-    let journal_lines = lines("archived", "journal");
-    let proxy_lines = lines("relayed", "mx");
+    }
+    let log = wait_for_log(
+        "five message lines",
+        || daemon.log(),
+        |log| {
+            lines(log, "archived", "journal").len() >= 3 && lines(log, "relayed", "mx").len() >= 2
+        },
+    );
+    let journal_lines = lines(&log, "archived", "journal");
+    let proxy_lines = lines(&log, "relayed", "mx");
     assert_eq!((journal_lines.len(), proxy_lines.len()), (3, 2), "{log}");
     for line in journal_lines.iter().chain(&proxy_lines) {
         for field in [

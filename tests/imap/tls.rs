@@ -8,6 +8,7 @@ use rustls_pki_types::ServerName;
 use super::{Raw, Setup, imap, python, setup, setup_with, wait_archived};
 use crate::support::certs::TestCerts;
 use crate::support::dovecot::{self, Dovecot, PASSWORD, USER};
+use crate::support::wait_for_log;
 
 const TLS_CLIENT: &str = r#"
 import imaplib, ssl, sys
@@ -132,10 +133,10 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
     c.send(b"a1 APPEND INBOX {9+}\r\nupstream\n\r\n").await;
     assert!(c.until("a1").await.contains("a1 OK"));
     assert_eq!(wait_archived(&s.archive, 1).await[0].1, b"upstream\n");
-    let log = s.dovecot.log();
-    assert!(
-        log.contains("user=<alice>") && log.contains(", TLS"),
-        "Dovecot did not see TLS:\n{log}"
+    wait_for_log(
+        "Dovecot's TLS login",
+        || s.dovecot.log(),
+        |log| log.contains("user=<alice>") && log.contains(", TLS"),
     );
 }
 

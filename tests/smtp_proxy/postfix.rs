@@ -9,6 +9,7 @@ use super::{Proxy, sha256};
 use crate::support::postfix_tools::{SmtpSink, smtp_source};
 use crate::support::sink::Sink;
 use crate::support::smtp::{Postfix, SmtpClient};
+use crate::support::wait_for_log;
 
 /// Postfix relaying to `sink`, trusting XCLIENT/XFORWARD from loopback,
 /// and treating only 127.0.0.1 (mailseal) as its own network.
@@ -54,9 +55,13 @@ async fn xclient_makes_postfix_apply_its_policy_to_the_real_client() {
         postfix.log()
     );
     client.cmd("QUIT", "221").await;
-    let log = postfix.log();
+    // postlogd writes the session's lines on its own schedule.
+    let log = wait_for_log(
+        "the XCLIENT session",
+        || postfix.log(),
+        |log| log.contains("[127.0.0.2]") && log.contains("helo=<client.example>"),
+    );
     assert!(log.contains("[127.0.0.2]"), "{log}");
-    assert!(log.contains("helo=<client.example>"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -76,9 +81,13 @@ async fn xforward_tells_postfix_the_real_client_for_each_message() {
     }
     client.cmd("QUIT", "221").await;
     sink.wait_for(2);
-    let log = postfix.log();
-    let forwarded = log.matches("orig_client=unknown[127.0.0.2]").count();
-    assert_eq!(forwarded, 2, "{log}");
+    let forwarded = |log: &str| log.matches("orig_client=unknown[127.0.0.2]").count();
+    let log = wait_for_log(
+        "both XFORWARD messages",
+        || postfix.log(),
+        |log| forwarded(log) >= 2,
+    );
+    assert_eq!(forwarded(&log), 2, "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
