@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::config::Config;
-use crate::http::HealthState;
+use crate::health::HealthState;
 use crate::shutdown::Shutdown;
 
 use super::load::archive_options;
