@@ -20,6 +20,7 @@ pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod health;
 pub mod http;
 pub mod imap;
 pub mod import;

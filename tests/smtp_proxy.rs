@@ -52,7 +52,7 @@ impl Proxy {
         config.upstream_tls = SmtpUpstreamTls::None;
         configure(&mut config, dir.path());
         let shutdown = Shutdown::new();
-        let addr = mailseal::server::start_smtp_proxy(&config, &archive, &shutdown)
+        let addr = mailseal::smtp::listener::start_proxy(&config, &archive, &shutdown)
             .await
             .unwrap();
         Proxy {

@@ -84,7 +84,7 @@ impl Reader {
                 options.path.display()
             )));
         }
-        match super::handle::open_index(&options.path) {
+        match super::recovery::open_index(&options.path) {
             Ok(index) => {
                 let mut sink = index.clone();
                 let head = index.head()?;

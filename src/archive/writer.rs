@@ -428,7 +428,7 @@ impl Writer {
             .index
             .reopen()
             .map_err(ArchiveError::from)
-            .and_then(|()| super::handle::catch_up(&self.dir, &self.index));
+            .and_then(|()| super::recovery::catch_up(&self.dir, &self.index));
         match recovered {
             Ok(head) => {
                 tracing::info!(seq = head.seq, "index reopened and caught up");

@@ -16,8 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::config::Config;
-use crate::http::HealthState;
+use crate::health::HealthState;
+use crate::imap::proxy::ImapProxy;
 use crate::shutdown::Shutdown;
+use crate::smtp::listener::SmtpListener;
 
 use super::load::archive_options;
 
@@ -61,7 +63,7 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
-    crate::server::start(config, archive, &shutdown).await?;
+    start_listeners(config, archive, &shutdown).await?;
     crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();
     tracing::info!(
@@ -72,6 +74,34 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
     crate::notify::stopping();
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;
+    Ok(())
+}
+
+/// Binds every configured listener before serving any, so a port that
+/// cannot be bound (or a certificate that cannot be loaded) stops the
+/// daemon at start with an error naming the listener, before READY.
+async fn start_listeners(
+    config: &Config,
+    archive: &Archive,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut smtp = Vec::with_capacity(config.smtp_proxy.len() + config.journal.len());
+    for proxy in &config.smtp_proxy {
+        smtp.push(SmtpListener::proxy(proxy, archive).await?);
+    }
+    for journal in &config.journal {
+        smtp.push(SmtpListener::journal(journal, archive).await?);
+    }
+    let mut imap = Vec::with_capacity(config.imap_proxy.len());
+    for proxy in &config.imap_proxy {
+        imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
+    }
+    for listener in smtp {
+        listener.serve(shutdown);
+    }
+    for proxy in imap {
+        shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
+    }
     Ok(())
 }
 

@@ -110,7 +110,7 @@ async fn proxy_with_broken_spool(sink: &Sink) -> (Proxy, tempfile::TempDir) {
     let mut config = SmtpProxyConfig::for_test("proxy", listen, sink.addr);
     config.upstream_tls = mailseal::config::SmtpUpstreamTls::None;
     let shutdown = Shutdown::new();
-    let addr = mailseal::server::start_smtp_proxy(&config, &archive, &shutdown)
+    let addr = mailseal::smtp::listener::start_proxy(&config, &archive, &shutdown)
         .await
         .unwrap();
     let proxy = Proxy {
