@@ -306,7 +306,7 @@ async fn bind_journal(
         &config.name,
         config.listen,
         config.max_connections,
-        config.tls_mode,
+        config.tls.mode,
     )
     .await?;
     Ok((listener, Arc::new(journal)))
@@ -324,7 +324,7 @@ async fn bind_smtp_proxy(
         &config.name,
         config.listen,
         config.max_connections,
-        config.tls_mode,
+        config.tls.mode,
     )
     .await?;
     Ok((listener, Arc::new(proxy)))
