@@ -38,12 +38,6 @@ struct Known {
 /// fails the test, and so does an entry whose cycle is gone, so the list
 /// only shrinks.
 const KNOWN_CYCLES: &[Known] = &[
-    // config takes smtp::session's DEFAULT_MIN_DATA_RATE; tls takes
-    // config's UpstreamCa; config's TLS checks call tls.
-    Known {
-        nodes: &["config", "smtp", "tls"],
-        removed_by: "issue 12, shared listener and upstream settings",
-    },
     // The legs import Shared, Inject, Stop and Writer from the session,
     // which drives the legs.
     Known {

@@ -49,7 +49,7 @@ impl Proxy {
         let archive = Archive::open_dir(&dir.path().join("archive")).unwrap();
         let listen = "127.0.0.1:0".parse().unwrap();
         let mut config = SmtpProxyConfig::for_test("proxy", listen, upstream);
-        config.upstream_tls = SmtpUpstreamTls::None;
+        config.upstream.tls = SmtpUpstreamTls::None;
         configure(&mut config, dir.path());
         let shutdown = Shutdown::new();
         let addr = mailseal::smtp::listener::start_proxy(&config, &archive, &shutdown)

@@ -22,9 +22,10 @@ use tokio_util::sync::CancellationToken;
 use super::load::archive_options;
 use crate::archive::record::ImportContext;
 use crate::archive::{Appended, Archive};
-use crate::config::{Config, ImapCredential, ImapImportConfig, TlsMode, UpstreamCa};
+use crate::config::{Config, ImapCredential, ImapImportConfig, TlsMode};
 use crate::imap::import::{self, ImapProgress, ImapSummary};
 use crate::import::{ImportFailure, Progress};
+use crate::tls::UpstreamCa;
 
 /// Where and what to import.
 #[derive(Debug, Clone, Args)]

@@ -12,10 +12,17 @@
 //!
 //! Modules: `document` (TOML with positions, tolerant deserialization),
 //! `problem` (error reporting), `value` (shared value types), `check`
-//! (shared semantic checks), one module per section, `password` (Argon2).
+//! (shared semantic checks), `client_tls` and `upstream` (the groups of keys
+//! every listener or proxy shares), one module per section, `password`
+//! (Argon2).
+//!
+//! Dependencies point one way: `config` uses `tls` (to load and check
+//! certificates, and for [`crate::tls::UpstreamCa`]) and nothing above it;
+//! the protocols use `config`.
 
 mod archive;
 mod check;
+mod client_tls;
 mod document;
 mod http;
 mod imap_import;
@@ -25,6 +32,7 @@ mod log;
 mod password;
 mod problem;
 mod smtp_proxy;
+mod upstream;
 mod value;
 
 use std::collections::HashMap;
@@ -34,6 +42,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use archive::{ArchiveConfig, Compression};
+pub use client_tls::{ClientTls, TlsFiles};
 pub use http::HttpConfig;
 pub use imap_import::{ImapCredential, ImapImportConfig};
 pub use imap_proxy::ImapProxyConfig;
@@ -41,8 +50,9 @@ pub use journal::{AuthUser, JournalConfig};
 pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use problem::{ConfigErrors, Problem};
-pub use smtp_proxy::{SmtpProxyConfig, SmtpUpstreamTls};
-pub use value::{TlsFiles, TlsMode, Upstream, UpstreamCa};
+pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
+pub use upstream::Upstream;
+pub use value::{HostPort, TlsMode};
 
 use document::Document;
 use problem::{At, Problems};

@@ -69,7 +69,7 @@ pub struct Settings {
 impl Settings {
     /// Loads certificates and builds the TLS setups of both legs.
     pub fn new(config: ImapProxyConfig, archive: Archive) -> Result<Settings, TlsError> {
-        let acceptor = match &config.tls {
+        let acceptor = match &config.tls.files {
             Some(files) => Some(TlsAcceptor::from(files.server_config()?)),
             None => None,
         };
@@ -154,7 +154,7 @@ impl Shared {
 
     /// True while the proxy offers STARTTLS to the client.
     pub fn offer_starttls(&self) -> bool {
-        self.settings.config.tls_mode == TlsMode::Starttls
+        self.settings.config.tls.mode == TlsMode::Starttls
             && self.settings.acceptor.is_some()
             && !self.client_tls.load(Ordering::Relaxed)
     }
@@ -186,7 +186,7 @@ pub async fn serve<S: Io + 'static>(
         peer: peer.to_string(),
         tls: None,
     };
-    if settings.config.tls_mode == TlsMode::Implicit {
+    if settings.config.tls.mode == TlsMode::Implicit {
         let (tls, info) = accept_tls(&settings, client).await?;
         client = tls;
         origin.tls = info;

@@ -81,15 +81,15 @@ pub struct Upstream {
 impl Upstream {
     /// The upstream of one `[[imap_proxy]]`.
     pub fn new(config: &ImapProxyConfig) -> Result<Upstream, TlsError> {
-        let connector = match config.upstream_tls {
+        let connector = match config.upstream.tls {
             TlsMode::None => None,
-            _ => Some(TlsConnector::from(config.upstream_client_config()?)),
+            _ => Some(TlsConnector::from(config.upstream.client_config()?)),
         };
         Ok(Upstream {
-            address: config.upstream.to_string(),
-            mode: config.upstream_tls,
+            address: config.upstream.address.to_string(),
+            mode: config.upstream.tls,
             connector,
-            name: config.upstream_tls_name.clone(),
+            name: config.upstream.server_name.clone(),
         })
     }
 

@@ -68,11 +68,8 @@ struct Shared {
 impl JournalListener {
     /// Prepares a listener from its configuration (loads TLS files).
     pub fn new(config: &JournalConfig, archive: Archive) -> Result<JournalListener, TlsError> {
-        let tls = match (&config.tls, config.tls_mode) {
-            (Some(files), TlsMode::Starttls | TlsMode::Implicit) => Some(files.server_config()?),
-            _ => None,
-        };
-        let implicit = config.tls_mode == TlsMode::Implicit;
+        let tls = config.tls.server_config()?;
+        let implicit = config.tls.mode == TlsMode::Implicit;
         let mut session = SessionConfig::new(&config.name, SourceKind::Journal);
         session.max_message_size = config.max_message_size;
         session.command_timeout = config.timeout_command;

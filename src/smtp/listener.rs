@@ -79,7 +79,7 @@ impl SmtpListener {
             &config.name,
             config.listen,
             config.max_connections,
-            config.tls_mode,
+            config.tls.mode,
         )
         .await?;
         Ok(SmtpListener {
@@ -99,7 +99,7 @@ impl SmtpListener {
             &config.name,
             config.listen,
             config.max_connections,
-            config.tls_mode,
+            config.tls.mode,
         )
         .await?;
         Ok(SmtpListener {

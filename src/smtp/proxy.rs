@@ -92,14 +92,11 @@ impl ProxyListener {
     /// Prepares a listener from its configuration (loads the client-leg
     /// certificate and the upstream's trust roots).
     pub fn new(config: &SmtpProxyConfig, archive: Archive) -> Result<ProxyListener, TlsError> {
-        let tls = match (&config.tls, config.tls_mode) {
-            (Some(files), TlsMode::Starttls | TlsMode::Implicit) => Some(files.server_config()?),
-            _ => None,
-        };
-        let implicit = config.tls_mode == TlsMode::Implicit;
-        let upstream_tls = match config.upstream_tls {
+        let tls = config.tls.server_config()?;
+        let implicit = config.tls.mode == TlsMode::Implicit;
+        let upstream_tls = match config.upstream.tls {
             SmtpUpstreamTls::None => None,
-            _ => Some(config.upstream_client_config()?),
+            _ => Some(config.upstream.client_config()?),
         };
         let mut session = SessionConfig::new(&config.name, SourceKind::SmtpProxy);
         session.max_message_size = config.max_message_size;
@@ -116,8 +113,8 @@ impl ProxyListener {
             implicit_tls: tls.filter(|_| implicit).map(TlsAcceptor::from),
             shared: Arc::new(Shared {
                 name: config.name.clone(),
-                host: config.upstream.host.clone(),
-                port: config.upstream.port,
+                host: config.upstream.address.host.clone(),
+                port: config.upstream.address.port,
                 options: UpstreamOptions::from_config(config, upstream_tls),
                 xclient: config.xclient,
                 xforward: config.xforward,

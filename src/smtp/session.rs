@@ -41,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::archive::record::{Rcpt, SourceKind, TlsInfo};
+use crate::config::DEFAULT_MIN_DATA_RATE;
 use crate::metrics::{self, ErrorKind};
 
 use super::backend::{Backend, Connection};
@@ -138,10 +139,6 @@ struct Envelope {
     /// How many RCPTs got a 2xx.
     accepted: usize,
 }
-
-/// Postfix's `smtpd_min_data_rate` default: slower than 4 kbit/s on
-/// average is not a mail server, it is an attack on connection slots.
-pub const DEFAULT_MIN_DATA_RATE: u64 = 500;
 
 /// Bytes read from the client in one go.
 const READ_SIZE: usize = 64 * 1024;

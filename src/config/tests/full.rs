@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{errors, parse, write_cert};
+use crate::tls::UpstreamCa;
 
 /// Every key of every section, with the files it names created in `dir`.
 fn full_example(dir: &Path) -> String {
@@ -146,8 +147,8 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(config.archive.compression_level, 5);
     assert_eq!(config.archive.seal_interval, Duration::from_secs(60));
     let journal = &config.journal[0];
-    assert!(journal.require_tls && journal.tls.is_some());
-    assert_eq!(journal.tls_mode, TlsMode::Starttls);
+    assert!(journal.require_tls && journal.tls.files.is_some());
+    assert_eq!(journal.tls.mode, TlsMode::Starttls);
     assert_eq!(journal.allowed_networks[2].to_string(), "192.0.2.7/32");
     assert_eq!(journal.min_data_rate, 0);
     let users: Vec<&str> = journal.auth_users.iter().map(|u| u.user.as_str()).collect();
@@ -157,17 +158,20 @@ fn fully_populated_example_parses_into_typed_values() {
         "s3cret"
     ));
     let mx = &config.smtp_proxy[0];
-    assert_eq!(mx.upstream.to_string(), "mail.internal.example.com:25");
-    assert_eq!(mx.upstream_tls, SmtpUpstreamTls::StarttlsRequired);
-    assert!(matches!(mx.upstream_ca, UpstreamCa::File(_)));
-    assert_eq!(mx.upstream_tls_name.to_str(), "mail.example.com");
+    assert_eq!(
+        mx.upstream.address.to_string(),
+        "mail.internal.example.com:25"
+    );
+    assert_eq!(mx.upstream.tls, SmtpUpstreamTls::StarttlsRequired);
+    assert!(matches!(mx.upstream.ca, UpstreamCa::File(_)));
+    assert_eq!(mx.upstream.server_name.to_str(), "mail.example.com");
     assert!(mx.xclient && mx.xforward && mx.allow_auth_without_tls);
     assert_eq!(mx.timeout_data_end, Duration::from_secs(4));
     assert_eq!(mx.min_data_rate, 100);
-    mx.tls.as_ref().unwrap().server_config().unwrap();
-    mx.upstream_client_config().unwrap();
+    mx.tls.files.as_ref().unwrap().server_config().unwrap();
+    mx.upstream.client_config().unwrap();
     let imap = &config.imap_proxy[0];
-    assert_eq!(imap.upstream_tls_name.to_str(), "192.0.2.1");
+    assert_eq!(imap.upstream.server_name.to_str(), "192.0.2.1");
     assert_eq!(imap.skip_append_folders, ["Drafts", "Entwürfe"]);
     assert_eq!(imap.capture_queue, 4);
     assert_eq!(imap.max_literal_size, 1 << 20);

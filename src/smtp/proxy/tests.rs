@@ -58,7 +58,7 @@ async fn session(
     let archive = Archive::open_dir(dir.path()).unwrap();
     let listen = "127.0.0.1:0".parse().unwrap();
     let mut config = SmtpProxyConfig::for_test("unit", listen, upstream);
-    config.upstream_tls = SmtpUpstreamTls::None;
+    config.upstream.tls = SmtpUpstreamTls::None;
     configure(&mut config);
     let listener = ProxyListener::new(&config, archive).unwrap();
     let backend = ProxyBackend::new(listener.shared.clone(), TaskTracker::new());

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::config::UpstreamCa;
+use crate::tls::UpstreamCa;
 
 /// Options for a plain-text upstream with short timeouts.
 fn plain_options() -> UpstreamOptions {
