@@ -1,4 +1,4 @@
-//! IMAP: the literal-aware framer, the proxy and the importer.
+//! IMAP: the literal-aware framer and the proxy.
 //!
 //! `head` and `framer` turn each direction's bytes into lines and literals
 //! without I/O; `token`, `command`, `response` and `capability` read and
@@ -14,7 +14,6 @@ pub mod context;
 pub mod credentials;
 pub mod framer;
 pub mod head;
-pub mod import;
 pub mod proxy;
 mod reply;
 pub mod response;
