@@ -4,18 +4,19 @@
 //! [`head`] reads who sent a line and what it starts, [`framer`] splits each
 //! direction into lines and literals, [`token`] lexes their text,
 //! [`command`] reads the client's commands and [`response`] the server's
-//! (response codes, LIST special-use, FETCH items), [`capability`] adjusts
-//! the capability lists the client sees, [`context`] follows the
-//! conversation (login, selected mailbox, commands waiting for their tagged
-//! response), [`credentials`] keeps the login for replay, and `reply` holds
-//! every line the proxy says on its own.
+//! (response codes, LIST special-use, FETCH items), [`special_use`] names
+//! the folder attributes that proxy and importer both skip folders by,
+//! [`capability`] adjusts the capability lists the client sees, [`context`]
+//! follows the conversation (login, selected mailbox, commands waiting for
+//! their tagged response), [`credentials`] keeps the login for replay, and
+//! `reply` holds every line the proxy says on its own.
 //!
 //! With I/O: [`stream`] is what a session runs over (TCP, TLS, a duplex in
 //! tests); [`proxy`] is the `[[imap_proxy]]` listener and its sessions: a
 //! client leg and a server leg relay at once, whole messages go to the
 //! archive through `capture`, partial fetches are completed over the
 //! proxy's own `upstream` connection. The IMAP importer is not here but in
-//! [`crate::import::imap`]; it shares only [`stream`].
+//! [`crate::import::imap`]; it shares only [`stream`] and [`special_use`].
 //!
 //! ```text
 //!  client ─> client leg: framer ─> token ─> command ──┐
@@ -36,6 +37,7 @@ pub mod head;
 pub mod proxy;
 mod reply;
 pub mod response;
+pub mod special_use;
 pub mod stream;
 pub mod token;
 
