@@ -23,8 +23,8 @@ use super::load::archive_options;
 use crate::archive::record::ImportContext;
 use crate::archive::{Appended, Archive};
 use crate::config::{Config, ImapCredential, ImapImportConfig, TlsMode};
-use crate::imap::import::{self, ImapProgress, ImapSummary};
-use crate::import::{ImportFailure, Progress};
+use crate::import::imap::{ImapProgress, ImapSummary};
+use crate::import::{self, ImportFailure, Progress};
 use crate::tls::UpstreamCa;
 
 /// Where and what to import.
@@ -120,7 +120,7 @@ pub fn run(config: &Config, args: ImapImportArgs) -> anyhow::Result<u8> {
     let mut summary = ImapSummary::default();
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(cancel.clone()));
-        import::run(&job, &archive, &bar, &cancel, &mut summary).await
+        import::imap::run(&job, &archive, &bar, &cancel, &mut summary).await
     });
     bar.finish();
     runtime.shutdown_timeout(Duration::from_secs(1));

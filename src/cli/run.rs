@@ -64,7 +64,7 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
         shutdown.tracker.spawn(http.run(token));
     }
     start_listeners(config, archive, &shutdown).await?;
-    crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
+    crate::import::imap::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();
     tracing::info!(
         listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),

@@ -1,6 +1,30 @@
-//! An `[[imap_proxy]]` listener: binds, accepts, enforces the connection
-//! limit and runs one [`session`](super::session) per client, each in its
-//! own tracing span, until the shutdown token is cancelled.
+//! The IMAP proxy, with I/O: an `[[imap_proxy]]` listener ([`ImapProxy`])
+//! binds, accepts, enforces the connection limit and runs one [`session`]
+//! per client, each in its own tracing span, until the shutdown token is
+//! cancelled.
+//!
+//! A session connects to the real server through [`upstream`] and relays
+//! both directions at once: the client leg (`client_leg`: commands,
+//! STARTTLS, APPEND literals) and the server leg (`server_leg`: responses,
+//! capability lists, FETCH literals, the proxy's own lines). What the legs
+//! share lives in [`shared`], below both, so neither leg depends on the
+//! session or on the other leg. Whole messages go through [`capture`] to the
+//! archive; partial fetches are completed by the [`completer`] over its own
+//! upstream connection.
+//!
+//! Each module uses only those to its right (and the protocol pieces):
+//!
+//! ```text
+//!  proxy ─> session ─> client_leg, server_leg ─> shared ─> completer ─> capture, upstream
+//! ```
+
+pub mod capture;
+mod client_leg;
+pub mod completer;
+mod server_leg;
+pub mod session;
+pub mod shared;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,12 +35,13 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use super::reply;
-use super::session::{self, Settings};
 use crate::archive::Archive;
 use crate::config::ImapProxyConfig;
+use crate::imap::reply;
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
+
+use shared::Settings;
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Importers: `.eml` files, mbox files and Maildir folders.
+//! Importers: `.eml` files, mbox files, Maildir folders and IMAP servers.
 //!
 //! Each format module reads its input as a stream and hands every message to
 //! a [`Visitor`] as a [`Found`] (origin, position, spooled bytes), or reports
@@ -8,6 +8,10 @@
 //! format reader to the archive: it appends every message with
 //! `append_blocking` and counts what happened.
 //!
+//! [`imap`] reads from a server instead of a file: it reports through the
+//! same [`Progress`] and counts into the same [`ImportSummary`], but fetches
+//! and appends with its own pipeline (see its module).
+//!
 //! Memory stays bounded whatever the message size: readers feed fixed-size
 //! chunks into a [`Spool`], which moves large messages to disk.
 //!
@@ -16,6 +20,7 @@
 //! already stored is deduplicated by the archive.
 
 pub mod eml;
+pub mod imap;
 pub mod maildir;
 pub mod mbox;
 

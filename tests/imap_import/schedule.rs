@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mailseal::archive::Archive;
 use mailseal::config::{Config, ImapCredential, ImapImportConfig};
-use mailseal::imap::import::schedule::spawn_jobs;
+use mailseal::import::imap::schedule::spawn_jobs;
 use mailseal::shutdown::Shutdown;
 
 use super::mailbox::{append, archived, by_uid, origin, snapshot};

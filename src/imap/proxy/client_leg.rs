@@ -7,20 +7,16 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, BufWriter, ReadHalf, Writ
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{self, Command};
-use super::framer::{Event, Framer, Line, Literal, LiteralStart, Side};
-use super::reply;
-use super::session::{Inject, Shared, Stop};
-use super::stream::BoxIo;
-use super::token::Parts;
+use super::shared::{Inject, SMALL_LITERAL, Shared, Stop};
 use crate::archive::Spool;
+use crate::imap::command::{self, Command};
+use crate::imap::framer::{Event, Framer, Line, Literal, LiteralStart, Side};
+use crate::imap::reply;
+use crate::imap::stream::BoxIo;
+use crate::imap::token::Parts;
 
 /// Bytes read from the client at once.
 const READ_BUF: usize = 64 * 1024;
-
-/// Literals up to this size are kept for the command parser (LOGIN
-/// arguments, mailbox names); larger ones only stream through.
-pub(super) const SMALL_LITERAL: u64 = 8 * 1024;
 
 /// An APPEND message literal being spooled.
 struct AppendCapture {

@@ -10,8 +10,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::stream::{BoxIo, read_line};
 use crate::config::{ImapProxyConfig, TlsMode};
+use crate::imap::stream::{BoxIo, read_line};
 use crate::tls::TlsError;
 
 /// Longest wait for the TCP connection, the TLS handshake and the greeting.

@@ -8,19 +8,18 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::capability;
 use super::capture::{self, Direction, Place};
-use super::client_leg::SMALL_LITERAL;
 use super::completer::{Completer, Job, Key};
-use super::context::Settled;
-use super::framer::{Event, Framer, Line, Side};
-use super::head::Head;
-use super::reply;
-use super::response::{self, FetchScan};
-use super::session::{Inject, Shared, Stop, Writer};
-use super::stream::BoxIo;
-use super::token::Parts;
+use super::shared::{Inject, SMALL_LITERAL, Shared, Stop, Writer};
 use crate::archive::{Spool, SpooledContent};
+use crate::imap::capability;
+use crate::imap::context::Settled;
+use crate::imap::framer::{Event, Framer, Line, Side};
+use crate::imap::head::Head;
+use crate::imap::reply;
+use crate::imap::response::{self, FetchScan};
+use crate::imap::stream::BoxIo;
+use crate::imap::token::Parts;
 
 /// Bytes read from the upstream at once.
 const READ_BUF: usize = 64 * 1024;

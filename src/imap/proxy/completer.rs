@@ -20,10 +20,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::capture::{Direction, Origin, Place, Queue};
-use super::credentials::Credentials;
-use super::stream::BoxIo;
 use super::upstream::Upstream;
 use crate::archive::Archive;
+use crate::imap::credentials::Credentials;
+use crate::imap::stream::BoxIo;
 
 /// Requests waiting to be handed to the task; beyond this they are dropped
 /// (the next session that sees the message asks again).
