@@ -66,6 +66,7 @@ pub enum Command {
     },
     /// List records.
     List {
+        /// Which records.
         #[command(flatten)]
         filter: Filter,
         /// One JSON object per line.
@@ -88,6 +89,7 @@ pub enum Command {
         /// `eml` (one file per message) or `mbox`.
         #[arg(long, value_enum, default_value_t = ExportFormat::Eml)]
         format: ExportFormat,
+        /// Which records.
         #[command(flatten)]
         filter: Filter,
     },
