@@ -19,6 +19,7 @@
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod export;
 pub mod http;
 pub mod imap;

@@ -16,6 +16,7 @@
 
 mod archive;
 mod check;
+mod control;
 mod document;
 mod http;
 mod imap_import;
@@ -34,6 +35,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use archive::{ArchiveConfig, Compression};
+pub use control::ControlConfig;
 pub use http::HttpConfig;
 pub use imap_import::{ImapCredential, ImapImportConfig};
 pub use imap_proxy::ImapProxyConfig;
@@ -75,6 +77,9 @@ struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     log: log::RawLog,
+    /// `[control]`.
+    #[serde(default)]
+    control: control::RawControl,
 }
 
 /// The validated configuration.
@@ -94,6 +99,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The local socket the CLI reaches the daemon through.
+    pub control: ControlConfig,
 }
 
 impl Config {
@@ -150,6 +157,7 @@ impl Config {
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            control: ControlConfig::default(),
         }
     }
 }
@@ -176,6 +184,7 @@ impl RawConfig {
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
+        let control = self.control.validate(p);
         if !all_ok {
             return None;
         }
@@ -187,6 +196,7 @@ impl RawConfig {
             imap_import,
             http: http?,
             log: log?,
+            control: control?,
         })
     }
 

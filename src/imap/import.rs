@@ -33,9 +33,9 @@ mod window;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::{Archive, ArchiveError};
+use crate::archive::ArchiveError;
 use crate::config::ImapImportConfig;
-use crate::import::{ImportFailure, ImportSummary, NoProgress, Progress};
+use crate::import::{ImportFailure, ImportSink, ImportSummary, NoProgress, Progress};
 use crate::tls::TlsError;
 
 use connection::Server;
@@ -238,8 +238,8 @@ pub(crate) struct Run<'a> {
 pub(crate) struct Ctx<'a> {
     /// The job.
     job: &'a ImapImportConfig,
-    /// Where messages go.
-    archive: &'a Archive,
+    /// Where messages go: the archive, or the daemon that owns it.
+    archive: &'a dyn ImportSink,
     /// Where progress goes.
     progress: &'a dyn ImapProgress,
     /// Stops the run between messages.
@@ -253,7 +253,7 @@ pub(crate) struct Ctx<'a> {
 /// Runs `job` once. On error, `summary` still tells what was done before.
 pub async fn run(
     job: &ImapImportConfig,
-    archive: &Archive,
+    archive: &dyn ImportSink,
     progress: &dyn ImapProgress,
     cancel: &CancellationToken,
     summary: &mut ImapSummary,
@@ -284,7 +284,7 @@ pub async fn run(
 /// Runs `job` once and returns what it did.
 pub async fn import(
     job: &ImapImportConfig,
-    archive: &Archive,
+    archive: &dyn ImportSink,
     cancel: &CancellationToken,
 ) -> Result<ImapSummary, ImapImportError> {
     let mut summary = ImapSummary::default();

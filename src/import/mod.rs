@@ -6,7 +6,10 @@
 //! with the input as a whole (unreadable, empty, wrong format) and archive
 //! errors end the import with an [`ImportError`]. [`import_path`] ties a
 //! format reader to the archive: it appends every message with
-//! `append_blocking` and counts what happened.
+//! `append_blocking` and counts what happened; [`import_into`] does the
+//! same for any [`Appender`] (the CLI's connection to a running daemon is
+//! one). [`ImportSink`] is where the IMAP importer, which runs on tokio,
+//! sends its messages and resume questions.
 //!
 //! Memory stays bounded whatever the message size: readers feed fixed-size
 //! chunks into a [`Spool`], which moves large messages to disk.
@@ -18,6 +21,7 @@
 pub mod eml;
 pub mod maildir;
 pub mod mbox;
+pub mod sink;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,7 @@ use crate::archive::record::{ImportContext, Source, SourceKind};
 use crate::archive::{
     Appended, Archive, ArchiveError, MessageMeta, NewMessage, Spool, SpooledContent,
 };
+pub use sink::ImportSink;
 
 /// Size of the read buffers of all importers.
 const CHUNK: usize = 64 * 1024;
