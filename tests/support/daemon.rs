@@ -143,3 +143,28 @@ impl Daemon {
         self.child.id()
     }
 }
+
+/// `text` (a configuration for `path`) with a `[control]` section whose
+/// socket lies next to the file (or is `path` itself, a `.sock`): every
+/// test daemon gets its own, and the CLI run against the same file talks
+/// to that daemon and no other.
+pub fn with_control(path: &Path, text: String) -> String {
+    let socket = match path.extension() {
+        Some(ext) if ext == "sock" => path.to_path_buf(),
+        _ => path.with_file_name("control.sock"),
+    };
+    format!(
+        "{text}\n[control]\nsocket = {:?}\n",
+        socket.display().to_string()
+    )
+}
+
+/// Writes `ARCHIVE.toml` beside `archive` naming it (and a control socket
+/// of its own) and returns its path: `--archive` opens an archive
+/// read-only, so commands that write name theirs in a configuration.
+pub fn archive_config(archive: &Path) -> PathBuf {
+    let config = archive.with_extension("toml");
+    let text = format!("[archive]\npath = {:?}\n", archive.display().to_string());
+    std::fs::write(&config, with_control(&archive.with_extension("sock"), text)).unwrap();
+    config
+}
