@@ -28,6 +28,8 @@ mod faults;
 mod oauth2;
 // Jobs inside `mailseal run` and through the library scheduler.
 mod schedule;
+// `mailseal import imap` through a running daemon's control socket.
+mod daemon;
 
 /// A Dovecot, an archive directory and a password file.
 pub struct Lab {
