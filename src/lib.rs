@@ -14,6 +14,7 @@
 //!  imap::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!  verify / export / list / show  <── archive::segment reader + index
+//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
 //! ```
 
 pub mod archive;
