@@ -233,8 +233,8 @@ impl Client {
     /// `import`: a sink the importers append to. Must be called inside a
     /// tokio runtime, which then carries its replies.
     pub async fn import(&self) -> Result<RemoteSink, ClientError> {
-        let conn = self.open(Command::Import).await?;
-        Ok(RemoteSink::start(conn.input, conn.output))
+        let (input, output) = self.open(Command::Import).await?.input_output();
+        Ok(RemoteSink::start(input, output))
     }
 }
 
@@ -275,6 +275,11 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    /// The two halves, for a connection that outlives one answer.
+    pub(super) fn input_output(self) -> (FrameReader<OwnedReadHalf>, FrameWriter<OwnedWriteHalf>) {
+        (self.input, self.output)
+    }
+
     /// The next frame; an `error` frame becomes [`ClientError::Daemon`].
     async fn next(&mut self) -> Result<(Reply, Vec<u8>), ClientError> {
         let frame = self.input.read().await?.ok_or(ClientError::Closed)?;

@@ -93,3 +93,6 @@ impl ControlError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -91,9 +91,10 @@ impl Inner {
             if let Ok(mut waiting) = self.waiting.lock() {
                 waiting.push_back(tx);
             }
-            let sent = send(&mut output, &upload, content).await;
-            if let Err(e) = sent {
-                return Err(format!("sending to the daemon failed: {e}"));
+            // When sending fails the daemon has ended the session; its
+            // error frame (or the closed connection) reaches every waiter.
+            if let Err(e) = send(&mut output, &upload, content).await {
+                tracing::debug!(error = %e, "sending to the daemon failed");
             }
         }
         rx.await

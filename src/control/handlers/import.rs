@@ -57,11 +57,31 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut in_flight: VecDeque<JoinHandle<Result<Appended, ArchiveError>>> = VecDeque::new();
-    let result = loop {
+    let result = take(archive, input, output, token, &mut in_flight).await;
+    // Every append already taken is answered, whatever ended the session:
+    // the client counts what is durable.
+    settle(&mut in_flight, output).await?;
+    result
+}
+
+/// Reads uploads until `finish`, starting appends into `in_flight` and
+/// answering what completes meanwhile.
+async fn take<R, W>(
+    archive: &Archive,
+    input: &mut FrameReader<R>,
+    output: &mut FrameWriter<W>,
+    token: &CancellationToken,
+    in_flight: &mut VecDeque<JoinHandle<Result<Appended, ArchiveError>>>,
+) -> Result<(), ControlError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
         let frame = tokio::select! {
             biased;
-            () = token.cancelled() => break Err(ControlError::ShuttingDown),
-            done = next_done(&mut in_flight), if !in_flight.is_empty() => {
+            () = token.cancelled() => return Err(ControlError::ShuttingDown),
+            done = next_done(in_flight), if !in_flight.is_empty() => {
                 in_flight.pop_front();
                 answer(output, done).await?;
                 continue;
@@ -71,7 +91,7 @@ where
             }
         };
         let Some(frame) = frame else {
-            break Err(ControlError::Gone);
+            return Err(ControlError::Gone);
         };
         match frame.decode::<Upload>()? {
             Upload::Append {
@@ -97,7 +117,7 @@ where
                 origin,
                 uidvalidity,
             } => {
-                settle(&mut in_flight, output).await?;
+                settle(in_flight, output).await?;
                 let uid = ImportSink::imap_highest_uid(archive, &origin, uidvalidity).await?;
                 output.send(&Reply::HighestUid { uid }, b"").await?;
             }
@@ -106,24 +126,20 @@ where
                 uidvalidity,
                 uids,
             } => {
-                settle(&mut in_flight, output).await?;
+                settle(in_flight, output).await?;
                 let uids = archive.imap_archived(&origin, uidvalidity, uids).await?;
                 output.send(&Reply::Archived { uids }, b"").await?;
             }
-            Upload::Finish => break Ok(()),
+            Upload::Finish => return Ok(()),
             Upload::Data => {
-                break Err(ProtocolError::Unexpected {
+                return Err(ProtocolError::Unexpected {
                     expected: "append, highest-uid, archived or finish",
                     got: "data".into(),
                 }
                 .into());
             }
         }
-    };
-    // Every append already taken is answered, whatever ended the session:
-    // the client counts what is durable.
-    settle(&mut in_flight, output).await?;
-    result
+    }
 }
 
 /// The oldest append's outcome (never resolves when none is in flight).
