@@ -171,17 +171,22 @@ fn prepare(path: &Path) -> Result<(), SetupError> {
             path: path.to_path_buf(),
         });
     }
+    // Only a refused connection proves that nobody serves the socket.
     match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(SetupError::InUse {
-            path: path.to_path_buf(),
-        }),
-        Err(_) => {
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             tracing::info!(socket = %path.display(), "removing a stale control socket");
             std::fs::remove_file(path).map_err(|source| SetupError::Bind {
                 path: path.to_path_buf(),
                 source,
             })
         }
+        Ok(_) => Err(SetupError::InUse {
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(SetupError::Bind {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -213,5 +218,30 @@ async fn refuse_busy(stream: UnixStream) {
     let sent = tokio::time::timeout(std::time::Duration::from_secs(5), out.send(&busy, b"")).await;
     if !matches!(sent, Ok(Ok(()))) {
         tracing::debug!("busy control client did not take the refusal");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_socket_is_replaced_and_a_live_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/control.sock");
+        prepare(&path).unwrap();
+        assert!(path.parent().unwrap().is_dir(), "the directory is created");
+
+        let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert!(matches!(prepare(&path), Err(SetupError::InUse { .. })));
+        // A crashed daemon leaves the file; nobody accepts on it any more.
+        drop(live);
+        assert!(path.exists());
+        prepare(&path).unwrap();
+        assert!(!path.exists());
+
+        std::fs::write(&path, "not a socket").unwrap();
+        assert!(matches!(prepare(&path), Err(SetupError::NotSocket { .. })));
+        assert!(path.exists(), "a file that is not a socket is left alone");
     }
 }
