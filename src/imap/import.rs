@@ -5,7 +5,9 @@
 //! folders and pick them (`folders`, names decoded by `utf7`), then for each
 //! folder EXAMINE it and work out which UIDs are not archived yet at its
 //! UIDVALIDITY (`mailbox`, `plan`: from the archive index, so resuming needs
-//! no state of its own), fetch them in batches with `BODY.PEEK[]` (`fetch`;
+//! no state of its own; the index is asked through an
+//! [`ImportSink`](crate::import::ImportSink), the archive itself or the
+//! daemon that owns it), fetch them in batches with `BODY.PEEK[]` (`fetch`;
 //! very large messages in slices, `partial`) and append each message as it
 //! arrives (`delivery`, `window`). The server is only ever read: EXAMINE and
 //! PEEK leave every flag, `\Seen` and `\Recent` included, as it was. A
