@@ -29,6 +29,8 @@ struct Lab {
     config: PathBuf,
     /// The running daemon (stopped by the tests that need that).
     daemon: Daemon,
+    /// Its journal listener, which start-up waits for.
+    listen: SocketAddr,
 }
 
 impl Lab {
@@ -47,6 +49,7 @@ impl Lab {
             dir,
             config,
             daemon,
+            listen,
         }
     }
 
@@ -262,4 +265,28 @@ fn check_export(out: &Path, records: &[serde_json::Value]) {
         .output()
         .unwrap();
     assert!(sums.status.success(), "{}", text(&sums));
+}
+
+#[test]
+fn a_killed_daemon_leaves_a_socket_that_the_cli_and_the_next_daemon_see_through() {
+    let mut lab = Lab::start();
+    let (_, [eml, _, _]) = inputs(lab.dir.path());
+    lab.ok(&["import", "eml", eml.to_str().unwrap()]);
+    lab.daemon.kill9();
+    assert!(lab.socket().exists(), "kill -9 leaves the socket file");
+    // Nobody accepts on it: the CLI reads the archive itself.
+    let stats: serde_json::Value =
+        serde_json::from_slice(&lab.ok(&["stats", "--json"]).stdout).unwrap();
+    assert_eq!(stats["messages"], 1);
+    // The next daemon replaces the stale socket and serves on it.
+    lab.daemon = Daemon::start(&lab.config, lab.listen);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&lab.ok(&["stats", "--json"]).stdout).unwrap();
+    assert_eq!(stats["messages"], 1);
+    lab.wait_for_requests("stats", 1);
+    assert!(
+        lab.daemon.log().contains("removing a stale control socket"),
+        "{}",
+        lab.daemon.log()
+    );
 }

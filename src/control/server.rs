@@ -95,13 +95,14 @@ impl ControlServer {
     }
 
     /// Serves connections on the shutdown tracker until the token is
-    /// cancelled; then removes the socket file.
+    /// cancelled; then removes the socket file. Connections that arrive
+    /// between [`ControlServer::bind`] and this call wait in the backlog.
     pub fn serve(self, archive: Archive, shutdown: &Shutdown) {
         let shutdown = shutdown.clone();
         let tracker = shutdown.tracker.clone();
         tracker.spawn(async move {
             let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-            let serves = Arc::new(self.serves);
+            let serves = Arc::new(self.serves.clone());
             loop {
                 let stream = tokio::select! {
                     () = shutdown.token.cancelled() => break,
@@ -141,10 +142,19 @@ impl ControlServer {
                     drop(permit);
                 });
             }
-            if let Err(e) = std::fs::remove_file(&self.path) {
-                tracing::warn!(error = %e, socket = %self.path.display(), "could not remove the control socket");
-            }
+            // Dropping the server removes the socket file.
+            drop(self);
         });
+    }
+}
+
+impl Drop for ControlServer {
+    /// A stopped daemon leaves no socket behind, so the CLI knows at once
+    /// that nobody listens.
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(error = %e, socket = %self.path.display(), "could not remove the control socket");
+        }
     }
 }
 
