@@ -62,21 +62,16 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
-    // The CLI's way to this daemon, bound before the listeners so that
-    // whoever sees a listener accept finds the socket too. Not on the mail
-    // path: without it the daemon still archives, and the CLI reads the
-    // archive's files itself.
-    let control = crate::control::ControlServer::bind(&config.control, archive)
-        .inspect_err(|error| {
-            tracing::error!(
-                %error,
-                "control socket unavailable; CLI commands read the archive's files directly and cannot write"
-            )
-        })
-        .ok();
     crate::server::start(config, archive, &shutdown).await?;
-    if let Some(control) = control {
-        control.serve(archive.clone(), &shutdown);
+    // The CLI's way to this daemon, bound after the listeners: whoever
+    // reaches it finds every listener bound. Not on the mail path: without
+    // it the daemon still archives, and the CLI reads the files itself.
+    match crate::control::ControlServer::bind(&config.control, archive) {
+        Ok(control) => control.serve(archive.clone(), &shutdown),
+        Err(error) => tracing::error!(
+            %error,
+            "control socket unavailable; CLI commands read the archive's files directly and cannot write"
+        ),
     }
     crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();

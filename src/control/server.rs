@@ -95,8 +95,7 @@ impl ControlServer {
     }
 
     /// Serves connections on the shutdown tracker until the token is
-    /// cancelled; then removes the socket file. Connections that arrive
-    /// between [`ControlServer::bind`] and this call wait in the backlog.
+    /// cancelled; then removes the socket file.
     pub fn serve(self, archive: Archive, shutdown: &Shutdown) {
         let shutdown = shutdown.clone();
         let tracker = shutdown.tracker.clone();
