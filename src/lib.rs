@@ -14,11 +14,13 @@
 //!  imap::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!  verify / export / list / show  <── archive::segment reader + index
+//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
 //! ```
 
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod export;
 pub mod health;
 pub mod http;

@@ -50,7 +50,7 @@ fn write_config_at(dir: &Path, archive: &Path, addrs: &Addrs, upstream: SocketAd
         proxy = addrs.proxy,
         http = addrs.http,
     );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     config
 }
 

@@ -12,6 +12,8 @@ mod support;
 mod archive;
 // The command line: exit codes, import/export round trips, bad input.
 mod cli;
+// The CLI through the running daemon's control socket; copies; bad callers.
+mod control;
 // The journal receiver against swaks, smtplib and a private Postfix.
 mod journal;
 // The archive on a small filesystem that fills up, then gets space back.

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod content;
+pub mod filter;
 mod handle;
 pub mod headers;
 pub mod index;
