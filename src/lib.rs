@@ -15,6 +15,9 @@
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!  verify / export / list / show  <── archive::segment reader + index
 //! ```
+//!
+//! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
+//! one [`transport::Stream`].
 
 pub mod archive;
 pub mod cli;
@@ -30,3 +33,4 @@ pub mod server;
 pub mod shutdown;
 pub mod smtp;
 pub mod tls;
+pub mod transport;
