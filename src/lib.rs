@@ -16,6 +16,9 @@
 //!  verify / export / list / show  <── archive::segment reader + index
 //!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
 //! ```
+//!
+//! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
+//! one [`transport::Stream`].
 
 pub mod archive;
 pub mod cli;
@@ -32,3 +35,4 @@ pub mod server;
 pub mod shutdown;
 pub mod smtp;
 pub mod tls;
+pub mod transport;

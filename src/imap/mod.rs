@@ -11,12 +11,14 @@
 //! their tagged response), [`credentials`] keeps the login for replay, and
 //! `reply` holds every line the proxy says on its own.
 //!
-//! With I/O: [`stream`] is what a session runs over (TCP, TLS, a duplex in
-//! tests); [`proxy`] is the `[[imap_proxy]]` listener and its sessions: a
-//! client leg and a server leg relay at once, whole messages go to the
-//! archive through `capture`, partial fetches are completed over the
-//! proxy's own `upstream` connection. The IMAP importer is not here but in
-//! [`crate::import::imap`]; it shares only [`stream`] and [`special_use`].
+//! With I/O: [`upstream`] reaches an IMAP server as its client (TCP,
+//! implicit TLS or STARTTLS, the greeting) over a
+//! [`crate::transport::Stream`]; [`proxy`] is the `[[imap_proxy]]` listener
+//! and its sessions: a client leg and a server leg relay at once, whole
+//! messages go to the archive through `capture`, partial fetches are
+//! completed over the proxy's own upstream connection. The IMAP importer is
+//! not here but in [`crate::import::imap`]; it shares only [`upstream`]
+//! and [`special_use`].
 //!
 //! ```text
 //!  client ─> client leg: framer ─> token ─> command ──┐
@@ -38,7 +40,7 @@ pub mod proxy;
 mod reply;
 pub mod response;
 pub mod special_use;
-pub mod stream;
 pub mod token;
+pub mod upstream;
 
 pub use proxy::{ImapProxy, ProxyError};

@@ -20,12 +20,13 @@ use super::client_leg::ClientLeg;
 use super::completer::Captured;
 use super::server_leg::ServerLeg;
 use super::shared::{Settings, Shared, Stop};
-use super::upstream::UpstreamError;
+use crate::archive::record::TlsInfo;
 use crate::config::TlsMode;
 use crate::imap::capability;
 use crate::imap::context::Context;
 use crate::imap::reply;
-use crate::imap::stream::{BoxIo, Io};
+use crate::imap::upstream::UpstreamError;
+use crate::transport::{Socket, Stream};
 
 /// Longest wait for a client's TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -45,23 +46,20 @@ pub enum SessionError {
 }
 
 /// Serves one client connection until it ends.
-pub async fn serve<S: Io + 'static>(
+pub async fn serve<C: Socket>(
     settings: Arc<Settings>,
-    stream: S,
+    mut client: Stream<C>,
     peer: SocketAddr,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> Result<(), SessionError> {
-    let mut client: BoxIo = Box::new(stream);
     let mut origin = Origin {
         listener: settings.config.name.clone(),
         peer: peer.to_string(),
         tls: None,
     };
     if settings.config.tls.mode == TlsMode::Implicit {
-        let (tls, info) = accept_tls(&settings, client).await?;
-        client = tls;
-        origin.tls = info;
+        origin.tls = Some(accept_tls(&settings, &mut client).await?);
     }
     let connected = settings.upstream.connect().await;
     crate::metrics::upstream_contacted(&settings.config.name, connected.is_ok());
@@ -111,10 +109,10 @@ fn greet(shared: &Shared, greeting: Vec<u8>) -> Vec<u8> {
 
 /// Relays both directions until the session ends, upgrading the client leg
 /// when it asks for STARTTLS.
-async fn relay(
+async fn relay<C: Socket>(
     shared: &Shared,
-    mut client: BoxIo,
-    upstream: BoxIo,
+    mut client: Stream<C>,
+    upstream: Stream,
     shutdown: &CancellationToken,
 ) -> Result<(), SessionError> {
     let max_line = shared.settings.max_line;
@@ -140,10 +138,9 @@ async fn relay(
         );
         client = c_read.unsplit(c_write.into_inner());
         if up == Stop::StartTls && down == Stop::StartTls {
-            let (tls, info) = accept_tls(&shared.settings, client).await?;
-            client = tls;
+            let info = accept_tls(&shared.settings, &mut client).await?;
             shared.client_tls.store(true, Ordering::Relaxed);
-            Shared::lock(&shared.origin).tls = info;
+            Shared::lock(&shared.origin).tls = Some(info);
             tracing::info!("client leg upgraded to TLS");
             continue;
         }
@@ -157,22 +154,20 @@ async fn relay(
     }
 }
 
-/// The TLS handshake with the client.
-async fn accept_tls(
+/// The TLS handshake with the client, in place.
+async fn accept_tls<C: Socket>(
     settings: &Settings,
-    client: BoxIo,
-) -> Result<(BoxIo, Option<crate::archive::record::TlsInfo>), SessionError> {
-    let Some(acceptor) = &settings.acceptor else {
+    client: &mut Stream<C>,
+) -> Result<TlsInfo, SessionError> {
+    let Some(config) = &settings.server_tls else {
         return Err(SessionError::Tls(std::io::Error::other(
             "no certificate configured",
         )));
     };
-    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(client))
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, client.accept_tls(config.clone()))
         .await
         .map_err(|_| SessionError::Tls(std::io::ErrorKind::TimedOut.into()))?
-        .map_err(SessionError::Tls)?;
-    let info = crate::tls::tls_info(tls.get_ref().1);
-    Ok((Box::new(tls), info))
+        .map_err(SessionError::Tls)
 }
 
 #[cfg(test)]
@@ -216,7 +211,7 @@ mod tests {
         let peer = "127.0.0.1:1".parse().unwrap();
         let session = serve(
             settings,
-            proxy_side,
+            Stream::new(proxy_side),
             peer,
             CancellationToken::new(),
             TaskTracker::new(),
@@ -268,7 +263,13 @@ mod tests {
         let (client, proxy_side) = tokio::io::duplex(4096);
         let peer = "127.0.0.1:1".parse().unwrap();
         let token = CancellationToken::new();
-        let session = tokio::spawn(serve(settings, proxy_side, peer, token, TaskTracker::new()));
+        let session = tokio::spawn(serve(
+            settings,
+            Stream::new(proxy_side),
+            peer,
+            token,
+            TaskTracker::new(),
+        ));
         let mut c = BufReader::new(client);
         read_line(&mut c).await;
         // In step: refused, the session goes on, the upstream saw nothing.

@@ -11,19 +11,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::{BufWriter, WriteHalf};
 use tokio::sync::Notify;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use super::capture::{Origin, Queue};
 use super::completer::{Captured, Completer, Key};
-use super::upstream::Upstream;
 use crate::archive::Archive;
 use crate::config::{ImapProxyConfig, TlsMode};
 use crate::imap::context::Context;
 use crate::imap::framer::DEFAULT_MAX_LINE;
 use crate::imap::head::Head;
-use crate::imap::stream::BoxIo;
+use crate::imap::upstream::Upstream;
 use crate::tls::TlsError;
+use crate::transport::Stream;
 
 /// Keys remembered as captured by the session before the archive lookup
 /// would find them; cleared past this many (the archive stays the truth).
@@ -40,7 +39,7 @@ pub struct Settings {
     /// Where captures go.
     pub archive: Archive,
     /// Client-leg TLS, when a certificate is configured.
-    pub acceptor: Option<TlsAcceptor>,
+    pub server_tls: Option<Arc<rustls::ServerConfig>>,
     /// The real IMAP server.
     pub upstream: Arc<Upstream>,
     /// Cap on one line fragment in either direction.
@@ -50,16 +49,22 @@ pub struct Settings {
 impl Settings {
     /// Loads certificates and builds the TLS setups of both legs.
     pub fn new(config: ImapProxyConfig, archive: Archive) -> Result<Settings, TlsError> {
-        let acceptor = match &config.tls.files {
-            Some(files) => Some(TlsAcceptor::from(files.server_config()?)),
+        let server_tls = match &config.tls.files {
+            Some(files) => Some(files.server_config()?),
             None => None,
         };
-        let upstream = Arc::new(Upstream::new(&config)?);
+        let leg = &config.upstream;
+        let upstream = Upstream::new(
+            leg.address.to_string(),
+            leg.tls,
+            leg.server_name.clone(),
+            || leg.client_config(),
+        )?;
         Ok(Settings {
+            upstream: Arc::new(upstream),
             config,
             archive,
-            acceptor,
-            upstream,
+            server_tls,
             max_line: DEFAULT_MAX_LINE,
         })
     }
@@ -136,7 +141,7 @@ impl Shared {
     /// True while the proxy offers STARTTLS to the client.
     pub fn offer_starttls(&self) -> bool {
         self.settings.config.tls.mode == TlsMode::Starttls
-            && self.settings.acceptor.is_some()
+            && self.settings.server_tls.is_some()
             && !self.client_tls.load(Ordering::Relaxed)
     }
 
@@ -151,4 +156,4 @@ impl Shared {
 }
 
 /// The client side's write half, buffered (flushed before every wait).
-pub(super) type Writer = BufWriter<WriteHalf<BoxIo>>;
+pub(super) type Writer<C> = BufWriter<WriteHalf<Stream<C>>>;
