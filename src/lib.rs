@@ -19,6 +19,11 @@
 //!
 //! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
 //! one [`transport::Stream`].
+//!
+//! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
+//! on any two modules that use each other): `health`, `notify`,
+//! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `tls` <
+//! `config`, `transport` < `smtp`, `imap` < `import` < `control` < `cli`.
 
 pub mod archive;
 pub mod cli;
