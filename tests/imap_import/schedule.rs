@@ -87,7 +87,7 @@ fn daemon(lab: &Lab) -> Child {
         lab.password_file(),
     );
     std::fs::write(&config, crate::support::daemon::with_control(&config, toml)).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_mailseal"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
         .env_remove("MAILSEAL_CONFIG")
         .arg("--config")
         .arg(&config)
@@ -95,7 +95,18 @@ fn daemon(lab: &Lab) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    // The test reads the archive directory while the daemon runs; reading
+    // before the daemon has opened it would hold the index lock the daemon
+    // needs. The control socket accepts once the archive is open.
+    let socket = Config::load(&config).unwrap().control.socket;
+    crate::support::wait_until("the daemon's control socket", || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("mailseal run exited with {status}");
+        }
+        std::os::unix::net::UnixStream::connect(&socket).ok()
+    });
+    child
 }
 
 #[test]
