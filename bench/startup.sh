@@ -21,28 +21,7 @@ trap 'rm -rf "$DIR"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 # Distinct messages (no two share content, so nothing is deduplicated).
-python3 - "$DIR/gen.mbox" "$RECORDS" "$SIZE" <<'PY'
-import random, sys
-path, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(7)
-words = ["order", "invoice", "delivery", "contract", "payment", "meeting",
-         "quote", "shipment", "account", "reminder", "update", "report"]
-with open(path, "w") as f:
-    for i in range(n):
-        head = (f"From sender{i % 97}@example.com Sun Nov 29 06:00:00 2026\n"
-                f"From: Sender {i % 97} <sender{i % 97}@example.com>\n"
-                f"To: rcpt{i % 389}@example.org\n"
-                f"Subject: {rnd.choice(words)} {i}\n"
-                f"Date: Sun, 29 Nov 2026 06:{i // 60 % 60:02d}:{i % 60:02d} +0000\n"
-                f"Message-ID: <startup-{i}@example.com>\n\n")
-        body = []
-        length = len(head)
-        while length < size:
-            line = " ".join(rnd.choice(words) for _ in range(10))
-            body.append(line)
-            length += len(line) + 1
-        f.write(head + "\n".join(body) + "\n\n")
-PY
+python3 bench/gen_mbox.py "$DIR/gen.mbox" "$RECORDS" "$SIZE"
 cat > "$DIR/run.toml" <<TOML
 [archive]
 path = "$DIR/archive"
