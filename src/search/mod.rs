@@ -1,0 +1,38 @@
+//! Full-text search over the archive: a tantivy index derived from the
+//! segments (like the sled index, rebuildable at any time) and the query
+//! language that searches it.
+//!
+//! ```text
+//!  without I/O                         with I/O
+//!  analysis   words, normalisation,    index      open/create <archive>/search,
+//!             stems, address terms                add, commit (seq in payload),
+//!  tokenizer  analysis as tantivy                 delete + purge, rebuild
+//!             tokenizers               searcher   run a query: sort, limit,
+//!  schema     fields of a document                cursor, total
+//!  direction  inbound/outbound/…       highlight  snippets from re-extracted text
+//!  document   record + text → document catchup    feed records from the archive
+//!  query/     lexer, parser, AST,
+//!             value (dates, sizes),
+//!             compile (AST → tantivy)
+//!  interim    stand-in for search::extract (text extraction)
+//! ```
+//!
+//! Only this module knows tantivy. The index stores almost nothing: hits
+//! are record ids (`seq`), and listings read their columns from the sled
+//! summaries.
+
+pub mod analysis;
+pub mod catchup;
+pub mod direction;
+pub mod document;
+pub mod highlight;
+pub mod index;
+pub mod interim;
+pub mod query;
+pub mod schema;
+pub mod searcher;
+pub mod tokenizer;
+
+pub use direction::{Direction, LocalDomains};
+pub use index::{SearchError, SearchIndex};
+pub use searcher::{Hit, Hits, SearchRequest, Sort};
