@@ -29,15 +29,74 @@ sales purchasing warehouse shipping London Chicago Dublin Boston warranty liabil
 shipped shipping shipment confirmed confirming scheduled schedule budget forecast quarterly";
 
 const FIRST: &[&str] = &[
-    "Jürgen", "Anna", "Björn", "Sophie", "Thomas", "Müge", "Klaus", "Sabine", "Peter", "Julia",
-    "Michael", "Laura", "John", "Mary", "James", "Linda", "Robert", "Patricia", "David", "Jennifer",
-    "Özlem", "Frédéric", "Zoë", "Łukasz", "René", "Åsa", "Søren", "Ines", "Stefan", "Petra",
+    "Jürgen",
+    "Anna",
+    "Björn",
+    "Sophie",
+    "Thomas",
+    "Müge",
+    "Klaus",
+    "Sabine",
+    "Peter",
+    "Julia",
+    "Michael",
+    "Laura",
+    "John",
+    "Mary",
+    "James",
+    "Linda",
+    "Robert",
+    "Patricia",
+    "David",
+    "Jennifer",
+    "Özlem",
+    "Frédéric",
+    "Zoë",
+    "Łukasz",
+    "René",
+    "Åsa",
+    "Søren",
+    "Ines",
+    "Stefan",
+    "Petra",
 ];
 const LAST: &[&str] = &[
-    "Müller", "Schröder", "Groß", "Weiß", "Bäcker", "Schmidt", "Fischer", "Meyer", "Wagner",
-    "Becker", "Hoffmann", "Schäfer", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz",
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "García", "Wilson",
-    "Anderson", "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris",
+    "Müller",
+    "Schröder",
+    "Groß",
+    "Weiß",
+    "Bäcker",
+    "Schmidt",
+    "Fischer",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "García",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Jackson",
+    "Thompson",
+    "White",
+    "Harris",
 ];
 
 /// The style block Outlook puts in front of every HTML mail.
@@ -92,11 +151,24 @@ fn person(rng: &mut StdRng, local: bool) -> (String, String) {
         .to_lowercase()
         .chars()
         .map(|c| match c {
-            'ä' => 'a', 'ö' => 'o', 'ü' => 'u', 'ß' => 's', 'é' => 'e', 'ë' => 'e', 'å' => 'a',
-            'ø' => 'o', 'ł' => 'l', 'ç' => 'c', 'í' => 'i', c => c,
+            'ä' => 'a',
+            'ö' => 'o',
+            'ü' => 'u',
+            'ß' => 's',
+            'é' => 'e',
+            'ë' => 'e',
+            'å' => 'a',
+            'ø' => 'o',
+            'ł' => 'l',
+            'ç' => 'c',
+            'í' => 'i',
+            c => c,
         })
         .collect();
-    (format!("{first} {last}"), format!("{ascii}{}@{domain}", n / 1000))
+    (
+        format!("{first} {last}"),
+        format!("{ascii}{}@{domain}", n / 1000),
+    )
 }
 
 impl Corpus {
@@ -112,7 +184,9 @@ impl Corpus {
     fn sentence(&self, rng: &mut StdRng, german: bool) -> String {
         let words = if german { &self.de } else { &self.en };
         let n = rng.gen_range(6..18);
-        let mut s: Vec<&str> = (0..n).map(|_| words[rng.gen_range(0..words.len())]).collect();
+        let mut s: Vec<&str> = (0..n)
+            .map(|_| words[rng.gen_range(0..words.len())])
+            .collect();
         if rng.gen_bool(0.3) {
             s.push(["2024", "2025", "4711", "RE-2024-0815", "PO-99812"][rng.gen_range(0..5)]);
         }
@@ -139,7 +213,11 @@ impl Corpus {
         let subject = format!(
             "{}{} {}",
             if i % 3 == 0 { "Re: " } else { "" },
-            self.sentence(&mut rng, german).split(' ').take(5).collect::<Vec<_>>().join(" "),
+            self.sentence(&mut rng, german)
+                .split(' ')
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" "),
             thread
         );
         let mut h = format!(
@@ -159,16 +237,27 @@ impl Corpus {
             from.rsplit('@').next().unwrap_or("x")
         ));
         if i % 3 == 0 && i > 0 {
-            h.push_str(&format!("In-Reply-To: <m{}@x>\r\nReferences: <t{thread}@x> <m{}@x>\r\n", i - 1, i - 1));
+            h.push_str(&format!(
+                "In-Reply-To: <m{}@x>\r\nReferences: <t{thread}@x> <m{}@x>\r\n",
+                i - 1,
+                i - 1
+            ));
         }
         h.push_str("MIME-Version: 1.0\r\nX-Mailer: Bench 1.0\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\n");
         // Signatures and authentication results: most of a real header.
-        let sig: Vec<u8> = (0..rng.gen_range(900..1600)).map(|_| rng.r#gen::<u8>()).collect();
+        let sig: Vec<u8> = (0..rng.gen_range(900..1600))
+            .map(|_| rng.r#gen::<u8>())
+            .collect();
         let sig = base64::engine::general_purpose::STANDARD.encode(sig);
         for (k, chunk) in sig.as_bytes().chunks(600).enumerate() {
             h.push_str(&format!(
                 "{}: i={k}; a=rsa-sha256; d=example.net; s=s1; b={}\r\n",
-                ["DKIM-Signature", "ARC-Seal", "ARC-Message-Signature", "X-MS-Exchange-CrossTenant-Id"][k % 4],
+                [
+                    "DKIM-Signature",
+                    "ARC-Seal",
+                    "ARC-Message-Signature",
+                    "X-MS-Exchange-CrossTenant-Id"
+                ][k % 4],
                 String::from_utf8_lossy(chunk)
             ));
         }
@@ -179,7 +268,14 @@ impl Corpus {
             body.push_str(&self.sentence(&mut rng, german ^ (k % 7 == 6)));
             body.push_str(if k % 4 == 3 { "\r\n\r\n" } else { " " });
         }
-        body.push_str(&format!("\r\n\r\n{}\r\n{from_name}\r\n", if german { "Mit freundlichen Grüßen" } else { "Best regards" }));
+        body.push_str(&format!(
+            "\r\n\r\n{}\r\n{from_name}\r\n",
+            if german {
+                "Mit freundlichen Grüßen"
+            } else {
+                "Best regards"
+            }
+        ));
         if rng.gen_bool(0.4) {
             for _ in 0..rng.gen_range(3..15) {
                 body.push_str(&format!("> {}\r\n", self.sentence(&mut rng, german)));
@@ -190,12 +286,18 @@ impl Corpus {
         let mut m = h;
         let b = format!("b{i:x}");
         if attachment {
-            m.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n--{b}\r\n"));
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n--{b}\r\n"
+            ));
         }
         if html {
-            m.push_str(&format!("Content-Type: multipart/alternative; boundary=\"a{b}\"\r\n\r\n--a{b}\r\n"));
+            m.push_str(&format!(
+                "Content-Type: multipart/alternative; boundary=\"a{b}\"\r\n\r\n--a{b}\r\n"
+            ));
         }
-        m.push_str("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+        m.push_str(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+        );
         m.push_str(&body);
         if html {
             let paras: String = body.split("\r\n\r\n").map(|p| format!("<p class=MsoNormal><span style='font-size:11.0pt;font-family:\"Calibri\",sans-serif;color:#1F497D;mso-fareast-language:DE'>{p}<o:p></o:p></span></p>\r\n")).collect();
@@ -206,9 +308,27 @@ impl Corpus {
         let mut raw = m.into_bytes();
         if attachment {
             // Mostly 10–150 kB, one in a hundred up to 2 MB.
-            let size = if rng.gen_bool(0.01) { rng.gen_range(500_000..1_500_000) } else { rng.gen_range(8_000..40_000) };
-            let (name, ty) = [("Rechnung", "application/pdf"), ("Angebot", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ("scan", "image/jpeg"), ("invoice", "application/pdf")][rng.gen_range(0..4)];
-            let ext = if ty.ends_with("pdf") { "pdf" } else if ty.ends_with("jpeg") { "jpg" } else { "docx" };
+            let size = if rng.gen_bool(0.01) {
+                rng.gen_range(500_000..1_500_000)
+            } else {
+                rng.gen_range(8_000..40_000)
+            };
+            let (name, ty) = [
+                ("Rechnung", "application/pdf"),
+                (
+                    "Angebot",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                ),
+                ("scan", "image/jpeg"),
+                ("invoice", "application/pdf"),
+            ][rng.gen_range(0..4)];
+            let ext = if ty.ends_with("pdf") {
+                "pdf"
+            } else if ty.ends_with("jpeg") {
+                "jpg"
+            } else {
+                "docx"
+            };
             raw.extend_from_slice(format!(
                 "\r\n--{b}\r\nContent-Type: {ty}; name=\"{name}-{i}.{ext}\"\r\nContent-Disposition: attachment; filename=\"{name}-{i}.{ext}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             ).as_bytes());
@@ -222,6 +342,12 @@ impl Corpus {
         }
         let mut rcpts = vec![to];
         rcpts.extend(cc.map(|c| c.1));
-        Generated { raw, mail_from: from, rcpts, bcc, received }
+        Generated {
+            raw,
+            mail_from: from,
+            rcpts,
+            bcc,
+            received,
+        }
     }
 }

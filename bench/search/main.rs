@@ -24,14 +24,21 @@ use mailseal::search::index::WriterOptions;
 use mailseal::search::{LocalDomains, SearchIndex, SearchRequest, Sort};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn record(seq: u64, g: &corpus::Generated) -> Record {
     let mut recipients: Vec<JournalRecipient> = g
         .rcpts
         .iter()
-        .map(|r| JournalRecipient { field: "to".into(), address: r.clone(), ..Default::default() })
+        .map(|r| JournalRecipient {
+            field: "to".into(),
+            address: r.clone(),
+            ..Default::default()
+        })
         .collect();
     recipients.extend(g.bcc.iter().map(|b| JournalRecipient {
         field: "bcc".into(),
@@ -39,26 +46,47 @@ fn record(seq: u64, g: &corpus::Generated) -> Record {
         ..Default::default()
     }));
     let meta = MessageMeta {
-        source: Source { kind: SourceKind::Journal, name: "exchange".into() },
+        source: Source {
+            kind: SourceKind::Journal,
+            name: "exchange".into(),
+        },
         mail_from: Some("journal@example.com".into()),
-        rcpts: vec![Rcpt { address: "archive@example.com".into(), reply: None }],
+        rcpts: vec![Rcpt {
+            address: "archive@example.com".into(),
+            reply: None,
+        }],
         journal: Some(JournalEnvelope {
             sender: Some(g.mail_from.clone()),
             recipients,
             ..Default::default()
         }),
-        content: ContentRef { sha256: String::new(), size: g.raw.len() as u64 },
+        content: ContentRef {
+            sha256: String::new(),
+            size: g.raw.len() as u64,
+        },
         ..Default::default()
     };
     let time = chrono::DateTime::from_timestamp(g.received, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         .unwrap_or_default();
-    Record { format: 1, seq, time, prev_hash: String::new(), body: RecordBody::Message(Box::new(meta)) }
+    Record {
+        format: 1,
+        seq,
+        time,
+        prev_hash: String::new(),
+        body: RecordBody::Message(Box::new(meta)),
+    }
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -75,9 +103,15 @@ fn main() {
     let n = env("BENCH_MESSAGES", 20_000) as u64;
     let threads = env("BENCH_THREADS", 1);
     let tmp = tempfile::tempdir_in("target").unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let dir = std::env::var("BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| tmp.path().to_path_buf()).join("search");
+    let dir = std::env::var("BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().to_path_buf())
+        .join("search");
     let _ = std::fs::remove_dir_all(&dir);
-    let options = WriterOptions { threads, memory_bytes: 64 * 1024 * 1024 * threads.max(1) };
+    let options = WriterOptions {
+        threads,
+        memory_bytes: 64 * 1024 * 1024 * threads.max(1),
+    };
     let index = SearchIndex::open(&dir, options).unwrap_or_else(|e| panic!("open: {e}"));
     let local = LocalDomains::new([corpus::LOCAL_DOMAIN]);
     let corpus = corpus::Corpus::new(42);
@@ -100,7 +134,10 @@ fn main() {
         index_record(&index, &r, Some(&g.raw), &local).unwrap_or_else(|e| panic!("index: {e}"));
         if seq % 10_000 == 0 {
             index.commit(seq).unwrap_or_else(|e| panic!("commit: {e}"));
-            eprintln!("{seq} indexed, {:.0} msg/s", seq as f64 / (started.elapsed() - gen_time).as_secs_f64());
+            eprintln!(
+                "{seq} indexed, {:.0} msg/s",
+                seq as f64 / (started.elapsed() - gen_time).as_secs_f64()
+            );
         }
     }
     index.commit(n).unwrap_or_else(|e| panic!("commit: {e}"));
@@ -110,7 +147,9 @@ fn main() {
     let index = SearchIndex::open(&dir, options).unwrap_or_else(|e| panic!("reopen: {e}"));
     let index_bytes = dir_bytes(&dir);
     sizes.sort_unstable();
-    println!("| messages | raw bytes | median size | index bytes | index/raw | indexing msg/s | MB/s of raw |");
+    println!(
+        "| messages | raw bytes | median size | index bytes | index/raw | indexing msg/s | MB/s of raw |"
+    );
     println!("|---|---|---|---|---|---|---|");
     println!(
         "| {n} | {:.2} GB | {:.1} kB | {:.1} MB | {:.3} | {:.0} | {:.1} |",
@@ -122,22 +161,78 @@ fn main() {
         raw_bytes as f64 / 1e6 / index_time.as_secs_f64(),
     );
 
-    let people: Vec<String> = (0..50).map(|i| corpus.message(i * 7 + 1).mail_from).collect();
+    let people: Vec<String> = (0..50)
+        .map(|i| corpus.message(i * 7 + 1).mail_from)
+        .collect();
     let shapes: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
-        ("common word", Box::new(|j| ["rechnung", "invoice", "vertrag", "delivery"][j % 4].to_string())),
-        ("two words", Box::new(|j| ["angebot frist", "payment reminder", "lieferung termin"][j % 3].to_string())),
-        ("phrase", Box::new(|j| ["\"bitte prüfen\"", "\"next week\"", "\"freundlichen grüßen\""][j % 3].to_string())),
-        ("from:address", Box::new(move |j| format!("from:{}", people[j % people.len()]))),
-        ("from:domain", Box::new(|j| format!("from:firma{}.de", (j * 37) % 3000))),
-        ("rcpt: + word", Box::new(|j| format!("rcpt:firma{}.com rechnung", (j * 11) % 3000))),
-        ("bcc:", Box::new(move |j| format!("bcc:{}", bccs[j % bccs.len().max(1)]))),
-        ("word + date range", Box::new(|j| format!("vertrag date:{}-0{}", 2017 + j % 8, 1 + j % 9))),
-        ("attachment filter", Box::new(|j| format!("has:attachment type:pdf received:{}", 2017 + j % 8))),
+        (
+            "common word",
+            Box::new(|j| ["rechnung", "invoice", "vertrag", "delivery"][j % 4].to_string()),
+        ),
+        (
+            "two words",
+            Box::new(|j| {
+                ["angebot frist", "payment reminder", "lieferung termin"][j % 3].to_string()
+            }),
+        ),
+        (
+            "phrase",
+            Box::new(|j| {
+                [
+                    "\"bitte prüfen\"",
+                    "\"next week\"",
+                    "\"freundlichen grüßen\"",
+                ][j % 3]
+                    .to_string()
+            }),
+        ),
+        (
+            "from:address",
+            Box::new(move |j| format!("from:{}", people[j % people.len()])),
+        ),
+        (
+            "from:domain",
+            Box::new(|j| format!("from:firma{}.de", (j * 37) % 3000)),
+        ),
+        (
+            "rcpt: + word",
+            Box::new(|j| format!("rcpt:firma{}.com rechnung", (j * 11) % 3000)),
+        ),
+        (
+            "bcc:",
+            Box::new(move |j| format!("bcc:{}", bccs[j % bccs.len().max(1)])),
+        ),
+        (
+            "word + date range",
+            Box::new(|j| format!("vertrag date:{}-0{}", 2017 + j % 8, 1 + j % 9)),
+        ),
+        (
+            "attachment filter",
+            Box::new(|j| format!("has:attachment type:pdf received:{}", 2017 + j % 8)),
+        ),
         ("size:>1M", Box::new(|_| "size:>1M".to_string())),
-        ("prefix", Box::new(|j| ["rechn*", "liefer*", "confirm*"][j % 3].to_string())),
-        ("boolean", Box::new(|j| format!("(angebot OR offer) -mahnung from:firma{}.de", j % 3000))),
-        ("thread", Box::new(move |j| format!("thread:t{}@x", (j as u64 * 997) % (n / 4).max(1)))),
-        ("subject + direction", Box::new(|j| ["subject:invoice direction:outbound", "subject:rechnung direction:inbound"][j % 2].to_string())),
+        (
+            "prefix",
+            Box::new(|j| ["rechn*", "liefer*", "confirm*"][j % 3].to_string()),
+        ),
+        (
+            "boolean",
+            Box::new(|j| format!("(angebot OR offer) -mahnung from:firma{}.de", j % 3000)),
+        ),
+        (
+            "thread",
+            Box::new(move |j| format!("thread:t{}@x", (j as u64 * 997) % (n / 4).max(1))),
+        ),
+        (
+            "subject + direction",
+            Box::new(|j| {
+                [
+                    "subject:invoice direction:outbound",
+                    "subject:rechnung direction:inbound",
+                ][j % 2]
+                    .to_string()
+            }),
+        ),
     ];
     let cold = env("BENCH_COLD", 0) == 1;
     println!();
@@ -150,18 +245,32 @@ fn main() {
                 if !drop_caches() {
                     break;
                 }
-                let req = SearchRequest { query: make(1000 + j), limit: 50, sort: Sort::DateDesc, cursor: None };
+                let req = SearchRequest {
+                    query: make(1000 + j),
+                    limit: 50,
+                    sort: Sort::DateDesc,
+                    cursor: None,
+                };
                 let t = Instant::now();
-                index.search(&req).unwrap_or_else(|e| panic!("{}: {e}", req.query));
+                index
+                    .search(&req)
+                    .unwrap_or_else(|e| panic!("{}: {e}", req.query));
                 cold_times.push(t.elapsed());
             }
         }
         let mut times = Vec::new();
         let mut hits = 0;
         for j in 0..200 {
-            let req = SearchRequest { query: make(j), limit: 50, sort: Sort::DateDesc, cursor: None };
+            let req = SearchRequest {
+                query: make(j),
+                limit: 50,
+                sort: Sort::DateDesc,
+                cursor: None,
+            };
             let t = Instant::now();
-            let h = index.search(&req).unwrap_or_else(|e| panic!("{}: {e}", req.query));
+            let h = index
+                .search(&req)
+                .unwrap_or_else(|e| panic!("{}: {e}", req.query));
             times.push(t.elapsed());
             hits += h.total;
         }
@@ -174,11 +283,19 @@ fn main() {
             hits / 200,
             ms(percentile(&times, 0.5)),
             ms(percentile(&times, 0.99)),
-            if cold_times.is_empty() { "-".into() } else { ms(percentile(&cold_times, 0.5)) },
+            if cold_times.is_empty() {
+                "-".into()
+            } else {
+                ms(percentile(&cold_times, 0.5))
+            },
             cold_times.last().map_or("-".into(), |d| ms(*d)),
         );
     }
     let t = Instant::now();
     let all = index.all_seqs().unwrap_or_else(|e| panic!("{e}"));
-    println!("\nall_seqs (the index side of `search --check`): {} ids in {:.0} ms", all.len(), t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "\nall_seqs (the index side of `search --check`): {} ids in {:.0} ms",
+        all.len(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
 }

@@ -25,6 +25,8 @@ pub struct MessageDoc {
     pub date: i64,
     /// Message size in bytes.
     pub size: u64,
+    /// [`fingerprint`] of the content's SHA-256.
+    pub content: u64,
     /// Source kind.
     pub source: String,
     /// Listener or job name.
@@ -57,6 +59,14 @@ pub struct MessageDoc {
     pub thread: Vec<String>,
     /// Direction, when local domains are configured.
     pub direction: Option<Direction>,
+}
+
+/// The first 8 bytes of a hex SHA-256 as a number (0 for junk).
+pub fn fingerprint(sha256_hex: &str) -> u64 {
+    sha256_hex
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
 }
 
 /// Parses a record time (RFC 3339) to Unix seconds.
@@ -117,6 +127,7 @@ impl MessageDoc {
             received,
             date: text.date.unwrap_or(received),
             size: meta.content.size,
+            content: fingerprint(&meta.content.sha256),
             source: meta.source.kind.as_str().to_string(),
             listener: meta.source.name.clone(),
             subject: text.subject.clone().unwrap_or_default(),
@@ -173,6 +184,7 @@ impl MessageDoc {
     pub fn to_document(&self, f: &Fields) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.seq, self.seq);
+        doc.add_u64(f.content, self.content);
         doc.add_date(f.date, tantivy::DateTime::from_timestamp_secs(self.date));
         doc.add_date(
             f.received,

@@ -11,6 +11,7 @@
 //!  schema     fields of a document                cursor, total
 //!  direction  inbound/outbound/…       highlight  snippets from re-extracted text
 //!  document   record + text → document catchup    feed records from the archive
+//!                                      check      index vs segments, repair
 //!  query/     lexer, parser, AST,
 //!             value (dates, sizes),
 //!             compile (AST → tantivy)
@@ -23,6 +24,7 @@
 
 pub mod analysis;
 pub mod catchup;
+pub mod check;
 pub mod direction;
 pub mod document;
 pub mod highlight;

@@ -22,6 +22,9 @@ pub const SCHEMA_FORMAT: u32 = 1;
 pub struct Fields {
     /// The record's sequence number: its id, the key for deletes.
     pub seq: Field,
+    /// The first 8 bytes of the content's SHA-256, so the check against
+    /// the segments can tell a stale document from a current one.
+    pub content: Field,
     /// The Date header in seconds, or the receive time when the message
     /// has no valid Date (so every message sorts somewhere).
     pub date: Field,
@@ -106,6 +109,7 @@ pub fn build() -> (Schema, Fields) {
         .set_precision(DateTimePrecision::Seconds);
     let fields = Fields {
         seq: b.add_u64_field("seq", INDEXED | FAST),
+        content: b.add_u64_field("content", FAST),
         date: b.add_date_field("date", date.clone()),
         received: b.add_date_field("received", date),
         size: b.add_u64_field("size", INDEXED | FAST),

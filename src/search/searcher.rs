@@ -145,17 +145,27 @@ impl SearchIndex {
         })
     }
 
-    /// Every record id in the last commit, ascending (for the check
-    /// against the segments).
-    pub fn all_seqs(&self) -> Result<Vec<u64>, SearchError> {
+    /// Every document in the last commit as `(seq, content fingerprint)`,
+    /// ascending (for the check against the segments).
+    pub fn all_docs(&self) -> Result<Vec<(u64, u64)>, SearchError> {
         let searcher = self.searcher();
         let mut out = Vec::with_capacity(searcher.num_docs() as usize);
         for segment in searcher.segment_readers() {
             let seqs = segment.fast_fields().u64("seq")?;
-            out.extend(segment.doc_ids_alive().filter_map(|d| seqs.first(d)));
+            let contents = segment.fast_fields().u64("content")?;
+            out.extend(
+                segment
+                    .doc_ids_alive()
+                    .filter_map(|d| Some((seqs.first(d)?, contents.first(d).unwrap_or(0)))),
+            );
         }
         out.sort_unstable();
         Ok(out)
+    }
+
+    /// Every record id in the last commit, ascending.
+    pub fn all_seqs(&self) -> Result<Vec<u64>, SearchError> {
+        Ok(self.all_docs()?.into_iter().map(|(s, _)| s).collect())
     }
 }
 
