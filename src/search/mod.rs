@@ -38,3 +38,6 @@ pub mod tokenizer;
 pub use direction::{Direction, LocalDomains};
 pub use index::{SearchError, SearchIndex};
 pub use searcher::{Hit, Hits, SearchRequest, Sort};
+
+#[cfg(test)]
+mod brute_tests;
