@@ -262,7 +262,7 @@ impl Corpus {
             ));
         }
         // Body: 2–40 sentences, skewed small, plus a quoted reply sometimes.
-        let n = 4 + (rng.gen_range(0.0f64..1.0).powi(2) * 50.0) as usize;
+        let n = 6 + (rng.gen_range(0.0f64..1.0).powi(2) * 60.0) as usize;
         let mut body = String::new();
         for k in 0..n {
             body.push_str(&self.sentence(&mut rng, german ^ (k % 7 == 6)));
