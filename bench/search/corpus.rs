@@ -212,7 +212,7 @@ impl Corpus {
         let thread = i / rng.gen_range(2..6);
         let subject = format!(
             "{}{} {}",
-            if i % 3 == 0 { "Re: " } else { "" },
+            if i.is_multiple_of(3) { "Re: " } else { "" },
             self.sentence(&mut rng, german)
                 .split(' ')
                 .take(5)
@@ -236,7 +236,7 @@ impl Corpus {
             "Subject: {subject}\r\nDate: {date}\r\nMessage-ID: <m{i}@{}>\r\n",
             from.rsplit('@').next().unwrap_or("x")
         ));
-        if i % 3 == 0 && i > 0 {
+        if i.is_multiple_of(3) && i > 0 {
             h.push_str(&format!(
                 "In-Reply-To: <m{}@x>\r\nReferences: <t{thread}@x> <m{}@x>\r\n",
                 i - 1,

@@ -23,6 +23,9 @@ use mailseal::search::catchup::index_record;
 use mailseal::search::index::WriterOptions;
 use mailseal::search::{LocalDomains, SearchIndex, SearchRequest, Sort};
 
+/// Makes the j-th query of one shape.
+type QueryMaker = Box<dyn Fn(usize) -> String>;
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -164,7 +167,7 @@ fn main() {
     let people: Vec<String> = (0..50)
         .map(|i| corpus.message(i * 7 + 1).mail_from)
         .collect();
-    let shapes: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    let shapes: Vec<(&str, QueryMaker)> = vec![
         (
             "common word",
             Box::new(|j| ["rechnung", "invoice", "vertrag", "delivery"][j % 4].to_string()),

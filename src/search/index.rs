@@ -96,6 +96,9 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter<TantivyDocument>>,
     /// Sequence number in the last commit's payload.
     indexed: Mutex<u64>,
+    /// True when this open created the index (none was there, or the one
+    /// there was unusable).
+    created: bool,
 }
 
 impl SearchIndex {
@@ -150,7 +153,8 @@ impl SearchIndex {
             source: std::io::Error::other(e.to_string()),
         })?;
         let index = Index::create(directory, schema, Default::default())?;
-        let s = Self::with(dir, index, fields, 0, options)?;
+        let mut s = Self::with(dir, index, fields, 0, options)?;
+        s.created = true;
         // An empty commit writes the payload, so a crash before the first
         // real commit still leaves an index that opens.
         s.commit(0)?;
@@ -182,7 +186,13 @@ impl SearchIndex {
             reader,
             writer: Mutex::new(writer),
             indexed: Mutex::new(seq),
+            created: false,
         })
+    }
+
+    /// Whether this open created the index anew (nothing usable was there).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// The index directory.

@@ -12,6 +12,8 @@
 //!  direction  inbound/outbound/…       highlight  snippets from re-extracted text
 //!  document   record + text → document catchup    feed records from the archive
 //!                                      check      index vs segments, repair
+//!                                      indexer    the daemon's thread that follows
+//!                                                 the archive head
 //!  query/     lexer, parser, AST,
 //!             value (dates, sizes),
 //!             compile (AST → tantivy)
@@ -29,6 +31,7 @@ pub mod direction;
 pub mod document;
 pub mod highlight;
 pub mod index;
+pub mod indexer;
 pub mod interim;
 pub mod query;
 pub mod schema;

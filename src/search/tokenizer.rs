@@ -111,14 +111,8 @@ impl TokenStream for VecTokens {
 /// Registers mailseal's tokenizers with an index (opened or created).
 pub fn register(index: &Index) {
     let manager = index.tokenizers();
-    manager.register(
-        TEXT,
-        TextAnalyzer::from(Words::new(Output::Normalized)),
-    );
-    manager.register(
-        STEM,
-        TextAnalyzer::from(Words::new(Output::Stems)),
-    );
+    manager.register(TEXT, TextAnalyzer::from(Words::new(Output::Normalized)));
+    manager.register(STEM, TextAnalyzer::from(Words::new(Output::Stems)));
 }
 
 #[cfg(test)]
