@@ -13,7 +13,8 @@ pub struct Filter {
     /// Envelope sender or From header.
     #[arg(long, value_name = "ADDR")]
     pub from: Option<String>,
-    /// Envelope recipient or To/Cc header.
+    /// Envelope recipient, To/Cc header, or any recipient of a journal
+    /// report (Bcc and expanded lists included).
     #[arg(long, value_name = "ADDR")]
     pub to: Option<String>,
     /// Subject contains this text (case-insensitive).
@@ -46,20 +47,18 @@ impl Filter {
             .from
             .as_deref()
             .is_none_or(|f| eq(&s.mail_from, f) || eq(&s.headers.from, f));
-        let to_ok = self.to.as_deref().is_none_or(|t| {
+        let rcpt = |a: &str| {
             s.rcpts
                 .iter()
                 .chain(s.headers.to.iter())
-                .any(|r| lower(r) == lower(t))
-        });
-        let addr_ok = self.address.as_deref().is_none_or(|a| {
-            eq(&s.mail_from, a)
-                || eq(&s.headers.from, a)
-                || s.rcpts
-                    .iter()
-                    .chain(s.headers.to.iter())
-                    .any(|r| lower(r) == lower(a))
-        });
+                .chain(s.journal_rcpts.iter())
+                .any(|r| lower(r) == lower(a))
+        };
+        let to_ok = self.to.as_deref().is_none_or(rcpt);
+        let addr_ok = self
+            .address
+            .as_deref()
+            .is_none_or(|a| eq(&s.mail_from, a) || eq(&s.headers.from, a) || rcpt(a));
         let subject_ok = self.subject.as_deref().is_none_or(|t| {
             s.headers
                 .subject
@@ -155,5 +154,26 @@ mod tests {
             }
             .matches(&s)
         );
+    }
+
+    #[test]
+    fn journal_recipients_count_as_recipients() {
+        let s = Summary {
+            rcpts: vec!["journal@archive.example".into()],
+            journal_rcpts: vec!["ceo@example.com".into(), "board@example.com".into()],
+            ..Summary::default()
+        };
+        for a in ["CEO@example.com", "board@example.com"] {
+            let to = Filter {
+                to: Some(a.into()),
+                ..Filter::default()
+            };
+            assert!(to.matches(&s), "{a}");
+            let address = Filter {
+                address: Some(a.into()),
+                ..Filter::default()
+            };
+            assert!(address.matches(&s), "{a}");
+        }
     }
 }

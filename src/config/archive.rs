@@ -168,6 +168,7 @@ impl RawArchive {
         let spool_memory_limit =
             check::positive(p, at.key("spool_memory_limit"), self.spool_memory_limit);
         let mut local_domains = Vec::new();
+        let mut bad = Vec::new();
         for d in &self.local_domains {
             let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
             let valid = !d.is_empty()
@@ -179,11 +180,17 @@ impl RawArchive {
             if valid {
                 local_domains.push(d);
             } else {
-                p.push(
-                    at.key("local_domains"),
-                    format!("{d:?} is not a domain name (like \"example.com\")"),
-                );
+                bad.push(format!("{d:?}"));
             }
+        }
+        if !bad.is_empty() {
+            p.push(
+                at.key("local_domains"),
+                format!(
+                    "not domain names (like \"example.com\"): {}",
+                    bad.join(", ")
+                ),
+            );
         }
         if self.path.as_os_str().is_empty() || !level_ok {
             return None;

@@ -39,6 +39,11 @@ pub mod searcher;
 pub mod tokenizer;
 
 pub use direction::{Direction, LocalDomains};
+
+/// Where the search index of the archive in `archive` lives.
+pub fn index_dir(archive: &std::path::Path) -> std::path::PathBuf {
+    archive.join("search")
+}
 pub use index::{SearchError, SearchIndex};
 pub use searcher::{Hit, Hits, SearchRequest, Sort};
 
