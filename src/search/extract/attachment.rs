@@ -79,7 +79,10 @@ fn format(bytes: &[u8], mime_type: &str, name: Option<&str>) -> Format {
     if sub == "html" || sub == "xhtml+xml" || ext == "html" || ext == "htm" {
         return Format::Html;
     }
+    // message/delivery-status, disposition-notification, external-body:
+    // header-like text, the useful part of a bounce.
     let textual_type = top == "text"
+        || top == "message"
         || matches!(
             sub,
             "csv" | "json" | "xml" | "x-yaml" | "yaml" | "rtf" | "x-log"

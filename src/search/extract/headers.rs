@@ -70,7 +70,7 @@ impl HeaderFields {
             bcc: mailboxes(HeaderName::Bcc),
             reply_to: mailboxes(HeaderName::ReplyTo),
             sender: mailboxes(HeaderName::Sender),
-            subject: msg.subject().map(str::to_string),
+            subject: msg.subject().map(clean),
             date: msg
                 .date()
                 .filter(|d| d.is_valid())
@@ -136,11 +136,19 @@ fn push_mailboxes(a: &Address<'_>, out: &mut Vec<Mailbox>) {
             .name()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(str::to_string);
+            .map(clean);
         if address.is_some() || name.is_some() {
             out.push(Mailbox { address, name });
         }
     }
+}
+
+/// A header text without control characters (a NUL or an escape in a
+/// subject is junk to search, and breaks single-line displays).
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The message ids of an `In-Reply-To` or `References` value.

@@ -77,13 +77,30 @@ impl<'a> Walker<'a> {
         if msg.parts.iter().any(|p| p.is_encoding_problem) {
             self.problem(parent, ProblemKind::BrokenPart);
         }
-        for &id in &msg.text_body {
-            match msg.parts.get(id as usize).map(|p| &p.body) {
-                Some(PartType::Text(text)) => {
+        // A single part whose text is empty is no body part to the parser,
+        // but its header block may hold orphaned body lines.
+        let empty_root = msg.text_body.is_empty()
+            && !msg.attachments.contains(&0)
+            && matches!(
+                msg.parts.first().map(|p| &p.body),
+                Some(PartType::Text(_) | PartType::Html(_))
+            );
+        let body_parts: &[u32] = if empty_root { &[0] } else { &msg.text_body };
+        for &id in body_parts {
+            let Some(part) = msg.parts.get(id as usize) else {
+                continue;
+            };
+            let orphans = orphan_lines(msg, part);
+            match &part.body {
+                PartType::Text(text) => {
+                    body.newline();
+                    body.push(&orphans);
                     body.newline();
                     body.push(text);
                 }
-                Some(PartType::Html(text)) => {
+                PartType::Html(text) => {
+                    body.newline();
+                    html::to_text(&orphans, body);
                     body.newline();
                     html::to_text(text, body);
                 }
@@ -121,7 +138,7 @@ impl<'a> Walker<'a> {
             name: part.attachment_name().map(str::to_string),
             mime_type: mime_type(part),
             size: size(part),
-            inline: matches!(part.body, PartType::InlineBinary(_)),
+            inline: is_inline(part),
             text: String::new(),
             parent,
             message: None,
@@ -162,6 +179,59 @@ impl<'a> Walker<'a> {
             self.problem(Some(index), kind);
         }
         self.attachments[index].text = self.release(buf, Some(index));
+    }
+}
+
+/// Whether the part is shown within the body rather than attached: what
+/// the parser calls inline, or a part referenced by Content-ID that is not
+/// marked as an attachment (logos and signatures in `multipart/related`).
+fn is_inline(part: &MessagePart<'_>) -> bool {
+    matches!(part.body, PartType::InlineBinary(_))
+        || (part.content_id().is_some()
+            && !part
+                .content_disposition()
+                .is_some_and(|d| d.is_attachment()))
+}
+
+/// Lines in the part's header block that are not header fields: body
+/// text of a message that lacks the blank line after its header (or has
+/// no header at all), which the parser would otherwise drop. A leading
+/// mbox `From ` line is not text.
+fn orphan_lines(msg: &Message<'_>, part: &MessagePart<'_>) -> String {
+    let block = msg
+        .raw_message
+        .get(part.offset_header as usize..part.offset_body as usize)
+        .unwrap_or_default();
+    let mut text = Vec::new();
+    let mut in_orphan = false;
+    for (i, line) in block.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if continuation {
+            if in_orphan {
+                text.push(b' ');
+                text.extend_from_slice(line.trim_ascii());
+            }
+            continue;
+        }
+        let mbox_from = i == 0 && line.starts_with(b"From ");
+        in_orphan = !(line.is_empty() || is_field(line) || mbox_from);
+        if in_orphan {
+            if !text.is_empty() {
+                text.push(b'\n');
+            }
+            text.extend_from_slice(line);
+        }
+    }
+    attachment::decode_text(&text).into_owned()
+}
+
+/// Whether `line` starts a header field: a name of printable ASCII other
+/// than space and colon, then a colon.
+fn is_field(line: &[u8]) -> bool {
+    match line.iter().position(|&b| b == b':') {
+        Some(0) | None => false,
+        Some(colon) => line[..colon].iter().all(|&b| b.is_ascii_graphic()),
     }
 }
 
