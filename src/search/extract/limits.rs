@@ -18,7 +18,7 @@ pub struct Limits {
     /// How deep `message/rfc822` parts nest before their content is skipped.
     /// Default 8: a forward of a forward of a forward still gets indexed.
     pub max_depth: usize,
-    /// Occurrences of `message/` and `digest` in the raw message above which
+    /// Occurrences of `message/` and `/digest` in the raw message above which
     /// the MIME structure is not parsed at all (only the headers are). The
     /// MIME parser nests such parts recursively and overflows its thread's
     /// stack somewhere above 20,000 levels on a 2 MiB stack; 1,000 keeps a

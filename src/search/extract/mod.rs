@@ -155,20 +155,18 @@ fn finish(headers: HeaderFields, body: String, walker: walk::Walker<'_>) -> Extr
     }
 }
 
-/// Counts `message/` and `digest` (any case) in `raw`, stopping past
+/// Counts `message/` and `/digest` (any case) in `raw`, stopping past
 /// `limit`: each can open a nested message, which the MIME parser nests
-/// recursively (see [`Limits::max_nested_markers`]).
+/// recursively (see [`Limits::max_nested_markers`]). Both contain a `/`,
+/// which is rare in text, so only the slashes are looked at.
 fn nested_markers(raw: &[u8], limit: usize) -> usize {
     let mut count = 0;
-    let mut at = 0;
-    while let Some(i) = memchr::memchr3(b'/', b't', b'T', &raw[at..]) {
-        let i = at + i;
-        at = i + 1;
-        let hit = match raw[i] {
-            b'/' => i >= 7 && raw[i - 7..i].eq_ignore_ascii_case(b"message"),
-            _ => i >= 5 && raw[i - 5..=i].eq_ignore_ascii_case(b"digest"),
-        };
-        if hit {
+    for i in memchr::memchr_iter(b'/', raw) {
+        let message = i >= 7 && raw[i - 7..i].eq_ignore_ascii_case(b"message");
+        let digest = raw
+            .get(i + 1..i + 7)
+            .is_some_and(|d| d.eq_ignore_ascii_case(b"digest"));
+        if message || digest {
             count += 1;
             if count > limit {
                 break;

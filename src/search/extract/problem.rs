@@ -27,7 +27,7 @@ pub enum ProblemKind {
     /// A MIME part could not be decoded as declared (bad base64, a missing
     /// boundary, an unparsable nested message); its raw text was used.
     BrokenPart,
-    /// So many `message/` or `digest` markers that the MIME structure was
+    /// So many `message/` or `/digest` markers that the MIME structure was
     /// not parsed; only the headers were read.
     TooManyNestedMessages { limit: usize },
     /// More MIME parts than allowed; the rest were skipped.
