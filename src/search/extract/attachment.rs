@@ -37,6 +37,11 @@ pub(crate) fn text(
     if format == Format::Binary {
         return;
     }
+    if out.room() == 0 {
+        // The message's text budget is spent: do not parse for nothing.
+        out.mark_truncated();
+        return;
+    }
     if bytes.len() > limits.max_attachment_input {
         problems.push(ProblemKind::TooLarge {
             size: bytes.len() as u64,

@@ -83,7 +83,8 @@ pub struct Attachment {
     pub name: Option<String>,
     /// The declared type, `type/subtype` lowercased, without parameters.
     pub mime_type: String,
-    /// Size in bytes after transfer decoding (base64, quoted-printable).
+    /// Size in bytes after transfer decoding (base64, quoted-printable);
+    /// for a text part, of its text in UTF-8.
     pub size: u64,
     /// An inline image or other media shown within the body
     /// (`multipart/related`); it does not make `has_attachment` true.
