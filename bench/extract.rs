@@ -171,6 +171,9 @@ fn docx_mail(i: u64) -> Vec<u8> {
     )
 }
 
+/// Builds message `i` of a kind.
+type Maker = fn(u64) -> Vec<u8>;
+
 /// Extracts `messages` round-robin for `seconds`; returns (messages/s,
 /// MB/s, mean bytes per message).
 fn run(messages: &[Vec<u8>], seconds: Duration) -> (f64, f64, usize) {
@@ -197,7 +200,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let seconds = Duration::from_secs(secs);
-    let kinds: [(&str, fn(u64) -> Vec<u8>); 5] = [
+    let kinds: [(&str, Maker); 5] = [
         ("text 10 kB, 8bit", text_8bit),
         ("text 10 kB, quoted-printable", text_qp),
         ("HTML newsletter", html_mail),
