@@ -27,3 +27,5 @@ mod soak;
 mod hostile;
 // /metrics and /healthz of the real daemon under journal and proxy traffic.
 mod metrics;
+// Text extraction for search: charsets, documents, hostile input, corpora.
+mod search_extract;

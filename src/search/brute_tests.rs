@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use super::analysis;
 use super::catchup::index_record;
 use super::document::MessageDoc;
-use super::interim;
+use super::extract;
 use super::query::ast::{AddressField, KeywordField, Node, RangeField, Text, TextScope};
 use super::query::parse;
 use super::searcher::{SearchRequest, Sort};
@@ -288,7 +288,7 @@ fn index_agrees_with_a_brute_force_scan_of_the_cpython_corpus() {
             d: MessageDoc::new(
                 &record,
                 &m,
-                interim::extract(&raw, Default::default()),
+                extract::extract(&raw, &Default::default()),
                 &local,
             ),
         });

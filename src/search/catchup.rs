@@ -6,7 +6,7 @@ use super::SearchIndex;
 use super::direction::LocalDomains;
 use super::document::MessageDoc;
 use super::index::SearchError;
-use super::interim::{self, Limits};
+use super::extract::{self, Limits};
 use crate::archive::reader::Reader;
 use crate::archive::record::Record;
 
@@ -26,7 +26,7 @@ pub fn index_record(
         return Ok(false);
     };
     let text = raw
-        .map(|r| interim::extract(r, Limits::default()))
+        .map(|r| extract::extract(r, &Limits::default()))
         .unwrap_or_default();
     index.add(&MessageDoc::new(record, meta, text, local))?;
     Ok(true)

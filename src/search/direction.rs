@@ -1,42 +1,20 @@
 //! Which way a message went, seen from the organisation's own domains
-//! (`[archive] local_domains`).
+//! (`[archive] local_domains`). The [`Direction`] type is
+//! `search::extract`'s; this adds the configured domain list and the rule
+//! the index applies (no direction when no domain is configured).
 
-/// The direction of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From outside to the organisation.
-    Inbound,
-    /// From the organisation to at least one outside recipient.
-    Outbound,
-    /// From the organisation to itself only.
-    Internal,
-    /// Neither the sender nor any recipient is local (relayed or
-    /// journaled mail of someone else).
-    External,
-}
+pub use super::extract::Direction;
 
-impl Direction {
-    /// The keyword used in queries and in the index.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-            Direction::Internal => "internal",
-            Direction::External => "external",
-        }
-    }
-
-    /// Parses the keyword.
-    pub fn parse(s: &str) -> Option<Direction> {
-        [
-            Direction::Inbound,
-            Direction::Outbound,
-            Direction::Internal,
-            Direction::External,
-        ]
-        .into_iter()
-        .find(|d| d.as_str().eq_ignore_ascii_case(s))
-    }
+/// Parses a `direction:` keyword (any case).
+pub fn parse(s: &str) -> Option<Direction> {
+    [
+        Direction::Inbound,
+        Direction::Outbound,
+        Direction::Internal,
+        Direction::External,
+    ]
+    .into_iter()
+    .find(|d| d.as_str().eq_ignore_ascii_case(s))
 }
 
 /// The organisation's own domains; a subdomain of one is local too.
@@ -148,6 +126,6 @@ mod tests {
             LocalDomains::default().direction(Some("a@example.com"), []),
             None
         );
-        assert_eq!(Direction::parse("Outbound"), Some(Direction::Outbound));
+        assert_eq!(parse("Outbound"), Some(Direction::Outbound));
     }
 }

@@ -10,7 +10,7 @@ use tantivy::schema::Field;
 
 use super::analysis;
 use super::direction::{Direction, LocalDomains};
-use super::interim::{Attachment, Extracted, Mailbox};
+use super::extract::{Attachment, Extracted, Mailbox};
 use super::schema::Fields;
 use crate::archive::record::{MessageMeta, Record};
 
@@ -51,8 +51,12 @@ pub struct MessageDoc {
     pub subject: String,
     /// Body text.
     pub body: String,
-    /// Attachments.
+    /// Attachments (inline images too: their names and types are
+    /// searchable).
     pub attachments: Vec<Attachment>,
+    /// Whether a reader would say the message has an attachment (inline
+    /// images do not count).
+    pub has_attachment: bool,
     /// Message-ID.
     pub message_id: Option<String>,
     /// Message-ID, In-Reply-To and References.
@@ -125,23 +129,27 @@ impl MessageDoc {
         let mut d = MessageDoc {
             seq: record.seq,
             received,
-            date: text.date.unwrap_or(received),
+            date: text
+                .headers
+                .date
+                .map(|d| d.timestamp())
+                .unwrap_or(received),
             size: meta.content.size,
             content: fingerprint(&meta.content.sha256),
             source: meta.source.kind.as_str().to_string(),
             listener: meta.source.name.clone(),
-            subject: text.subject.clone().unwrap_or_default(),
-            message_id: text.message_id.clone(),
+            subject: text.headers.subject.clone().unwrap_or_default(),
+            message_id: text.headers.message_id.clone(),
             ..Default::default()
         };
-        push_mailboxes(&mut d.from, &text.from);
-        push_mailboxes(&mut d.from, &text.sender);
+        push_mailboxes(&mut d.from, &text.headers.from);
+        push_mailboxes(&mut d.from, &text.headers.sender);
         d.from
             .extend(meta.mail_from.iter().filter(|s| !s.is_empty()).cloned());
-        push_mailboxes(&mut d.to, &text.to);
-        push_mailboxes(&mut d.cc, &text.cc);
-        push_mailboxes(&mut d.bcc, &text.bcc);
-        push_mailboxes(&mut d.reply_to, &text.reply_to);
+        push_mailboxes(&mut d.to, &text.headers.to);
+        push_mailboxes(&mut d.cc, &text.headers.cc);
+        push_mailboxes(&mut d.bcc, &text.headers.bcc);
+        push_mailboxes(&mut d.reply_to, &text.headers.reply_to);
         for field in [&d.to, &d.cc, &d.bcc] {
             d.rcpt.extend(field.iter().cloned());
         }
@@ -171,12 +179,13 @@ impl MessageDoc {
             d.folders.push(folder);
         }
         d.users.extend(meta.auth_user.iter().cloned());
-        d.thread = text.message_id.iter().cloned().collect();
-        d.thread.extend(text.in_reply_to.iter().cloned());
-        d.thread.extend(text.references.iter().cloned());
+        d.thread = text.headers.message_id.iter().cloned().collect();
+        d.thread.extend(text.headers.in_reply_to.iter().cloned());
+        d.thread.extend(text.headers.references.iter().cloned());
         d.direction = direction(meta, &text, local);
         d.body = text.body;
         d.attachments = text.attachments;
+        d.has_attachment = text.has_attachment;
         d
     }
 
@@ -237,7 +246,7 @@ impl MessageDoc {
             f.direction,
             self.direction.map(|d| d.as_str().to_string()),
         );
-        if !self.attachments.is_empty() {
+        if self.has_attachment {
             add_terms(&mut doc, f.has, ["attachment".to_string()]);
         }
         doc
@@ -263,7 +272,7 @@ fn add_terms(doc: &mut TantivyDocument, field: Field, terms: impl IntoIterator<I
 /// Sender: the journal report's, the envelope's, else the header From;
 /// recipients: the journal report's, the envelope's, else the headers'.
 fn direction(meta: &MessageMeta, text: &Extracted, local: &LocalDomains) -> Option<Direction> {
-    let header_from = text.from.iter().find_map(|m| m.address.as_deref());
+    let header_from = text.headers.from.iter().find_map(|m| m.address.as_deref());
     let sender = meta
         .journal
         .as_ref()
@@ -279,7 +288,8 @@ fn direction(meta: &MessageMeta, text: &Extracted, local: &LocalDomains) -> Opti
         _ => meta.rcpts.iter().map(|r| r.address.as_str()).collect(),
     };
     if rcpts.is_empty() {
-        for m in text.to.iter().chain(&text.cc).chain(&text.bcc) {
+        let h = &text.headers;
+        for m in h.to.iter().chain(&h.cc).chain(&h.bcc) {
             rcpts.extend(m.address.as_deref());
         }
     }

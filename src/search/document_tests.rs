@@ -5,7 +5,7 @@ use crate::archive::record::{
     ContentRef, ImapContext, ImportContext, JournalEnvelope, JournalRecipient, Rcpt, RecordBody,
     Source, SourceKind,
 };
-use crate::search::interim;
+use crate::search::extract;
 
 pub(crate) fn record(seq: u64, meta: MessageMeta) -> Record {
     Record {
@@ -68,7 +68,7 @@ fn journal_recipients_land_in_their_fields_and_in_rcpt() {
     let d = MessageDoc::new(
         &record(5, meta.clone()),
         &meta,
-        interim::extract(raw, Default::default()),
+        extract::extract(raw, &Default::default()),
         &local,
     );
     assert_eq!(d.seq, 5);
@@ -105,7 +105,7 @@ fn junk_is_indexed_by_envelope_and_receive_time() {
     let d = MessageDoc::new(
         &record(9, meta.clone()),
         &meta,
-        interim::extract(b"\x00\x01\xff binary", Default::default()),
+        extract::extract(b"\x00\x01\xff binary", &Default::default()),
         &LocalDomains::default(),
     );
     assert_eq!(d.date, d.received);

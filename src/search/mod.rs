@@ -17,7 +17,8 @@
 //!  query/     lexer, parser, AST,
 //!             value (dates, sizes),
 //!             compile (AST → tantivy)
-//!  interim    stand-in for search::extract (text extraction)
+//!  extract/   raw message → header fields, body,
+//!             attachments and their text (PDF, Office)
 //! ```
 //!
 //! Only this module knows tantivy. The index stores almost nothing: hits
@@ -29,10 +30,10 @@ pub mod catchup;
 pub mod check;
 pub mod direction;
 pub mod document;
+pub mod extract;
 pub mod highlight;
 pub mod index;
 pub mod indexer;
-pub mod interim;
 pub mod query;
 pub mod schema;
 pub mod searcher;

@@ -16,7 +16,7 @@ use super::ast::{AddressField, KeywordField, Node, ParseError, RangeField, Text,
 use super::lexer::{self, Spanned, Tok, describe};
 use super::value;
 use crate::search::analysis;
-use crate::search::direction::Direction;
+use crate::search::direction;
 
 /// What a field name stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +265,7 @@ impl Parser<'_> {
                 if value.is_empty() {
                     return Err(self.err_at(at, "a value", &found()));
                 }
-                if field == KeywordField::Direction && Direction::parse(&value).is_none() {
+                if field == KeywordField::Direction && direction::parse(&value).is_none() {
                     return Err(self.err_at(
                         at,
                         "inbound, outbound, internal or external",
