@@ -14,12 +14,23 @@
 //!  imap::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!  verify / export / list / show  <── archive::segment reader + index
+//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
 //! ```
+//!
+//! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
+//! one [`transport::Stream`].
+//!
+//! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
+//! on any two modules that use each other): `health`, `notify`,
+//! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `tls` <
+//! `config`, `transport` < `smtp`, `imap` < `import` < `control` < `cli`.
 
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod export;
+pub mod health;
 pub mod http;
 pub mod imap;
 pub mod import;
@@ -30,3 +41,4 @@ pub mod server;
 pub mod shutdown;
 pub mod smtp;
 pub mod tls;
+pub mod transport;

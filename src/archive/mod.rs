@@ -6,11 +6,13 @@
 
 pub mod chain;
 pub mod content;
+pub mod filter;
 mod handle;
 pub mod headers;
 pub mod index;
 pub mod reader;
 pub mod record;
+mod recovery;
 pub mod scan;
 pub mod seal;
 pub mod segment;
@@ -20,8 +22,8 @@ mod writer;
 
 use std::path::Path;
 
-pub use handle::{Archive, Stats};
-
+pub use handle::Archive;
+pub use reader::Stats;
 pub use record::{MessageMeta, Outcome};
 pub use spool::{Spool, SpooledContent};
 

@@ -12,10 +12,18 @@
 //!
 //! Modules: `document` (TOML with positions, tolerant deserialization),
 //! `problem` (error reporting), `value` (shared value types), `check`
-//! (shared semantic checks), one module per section, `password` (Argon2).
+//! (shared semantic checks), `client_tls` and `upstream` (the groups of keys
+//! every listener or proxy shares), one module per section, `password`
+//! (Argon2).
+//!
+//! Dependencies point one way: `config` uses `tls` (to load and check
+//! certificates, and for [`crate::tls::UpstreamCa`]) and nothing above it;
+//! the protocols use `config`.
 
 mod archive;
 mod check;
+mod client_tls;
+mod control;
 mod document;
 mod http;
 mod imap_import;
@@ -25,6 +33,7 @@ mod log;
 mod password;
 mod problem;
 mod smtp_proxy;
+mod upstream;
 mod value;
 
 use std::collections::HashMap;
@@ -34,6 +43,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use archive::{ArchiveConfig, Compression};
+pub use client_tls::{ClientTls, TlsFiles};
+pub use control::ControlConfig;
 pub use http::HttpConfig;
 pub use imap_import::{ImapCredential, ImapImportConfig};
 pub use imap_proxy::ImapProxyConfig;
@@ -41,8 +52,9 @@ pub use journal::{AuthUser, JournalConfig};
 pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use problem::{ConfigErrors, Problem};
-pub use smtp_proxy::{SmtpProxyConfig, SmtpUpstreamTls};
-pub use value::{TlsFiles, TlsMode, Upstream, UpstreamCa};
+pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
+pub use upstream::Upstream;
+pub use value::{HostPort, TlsMode};
 
 use document::Document;
 use problem::{At, Problems};
@@ -75,6 +87,9 @@ struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     log: log::RawLog,
+    /// `[control]`.
+    #[serde(default)]
+    control: control::RawControl,
 }
 
 /// The validated configuration.
@@ -94,6 +109,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The local socket the CLI reaches the daemon through.
+    pub control: ControlConfig,
 }
 
 impl Config {
@@ -150,6 +167,7 @@ impl Config {
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            control: ControlConfig::default(),
         }
     }
 }
@@ -176,6 +194,7 @@ impl RawConfig {
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
+        let control = self.control.validate(p);
         if !all_ok {
             return None;
         }
@@ -187,6 +206,7 @@ impl RawConfig {
             imap_import,
             http: http?,
             log: log?,
+            control: control?,
         })
     }
 
