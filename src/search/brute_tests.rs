@@ -193,7 +193,7 @@ impl Doc {
                     .iter()
                     .any(|v| lo.is_none_or(|l| *v >= l) && hi.is_none_or(|h| *v < h))
             }
-            Node::HasAttachment => !self.d.attachments.is_empty(),
+            Node::HasAttachment => self.d.has_attachment,
         }
     }
 }

@@ -5,8 +5,8 @@
 use super::SearchIndex;
 use super::direction::LocalDomains;
 use super::document::MessageDoc;
-use super::index::SearchError;
 use super::extract::{self, Limits};
+use super::index::SearchError;
 use crate::archive::reader::Reader;
 use crate::archive::record::Record;
 

@@ -129,11 +129,7 @@ impl MessageDoc {
         let mut d = MessageDoc {
             seq: record.seq,
             received,
-            date: text
-                .headers
-                .date
-                .map(|d| d.timestamp())
-                .unwrap_or(received),
+            date: text.headers.date.map(|d| d.timestamp()).unwrap_or(received),
             size: meta.content.size,
             content: fingerprint(&meta.content.sha256),
             source: meta.source.kind.as_str().to_string(),

@@ -316,6 +316,15 @@ impl SearchIndex {
     }
 }
 
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .field("indexed", &self.indexed_seq())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The last commit's payload, if it has one this build understands.
 fn payload(index: &Index) -> Result<Option<Payload>, SearchError> {
     let metas = index.load_metas()?;

@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,9 @@ use crate::archive::reader::Reader;
 const BATCH: u64 = 5_000;
 /// Longest time an indexed record waits for its commit (to be searchable).
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// How often an idle indexer looks at the archive's head (and whether its
+/// index directory is still there). Reading the head is one sled lookup.
+const POLL: Duration = Duration::from_millis(250);
 /// Back-off after a failure, doubling up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -44,9 +47,47 @@ pub struct Status {
     pub error: Mutex<Option<String>>,
     /// Rebuilds started because the index was missing or damaged.
     pub rebuilds: AtomicU64,
+    /// The index the thread writes, while it is open: the daemon's
+    /// searches read its last commit. `None` while it is being reopened.
+    current: RwLock<Option<Arc<SearchIndex>>>,
+    /// `mailseal reindex` asked for the index to be rebuilt from the
+    /// segments; the thread clears it and indexes everything again.
+    rebuild: AtomicBool,
 }
 
 impl Status {
+    /// The open index, for searching; `None` while the indexer reopens it
+    /// after a failure.
+    pub fn index(&self) -> Option<Arc<SearchIndex>> {
+        self.current.read().ok().and_then(|g| g.clone())
+    }
+
+    fn set_index(&self, index: Option<Arc<SearchIndex>>) {
+        if let Ok(mut g) = self.current.write() {
+            *g = index;
+        }
+    }
+
+    /// Asks the thread to rebuild the index from the segments (it runs in
+    /// the background; `indexed` starts again from 0).
+    pub fn request_rebuild(&self) {
+        self.rebuild.store(true, Ordering::Relaxed);
+    }
+
+    /// The last failure, if the index has not committed since.
+    pub fn last_error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Passes the figures on to `/metrics` and `/healthz`.
+    fn report(&self) {
+        crate::metrics::search_progress(
+            self.indexed.load(Ordering::Relaxed),
+            self.head.load(Ordering::Relaxed),
+            self.last_error().is_some(),
+        );
+    }
+
     /// Records the archive has committed that the index has not.
     pub fn lag(&self) -> u64 {
         self.head
@@ -179,13 +220,16 @@ impl Worker {
     fn run(self) {
         let mut backoff = FIRST_BACKOFF;
         while !self.stopping() {
-            match self.session() {
+            let result = self.session();
+            self.status.set_index(None);
+            match result {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "search index failed; reopening it");
                     if let Ok(mut g) = self.status.error.lock() {
                         *g = Some(e.to_string());
                     }
+                    self.status.report();
                     self.signal.wait(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -197,7 +241,7 @@ impl Worker {
     /// failure (`Err`: the caller reopens after a pause).
     fn session(&self) -> Result<(), SearchError> {
         let existed = self.config.dir.join("meta.json").exists();
-        let index = SearchIndex::open(&self.config.dir, self.config.writer)?;
+        let index = Arc::new(SearchIndex::open(&self.config.dir, self.config.writer)?);
         if index.created() && existed {
             self.status.rebuilds.fetch_add(1, Ordering::Relaxed);
         }
@@ -214,12 +258,26 @@ impl Worker {
         self.status
             .indexed
             .store(index.indexed_seq(), Ordering::Relaxed);
+        self.status.set_index(Some(index.clone()));
         loop {
             if self.stopping() {
                 return Ok(());
             }
+            self.poll_head()?;
+            self.status.report();
+            if self.status.rebuild.swap(false, Ordering::Relaxed) {
+                tracing::info!("search index rebuild requested");
+                index.clear()?;
+                self.status.indexed.store(0, Ordering::Relaxed);
+            }
             if self.status.lag() == 0 {
-                self.signal.wait(COMMIT_EVERY);
+                // Deleted while idle: no commit would notice, so look.
+                if !self.config.dir.join("meta.json").exists() {
+                    return Err(SearchError::Archive(
+                        "the search index directory disappeared".into(),
+                    ));
+                }
+                self.signal.wait(POLL);
                 continue;
             }
             self.catch_up(&index)?;
@@ -227,6 +285,17 @@ impl Worker {
                 *g = None;
             }
         }
+    }
+
+    /// Learns the archive's head from the archive itself, so the writer
+    /// needs no hook: ingest never waits for search.
+    fn poll_head(&self) -> Result<(), SearchError> {
+        let head = self
+            .reader
+            .head()
+            .map_err(|e| SearchError::Archive(e.to_string()))?;
+        self.status.head.fetch_max(head.seq, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Indexes up to the head as known now, committing in batches.
@@ -249,6 +318,7 @@ impl Worker {
             {
                 index.commit(seq)?;
                 self.status.indexed.store(seq, Ordering::Relaxed);
+                self.status.report();
                 since_commit = Instant::now();
                 if self.stopping() && !last {
                     // Shutdown: what is committed stays; the rest is caught

@@ -145,6 +145,26 @@ impl SearchIndex {
         })
     }
 
+    /// The ids of every record that matches `query`, oldest first (for
+    /// `export --query`).
+    pub fn matching(&self, query: &str) -> Result<Vec<u64>, SearchError> {
+        let mut req = SearchRequest {
+            query: query.to_string(),
+            limit: MAX_LIMIT,
+            sort: Sort::Date,
+            cursor: None,
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.search(&req)?;
+            out.extend(page.hits.iter().map(|h| h.seq));
+            match page.next_cursor {
+                Some(c) => req.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Every document in the last commit as `(seq, content fingerprint)`,
     /// ascending (for the check against the segments).
     pub fn all_docs(&self) -> Result<Vec<(u64, u64)>, SearchError> {

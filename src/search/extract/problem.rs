@@ -29,41 +29,81 @@ pub enum ProblemKind {
     BrokenPart,
     /// So many `message/` or `/digest` markers that the MIME structure was
     /// not parsed; only the headers were read.
-    TooManyNestedMessages { limit: usize },
+    TooManyNestedMessages {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// More MIME parts than allowed; the rest were skipped.
-    TooManyParts { limit: usize },
+    TooManyParts {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// A nested message deeper than allowed; its content was skipped.
-    TooDeep { limit: usize },
+    TooDeep {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// Text was cut at this many bytes (body, attachment or message total).
-    TextTruncated { limit: usize },
+    TextTruncated {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// The attachment is larger than the extraction limit; its text was
     /// not extracted.
-    TooLarge { size: u64, limit: usize },
+    TooLarge {
+        /// The attachment's decoded size in bytes.
+        size: u64,
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// A zip container lists more entries than allowed.
-    TooManyEntries { limit: usize },
+    TooManyEntries {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// A zip container or PDF unpacks to more bytes than allowed; text was
     /// extracted from what fit (office documents) or from the streams that
     /// fit (PDF).
-    UnpackLimit { limit: u64 },
+    UnpackLimit {
+        /// The limit that was hit.
+        limit: u64,
+    },
     /// XML inside an office document nests deeper than allowed; text up to
     /// there was kept.
-    XmlTooDeep { limit: usize },
+    XmlTooDeep {
+        /// The limit that was hit.
+        limit: usize,
+    },
     /// The document is damaged: `detail` says how, in our own words (text
     /// from the document or its parser is never quoted, so a problem can be
     /// logged).
     Damaged {
+        /// The document format (`pdf`, `docx`, …).
         format: &'static str,
+        /// What is wrong, in our own words.
         detail: &'static str,
     },
     /// A document format that carries text but is not read (legacy binary
     /// Office files).
-    Unsupported { format: &'static str },
+    Unsupported {
+        /// The document format (`pdf`, `docx`, …).
+        format: &'static str,
+    },
     /// The document is encrypted and cannot be read without a password.
-    Encrypted { format: &'static str },
+    Encrypted {
+        /// The document format (`pdf`, `docx`, …).
+        format: &'static str,
+    },
     /// The PDF parser did not finish in time; its text is missing.
-    PdfTimeout { seconds: u64 },
+    PdfTimeout {
+        /// The time allowed, in seconds.
+        seconds: u64,
+    },
     /// Too many earlier PDF workers are still stuck; this PDF was skipped.
-    PdfBusy { stuck: usize },
+    PdfBusy {
+        /// PDF workers still running past their time.
+        stuck: usize,
+    },
     /// The PDF parser failed on this file (it panicked or refused it).
     PdfFailed,
 }
