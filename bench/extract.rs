@@ -15,6 +15,9 @@
 //! quoted-printable), 20 % HTML, 10 % PDF, 10 % DOCX: a fifth of the mail
 //! carries an attachment.
 
+// A benchmark stops at the first surprise: unwrapping is how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../tests/support/docs.rs"]
 mod docs;
 
