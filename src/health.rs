@@ -39,6 +39,11 @@ struct HealthInner {
     seal_current_at: SystemTime,
     /// Upstream name -> last contact, in configuration order.
     upstreams: Vec<(String, Option<UpstreamState>)>,
+    /// What the search indexer last reported; `None` until it runs.
+    search: Option<SearchReport>,
+    /// A search lag above this makes the status `degraded`
+    /// (`[search] max_lag`).
+    search_max_lag: u64,
 }
 
 /// The daemon's health, shared between the parts that know it and the HTTP
@@ -63,6 +68,8 @@ impl HealthState {
             last_seal: None,
             seal_current_at: SystemTime::now(),
             upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
+            search: None,
+            search_max_lag: u64::MAX,
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -86,6 +93,25 @@ impl HealthState {
         // A panic elsewhere while holding the lock leaves plain values that
         // are still meaningful, so a poisoned lock is used as it is.
         f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The lag (records) above which search makes the status `degraded`.
+    pub fn set_search_max_lag(&self, max_lag: u64) {
+        self.with(|h| h.search_max_lag = max_lag);
+    }
+
+    /// The search index has committed up to `indexed` while the archive's
+    /// head is `head`; `failing` while the indexer recovers from an error.
+    pub fn search_progress(&self, indexed: u64, head: u64, failing: bool) {
+        self.with(|h| {
+            h.search = Some(SearchReport {
+                indexed_seq: indexed,
+                head_seq: head,
+                lag: head.saturating_sub(indexed),
+                failing,
+                lagging: false,
+            })
+        });
     }
 
     /// Whether the archive currently accepts commits.
@@ -136,9 +162,14 @@ impl HealthState {
                 })
                 .collect();
             let upstream_down = upstreams.iter().any(|u| u.reachable == Some(false));
+            let search = h.search.clone().map(|mut s| {
+                s.lagging = s.lag > h.search_max_lag;
+                s
+            });
+            let search_behind = search.as_ref().is_some_and(|s| s.lagging || s.failing);
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue {
+            } else if upstream_down || seal_overdue || search_behind {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -149,6 +180,7 @@ impl HealthState {
                 last_seal_age_seconds: seal_age,
                 seal_overdue,
                 upstreams,
+                search,
             }
         })
     }
@@ -160,7 +192,8 @@ impl HealthState {
 pub enum Status {
     /// Everything works.
     Ok,
-    /// Mail is archived, but an upstream is down or the seal is late.
+    /// Mail is archived, but an upstream is down, the seal is late or the
+    /// search index lags or fails.
     Degraded,
     /// The archive cannot commit: no mail is being accepted.
     Fail,
@@ -180,6 +213,24 @@ pub struct HealthReport {
     pub seal_overdue: bool,
     /// One entry per upstream.
     pub upstreams: Vec<UpstreamReport>,
+    /// The search index against the archive; `null` before the indexer
+    /// reports.
+    pub search: Option<SearchReport>,
+}
+
+/// The search index in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchReport {
+    /// Every message record up to this one is searchable.
+    pub indexed_seq: u64,
+    /// The archive's newest record.
+    pub head_seq: u64,
+    /// Records committed to the archive, not yet to the index.
+    pub lag: u64,
+    /// The indexer is recovering from an error (it reopens the index).
+    pub failing: bool,
+    /// The lag is over `[search] max_lag`: the status is `degraded`.
+    pub lagging: bool,
 }
 
 /// One upstream in `/healthz`.

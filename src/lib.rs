@@ -36,6 +36,7 @@ pub mod imap;
 pub mod import;
 pub mod metrics;
 pub mod notify;
+pub mod search;
 pub mod server;
 pub mod shutdown;
 pub mod smtp;

@@ -30,6 +30,9 @@
 //! | `chain_length_records` | gauge | |
 //! | `archive_writable` | gauge (0/1) | |
 //! | `upstream_reachable` | gauge (0/1) | `listener` |
+//! | `search_indexed_seq` | gauge | |
+//! | `search_head_seq` | gauge | |
+//! | `search_lag_records` | gauge | |
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -141,6 +144,12 @@ struct Metrics {
     archive_writable: Gauge<i64, AtomicI64>,
     /// Per proxy listener: 1 when the last session reached its upstream.
     upstream_reachable: Family<ListenerLabels, Gauge>,
+    /// The search index's committed record: what search can find.
+    search_indexed: Gauge<i64, AtomicI64>,
+    /// The archive's head as the search indexer last saw it.
+    search_head: Gauge<i64, AtomicI64>,
+    /// Records the search index trails the archive by.
+    search_lag: Gauge<i64, AtomicI64>,
 }
 
 impl Metrics {
@@ -160,6 +169,9 @@ impl Metrics {
             chain_length: Gauge::default(),
             archive_writable: Gauge::default(),
             upstream_reachable: Family::default(),
+            search_indexed: Gauge::default(),
+            search_head: Gauge::default(),
+            search_lag: Gauge::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -212,6 +224,21 @@ impl Metrics {
             "upstream_reachable",
             "1 when the last session reached the listener's upstream",
             m.upstream_reachable.clone(),
+        );
+        r.register(
+            "search_indexed_seq",
+            "Last record committed to the search index",
+            m.search_indexed.clone(),
+        );
+        r.register(
+            "search_head_seq",
+            "Archive head as the search indexer last saw it",
+            m.search_head.clone(),
+        );
+        r.register(
+            "search_lag_records",
+            "Records archived but not yet searchable",
+            m.search_lag.clone(),
         );
         m
     }
@@ -303,6 +330,18 @@ pub fn upstream_contacted(listener_name: &str, reachable: bool) {
         .set(i64::from(reachable));
     if let Some(health) = HealthState::installed() {
         health.upstream_contacted(listener_name, reachable);
+    }
+}
+
+/// The search index has committed up to `indexed` of the archive's `head`;
+/// `failing` while the indexer recovers from an error.
+pub fn search_progress(indexed: u64, head: u64, failing: bool) {
+    let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    METRICS.search_indexed.set(gauge(indexed));
+    METRICS.search_head.set(gauge(head));
+    METRICS.search_lag.set(gauge(head.saturating_sub(indexed)));
+    if let Some(health) = HealthState::installed() {
+        health.search_progress(indexed, head, failing);
     }
 }
 

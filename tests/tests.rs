@@ -32,5 +32,9 @@ mod soak;
 mod hostile;
 // /metrics and /healthz of the real daemon under journal and proxy traffic.
 mod metrics;
+// Search through the daemon and the CLI: journal Bcc, kill -9, deleted index.
+mod search;
+// Text extraction for search: charsets, documents, hostile input, corpora.
+mod search_extract;
 // The module graph of src/: no two modules use each other.
 mod layers;

@@ -17,7 +17,7 @@ use super::seal::Seal;
 use super::segment::Location;
 
 /// Index layout version; a different stored version triggers a rebuild.
-pub const INDEX_FORMAT: u64 = 1;
+pub const INDEX_FORMAT: u64 = 2;
 
 /// Errors from the index.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,11 @@ pub struct Summary {
     pub mail_from: Option<String>,
     /// Envelope recipients.
     pub rcpts: Vec<String>,
+    /// Every recipient an Exchange journal report names (To, Cc, Bcc,
+    /// Recipient, the lists they were expanded from, the addresses they
+    /// were forwarded from), lowercase: Bcc copies are found by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal_rcpts: Vec<String>,
     /// Content SHA-256, hex (message records).
     pub sha256: String,
     /// Content size.
@@ -343,6 +348,7 @@ impl Index {
         addrs.extend(s.headers.from.clone());
         addrs.extend(s.rcpts.iter().map(|a| a.to_ascii_lowercase()));
         addrs.extend(s.mail_from.iter().map(|a| a.to_ascii_lowercase()));
+        addrs.extend(s.journal_rcpts.iter().cloned());
         addrs.sort();
         addrs.dedup();
         for a in addrs.iter().filter(|a| !a.is_empty()) {
@@ -483,6 +489,21 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.source_name = m.source.name.clone();
             s.mail_from = m.mail_from.clone();
             s.rcpts = m.rcpts.iter().map(|r| r.address.clone()).collect();
+            if let Some(j) = &m.journal {
+                let mut all: Vec<String> = j
+                    .recipients
+                    .iter()
+                    .flat_map(|r| {
+                        std::iter::once(&r.address)
+                            .chain(&r.expanded)
+                            .chain(r.forwarded.iter())
+                    })
+                    .map(|a| a.to_ascii_lowercase())
+                    .collect();
+                all.sort();
+                all.dedup();
+                s.journal_rcpts = all;
+            }
             s.sha256 = m.content.sha256.clone();
             s.size = m.content.size;
         }

@@ -17,6 +17,7 @@ use crate::archive::{seal, verify};
 use crate::config::Config;
 
 use super::Filter;
+use super::listing::Listing;
 use super::target::Target;
 
 /// `mailseal verify`.
@@ -134,16 +135,13 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
         None => writeln!(out, "last seal:        none")?,
     }
+    super::search::stats_section(target, &mut out)?;
     Ok(0)
 }
 
 /// `mailseal list`.
 pub fn list(target: &Target, filter: &Filter, json: bool) -> anyhow::Result<u8> {
-    let mut listing = Listing {
-        out: std::io::BufWriter::new(std::io::stdout().lock()),
-        json,
-        header: false,
-    };
+    let mut listing = Listing::stdout(json);
     let conditions = filter.conditions();
     let remote = {
         let conditions = conditions.clone();
@@ -160,85 +158,6 @@ pub fn list(target: &Target, filter: &Filter, json: bool) -> anyhow::Result<u8> 
     }
     listing.finish()?;
     Ok(0)
-}
-
-/// `list`'s output: a header line before the first row, then one line (or
-/// one JSON object) per record.
-struct Listing<W: Write> {
-    /// Where lines go.
-    out: W,
-    /// One JSON object per line instead of columns.
-    json: bool,
-    /// The header line is out.
-    header: bool,
-}
-
-impl<W: Write> Listing<W> {
-    fn head(&mut self) -> std::io::Result<()> {
-        if !self.json && !self.header {
-            writeln!(
-                self.out,
-                "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  hash",
-                "id", "time", "source", "from", "to", "subject", "size"
-            )?;
-        }
-        self.header = true;
-        Ok(())
-    }
-
-    fn row(&mut self, s: &Summary) -> std::io::Result<()> {
-        self.head()?;
-        let out = &mut self.out;
-        if self.json {
-            serde_json::to_writer(&mut *out, s)?;
-            return writeln!(out);
-        }
-        let source = format!(
-            "{}:{}",
-            s.source_kind.map(|k| k.as_str()).unwrap_or("-"),
-            s.source_name
-        );
-        let from = s
-            .headers
-            .from
-            .clone()
-            .or_else(|| s.mail_from.clone())
-            .unwrap_or_default();
-        let to = s
-            .headers
-            .to
-            .first()
-            .or(s.rcpts.first())
-            .cloned()
-            .unwrap_or_default();
-        let subject = s.headers.subject.clone().unwrap_or_default();
-        writeln!(
-            out,
-            "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  {}",
-            s.seq,
-            s.time,
-            clip(&source, 22),
-            clip(&from, 28),
-            clip(&to, 28),
-            clip(&subject, 30),
-            s.size,
-            &s.sha256[..s.sha256.len().min(16)]
-        )
-    }
-
-    fn finish(mut self) -> std::io::Result<()> {
-        self.head()?;
-        self.out.flush()
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut c: String = s.chars().take(n - 1).collect();
-    c.push('…');
-    c
 }
 
 /// `mailseal show`.

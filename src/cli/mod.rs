@@ -6,9 +6,11 @@
 mod filter;
 mod imap_import;
 mod inspect;
+mod listing;
 mod load;
 mod progress;
 mod run;
+mod search;
 mod store;
 mod target;
 
@@ -74,6 +76,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search the archive (query language: docs/search.md); prints the
+    /// columns of `list`.
+    Search {
+        /// The query, e.g. `from:example.com rechnung date:2024`.
+        #[arg(required_unless_present = "check")]
+        query: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Most hits.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// `date` (oldest first), `-date` (newest first) or `relevance`.
+        #[arg(long, default_value = "-date", allow_hyphen_values = true)]
+        sort: String,
+        /// Continue after the page that printed this cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Compare the index with the segments instead (exit 1 when
+        /// something is missing, extra or stale).
+        #[arg(long, conflicts_with = "query")]
+        check: bool,
+        /// With --check: index what is missing, remove what is extra.
+        #[arg(long, requires = "check")]
+        repair: bool,
+    },
     /// Show one record's metadata, or exactly its original bytes.
     Show {
         /// Record id.
@@ -93,6 +121,9 @@ pub enum Command {
         /// Which records.
         #[command(flatten)]
         filter: Filter,
+        /// Only the records matching this search query (docs/search.md).
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
     },
     /// Import existing mail.
     Import {
@@ -106,7 +137,7 @@ pub enum Command {
         #[command(subcommand)]
         what: KeyCommand,
     },
-    /// Drop the index and rebuild it from the segments.
+    /// Drop the indexes (sled and search) and rebuild them from the segments.
     Reindex,
     /// Hash a password (read from stdin) for `[[journal]] auth_users`.
     HashPassword,
@@ -180,7 +211,31 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     out,
                     format,
                     filter,
-                } => store::export(&target, &out, format, &filter),
+                    query,
+                } => store::export(&target, &out, format, &filter, query.as_deref()),
+                Command::Search {
+                    check: true,
+                    repair,
+                    json,
+                    ..
+                } => search::check(&target, repair, json),
+                Command::Search {
+                    query,
+                    json,
+                    limit,
+                    sort,
+                    cursor,
+                    ..
+                } => search::search(
+                    &target,
+                    search::SearchArgs {
+                        query: query.unwrap_or_default(),
+                        json,
+                        limit,
+                        sort,
+                        cursor,
+                    },
+                ),
                 Command::Import {
                     what: ImportCommand::Imap(args),
                 } => imap_import::run(&target, args),

@@ -107,6 +107,7 @@ pub fn export(
     out: &Path,
     format: ExportFormat,
     filter: &Filter,
+    query: Option<&str>,
 ) -> anyhow::Result<u8> {
     let conditions = filter.conditions();
     let mut options = ExportOptions {
@@ -119,10 +120,17 @@ pub fn export(
         seal: None,
     };
     let asked = conditions.clone();
+    let q = query.map(str::to_string);
     let summary =
-        if let Some(stream) = target.ask(|client| async move { client.export(asked).await })? {
+        if let Some(stream) = target.ask(|client| async move { client.export(asked, q).await })? {
             export_remote(target, stream, &mut options)?
         } else {
+            // The index answers the query (and is closed again before the
+            // archive is read for the export).
+            let only: Option<std::collections::BTreeSet<u64>> = match query {
+                Some(q) => Some(super::search::matching(target, q)?.into_iter().collect()),
+                None => None,
+            };
             let reader = target.reader()?;
             let head = reader.head()?;
             options.chain_head = parse_hex(&head.hash).map(|hash| ChainHead {
@@ -134,6 +142,8 @@ pub fn export(
                 .summaries()?
                 .into_iter()
                 .filter(|s| conditions.selects(s))
+                .filter(|s| only.as_ref().is_none_or(|o| o.contains(&s.seq)))
+                .filter(|s| s.seq <= head.seq)
                 .map(|s| s.seq)
                 .collect();
             let records = wanted.iter().map(|&seq| {
@@ -228,6 +238,8 @@ pub fn reindex(target: &Target) -> anyhow::Result<u8> {
                 })?;
             let head = archive.reader().head()?;
             archive.close()?;
+            let indexed = super::search::rebuild_local(target)?;
+            println!("search index rebuilt: up to record {indexed}");
             head.seq
         }
     };

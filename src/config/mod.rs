@@ -32,6 +32,7 @@ mod journal;
 mod log;
 mod password;
 mod problem;
+mod search;
 mod smtp_proxy;
 mod upstream;
 mod value;
@@ -52,6 +53,7 @@ pub use journal::{AuthUser, JournalConfig};
 pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use problem::{ConfigErrors, Problem};
+pub use search::SearchConfig;
 pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
 pub use upstream::Upstream;
 pub use value::{HostPort, TlsMode};
@@ -90,6 +92,9 @@ struct RawConfig {
     /// `[control]`.
     #[serde(default)]
     control: control::RawControl,
+    /// `[search]`.
+    #[serde(default)]
+    search: search::RawSearch,
 }
 
 /// The validated configuration.
@@ -111,6 +116,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The local socket the CLI reaches the daemon through.
     pub control: ControlConfig,
+    /// The search index's health bound.
+    pub search: SearchConfig,
 }
 
 impl Config {
@@ -168,6 +175,7 @@ impl Config {
             http: HttpConfig::default(),
             log: LogConfig::default(),
             control: ControlConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -207,6 +215,7 @@ impl RawConfig {
             http: http?,
             log: log?,
             control: control?,
+            search: self.search.validate(),
         })
     }
 

@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod corpus;
 pub mod daemon;
+pub mod docs;
 pub mod dovecot;
 pub mod mount;
 pub mod postfix_tools;

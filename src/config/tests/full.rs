@@ -29,6 +29,7 @@ seal_interval = "1m"
 segment_max_bytes = 1000000
 spool_memory_limit = 65536
 spool_dir = "{d}/spool"
+local_domains = ["Example.COM.", "example.de"]
 
 [[journal]]
 name = "journal"
@@ -150,6 +151,10 @@ fn fully_populated_example_parses_into_typed_values() {
     let config = parse(&full_example(dir.path())).unwrap();
     assert_eq!(config.archive.compression_level, 5);
     assert_eq!(config.archive.seal_interval, Duration::from_secs(60));
+    assert_eq!(
+        config.archive.local_domains,
+        vec!["example.com", "example.de"]
+    );
     let journal = &config.journal[0];
     assert!(journal.require_tls && journal.tls.files.is_some());
     assert_eq!(journal.tls.mode, TlsMode::Starttls);

@@ -356,6 +356,21 @@ fn wrong_types_and_unknown_enum_values_are_reported() {
 }
 
 #[test]
+fn local_domains_must_be_domain_names() {
+    let text = r#"
+        [archive]
+        local_domains = ["example.com", "alice@example.com", "", "bad..dots"]
+    "#;
+    let errors = errors(text);
+    let shown = errors.to_string();
+    assert!(errors.has("archive.local_domains"), "{shown}");
+    for bad in ["alice@example.com", "\"\"", "bad..dots"] {
+        assert!(shown.contains(bad), "{bad} not reported in:\n{shown}");
+    }
+    assert!(!shown.contains(": \"example.com\""), "{shown}");
+}
+
+#[test]
 fn control_socket_path_and_group_are_checked() {
     let long = format!("/run/{}/control.sock", "x".repeat(120));
     let text = format!("[control]\nsocket = {long:?}\ngroup = \"no such group!\"\n");
