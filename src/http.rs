@@ -74,6 +74,23 @@ struct HealthInner {
     seal_current_at: SystemTime,
     /// Upstream name -> last contact, in configuration order.
     upstreams: Vec<(String, Option<UpstreamState>)>,
+    /// Time-stamp authorities and the seal mailer, as they reported.
+    witnesses: Vec<WitnessState>,
+}
+
+/// What a witness (time-stamp authority, seal mailer) reported last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WitnessState {
+    /// `timestamp:NAME` or `seal_mail`.
+    name: String,
+    /// Result of the latest attempt; `None` before any.
+    ok: Option<bool>,
+    /// Seals not taken yet.
+    pending: u64,
+    /// When it last succeeded.
+    last_success: Option<SystemTime>,
+    /// Why the latest attempt failed (no credentials, no bodies).
+    error: Option<String>,
 }
 
 /// The daemon's health, shared between the parts that know it and the HTTP
@@ -98,6 +115,7 @@ impl HealthState {
             last_seal: None,
             seal_current_at: SystemTime::now(),
             upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
+            witnesses: Vec::new(),
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -155,6 +173,34 @@ impl HealthState {
         });
     }
 
+    /// A witness reported: see [`crate::metrics::witness`].
+    pub fn witness(&self, name: &str, ok: Option<bool>, pending: u64, error: Option<&str>) {
+        self.with(|h| {
+            let i = match h.witnesses.iter().position(|w| w.name == name) {
+                Some(i) => i,
+                None => {
+                    h.witnesses.push(WitnessState {
+                        name: name.to_owned(),
+                        ok: None,
+                        pending: 0,
+                        last_success: None,
+                        error: None,
+                    });
+                    h.witnesses.len() - 1
+                }
+            };
+            let w = &mut h.witnesses[i];
+            w.pending = pending;
+            if ok.is_some() {
+                w.ok = ok;
+                w.error = error.map(str::to_owned);
+            }
+            if ok == Some(true) {
+                w.last_success = Some(SystemTime::now());
+            }
+        });
+    }
+
     /// The report as of `now`.
     pub fn report(&self, now: SystemTime) -> HealthReport {
         self.with(|h| {
@@ -171,9 +217,21 @@ impl HealthState {
                 })
                 .collect();
             let upstream_down = upstreams.iter().any(|u| u.reachable == Some(false));
+            let witnesses: Vec<WitnessReport> = h
+                .witnesses
+                .iter()
+                .map(|w| WitnessReport {
+                    name: w.name.clone(),
+                    ok: w.ok,
+                    pending_seals: w.pending,
+                    last_success_age_seconds: w.last_success.map(age),
+                    error: w.error.clone(),
+                })
+                .collect();
+            let witness_failing = witnesses.iter().any(|w| w.ok == Some(false));
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue {
+            } else if upstream_down || seal_overdue || witness_failing {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -184,6 +242,7 @@ impl HealthState {
                 last_seal_age_seconds: seal_age,
                 seal_overdue,
                 upstreams,
+                witnesses,
             }
         })
     }
@@ -215,6 +274,24 @@ pub struct HealthReport {
     pub seal_overdue: bool,
     /// One entry per upstream.
     pub upstreams: Vec<UpstreamReport>,
+    /// Time-stamp authorities and the seal mailer; a failing one makes
+    /// the status `degraded` (mail is still archived and sealed).
+    pub witnesses: Vec<WitnessReport>,
+}
+
+/// One witness in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessReport {
+    /// `timestamp:NAME` or `seal_mail`.
+    pub name: String,
+    /// Result of the latest attempt; `null` before any.
+    pub ok: Option<bool>,
+    /// Seals not stamped or mailed yet.
+    pub pending_seals: u64,
+    /// Seconds since the last success; `null` before any.
+    pub last_success_age_seconds: Option<u64>,
+    /// Why the latest attempt failed.
+    pub error: Option<String>,
 }
 
 /// One upstream in `/healthz`.

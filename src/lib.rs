@@ -13,7 +13,9 @@
 //!  smtp::journal┼─> archive::Spool ─> Archive::append ─> writer thread ─> segment (fsync) ─> index
 //!  imap::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
-//!  verify / export / list / show  <── archive::segment reader + index
+//!                                                                  │ signed tree head (archive::merkle)
+//!                                          timestamp (RFC 3161) <──┤──> seal_mail (witnesses)
+//!  verify / export / list / show / prove  <── archive::segment reader + index + tree
 //! ```
 
 pub mod archive;
@@ -25,7 +27,10 @@ pub mod imap;
 pub mod import;
 pub mod metrics;
 pub mod notify;
+pub mod proof;
+pub mod seal_mail;
 pub mod server;
 pub mod shutdown;
 pub mod smtp;
+pub mod timestamp;
 pub mod tls;

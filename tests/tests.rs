@@ -27,3 +27,7 @@ mod soak;
 mod hostile;
 // /metrics and /healthz of the real daemon under journal and proxy traffic.
 mod metrics;
+// Format 2: tree heads, proofs, key history, the tamper matrix (issue 16).
+mod proofs;
+// Time stamps from a local TSA and seals mailed to a witness (issue 16).
+mod witness;

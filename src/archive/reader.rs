@@ -12,11 +12,16 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::index::{ContentLoc, Head, Index, Summary};
+use super::keys::KeyEvent;
 use super::record::Record;
 use super::scan::{self, MemoryIndex, ScanError};
 use super::seal::Seal;
 use super::segment::{self, SegmentError, SegmentReader};
+use super::stamp::TimeStamp;
 use super::{ArchiveError, ArchiveOptions};
+
+/// Chain hashes of records in order ([`Reader::hashes_from`]).
+pub type Hashes<'a> = Box<dyn Iterator<Item = Result<[u8; 32], ArchiveError>> + 'a>;
 
 /// Read-only view of an archive.
 pub struct Reader {
@@ -130,6 +135,61 @@ impl Reader {
         })
     }
 
+    /// Every seal, oldest first.
+    pub fn seals(&self) -> Result<Vec<Seal>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.seals()?,
+            View::Memory(m) => m.seals.clone(),
+        })
+    }
+
+    /// Every time stamp of a seal.
+    pub fn timestamps(&self) -> Result<Vec<TimeStamp>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.timestamps()?,
+            View::Memory(m) => m.timestamps.clone(),
+        })
+    }
+
+    /// Every seal-key rotation, in chain order.
+    pub fn key_events(&self) -> Result<Vec<KeyEvent>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.key_events()?,
+            View::Memory(m) => m.key_events.clone(),
+        })
+    }
+
+    /// True when this view was read from the segments into memory because
+    /// the daemon holds the index.
+    pub fn in_memory(&self) -> bool {
+        matches!(self.view, View::Memory(_))
+    }
+
+    /// The archive's `segments/` directory.
+    pub fn segments_dir(&self) -> &std::path::Path {
+        &self.segments
+    }
+
+    /// Chain hashes of the records from `seq` on, in order.
+    pub fn hashes_from(&self, seq: u64) -> Result<Hashes<'_>, ArchiveError> {
+        let parse = |s: Summary| {
+            super::chain::parse_hex(&s.hash)
+                .ok_or_else(|| ArchiveError::Other(format!("record {}: bad hash", s.seq)))
+        };
+        Ok(match &self.view {
+            View::Indexed(i) => Box::new(
+                i.summaries_from(seq)?
+                    .map(move |s| s.map_err(ArchiveError::from).and_then(parse)),
+            ),
+            View::Memory(m) => Box::new(
+                m.summaries
+                    .iter()
+                    .skip(seq.saturating_sub(1) as usize)
+                    .map(move |s| parse(s.clone())),
+            ),
+        })
+    }
+
     /// Every record's summary, in chain order.
     pub fn summaries(&self) -> Result<Vec<Summary>, ArchiveError> {
         Ok(match &self.view {
@@ -145,6 +205,25 @@ impl Reader {
             View::Memory(m) => m.summaries.iter().find(|s| s.seq == seq).cloned(),
         };
         found.ok_or(ArchiveError::NoRecord(seq))
+    }
+
+    /// One record's stored JSON bytes, exactly, with its hash.
+    pub fn record_bytes(&self, seq: u64) -> Result<(Vec<u8>, String), ArchiveError> {
+        let s = self.summary(seq)?;
+        let mut r = SegmentReader::open(&self.segments, s.segment).map_err(seg_err)?;
+        r.seek(s.offset);
+        let fh = r
+            .next_header()
+            .map_err(seg_err)?
+            .ok_or(ArchiveError::NoRecord(seq))?;
+        let mut payload = r.read_payload(&fh).map_err(seg_err)?;
+        if payload.len() < 32 {
+            return Err(ArchiveError::Other(format!(
+                "record {seq} at {} is too short",
+                fh.at
+            )));
+        }
+        Ok((payload.split_off(32), s.hash))
     }
 
     /// One record as stored, with its hash.

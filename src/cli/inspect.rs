@@ -21,20 +21,19 @@ fn reader(config: &Config) -> anyhow::Result<Reader> {
 }
 
 /// `mailseal verify`.
-pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow::Result<u8> {
-    let trusted: Option<VerifyingKey> =
-        match public_key {
-            Some(p) => {
-                let pem = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                Some(VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
-                    anyhow::anyhow!("{}: not an Ed25519 public key: {e}", p.display())
-                })?)
-            }
-            None => seal::load_key(&config.archive.key_file)
-                .ok()
-                .map(|k| k.verifying_key()),
-        };
+pub fn verify(
+    config: &Config,
+    public_key: Option<&Path>,
+    json: bool,
+    seals: &[std::path::PathBuf],
+    tsa_ca: &[std::path::PathBuf],
+) -> anyhow::Result<u8> {
+    let trusted: Option<VerifyingKey> = match public_key {
+        Some(p) => Some(read_public_key(p)?),
+        None => seal::load_key(&config.archive.key_file)
+            .ok()
+            .map(|k| k.verifying_key()),
+    };
     let segments = config.archive.path.join("segments");
     if !segments.is_dir() {
         anyhow::bail!(
@@ -43,7 +42,8 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
         );
     }
     let started = Instant::now();
-    let report = verify::verify(&segments, trusted.as_ref())
+    let options = verify_options(config, seals, tsa_ca)?;
+    let report = verify::verify_with(&segments, trusted.as_ref(), &options)
         .with_context(|| format!("reading {}", segments.display()))?;
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
@@ -77,6 +77,29 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
                 "note: no trusted public key; seals were checked against the keys they name"
             )?;
         }
+        let t = &report.tree;
+        writeln!(out, "tree root {} over {} records", t.root, report.head_seq)?;
+        if t.key_rotations > 0 {
+            writeln!(
+                out,
+                "seal key rotated {} times; history followed",
+                t.key_rotations
+            )?;
+        }
+        if t.timestamps > 0 {
+            writeln!(
+                out,
+                "{} time stamps, {} checked against a time-stamp authority's CA",
+                t.timestamps, t.timestamps_checked
+            )?;
+        }
+        if t.kept_seals > 0 {
+            writeln!(
+                out,
+                "{} kept seals: the archive holds what they sealed",
+                t.kept_seals
+            )?;
+        }
     } else {
         writeln!(out, "FAILED: first broken place: {}", report.problems[0])?;
         for p in &report.problems[1..] {
@@ -87,12 +110,55 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
     Ok(if report.ok() { 0 } else { 1 })
 }
 
+/// A public key from a PEM file (`key show`), or a file or argument
+/// holding it in hex.
+fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
+    let given = p.to_string_lossy();
+    let text = if given.len() == 64 && hex::decode(given.as_bytes()).is_ok() {
+        given.to_string()
+    } else {
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+    };
+    if let Some(k) = crate::archive::keys::parse_key(text.trim()) {
+        return Ok(k);
+    }
+    VerifyingKey::from_public_key_pem(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not an Ed25519 public key: {e}", p.display()))
+}
+
+/// Kept seals and time-stamp CAs for `verify`.
+fn verify_options(
+    config: &Config,
+    seals: &[std::path::PathBuf],
+    tsa_ca: &[std::path::PathBuf],
+) -> anyhow::Result<verify::TreeOptions> {
+    let mut kept = Vec::new();
+    for f in seals {
+        kept.extend(super::prove::read_seals(f)?);
+    }
+    let mut trust: Option<mailseal_tsp::Trust> = None;
+    for f in tsa_ca
+        .iter()
+        .chain(config.timestamp.iter().map(|t| &t.ca_file))
+    {
+        let pem = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let t = mailseal_tsp::Trust::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        trust.get_or_insert_with(Default::default).extend(t);
+    }
+    Ok(verify::TreeOptions { kept, tsa: trust })
+}
+
 /// `mailseal stats`.
 pub fn stats(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let st = reader(config)?.stats()?;
+    let r = reader(config)?;
+    let st = r.stats()?;
+    let proofs = proof_status(&r, config)?;
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &st)?;
+        let mut doc = serde_json::to_value(&st)?;
+        doc["proofs"] = serde_json::to_value(&proofs)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(0);
     }
@@ -132,7 +198,103 @@ pub fn stats(config: &Config, json: bool) -> anyhow::Result<u8> {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
         None => writeln!(out, "last seal:        none")?,
     }
+    if let Some(root) = &proofs.tree_root {
+        writeln!(out, "tree head:        root {root} (signed)")?;
+    }
+    writeln!(
+        out,
+        "seal keys:        {} ({} rotations)",
+        proofs.key, proofs.key_rotations
+    )?;
+    for a in &proofs.timestamps {
+        writeln!(
+            out,
+            "time stamps:      {}: {} of {} tree heads stamped, {} waiting",
+            a.authority, a.stamped, proofs.tree_heads, a.unstamped
+        )?;
+    }
+    if let Some(m) = proofs.mailed_seq {
+        writeln!(out, "seal mail:        seals up to record {m} mailed")?;
+    }
     Ok(0)
+}
+
+/// Tree heads, time stamps and mailed seals for `stats`.
+#[derive(serde::Serialize)]
+struct ProofStatus {
+    /// The newest signed tree head's root.
+    tree_root: Option<String>,
+    /// Version-2 seals.
+    tree_heads: u64,
+    /// The seal key now (hex).
+    key: String,
+    /// Seal-key rotations.
+    key_rotations: u64,
+    /// Per configured authority.
+    timestamps: Vec<AuthorityStatus>,
+    /// The newest seal mailed to witnesses, when `[seal_mail]` is on.
+    mailed_seq: Option<u64>,
+}
+
+/// One time-stamp authority in `stats`.
+#[derive(serde::Serialize)]
+struct AuthorityStatus {
+    /// Its configured name.
+    authority: String,
+    /// Tree heads it stamped.
+    stamped: u64,
+    /// Tree heads still waiting for its stamp.
+    unstamped: u64,
+}
+
+fn proof_status(r: &Reader, config: &Config) -> anyhow::Result<ProofStatus> {
+    let seals: Vec<_> = r
+        .seals()?
+        .into_iter()
+        .filter(|s| s.version.is_some())
+        .collect();
+    let stamps = r.timestamps()?;
+    let events = r.key_events()?;
+    let key = events
+        .last()
+        .map(|e| e.new_key.clone())
+        .or_else(|| seals.last().map(|s| s.public_key.clone()))
+        .unwrap_or_default();
+    let mut names: Vec<String> = config.timestamp.iter().map(|t| t.name.clone()).collect();
+    for t in &stamps {
+        if !names.contains(&t.authority) {
+            names.push(t.authority.clone());
+        }
+    }
+    let timestamps = names
+        .into_iter()
+        .map(|name| {
+            let stamped = seals
+                .iter()
+                .filter(|s| stamps.iter().any(|t| t.authority == name && t.seq == s.seq))
+                .count() as u64;
+            AuthorityStatus {
+                unstamped: seals.len() as u64 - stamped,
+                stamped,
+                authority: name,
+            }
+        })
+        .collect();
+    let mailed_seq = config.seal_mail.as_ref().map(|_| {
+        std::fs::read(config.archive.path.join("seal-mail.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("mailed_seq")?.as_u64())
+            .unwrap_or(0)
+    });
+    Ok(ProofStatus {
+        tree_root: seals.last().and_then(|s| s.root.clone()),
+        tree_heads: seals.len() as u64,
+        key,
+        key_rotations: events.len() as u64,
+        timestamps,
+        mailed_seq,
+    })
 }
 
 /// `mailseal list`.

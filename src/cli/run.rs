@@ -63,6 +63,7 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
     }
     crate::server::start(config, archive, &shutdown).await?;
     crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
+    spawn_witnesses(config, archive, &shutdown)?;
     crate::notify::ready();
     tracing::info!(
         listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),
@@ -72,6 +73,26 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
     crate::notify::stopping();
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;
+    Ok(())
+}
+
+/// Starts the time-stamp authorities' tasks and the seal mailer.
+fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let authorities = config
+        .timestamp
+        .iter()
+        .map(crate::timestamp::client::Authority::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::timestamp::spawn(archive, authorities, &shutdown.tracker, &shutdown.token);
+    if let Some(c) = &config.seal_mail {
+        let mailer =
+            crate::seal_mail::Mailer::new(c, &config.archive.path, &config.archive.key_file)?;
+        shutdown.tracker.spawn(crate::seal_mail::run(
+            mailer,
+            archive.clone(),
+            shutdown.token.clone(),
+        ));
+    }
     Ok(())
 }
 

@@ -71,7 +71,11 @@ pub fn export(
     out: &Path,
     format: ExportFormat,
     filter: &Filter,
+    with_proofs: bool,
 ) -> anyhow::Result<u8> {
+    if with_proofs && format != ExportFormat::Eml {
+        anyhow::bail!("--with-proofs needs --format eml (one proof beside each message)");
+    }
     let reader = Reader::open(&archive_options(&config.archive))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
     let head = reader.head()?;
@@ -100,6 +104,10 @@ pub fn export(
         Ok::<_, ArchiveError>((record, hash))
     });
     let summary = export::export(records, &reader, &options, &export::NoExportProgress)?;
+    drop(reader);
+    if with_proofs {
+        super::prove::write_proofs(config, out, &wanted)?;
+    }
     let note = if summary.inexact > 0 {
         format!(
             " ({} not byte-exact in mbox: no final newline; use --format eml)",

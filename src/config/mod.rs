@@ -24,7 +24,9 @@ mod journal;
 mod log;
 mod password;
 mod problem;
+mod seal_mail;
 mod smtp_proxy;
+mod timestamp;
 mod value;
 
 use std::collections::HashMap;
@@ -41,7 +43,9 @@ pub use journal::{AuthUser, JournalConfig};
 pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use problem::{ConfigErrors, Problem};
+pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
 pub use smtp_proxy::{SmtpProxyConfig, SmtpUpstreamTls};
+pub use timestamp::TimestampConfig;
 pub use value::{TlsFiles, TlsMode, Upstream, UpstreamCa};
 
 use document::Document;
@@ -75,6 +79,12 @@ struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     log: log::RawLog,
+    /// `[[timestamp]]` authorities.
+    #[serde(default)]
+    timestamp: Vec<timestamp::RawTimestamp>,
+    /// `[seal_mail]`.
+    #[serde(default)]
+    seal_mail: Option<seal_mail::RawSealMail>,
 }
 
 /// The validated configuration.
@@ -94,6 +104,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+    /// RFC 3161 authorities that stamp every seal.
+    pub timestamp: Vec<TimestampConfig>,
+    /// Seals mailed to witnesses; `None` when off.
+    pub seal_mail: Option<SealMailConfig>,
 }
 
 impl Config {
@@ -150,6 +164,8 @@ impl Config {
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            timestamp: Vec::new(),
+            seal_mail: None,
         }
     }
 }
@@ -176,6 +192,17 @@ impl RawConfig {
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
+        let timestamp: Vec<_> = enumerate(self.timestamp, &mut all_ok, |i, raw| {
+            raw.validate(p, &at("timestamp", i))
+        });
+        let seal_mail = match self.seal_mail.map(|raw| raw.validate(p)) {
+            Some(None) => {
+                all_ok = false;
+                None
+            }
+            Some(some) => some,
+            None => None,
+        };
         if !all_ok {
             return None;
         }
@@ -187,6 +214,8 @@ impl RawConfig {
             imap_import,
             http: http?,
             log: log?,
+            timestamp,
+            seal_mail,
         })
     }
 
@@ -195,7 +224,8 @@ impl RawConfig {
         let names = each("smtp_proxy", &self.smtp_proxy, |r| r.name())
             .chain(each("journal", &self.journal, |r| r.name()))
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.name()))
-            .chain(each("imap_import", &self.imap_import, |r| r.name()));
+            .chain(each("imap_import", &self.imap_import, |r| r.name()))
+            .chain(each("timestamp", &self.timestamp, |r| r.name()));
         let mut seen: HashMap<&str, String> = HashMap::new();
         for (at, name) in names {
             let Some(name) = name.filter(|n| !n.is_empty()) else {
