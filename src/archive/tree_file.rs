@@ -1,13 +1,16 @@
 //! The tree file: every node of the Merkle tree, on disk, rebuildable.
 //!
-//! `<archive>/tree/level-LL` holds the hashes of the complete subtrees of
-//! height `LL` (level 0: the leaves), 32 bytes each, in order, so node
-//! `(level, index)` is at byte `32 * index`. That is about 64 bytes per
-//! record and lets a proof read O(log n) nodes. Like the index it is
-//! derived: it is not fsync'd per commit, and opening the archive checks
-//! its last leaf against the chain, truncates what is ahead of the chain
-//! or torn, recomputes higher levels that lag, and appends what is
-//! missing; a tree whose last leaf does not match is rebuilt.
+//! `<archive>/tree/nodes` holds the hash of every complete subtree, 32
+//! bytes each, in the order the tree completes them: a leaf, then every
+//! node that leaf completes (the layout of a Merkle mountain range). So
+//! appending records only appends to one file, the file holds
+//! `2n - popcount(n)` hashes for `n` records (about 64 bytes a record),
+//! and node `(level, index)` sits at a position computed from its last
+//! leaf ([`position`]): a proof reads O(log n) hashes. Like the index it
+//! is derived: it is not fsync'd per commit; opening the archive cuts a
+//! torn tail back to the last whole record, checks the last leaf against
+//! the chain, and appends what is missing, and a tree whose last leaf does
+//! not match is rebuilt.
 //!
 //! [`Tree`] is the writer's view: the [`Frontier`] moves with every record
 //! written (seals need the root of the batch in progress), the nodes reach
@@ -17,129 +20,98 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::merkle::{Frontier, Hash, Node, NodeSource, node_hash};
+use super::merkle::{Frontier, Hash, Node, NodeSource};
 
 /// The tree's directory inside the archive.
 pub const TREE_DIR: &str = "tree";
 
-/// The levels of a tree on disk.
-pub struct TreeFile {
-    /// `<archive>/tree`.
-    dir: PathBuf,
-    /// One open file per level that has nodes.
-    levels: Vec<File>,
-    /// Nodes per level.
-    counts: Vec<u64>,
+/// Hashes stored for a tree of `n` leaves.
+fn count_for(n: u64) -> u64 {
+    2 * n - u64::from(n.count_ones())
 }
 
-fn level_name(level: usize) -> String {
-    format!("level-{level:02}")
+/// Where node `(level, index)` is in the file, counted in hashes: right
+/// after the leaf that completes it and the nodes below it.
+pub fn position(level: u32, index: u64) -> u64 {
+    let last_leaf = ((index + 1) << level) - 1;
+    count_for(last_leaf) + u64::from(level)
+}
+
+/// The most leaves whose hashes fit in `count` stored hashes.
+fn leaves_within(count: u64) -> u64 {
+    // count_for is increasing and count_for(n) >= 2n - 64, so
+    // n <= count / 2 + 32.
+    let mut n = count / 2 + 33;
+    while n > 0 && count_for(n) > count {
+        n -= 1;
+    }
+    n
+}
+
+/// The nodes of a tree on disk.
+pub struct TreeFile {
+    /// `<archive>/tree/nodes`.
+    file: File,
+    /// Leaves stored.
+    size: u64,
 }
 
 impl TreeFile {
-    /// Opens (creating) the tree in `dir` and repairs what a crash can
-    /// leave: torn hashes, and upper levels behind the leaves.
+    /// Opens (creating) the tree in `dir` and cuts what a crash can leave
+    /// (a torn hash, a record's leaf without the nodes it completes).
     pub fn open(dir: &Path) -> io::Result<TreeFile> {
         std::fs::create_dir_all(dir)?;
-        let mut t = TreeFile {
-            dir: dir.to_path_buf(),
-            levels: Vec::new(),
-            counts: Vec::new(),
-        };
-        while dir.join(level_name(t.levels.len())).exists() {
-            let f = open_level(dir, t.levels.len())?;
-            let n = f.metadata()?.len() / 32;
-            f.set_len(n * 32)?;
-            t.levels.push(f);
-            t.counts.push(n);
-        }
-        if t.levels.is_empty() {
-            t.levels.push(open_level(dir, 0)?);
-            t.counts.push(0);
-        }
-        t.truncate(t.size())?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("nodes"))?;
+        let size = leaves_within(file.metadata()?.len() / 32);
+        let mut t = TreeFile { file, size };
+        t.truncate(size)?;
         Ok(t)
     }
 
     /// Leaves stored.
     pub fn size(&self) -> u64 {
-        self.counts.first().copied().unwrap_or(0)
+        self.size
     }
 
-    /// Keeps the first `size` leaves (and the nodes over them), and
-    /// computes upper nodes that a crash left unwritten.
+    /// Keeps the first `size` leaves (and the nodes over them).
     pub fn truncate(&mut self, size: u64) -> io::Result<()> {
-        for level in 0..self.levels.len() {
-            let want = size >> level;
-            if self.counts[level] > want {
-                self.levels[level].set_len(want * 32)?;
-                self.counts[level] = want;
-            }
-        }
-        let mut level = 1;
-        while size >> level > 0 {
-            if level == self.levels.len() {
-                self.levels.push(new_level(&self.dir, level)?);
-                self.counts.push(0);
-            }
-            while self.counts[level] < size >> level {
-                let i = self.counts[level];
-                let left = self.node(level as u32 - 1, 2 * i)?;
-                let right = self.node(level as u32 - 1, 2 * i + 1)?;
-                self.write_node(level, i, &node_hash(&left, &right))?;
-            }
-            level += 1;
-        }
+        let size = size.min(self.size);
+        self.file.set_len(count_for(size) * 32)?;
+        self.size = size;
         Ok(())
     }
 
-    /// Appends nodes (each continuing its level, as [`Frontier::push`]
-    /// returns them).
+    /// Appends nodes in the order [`Frontier::push`] returns them,
+    /// continuing the tree.
     pub fn append(&mut self, nodes: &[Node]) -> io::Result<()> {
-        let mut by_level: Vec<Vec<u8>> = Vec::new();
-        let mut first: Vec<u64> = Vec::new();
-        for n in nodes {
-            let l = n.level as usize;
-            while by_level.len() <= l {
-                by_level.push(Vec::new());
-                first.push(0);
-            }
-            if by_level[l].is_empty() {
-                first[l] = n.index;
-            }
-            by_level[l].extend_from_slice(&n.hash);
-        }
-        for (l, bytes) in by_level.iter().enumerate() {
-            if bytes.is_empty() {
-                continue;
-            }
-            while l >= self.levels.len() {
-                self.levels.push(new_level(&self.dir, self.levels.len())?);
-                self.counts.push(0);
-            }
-            if first[l] != self.counts[l] {
+        let start = count_for(self.size);
+        let mut bytes = Vec::with_capacity(nodes.len() * 32);
+        let mut leaves = 0;
+        for (i, n) in nodes.iter().enumerate() {
+            if position(n.level, n.index) != start + i as u64 {
                 return Err(io::Error::other(format!(
-                    "tree level {l}: node {} follows node {}",
-                    first[l], self.counts[l]
+                    "tree node ({}, {}) does not continue the tree file",
+                    n.level, n.index
                 )));
             }
-            self.levels[l].write_all_at(bytes, self.counts[l] * 32)?;
-            self.counts[l] += bytes.len() as u64 / 32;
+            leaves += u64::from(n.level == 0);
+            bytes.extend_from_slice(&n.hash);
         }
-        Ok(())
-    }
-
-    fn write_node(&mut self, level: usize, index: u64, hash: &Hash) -> io::Result<()> {
-        self.levels[level].write_all_at(hash, index * 32)?;
-        self.counts[level] = self.counts[level].max(index + 1);
+        self.file.write_all_at(&bytes, start * 32)?;
+        self.size += leaves;
         Ok(())
     }
 
     /// The frontier of the stored tree.
     pub fn frontier(&self) -> io::Result<Frontier> {
-        let size = self.size();
+        let size = self.size;
         let mut peaks = Vec::new();
         let mut start = 0u64;
         for l in (0..64u32).rev().filter(|l| size >> l & 1 == 1) {
@@ -151,52 +123,30 @@ impl TreeFile {
 
     /// Empties the tree (before a rebuild).
     pub fn clear(&mut self) -> io::Result<()> {
-        for (f, c) in self.levels.iter().zip(self.counts.iter_mut()) {
-            f.set_len(0)?;
-            *c = 0;
-        }
+        self.file.set_len(0)?;
+        self.size = 0;
         Ok(())
     }
 
     /// Makes the stored nodes durable (clean shutdown).
     pub fn sync(&self) -> io::Result<()> {
-        for f in &self.levels {
-            f.sync_data()?;
-        }
-        Ok(())
+        self.file.sync_data()
     }
 }
 
 impl NodeSource for TreeFile {
     type Error = io::Error;
     fn node(&self, level: u32, index: u64) -> io::Result<Hash> {
-        let l = level as usize;
-        if l >= self.levels.len() || index >= self.counts[l] {
+        if level >= 64 || ((index + 1) << level) > self.size {
             return Err(io::Error::other(format!(
                 "tree node ({level}, {index}) is not stored"
             )));
         }
         let mut h = [0u8; 32];
-        self.levels[l].read_exact_at(&mut h, index * 32)?;
+        self.file
+            .read_exact_at(&mut h, position(level, index) * 32)?;
         Ok(h)
     }
-}
-
-/// Opens a level that holds no nodes yet, dropping stale bytes a lost
-/// lower level left behind.
-fn new_level(dir: &Path, level: usize) -> io::Result<File> {
-    let f = open_level(dir, level)?;
-    f.set_len(0)?;
-    Ok(f)
-}
-
-fn open_level(dir: &Path, level: usize) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join(level_name(level)))
 }
 
 /// The writer's tree: the frontier of everything written, and the file
@@ -321,6 +271,21 @@ mod tests {
     }
 
     #[test]
+    fn node_positions_follow_the_order_nodes_complete_in() {
+        let mut f = Frontier::default();
+        let mut at = 0;
+        for i in 0..300u64 {
+            for n in f.push(&[i as u8; 32]) {
+                assert_eq!(position(n.level, n.index), at, "{n:?}");
+                at += 1;
+            }
+            assert_eq!(count_for(i + 1), at);
+            assert_eq!(leaves_within(at), i + 1);
+            assert_eq!(leaves_within(at - 1), i);
+        }
+    }
+
+    #[test]
     fn written_caught_up_torn_and_mismatched_trees_all_give_the_right_nodes() {
         let dir = tempfile::tempdir().unwrap();
         let all = hashes(100);
@@ -344,11 +309,11 @@ mod tests {
             inclusion_proof(&mem, 37, 100).unwrap()
         );
         drop(file);
-        // A torn leaf and lost upper levels are repaired.
-        let leaves = dir.path().join("level-00");
-        let f = OpenOptions::new().write(true).open(&leaves).unwrap();
-        f.set_len(99 * 32 + 7).unwrap();
-        std::fs::remove_file(dir.path().join("level-03")).unwrap();
+        // A torn tail (a leaf written, the nodes it completes not) is cut
+        // back and caught up.
+        let nodes = dir.path().join("nodes");
+        let f = OpenOptions::new().write(true).open(&nodes).unwrap();
+        f.set_len((count_for(99) + 1) * 32 + 7).unwrap();
         let t = Tree::open(dir.path(), 100, from(&all)).unwrap();
         assert_eq!(t.root(), mem.root());
         drop(t);
