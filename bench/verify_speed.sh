@@ -54,11 +54,15 @@ for _ in $(seq "$ROUNDS"); do
     run "sha256sum segments" sha256sum "$DIR"/archive/segments/*.seg
 done
 echo "$MESSAGES messages, $RAW raw bytes, $SEG segment bytes, $(nproc) cores, $ROUNDS rounds (median)"
+echo "| tool | median time | raw bytes/s | bytes it read/s |"
+echo "|---|---|---|---|"
 for k in mailseal-verify sha256sum openssl "mailseal verify" "sha256sum segments"; do
-    python3 - "$k" "$RAW" ${T[$k]} <<'PY'
+    case "$k" in mailseal*|"sha256sum segments") READ=$SEG ;; *) READ=$RAW ;; esac
+    python3 - "$k" "$RAW" "$READ" ${T[$k]} <<'PY'
 import statistics, sys
-name, raw, times = sys.argv[1], int(sys.argv[2]), [float(t) for t in sys.argv[3:]]
-m = statistics.median(times)
-print(f"| {name} | {m:.2f} s | {raw / m / 1e6:.0f} MB/s of raw bytes |")
+name, raw, read = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+m = statistics.median(float(t) for t in sys.argv[4:])
+print(f"| {name} | {m:.2f} s | {raw / m / 1e6:.0f} MB/s | {read / m / 1e6:.0f} MB/s |")
 PY
 done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
