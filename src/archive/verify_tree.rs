@@ -31,10 +31,13 @@ pub struct TreeOptions {
 
 /// A seal as found in the walk.
 struct SealSeen {
+    /// Where the seal frame is.
     at: Location,
+    /// The seal as stored.
     seal: Seal,
     /// Records before the seal frame, and the tree root over them.
     size: u64,
+    /// The tree root over the records before the frame.
     root: Hash,
 }
 
@@ -56,10 +59,13 @@ pub struct TreeFigures {
 /// State of the format-2 checks during a walk.
 #[derive(Default)]
 pub struct TreeCheck {
+    /// The tree's right edge over the records so far, in file order.
     frontier: Frontier,
     /// Every key that sealed, first to current.
     keys: Vec<String>,
+    /// Every seal found, for the checks that need the whole walk.
     seals: Vec<SealSeen>,
+    /// Every time-stamp frame found.
     stamps: Vec<(Location, TimeStamp)>,
     /// Sizes the kept seals need: size -> (root, chain head hash).
     wanted: HashMap<u64, Option<(Hash, Hash)>>,

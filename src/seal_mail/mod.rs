@@ -43,7 +43,9 @@ pub struct SetupError(String);
 
 /// The mailer, ready to run.
 pub struct Mailer {
+    /// Addresses, mode, schedule and retry.
     config: SealMailConfig,
+    /// The SMTP connection settings (TLS, AUTH), ready to send.
     transport: AsyncSmtpTransport<Tokio1Executor>,
     /// The seal key file (read per mail: a rotation changes it).
     key_file: PathBuf,

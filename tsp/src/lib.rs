@@ -144,9 +144,12 @@ pub fn token_of_response(resp: &[u8]) -> Result<Vec<u8>, TspError> {
 /// PKIStatusInfo ::= SEQUENCE { status, statusString OPTIONAL, failInfo OPTIONAL }
 #[derive(Sequence)]
 struct StatusInfo<'a> {
+    /// PKIStatus: 0 granted, 1 granted with modifications, 2.. refused.
     status: u8,
+    /// The authority's explanation.
     #[asn1(optional = "true")]
     text: Option<Vec<der::asn1::Utf8StringRef<'a>>>,
+    /// Why it failed, as flags.
     #[asn1(optional = "true")]
     fail_info: Option<der::asn1::BitStringRef<'a>>,
 }
@@ -404,7 +407,9 @@ fn check_signed_attrs(
 /// SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies OPTIONAL }
 #[derive(Sequence)]
 struct SigningCertificate<T: for<'a> Decode<'a> + Encode> {
+    /// The signing certificate first.
     certs: Vec<T>,
+    /// Not used.
     #[asn1(optional = "true")]
     policies: Option<Any>,
 }
@@ -412,9 +417,12 @@ struct SigningCertificate<T: for<'a> Decode<'a> + Encode> {
 /// ESSCertIDv2 ::= SEQUENCE { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }
 #[derive(Sequence)]
 struct EssCertIdV2 {
+    /// Absent: SHA-256.
     #[asn1(optional = "true")]
     hash_algorithm: Option<x509_cert::spki::AlgorithmIdentifierOwned>,
+    /// Hash of the signer's certificate.
     cert_hash: OctetString,
+    /// Not used (the hash names the certificate).
     #[asn1(optional = "true")]
     issuer_serial: Option<Any>,
 }
@@ -422,7 +430,9 @@ struct EssCertIdV2 {
 /// ESSCertID ::= SEQUENCE { certHash (SHA-1), issuerSerial OPTIONAL }
 #[derive(Sequence)]
 struct EssCertId {
+    /// Hash of the signer's certificate.
     cert_hash: OctetString,
+    /// Not used (the hash names the certificate).
     #[asn1(optional = "true")]
     issuer_serial: Option<Any>,
 }

@@ -8,6 +8,7 @@ use super::*;
 
 /// A TSA made by the recipe in a fresh directory.
 struct Tsa {
+    /// The CA's and TSA's files.
     dir: tempdir::Dir,
 }
 

@@ -59,21 +59,32 @@ pub struct Outcome {
 }
 
 struct Job {
+    /// Where the frame is, for messages.
     at: String,
+    /// The content frame's payload.
     payload: Vec<u8>,
 }
 
 struct Walk<'o> {
+    /// What to check beyond the archive.
     opts: &'o Options,
+    /// What was found so far.
     out: Outcome,
+    /// The last record's hash: the next one's predecessor.
     prev: Hash,
+    /// The Merkle tree over the records so far.
     edge: Edge,
     /// Hashes and roots at the sizes seals and kept seals need.
     want: HashSet<u64>,
+    /// (chain hash, root) at the sizes in `want`.
     at_size: HashMap<u64, (Hash, Hash)>,
+    /// The seal keys in order, first to current.
     keys: Vec<String>,
+    /// Content hashes the content frames claim.
     claimed: HashSet<Hash>,
+    /// Every seal with where it is, the records before it, their last hash and root.
     seals: Vec<(String, Seal, u64, Hash, Hash)>,
+    /// Every time-stamp frame with where it is.
     stamps: Vec<(String, Stamp)>,
 }
 

@@ -25,10 +25,15 @@ enum Stop {
 }
 
 struct Args {
+    /// Directories and files.
     positional: Vec<String>,
+    /// `--public-key`.
     key: Option<String>,
+    /// `--seal` files.
     seals: Vec<String>,
+    /// `--tsa-ca` files.
     tsa: Vec<String>,
+    /// `--message`: the `.eml` a proof is about.
     message: Option<String>,
 }
 

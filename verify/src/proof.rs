@@ -16,59 +16,87 @@ use crate::merkle;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecordJson {
+    /// The record's seq.
     seq: u64,
+    /// Its stored JSON.
     json: String,
+    /// Its chain hash, hex.
     hash: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuditPath {
+    /// The leaf: seq - 1.
     leaf_index: u64,
+    /// The tree head's size.
     tree_size: u64,
+    /// Hex hashes of the path.
     path: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HistoryEntry {
+    /// Its stored JSON.
     json: String,
+    /// Its chain hash, hex.
     hash: String,
+    /// Hex hashes of the path.
     path: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Content {
+    /// The message's SHA-256, hex.
     sha256: String,
+    /// The message's length.
     size: u64,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Inclusion {
+    /// Layout version: 1.
     mailseal_proof: u32,
+    /// `inclusion` or `consistency`.
     kind: String,
+    /// The archive's first seal key, hex.
     archive_id: String,
+    /// The proven record.
     record: RecordJson,
+    /// The message the record names.
     content: Content,
+    /// The record's audit path.
     inclusion: AuditPath,
+    /// The signed tree head.
     tree_head: Seal,
+    /// The tree head's time stamps.
     timestamps: Vec<Stamp>,
+    /// Every key rotation up to the tree head.
     key_history: Vec<HistoryEntry>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Consistency {
+    /// Layout version: 1.
     mailseal_proof: u32,
+    /// `inclusion` or `consistency`.
     kind: String,
+    /// The archive's first seal key, hex.
     #[allow(dead_code)]
     archive_id: String,
+    /// The seal kept earlier.
     old: Seal,
+    /// The newer tree head.
     new: Seal,
+    /// Hex hashes of the path.
     path: Vec<String>,
+    /// The tree head's time stamps.
     timestamps: Vec<Stamp>,
+    /// Every key rotation up to the tree head.
     key_history: Vec<HistoryEntry>,
 }
 
