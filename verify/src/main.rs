@@ -7,14 +7,21 @@ use std::process::ExitCode;
 
 use mailseal_verify::{archive, proof};
 
-const USAGE: &str = "usage:
+const USAGE: &str = "mailseal-verify checks a copy of a mailseal archive, an export bundle, a
+single proof, or that an archive extends a seal kept earlier, without
+trusting the box (docs/verification.md).
+
+Usage:
   mailseal-verify archive DIR [--public-key KEY] [--seal FILE]... [--tsa-ca FILE]...
   mailseal-verify bundle DIR [--public-key KEY] [--tsa-ca FILE]...
   mailseal-verify proof FILE [--message EML] [--public-key KEY] [--tsa-ca FILE]...
   mailseal-verify consistency OLD_SEAL NEW [--public-key KEY] [--tsa-ca FILE]...
 KEY: a PEM file from `mailseal key show`, or the key in hex.
 NEW: a consistency proof from `mailseal prove --consistency`, or an archive directory.
-OLD_SEAL / --seal: a seal JSON file, or a seal mail's attachment.";
+OLD_SEAL / --seal: a seal JSON file, or a seal mail's attachment.
+
+Exit status: 0 every check passed, 1 a check failed (the first broken place
+is printed), 2 the command could not run.";
 
 /// Why the command stopped.
 enum Stop {
@@ -22,6 +29,8 @@ enum Stop {
     Failed(String),
     /// The command could not run.
     Error(String),
+    /// `--help` or `--version`: print and exit 0.
+    Help(String),
 }
 
 struct Args {
@@ -55,7 +64,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Stop> {
             "--seal" => a.seals.push(value()?),
             "--tsa-ca" => a.tsa.push(value()?),
             "--message" => a.message = Some(value()?),
-            "-h" | "--help" => return Err(Stop::Error(USAGE.into())),
+            "-h" | "--help" => return Err(Stop::Help(USAGE.into())),
+            "-V" | "--version" => {
+                return Err(Stop::Help(format!(
+                    "mailseal-verify {}",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
             s if s.starts_with("--") => {
                 return Err(Stop::Error(format!("unknown option {s}\n{USAGE}")));
             }
@@ -102,7 +117,11 @@ fn trust(files: &[String]) -> Result<Option<mailseal_tsp::Trust>, Stop> {
 }
 
 fn run(args: Vec<String>) -> Result<String, Stop> {
-    let mut it = args.into_iter();
+    let mut it = args.into_iter().peekable();
+    if it.peek().is_some_and(|a| a.starts_with('-')) {
+        parse(it)?;
+        return Err(Stop::Error(USAGE.into()));
+    }
     let command = it.next().ok_or_else(|| Stop::Error(USAGE.into()))?;
     let a = parse(it)?;
     let trusted = key(&a.key)?;
@@ -243,6 +262,10 @@ fn main() -> ExitCode {
         Err(Stop::Error(text)) => {
             eprintln!("mailseal-verify: {text}");
             ExitCode::from(2)
+        }
+        Err(Stop::Help(text)) => {
+            println!("{text}");
+            ExitCode::SUCCESS
         }
     }
 }
