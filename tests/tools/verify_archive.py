@@ -201,6 +201,7 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
     prev, expect = bytes(32), 1
     contents, hashes = set(), {0: bytes(32)}
     tree, roots = Frontier(), {0: sha256(b"")}
+    kept_sizes = {k["seq"] for k in kept}  # tree roots needed beyond the seals' own
     keys, seals, stamps = [], [], []
     records = 0
     for want, name in enumerate(names, start=1):
@@ -263,7 +264,8 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
                 prev, expect = stored, expect + 1
                 hashes[rec["seq"]] = stored
                 tree.push(stored)
-                roots[tree.size] = tree.root()
+                if tree.size in kept_sizes:
+                    roots[tree.size] = tree.root()
                 records += 1
             elif kind == b"S":
                 seal = json.loads(payload)
@@ -274,7 +276,8 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
                     fail(f"seal at {seal['seq']}: made by {seal['public_key']}, not the chain's current key")
                 if hashes.get(seal["seq"], b"").hex() != seal["head_hash"]:
                     fail(f"seal at {seal['seq']}: head hash differs from the chain")
-                if "root" in seal and roots.get(seal["seq"], b"").hex() != seal["root"]:
+                here = tree.root() if seal["seq"] == tree.size else b""
+                if "root" in seal and here.hex() != seal["root"]:
                     fail(f"seal at {seal['seq']}: tree root differs from the chain")
                 seals.append(seal)
             elif kind == b"T":
