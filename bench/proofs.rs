@@ -114,7 +114,7 @@ fn main() {
         let t = Instant::now();
         let ok =
             merkle::verify_inclusion(target - 1, n, &merkle::leaf_hash(&leaf_chain), &path, &root)
-                && mailseal::archive::seal::check(&head, Some(&key.verifying_key())).is_ok();
+                && mailseal::archive::tree_head::check(&head, Some(&key.verifying_key())).is_ok();
         check.push(t.elapsed().as_secs_f64() * 1e6);
         assert!(ok);
     }

@@ -1,17 +1,15 @@
 //! The `[http]` listener: `GET /healthz` (JSON) and `GET /metrics`
 //! (Prometheus/OpenMetrics text), for the admin's monitoring.
 //!
-//! The server knows nothing about the archive or the listeners: the daemon
-//! installs one [`HealthState`] ([`HealthState::install`]), the archive
-//! writer, the sealer and the proxy sessions report to it through
-//! [`crate::metrics`] (archive writable, latest seal, what each upstream did
-//! on its last contact), and every request reads a snapshot of it. Upstream
+//! The server knows nothing about the archive or the listeners, and nothing
+//! below it knows the server: it serves the [`HealthState`] it is given
+//! (see [`crate::health`], which the rest of the daemon reports to through
+//! [`crate::metrics`]) and the exposition of [`crate::metrics`]. Upstream
 //! reachability is passive on purpose: probing the upstream from here would
 //! make every scrape open connections on the mail server and fill its log.
-//! The metrics themselves live in [`crate::metrics`].
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http_body_util::Full;
@@ -19,11 +17,12 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::health::{HealthState, Status};
 
 /// The default `[http] listen` address: loopback, so metrics are not exposed
 /// until the admin decides to.
@@ -47,262 +46,6 @@ pub enum HttpError {
         /// What the OS said.
         source: std::io::Error,
     },
-}
-
-/// What one upstream did the last time a session contacted it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct UpstreamState {
-    /// `true` when the last connection attempt got a greeting.
-    reachable: bool,
-    /// When that was.
-    at: SystemTime,
-}
-
-/// Everything `/healthz` reports, behind one lock.
-#[derive(Debug)]
-struct HealthInner {
-    /// Set by the daemon after opening the archive and after each commit
-    /// failure or recovery.
-    archive_writable: bool,
-    /// Time of the latest seal, `None` before the first.
-    last_seal: Option<SystemTime>,
-    /// When the newest seal was last known to cover the chain head (a new
-    /// seal, or the sealer finding nothing to seal). An idle archive is not
-    /// re-sealed, so the seal's own age alone would call it late; the
-    /// state's creation time until the first report, so a sealer that
-    /// never works still shows.
-    seal_current_at: SystemTime,
-    /// Upstream name -> last contact, in configuration order.
-    upstreams: Vec<(String, Option<UpstreamState>)>,
-    /// Time-stamp authorities and the seal mailer, as they reported.
-    witnesses: Vec<WitnessState>,
-}
-
-/// What a witness (time-stamp authority, seal mailer) reported last.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct WitnessState {
-    /// `timestamp:NAME` or `seal_mail`.
-    name: String,
-    /// Result of the latest attempt; `None` before any.
-    ok: Option<bool>,
-    /// Seals not taken yet.
-    pending: u64,
-    /// When it last succeeded.
-    last_success: Option<SystemTime>,
-    /// Why the latest attempt failed (no credentials, no bodies).
-    error: Option<String>,
-}
-
-/// The daemon's health, shared between the parts that know it and the HTTP
-/// server that reports it. Cheap to clone; every setter takes `&self`.
-#[derive(Debug, Clone)]
-pub struct HealthState {
-    /// The reported values.
-    inner: Arc<Mutex<HealthInner>>,
-    /// A seal older than twice this makes the status `degraded`.
-    seal_interval: Duration,
-}
-
-/// The daemon's state, which [`crate::metrics`] feeds; unset in CLI commands.
-static INSTALLED: OnceLock<HealthState> = OnceLock::new();
-
-impl HealthState {
-    /// A state for an archive sealed every `seal_interval`, with the
-    /// configured upstreams' names (unknown until their first contact).
-    pub fn new(seal_interval: Duration, upstreams: impl IntoIterator<Item = String>) -> Self {
-        let inner = HealthInner {
-            archive_writable: false,
-            last_seal: None,
-            seal_current_at: SystemTime::now(),
-            upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
-            witnesses: Vec::new(),
-        };
-        HealthState {
-            inner: Arc::new(Mutex::new(inner)),
-            seal_interval,
-        }
-    }
-
-    /// Makes this the process's state, the one [`crate::metrics`] reports
-    /// to. Once per process: `false` (and nothing changes) when another
-    /// state was installed before.
-    pub fn install(&self) -> bool {
-        INSTALLED.set(self.clone()).is_ok()
-    }
-
-    /// The installed state, if any.
-    pub fn installed() -> Option<&'static HealthState> {
-        INSTALLED.get()
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut HealthInner) -> R) -> R {
-        // A panic elsewhere while holding the lock leaves plain values that
-        // are still meaningful, so a poisoned lock is used as it is.
-        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Whether the archive currently accepts commits.
-    pub fn set_archive_writable(&self, writable: bool) {
-        self.with(|h| h.archive_writable = writable);
-    }
-
-    /// The chain head was sealed at `at`.
-    pub fn sealed(&self, at: SystemTime) {
-        self.with(|h| {
-            h.last_seal = Some(at);
-            h.seal_current_at = at;
-        });
-    }
-
-    /// At `at` the newest seal still covered the chain head (nothing new
-    /// to seal), so the seal is not late.
-    pub fn seal_current(&self, at: SystemTime) {
-        self.with(|h| h.seal_current_at = at);
-    }
-
-    /// A session just tried upstream `name`: `reachable` when it got a
-    /// greeting. Unknown names are added (an upstream added at run time).
-    pub fn upstream_contacted(&self, name: &str, reachable: bool) {
-        let state = Some(UpstreamState {
-            reachable,
-            at: SystemTime::now(),
-        });
-        self.with(|h| match h.upstreams.iter_mut().find(|(n, _)| n == name) {
-            Some((_, s)) => *s = state,
-            None => h.upstreams.push((name.to_owned(), state)),
-        });
-    }
-
-    /// A witness reported: see [`crate::metrics::witness`].
-    pub fn witness(&self, name: &str, ok: Option<bool>, pending: u64, error: Option<&str>) {
-        self.with(|h| {
-            let i = match h.witnesses.iter().position(|w| w.name == name) {
-                Some(i) => i,
-                None => {
-                    h.witnesses.push(WitnessState {
-                        name: name.to_owned(),
-                        ok: None,
-                        pending: 0,
-                        last_success: None,
-                        error: None,
-                    });
-                    h.witnesses.len() - 1
-                }
-            };
-            let w = &mut h.witnesses[i];
-            w.pending = pending;
-            if ok.is_some() {
-                w.ok = ok;
-                w.error = error.map(str::to_owned);
-            }
-            if ok == Some(true) {
-                w.last_success = Some(SystemTime::now());
-            }
-        });
-    }
-
-    /// The report as of `now`.
-    pub fn report(&self, now: SystemTime) -> HealthReport {
-        self.with(|h| {
-            let age = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs();
-            let seal_age = h.last_seal.map(age);
-            let seal_overdue = age(h.seal_current_at) > 2 * self.seal_interval.as_secs();
-            let upstreams: Vec<UpstreamReport> = h
-                .upstreams
-                .iter()
-                .map(|(name, s)| UpstreamReport {
-                    name: name.clone(),
-                    reachable: s.as_ref().map(|s| s.reachable),
-                    checked_age_seconds: s.as_ref().map(|s| age(s.at)),
-                })
-                .collect();
-            let upstream_down = upstreams.iter().any(|u| u.reachable == Some(false));
-            let witnesses: Vec<WitnessReport> = h
-                .witnesses
-                .iter()
-                .map(|w| WitnessReport {
-                    name: w.name.clone(),
-                    ok: w.ok,
-                    pending_seals: w.pending,
-                    last_success_age_seconds: w.last_success.map(age),
-                    error: w.error.clone(),
-                })
-                .collect();
-            let witness_failing = witnesses.iter().any(|w| w.ok == Some(false));
-            let status = if !h.archive_writable {
-                Status::Fail
-            } else if upstream_down || seal_overdue || witness_failing {
-                Status::Degraded
-            } else {
-                Status::Ok
-            };
-            HealthReport {
-                status,
-                archive_writable: h.archive_writable,
-                last_seal_age_seconds: seal_age,
-                seal_overdue,
-                upstreams,
-                witnesses,
-            }
-        })
-    }
-}
-
-/// Overall verdict of `/healthz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Everything works.
-    Ok,
-    /// Mail is archived, but an upstream is down or the seal is late.
-    Degraded,
-    /// The archive cannot commit: no mail is being accepted.
-    Fail,
-}
-
-/// The body of `/healthz`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HealthReport {
-    /// The verdict; HTTP 503 when it is `fail`, 200 otherwise.
-    pub status: Status,
-    /// Whether the archive accepts commits.
-    pub archive_writable: bool,
-    /// Seconds since the latest seal; `null` before the first.
-    pub last_seal_age_seconds: Option<u64>,
-    /// The chain head has gone unsealed for more than two seal intervals
-    /// (an idle archive whose newest seal covers the head is never late).
-    pub seal_overdue: bool,
-    /// One entry per upstream.
-    pub upstreams: Vec<UpstreamReport>,
-    /// Time-stamp authorities and the seal mailer; a failing one makes
-    /// the status `degraded` (mail is still archived and sealed).
-    pub witnesses: Vec<WitnessReport>,
-}
-
-/// One witness in `/healthz`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WitnessReport {
-    /// `timestamp:NAME` or `seal_mail`.
-    pub name: String,
-    /// Result of the latest attempt; `null` before any.
-    pub ok: Option<bool>,
-    /// Seals not stamped or mailed yet.
-    pub pending_seals: u64,
-    /// Seconds since the last success; `null` before any.
-    pub last_success_age_seconds: Option<u64>,
-    /// Why the latest attempt failed.
-    pub error: Option<String>,
-}
-
-/// One upstream in `/healthz`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UpstreamReport {
-    /// The listener's upstream name.
-    pub name: String,
-    /// Result of the last contact; `null` before any.
-    pub reachable: Option<bool>,
-    /// Seconds since the last contact; `null` before any.
-    pub checked_age_seconds: Option<u64>,
 }
 
 /// The monitoring listener, bound and ready to serve.

@@ -16,12 +16,18 @@
 //!                                                                  │ signed tree head (archive::merkle)
 //!                                          timestamp (RFC 3161) <──┤──> seal_mail (witnesses)
 //!  verify / export / list / show / prove  <── archive::segment reader + index + tree
+//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex, proofs)
 //! ```
+//!
+//! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
+//! one [`transport::Stream`].
 
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod export;
+pub mod health;
 pub mod http;
 pub mod imap;
 pub mod import;
@@ -34,3 +40,4 @@ pub mod shutdown;
 pub mod smtp;
 pub mod timestamp;
 pub mod tls;
+pub mod transport;

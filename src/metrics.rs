@@ -12,8 +12,8 @@
 //! did on its last contact) are recorded here too, so every part reports to
 //! one place: [`sealed`], [`seal_current`], [`archive_writable`] and
 //! [`upstream_contacted`] set their gauges and pass the fact on to the
-//! daemon's [`HealthState`](crate::http::HealthState), if one is installed
-//! (CLI commands have none).
+//! daemon's [`HealthState`](crate::health::HealthState), if one is
+//! installed (CLI commands have none).
 //!
 //! Names (all prefixed `mailseal_`):
 //!
@@ -49,7 +49,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::http::HealthState;
+use crate::health::HealthState;
 
 /// The content type of what [`render`] returns (OpenMetrics text, which
 /// Prometheus negotiates and parses).

@@ -3,10 +3,14 @@
 //! The client leg (mail clients talking to mailseal) gets a
 //! [`rustls::ServerConfig`] built from a PEM certificate chain and key; the
 //! upstream leg (mailseal talking to the real server) gets a
-//! [`rustls::ClientConfig`] trusting the system roots or a PEM CA file.
+//! [`rustls::ClientConfig`] trusting the system roots or a PEM CA file
+//! ([`UpstreamCa`]).
 //! Both use the `ring` provider explicitly, so no process-wide provider has to
 //! be installed. `check-config` calls the same loading functions, so a broken
 //! certificate is a configuration error, never a runtime surprise.
+//!
+//! This module takes plain paths and its own types and knows nothing of the
+//! configuration file: `config` depends on it, never the other way round.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +22,16 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::archive::record::TlsInfo;
-use crate::config::UpstreamCa;
+
+/// Which roots verify an upstream server's certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UpstreamCa {
+    /// The operating system's trust store.
+    #[default]
+    System,
+    /// Only the certificates in this PEM file.
+    File(PathBuf),
+}
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -33,7 +33,7 @@ impl Journal {
         let mut config = JournalConfig::for_test("journal", "127.0.0.1:0".parse().unwrap());
         configure(&mut config, dir.path());
         let shutdown = Shutdown::new();
-        let addr = mailseal::server::start_journal(&config, &archive, &shutdown)
+        let addr = mailseal::smtp::listener::start_journal(&config, &archive, &shutdown)
             .await
             .unwrap();
         Journal {

@@ -49,10 +49,10 @@ impl Proxy {
         let archive = Archive::open_dir(&dir.path().join("archive")).unwrap();
         let listen = "127.0.0.1:0".parse().unwrap();
         let mut config = SmtpProxyConfig::for_test("proxy", listen, upstream);
-        config.upstream_tls = SmtpUpstreamTls::None;
+        config.upstream.tls = SmtpUpstreamTls::None;
         configure(&mut config, dir.path());
         let shutdown = Shutdown::new();
-        let addr = mailseal::server::start_smtp_proxy(&config, &archive, &shutdown)
+        let addr = mailseal::smtp::listener::start_proxy(&config, &archive, &shutdown)
             .await
             .unwrap();
         Proxy {
@@ -146,7 +146,7 @@ pub fn daemon_config(
          [http]\nenabled = false\n",
         archive.display()
     );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     config
 }
 

@@ -3,12 +3,17 @@
 //! Tests that need real peers (Postfix, Dovecot, swaks) find them on PATH;
 //! `.ci/install-deps` installs them.
 
+// Test code stops at the first surprise: unwrapping is how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 // The archive through the library: tamper detection, crash safety, dedup.
 mod archive;
 // The command line: exit codes, import/export round trips, bad input.
 mod cli;
+// The CLI through the running daemon's control socket; copies; bad callers.
+mod control;
 // The journal receiver against swaks, smtplib and a private Postfix.
 mod journal;
 // The archive on a small filesystem that fills up, then gets space back.
@@ -27,6 +32,8 @@ mod soak;
 mod hostile;
 // /metrics and /healthz of the real daemon under journal and proxy traffic.
 mod metrics;
+// The module graph of src/: no two modules use each other.
+mod layers;
 // Format 2: tree heads, proofs, key history, the tamper matrix (issue 16).
 mod proofs;
 // Time stamps from a local TSA and seals mailed to a witness (issue 16).

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::support::certs::TestCerts;
 use crate::support::corpus;
-use crate::support::daemon::Daemon;
+use crate::support::daemon::{Daemon, with_control};
 use crate::support::sink::{Sink, SinkOptions, SinkTls};
 use crate::support::smtp::{free_port, smtplib_send};
 use crate::support::tsa::Tsa;
@@ -95,23 +95,20 @@ fn seals_are_time_stamped_checked_retried_and_reported() {
     let (journal, http) = (loopback(free_port()), loopback(free_port()));
     let archive = dir.path().join("archive");
     let config = dir.path().join("mailseal.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[archive]\npath = \"{a}\"\nseal_interval = \"1s\"\n\n\
+    let text = format!(
+        "[archive]\npath = \"{a}\"\nseal_interval = \"1s\"\n\n\
              [[journal]]\nname = \"journal\"\nlisten = \"{journal}\"\n\n\
              [[timestamp]]\nname = \"local\"\nurl = \"{url}\"\nca_file = \"{ca}\"\n\
              credentials_file = \"{secret}\"\nretry = \"1s\"\n\n\
              [[timestamp]]\nname = \"foreign\"\nurl = \"{furl}\"\nca_file = \"{ca}\"\nretry = \"1s\"\n\n\
              [http]\nlisten = \"{http}\"\n",
-            a = archive.display(),
-            url = tsa.url,
-            furl = foreign.url,
-            ca = tsa.ca().display(),
-            secret = secret.display(),
-        ),
-    )
-    .unwrap();
+        a = archive.display(),
+        url = tsa.url,
+        furl = foreign.url,
+        ca = tsa.ca().display(),
+        secret = secret.display(),
+    );
+    std::fs::write(&config, with_control(&config, text)).unwrap();
     let mut d = Daemon::start(&config, journal);
     for i in 0..3 {
         send(dir.path(), journal, i);
@@ -285,22 +282,19 @@ fn seals_are_mailed_and_a_returned_seal_mail_causes_no_seal() {
     let journal = loopback(free_port());
     let archive = dir.path().join("archive");
     let config = dir.path().join("mailseal.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[archive]\npath = \"{a}\"\nseal_interval = \"1s\"\n\n\
+    let text = format!(
+        "[archive]\npath = \"{a}\"\nseal_interval = \"1s\"\n\n\
              [[journal]]\nname = \"journal\"\nlisten = \"{journal}\"\n\n\
              [seal_mail]\nhost = \"localhost\"\nport = {port}\ntls = \"starttls\"\n\
              ca = \"{ca}\"\ncredentials_file = \"{secret}\"\nfrom = \"mailseal@example.com\"\n\
              to = [\"advisor@example.net\"]\nmode = \"each\"\nretry = \"1s\"\n\n\
              [http]\nenabled = false\n",
-            a = archive.display(),
-            port = sink.addr.port(),
-            ca = certs.ca.display(),
-            secret = secret.display(),
-        ),
-    )
-    .unwrap();
+        a = archive.display(),
+        port = sink.addr.port(),
+        ca = certs.ca.display(),
+        secret = secret.display(),
+    );
+    std::fs::write(&config, with_control(&config, text)).unwrap();
     let mut d = Daemon::start(&config, journal);
     send(dir.path(), journal, 0);
     send(dir.path(), journal, 1);

@@ -18,18 +18,17 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
-use super::index::{Head, Index, IndexError};
+use super::index::{Head, Index};
 use super::keys::KeyHistory;
 use super::reader::Reader;
 use super::record::Outcome;
+use super::recovery::{catch_up, open_index};
 use super::seal::{self, Seal};
 use super::spool::{Spool, SpooledContent};
 use super::stamp::TimeStamp;
 use super::tree_file::{TREE_DIR, Tree};
 use super::writer::{ContentIn, Request, Writer};
-use super::{Appended, ArchiveError, ArchiveOptions, NewMessage, content, scan, segment};
-
-pub use super::reader::Stats;
+use super::{Appended, ArchiveError, ArchiveOptions, NewMessage, content, segment};
 
 /// Requests that may wait for the writer before appenders block.
 const QUEUE: usize = 1024;
@@ -70,19 +69,6 @@ fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> ArchiveError + '
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Opens the sled index, telling a lock held by another process apart.
-pub(super) fn open_index(path: &std::path::Path) -> Result<Index, ArchiveError> {
-    let dir = path.join("index");
-    Index::open(&dir).map_err(|e| match &e {
-        IndexError::Sled(sled::Error::Io(io))
-            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
-        {
-            ArchiveError::Locked(path.display().to_string())
-        }
-        _ => ArchiveError::Index(e),
-    })
 }
 
 impl Archive {
@@ -215,7 +201,7 @@ impl Archive {
             .filter_map(|k| super::keys::parse_key(k))
             .collect();
         keys.push(key);
-        crate::seal_mail::mark::is_marked(head, &history.archive_id(&key), &keys)
+        super::mark::is_marked(head, &history.archive_id(&key), &keys)
     }
 
     /// Watches the newest seal's seq (changes on every new seal).
@@ -357,6 +343,18 @@ impl Archive {
         Ok(sealed)
     }
 
+    /// Drops the index and rebuilds it from the segments while the archive
+    /// stays open; appends wait until it is done. Returns the number of
+    /// records indexed.
+    pub async fn reindex(&self) -> Result<u64, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.send(Request::Reindex { reply }))
+            .await
+            .map_err(|_| ArchiveError::Closed)??;
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
     /// Seals every `seal_interval` until `token` is cancelled.
     pub async fn seal_periodically(&self, token: CancellationToken) {
         let mut tick = tokio::time::interval(self.inner.options.seal_interval);
@@ -429,7 +427,7 @@ impl Archive {
             evidence,
         } = msg;
         let (headers, quiet) = header_fields(&mut content, |head| {
-            crate::seal_mail::mark::has_mark_field(head) && self.is_own_seal_mail(head)
+            super::mark::has_mark_field(head) && self.is_own_seal_mail(head)
         });
         let content = self.prepare(content)?;
         let evidence = evidence.map(|e| self.prepare(e)).transpose()?;
@@ -540,30 +538,4 @@ fn header_fields(
         }
         Err(_) => (Headers::default(), false),
     }
-}
-
-/// Brings the index up to the segments' end; returns the chain head.
-pub(super) fn catch_up(segments: &std::path::Path, index: &Index) -> Result<Head, ArchiveError> {
-    let mut head = index.head()?;
-    let valid = head.segment == 0
-        || std::fs::metadata(segments.join(segment::file_name(head.segment)))
-            .map(|m| m.len() >= head.offset)
-            .unwrap_or(false);
-    if !valid {
-        tracing::warn!("index is ahead of the segments; rebuilding it");
-        index.clear()?;
-        head = Head::default();
-    }
-    let mut sink = index.clone();
-    let before = head.seq;
-    let head = scan::apply_from(segments, &head, &mut sink, true)?;
-    if head.seq > before {
-        tracing::info!(
-            from = before,
-            to = head.seq,
-            "index caught up with the segments"
-        );
-    }
-    index.flush()?;
-    Ok(head)
 }

@@ -6,13 +6,16 @@
 
 pub mod chain;
 pub mod content;
+pub mod filter;
 mod handle;
 pub mod headers;
 pub mod index;
 pub mod keys;
+pub mod mark;
 pub mod merkle;
 pub mod reader;
 pub mod record;
+mod recovery;
 mod rotate;
 pub mod scan;
 pub mod seal;
@@ -27,8 +30,8 @@ mod writer;
 
 use std::path::Path;
 
-pub use handle::{Archive, Stats};
-
+pub use handle::Archive;
+pub use reader::Stats;
 pub use record::{MessageMeta, Outcome};
 pub use spool::{Spool, SpooledContent};
 

@@ -2,14 +2,15 @@
 //!
 //! A [`Reader`] answers from the sled index when it can open it, and from an
 //! in-memory scan of the segments when the daemon holds the index (sled
-//! allows one process at a time). Both give the same answers; the scan is
-//! slower on a large archive.
+//! allows one process at a time) or when the archive is someone's copy that
+//! must not be written to ([`Reader::open_read_only`]: opening sled writes).
+//! Both give the same answers; the scan is slower on a large archive.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::index::{ContentLoc, Head, Index, Summary};
 use super::keys::KeyEvent;
@@ -37,7 +38,7 @@ enum View {
 }
 
 /// Figures for `mailseal stats`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// All records (messages and outcomes).
     pub records: u64,
@@ -61,10 +62,29 @@ pub struct Stats {
     pub head_hash: String,
     /// Newest seal.
     pub last_seal: Option<Seal>,
+    /// Tree heads, key rotations and time stamps.
+    #[serde(default)]
+    pub proofs: ProofFigures,
+}
+
+/// What `stats` shows about proofs, from the archive alone (the CLI adds
+/// the configured authorities that have not stamped anything yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofFigures {
+    /// Version-2 seals (signed tree heads).
+    pub tree_heads: u64,
+    /// The newest tree head's root.
+    pub tree_root: Option<String>,
+    /// The seal key now (hex).
+    pub key: String,
+    /// Seal-key rotations.
+    pub key_rotations: u64,
+    /// Tree heads stamped, per authority name.
+    pub stamped: BTreeMap<String, u64>,
 }
 
 /// Per-source figures.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceStats {
     /// Message records.
     pub messages: u64,
@@ -89,7 +109,7 @@ impl Reader {
                 options.path.display()
             )));
         }
-        match super::handle::open_index(&options.path) {
+        match super::recovery::open_index(&options.path) {
             Ok(index) => {
                 let mut sink = index.clone();
                 let head = index.head()?;
@@ -103,20 +123,38 @@ impl Reader {
             // segments but not write the index (the `mailseal` group).
             Err(ArchiveError::Locked(_)) | Err(ArchiveError::Index(_)) => {
                 tracing::info!("index in use by the daemon; reading the segments directly");
-                let mut mem = MemoryIndex::default();
-                tolerate_tail(scan::apply_from(
-                    &segments,
-                    &Head::default(),
-                    &mut mem,
-                    false,
-                ))?;
-                Ok(Reader {
-                    view: View::Memory(Box::new(mem)),
-                    segments,
-                })
+                Reader::scan(segments)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Opens the archive in `path` without writing anything to it: the
+    /// segments are scanned into memory and the index is never opened (an
+    /// auditor's copy, `--archive DIR`).
+    pub fn open_read_only(path: &std::path::Path) -> Result<Reader, ArchiveError> {
+        let segments = path.join("segments");
+        if !segments.is_dir() {
+            return Err(ArchiveError::Other(format!(
+                "{} holds no archive (no segments/)",
+                path.display()
+            )));
+        }
+        Reader::scan(segments)
+    }
+
+    fn scan(segments: PathBuf) -> Result<Reader, ArchiveError> {
+        let mut mem = MemoryIndex::default();
+        tolerate_tail(scan::apply_from(
+            &segments,
+            &Head::default(),
+            &mut mem,
+            false,
+        ))?;
+        Ok(Reader {
+            view: View::Memory(Box::new(mem)),
+            segments,
+        })
     }
 
     /// The chain head.
@@ -196,6 +234,15 @@ impl Reader {
             View::Indexed(i) => i.summaries().collect::<Result<_, _>>()?,
             View::Memory(m) => m.summaries.clone(),
         })
+    }
+
+    /// Every record's summary, in chain order, one at a time (the daemon
+    /// streams listings without holding them all).
+    pub fn iter_summaries(&self) -> Box<dyn Iterator<Item = Result<Summary, ArchiveError>> + '_> {
+        match &self.view {
+            View::Indexed(i) => Box::new(i.summaries().map(|s| s.map_err(ArchiveError::from))),
+            View::Memory(m) => Box::new(m.summaries.iter().cloned().map(Ok)),
+        }
     }
 
     /// One record's summary.
@@ -300,7 +347,37 @@ impl Reader {
         st.head_seq = head.seq;
         st.head_hash = head.hash;
         st.last_seal = self.last_seal()?;
+        st.proofs = self.proof_figures()?;
         Ok(st)
+    }
+
+    fn proof_figures(&self) -> Result<ProofFigures, ArchiveError> {
+        let heads: Vec<Seal> = self
+            .seals()?
+            .into_iter()
+            .filter(|s| s.version.is_some())
+            .collect();
+        let events = self.key_events()?;
+        let mut stamped: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
+        for t in self.timestamps()? {
+            if heads.iter().any(|s| s.seq == t.seq) {
+                stamped.entry(t.authority).or_default().insert(t.seq);
+            }
+        }
+        Ok(ProofFigures {
+            tree_heads: heads.len() as u64,
+            tree_root: heads.last().and_then(|s| s.root.clone()),
+            key: events
+                .last()
+                .map(|e| e.new_key.clone())
+                .or_else(|| heads.last().map(|s| s.public_key.clone()))
+                .unwrap_or_default(),
+            key_rotations: events.len() as u64,
+            stamped: stamped
+                .into_iter()
+                .map(|(name, seqs)| (name, seqs.len() as u64))
+                .collect(),
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// What a seal frame holds.
@@ -117,32 +117,10 @@ pub fn make(key: &SigningKey, seq: u64, head: &[u8; 32], time: String) -> Seal {
     }
 }
 
-/// Checks a seal's signature against `trusted` (or, when `None`, against
-/// the key the seal names). Returns a reason on failure.
-pub fn check(seal: &Seal, trusted: Option<&VerifyingKey>) -> Result<(), String> {
-    let mut pk = [0u8; 32];
-    hex::decode_to_slice(&seal.public_key, &mut pk)
-        .map_err(|_| "public key is not hex".to_string())?;
-    let named = VerifyingKey::from_bytes(&pk).map_err(|_| "public key is invalid".to_string())?;
-    if let Some(t) = trusted
-        && t != &named
-    {
-        return Err("sealed by a different key than the trusted one".into());
-    }
-    let mut sig = [0u8; 64];
-    hex::decode_to_slice(&seal.signature, &mut sig)
-        .map_err(|_| "signature is not hex".to_string())?;
-    named
-        .verify(
-            &super::tree_head::signed_bytes(seal)?,
-            &Signature::from_bytes(&sig),
-        )
-        .map_err(|_| "signature does not match".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::tree_head::check;
 
     #[test]
     fn key_is_created_private_and_seals_verify() {

@@ -18,7 +18,7 @@
 //!
 //! RFC 3161 time stamps stamp SHA-256 of exactly these bytes ([`imprint`]).
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::seal::{Seal, signed_message};
@@ -48,6 +48,26 @@ pub fn signed_bytes(seal: &Seal) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Checks a seal's signature against `trusted` (or, when `None`, against
+/// the key the seal names). Returns a reason on failure.
+pub fn check(seal: &Seal, trusted: Option<&VerifyingKey>) -> Result<(), String> {
+    let mut pk = [0u8; 32];
+    hex::decode_to_slice(&seal.public_key, &mut pk)
+        .map_err(|_| "public key is not hex".to_string())?;
+    let named = VerifyingKey::from_bytes(&pk).map_err(|_| "public key is invalid".to_string())?;
+    if let Some(t) = trusted
+        && t != &named
+    {
+        return Err("sealed by a different key than the trusted one".into());
+    }
+    let mut sig = [0u8; 64];
+    hex::decode_to_slice(&seal.signature, &mut sig)
+        .map_err(|_| "signature is not hex".to_string())?;
+    named
+        .verify(&signed_bytes(seal)?, &Signature::from_bytes(&sig))
+        .map_err(|_| "signature does not match".to_string())
+}
+
 /// The message imprint a time-stamp authority stamps for `seal`.
 pub fn imprint(seal: &Seal) -> Result<[u8; 32], String> {
     Ok(Sha256::digest(signed_bytes(seal)?).into())
@@ -73,7 +93,6 @@ pub fn make(key: &SigningKey, seq: u64, root: &[u8; 32], head: &[u8; 32], time: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::seal::check;
 
     #[test]
     fn tree_heads_verify_and_cannot_pass_as_version_1() {

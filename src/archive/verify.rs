@@ -21,49 +21,12 @@ use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
 use super::stamp::TimeStamp;
 use super::verify_tree::{self, TreeCheck, TreeFigures};
 
-pub use super::verify_tree::TreeOptions;
+pub use super::verify_tree::{Problem, TreeOptions};
 
 /// How many problems are collected before verification stops early.
 const MAX_PROBLEMS: usize = 100;
 /// Recent record hashes kept to check seals against.
 const RECENT: u64 = 4096;
-
-/// One thing found wrong.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    /// Where it was found.
-    pub segment: u32,
-    /// Offset of the frame.
-    pub offset: u64,
-    /// The record concerned, when known.
-    pub seq: Option<u64>,
-    /// Short category: `content-changed`, `record-changed`, `record-missing`,
-    /// `order-changed`, `record-inserted`, `chain-broken`, `seal-bad`,
-    /// `frame-damaged`, `truncated`, `segment-missing`, `content-missing`;
-    /// format 2 adds `unsupported-version`, `unknown-field`,
-    /// `key-rotation-bad`, `timestamp-bad`, and for seals an auditor kept
-    /// `kept-seal-bad`, `rolled-back`, `forked`.
-    pub kind: &'static str,
-    /// Human explanation.
-    pub detail: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.seq {
-            Some(seq) => write!(
-                f,
-                "record {seq} (segment {} offset {}): {}: {}",
-                self.segment, self.offset, self.kind, self.detail
-            ),
-            None => write!(
-                f,
-                "segment {} offset {}: {}: {}",
-                self.segment, self.offset, self.kind, self.detail
-            ),
-        }
-    }
-}
 
 /// What verification found.
 #[derive(Debug, Default, Serialize)]

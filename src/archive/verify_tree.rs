@@ -8,15 +8,52 @@
 use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
 
 use super::keys;
 use super::merkle::{Frontier, Hash};
 use super::record::{NEWEST_RECORD_FORMAT, Record, RecordBody};
-use super::seal::{self, Seal};
+use super::seal::Seal;
 use super::segment::Location;
 use super::stamp::TimeStamp;
 use super::tree_head;
-use super::verify::Problem;
+
+/// One thing found wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// Where it was found.
+    pub segment: u32,
+    /// Offset of the frame.
+    pub offset: u64,
+    /// The record concerned, when known.
+    pub seq: Option<u64>,
+    /// Short category: `content-changed`, `record-changed`, `record-missing`,
+    /// `order-changed`, `record-inserted`, `chain-broken`, `seal-bad`,
+    /// `frame-damaged`, `truncated`, `segment-missing`, `content-missing`;
+    /// format 2 adds `unsupported-version`, `unknown-field`,
+    /// `key-rotation-bad`, `timestamp-bad`, and for seals an auditor kept
+    /// `kept-seal-bad`, `rolled-back`, `forked`.
+    pub kind: &'static str,
+    /// Human explanation.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.seq {
+            Some(seq) => write!(
+                f,
+                "record {seq} (segment {} offset {}): {}: {}",
+                self.segment, self.offset, self.kind, self.detail
+            ),
+            None => write!(
+                f,
+                "segment {} offset {}: {}: {}",
+                self.segment, self.offset, self.kind, self.detail
+            ),
+        }
+    }
+}
 
 /// What the tree checks need besides the segments.
 #[derive(Default)]
@@ -42,7 +79,7 @@ struct SealSeen {
 }
 
 /// Counts for the report.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct TreeFigures {
     /// Root of the Merkle tree over all records.
     pub root: String,
@@ -173,7 +210,7 @@ impl TreeCheck {
 
     /// Checks a seal's signature, and that a trusted key is in the history.
     pub fn check_signature(&self, s: &Seal, trusted: Option<&VerifyingKey>) -> Result<(), String> {
-        seal::check(s, None)?;
+        tree_head::check(s, None)?;
         match trusted {
             Some(t) if !self.keys.contains(&hex::encode(t.as_bytes())) => {
                 Err("sealed by a different key than the trusted one".into())

@@ -11,6 +11,7 @@ mod progress;
 mod prove;
 mod run;
 mod store;
+mod target;
 
 use std::path::PathBuf;
 
@@ -76,6 +77,7 @@ pub enum Command {
     },
     /// List records.
     List {
+        /// Which records.
         #[command(flatten)]
         filter: Filter,
         /// One JSON object per line.
@@ -102,6 +104,7 @@ pub enum Command {
         /// the newest signed tree head.
         #[arg(long)]
         with_proofs: bool,
+        /// Which records.
         #[command(flatten)]
         filter: Filter,
     },
@@ -189,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         command => {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
+            let target = target::Target::new(&config, cli.archive.is_some())?;
             match command {
                 Command::Verify {
                     public_key,
@@ -196,31 +200,31 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     seals,
                     tsa_ca,
                 } => inspect::verify(&config, public_key.as_deref(), json, &seals, &tsa_ca),
-                Command::Stats { json } => inspect::stats(&config, json),
-                Command::List { filter, json } => inspect::list(&config, &filter, json),
-                Command::Show { id, raw } => inspect::show(&config, id, raw),
+                Command::Stats { json } => inspect::stats(&target, json),
+                Command::List { filter, json } => inspect::list(&target, &filter, json),
+                Command::Show { id, raw } => inspect::show(&target, id, raw),
                 Command::Key {
                     what: KeyCommand::Show,
                 } => inspect::key_show(&config),
                 Command::Key {
                     what: KeyCommand::RotateSeal,
-                } => prove::rotate_seal(&config),
+                } => prove::rotate_seal(&target),
                 Command::Prove {
                     consistency: Some(old),
                     ..
-                } => prove::prove_consistency(&config, &old),
-                Command::Prove { id, .. } => prove::prove(&config, id.unwrap_or_default()),
+                } => prove::prove_consistency(&target, &old),
+                Command::Prove { id, .. } => prove::prove(&target, id.unwrap_or_default()),
                 Command::Export {
                     out,
                     format,
                     with_proofs,
                     filter,
-                } => store::export(&config, &out, format, &filter, with_proofs),
+                } => store::export(&target, &out, format, &filter, with_proofs),
                 Command::Import {
                     what: ImportCommand::Imap(args),
-                } => imap_import::run(&config, args),
-                Command::Import { what } => store::import(&config, what),
-                Command::Reindex => store::reindex(&config),
+                } => imap_import::run(&target, args),
+                Command::Import { what } => store::import(&target, what),
+                Command::Reindex => store::reindex(&target),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),
             }
         }

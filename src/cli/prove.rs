@@ -12,31 +12,26 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::archive::Archive;
-use crate::archive::reader::Reader;
 use crate::archive::seal::Seal;
-use crate::config::Config;
 use crate::proof::{ProofError, Prover, source};
 
 use super::load::archive_options;
-
-fn reader(config: &Config) -> anyhow::Result<Reader> {
-    Reader::open(&archive_options(&config.archive))
-        .with_context(|| format!("opening archive {}", config.archive.path.display()))
-}
+use super::target::Target;
 
 /// Runs `make` with a prover, and once more over a rebuilt tree file when
 /// the stored one gave a proof that does not verify.
 fn with_prover<T>(
-    config: &Config,
+    target: &Target,
     make: impl Fn(&Prover<'_, source::TreeSource>) -> Result<T, ProofError>,
 ) -> anyhow::Result<T> {
-    let r = reader(config)?;
-    let tree = source::open(&r, &config.archive.path, false)?;
+    let r = target.reader()?;
+    let path = &target.config.archive.path;
+    let tree = source::open(&r, path, false)?;
     let prover = Prover::new(&r, tree)?;
     match make(&prover) {
         Err(ProofError::Damaged(why)) if !r.in_memory() => {
             tracing::warn!(%why, "tree file gave a bad proof; rebuilding it");
-            let tree = source::open(&r, &config.archive.path, true)?;
+            let tree = source::open(&r, path, true)?;
             Ok(make(&Prover::new(&r, tree)?)?)
         }
         other => Ok(other?),
@@ -44,8 +39,8 @@ fn with_prover<T>(
 }
 
 /// `mailseal prove ID`.
-pub fn prove(config: &Config, id: u64) -> anyhow::Result<u8> {
-    let proof = with_prover(config, |p| p.inclusion(id, p.head_for(id)?))?;
+pub fn prove(target: &Target, id: u64) -> anyhow::Result<u8> {
+    let proof = with_prover(target, |p| p.inclusion(id, p.head_for(id)?))?;
     print_json(&proof)
 }
 
@@ -71,9 +66,9 @@ pub fn read_seals(path: &Path) -> anyhow::Result<Vec<Seal>> {
 }
 
 /// `mailseal prove --consistency OLD_SEAL`.
-pub fn prove_consistency(config: &Config, old: &Path) -> anyhow::Result<u8> {
+pub fn prove_consistency(target: &Target, old: &Path) -> anyhow::Result<u8> {
     let old = read_seal(old)?;
-    let proof = with_prover(config, |p| {
+    let proof = with_prover(target, |p| {
         let new = p
             .newest_head()
             .ok_or_else(|| ProofError::Unprovable("the archive has no tree head yet".into()))?;
@@ -91,11 +86,11 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<u8> {
 
 /// Writes `<seq>.proof.json` beside each exported `<seq>.eml`, all
 /// against one tree head (the newest that covers every message).
-pub fn write_proofs(config: &Config, out: &Path, seqs: &[u64]) -> anyhow::Result<()> {
+pub fn write_proofs(target: &Target, out: &Path, seqs: &[u64]) -> anyhow::Result<()> {
     let Some(&last) = seqs.iter().max() else {
         return Ok(());
     };
-    let proofs = with_prover(config, |p| {
+    let proofs = with_prover(target, |p| {
         let head = p.head_for(last)?.clone();
         seqs.iter()
             .map(|&seq| p.inclusion(seq, &head))
@@ -112,7 +107,9 @@ pub fn write_proofs(config: &Config, out: &Path, seqs: &[u64]) -> anyhow::Result
 }
 
 /// `mailseal key rotate-seal`.
-pub fn rotate_seal(config: &Config) -> anyhow::Result<u8> {
+pub fn rotate_seal(target: &Target) -> anyhow::Result<u8> {
+    target.refuse_copy("key rotate-seal")?;
+    let config = target.config;
     let archive = Archive::open(&archive_options(&config.archive))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
     let (appended, seal) = archive.rotate_key_blocking()?;

@@ -1,7 +1,8 @@
 //! `mailseal run`: the daemon.
 //!
-//! Opens the archive, starts the sealer and every configured listener, and
-//! waits for SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
+//! Opens the archive, starts the sealer, every configured listener and the
+//! control socket the CLI reaches the daemon through, and waits for
+//! SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
 //! (a transaction in flight completes; idle sessions are told `421`), seals
 //! the chain head and exits 0.
 //!
@@ -16,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::config::Config;
-use crate::http::HealthState;
+use crate::health::HealthState;
+use crate::imap::proxy::ImapProxy;
 use crate::shutdown::Shutdown;
+use crate::smtp::listener::SmtpListener;
 
 use super::load::archive_options;
 
@@ -61,9 +64,19 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
-    crate::server::start(config, archive, &shutdown).await?;
-    crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
     spawn_witnesses(config, archive, &shutdown)?;
+    start_listeners(config, archive, &shutdown).await?;
+    // The CLI's way to this daemon, bound after the listeners: whoever
+    // reaches it finds every listener bound. Not on the mail path: without
+    // it the daemon still archives, and the CLI reads the files itself.
+    match crate::control::ControlServer::bind(&config.control, archive) {
+        Ok(control) => control.serve(archive.clone(), &shutdown),
+        Err(error) => tracing::error!(
+            %error,
+            "control socket unavailable; CLI commands read the archive's files directly and cannot write"
+        ),
+    }
+    crate::import::imap::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();
     tracing::info!(
         listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),
@@ -92,6 +105,34 @@ fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> a
             archive.clone(),
             shutdown.token.clone(),
         ));
+    }
+    Ok(())
+}
+
+/// Binds every configured listener before serving any, so a port that
+/// cannot be bound (or a certificate that cannot be loaded) stops the
+/// daemon at start with an error naming the listener, before READY.
+async fn start_listeners(
+    config: &Config,
+    archive: &Archive,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut smtp = Vec::with_capacity(config.smtp_proxy.len() + config.journal.len());
+    for proxy in &config.smtp_proxy {
+        smtp.push(SmtpListener::proxy(proxy, archive).await?);
+    }
+    for journal in &config.journal {
+        smtp.push(SmtpListener::journal(journal, archive).await?);
+    }
+    let mut imap = Vec::with_capacity(config.imap_proxy.len());
+    for proxy in &config.imap_proxy {
+        imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
+    }
+    for listener in smtp {
+        listener.serve(shutdown);
+    }
+    for proxy in imap {
+        shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::check;
 use super::problem::{At, Problems};
-use super::value::{self, TlsMode, UpstreamCa};
+use super::upstream;
+use super::value::{self, TlsMode};
+use crate::tls::UpstreamCa;
 
 const DEFAULT_PORT: u16 = 993;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
@@ -33,7 +35,7 @@ pub(crate) struct RawImapImport {
     #[serde(default = "default_tls")]
     tls: TlsMode,
     /// Roots that verify the server: "system" or a PEM file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::upstream_ca")]
     upstream_ca: UpstreamCa,
     /// Skip certificate verification (lab only).
     #[serde(default)]
@@ -187,9 +189,9 @@ impl RawImapImport {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ImapImportConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let host = check::required(p, at.key("host"), self.host);
-        let server_name = check::server_name(p, at.key("host"), None, host.as_deref());
+        let server_name = upstream::server_name(p, at.key("host"), None, host.as_deref());
         let port = check::positive(p, at.key("port"), self.port);
-        let upstream_ca = check::upstream_ca(p, at.key("upstream_ca"), self.upstream_ca);
+        let upstream_ca = upstream::ca(p, at.key("upstream_ca"), self.upstream_ca);
         let user = check::required(p, at.key("user"), self.user);
         if user.as_deref() == Some("") {
             p.push(at.key("user"), "must not be empty");

@@ -5,13 +5,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use serde::Deserialize;
 
 use super::check;
+use super::client_tls::{ClientTls, raw_client_tls};
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, default_max_connections};
-use super::value::{self, MIB, TlsFiles, TlsMode, Upstream, UpstreamCa};
+use super::upstream::{Upstream, raw_upstream};
+use super::value::{self, HostPort, MIB, TlsMode};
+use crate::tls::UpstreamCa;
 
 const DEFAULT_TIMEOUT_IDLE: Duration = Duration::from_secs(30 * 60);
 const DEFAULT_CAPTURE_QUEUE: usize = 16;
@@ -31,7 +33,7 @@ pub(crate) struct RawImapProxy {
     listen: Option<SocketAddr>,
     /// The real IMAP server, `host:port`.
     #[serde(default)]
-    upstream: Option<Upstream>,
+    upstream: Option<HostPort>,
     /// Client-leg certificate chain (PEM).
     #[serde(default)]
     tls_cert: Option<PathBuf>,
@@ -45,7 +47,7 @@ pub(crate) struct RawImapProxy {
     #[serde(default = "default_upstream_tls")]
     upstream_tls: TlsMode,
     /// Roots that verify the upstream: "system" or a PEM file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::upstream_ca")]
     upstream_ca: UpstreamCa,
     /// Skip upstream certificate verification (lab only).
     #[serde(default)]
@@ -105,20 +107,10 @@ pub struct ImapProxyConfig {
     pub name: String,
     /// Address clients connect to.
     pub listen: SocketAddr,
-    /// The real IMAP server.
-    pub upstream: Upstream,
-    /// Certificate and key for the client leg, when TLS is offered.
-    pub tls: Option<TlsFiles>,
-    /// Client-leg TLS; never `Starttls`/`Implicit` without `tls`.
-    pub tls_mode: TlsMode,
-    /// Upstream-leg TLS.
-    pub upstream_tls: TlsMode,
-    /// Roots that verify the upstream's certificate.
-    pub upstream_ca: UpstreamCa,
-    /// Accept any upstream certificate (lab only; logged loudly).
-    pub upstream_tls_insecure: bool,
-    /// Name the upstream's certificate must carry (SNI too).
-    pub upstream_tls_name: ServerName<'static>,
+    /// The real IMAP server, and the TLS towards it.
+    pub upstream: Upstream<TlsMode>,
+    /// TLS towards the clients.
+    pub tls: ClientTls,
     /// Folder names whose APPENDs are not captured (drafts change often).
     pub skip_append_folders: Vec<String>,
     /// Special-use flags (`\Drafts`) whose folders' APPENDs are not captured.
@@ -146,16 +138,8 @@ impl ImapProxyConfig {
         ImapProxyConfig {
             name: name.to_owned(),
             listen,
-            upstream: Upstream {
-                host: upstream.ip().to_string(),
-                port: upstream.port(),
-            },
-            tls: None,
-            tls_mode: TlsMode::None,
-            upstream_tls: TlsMode::None,
-            upstream_ca: UpstreamCa::System,
-            upstream_tls_insecure: false,
-            upstream_tls_name: ServerName::IpAddress(upstream.ip().into()),
+            upstream: Upstream::for_test(upstream, TlsMode::None),
+            tls: ClientTls::default(),
             skip_append_folders: default_skip_append_folders(),
             skip_append_special_use: default_skip_append_special_use(),
             complete_partial_fetches: true,
@@ -164,13 +148,6 @@ impl ImapProxyConfig {
             capture_queue: DEFAULT_CAPTURE_QUEUE,
             max_literal_size: DEFAULT_MAX_LITERAL_SIZE,
         }
-    }
-
-    /// The rustls client config for the upstream leg.
-    pub fn upstream_client_config(
-        &self,
-    ) -> Result<std::sync::Arc<rustls::ClientConfig>, crate::tls::TlsError> {
-        crate::tls::client_config(&self.upstream_ca, self.upstream_tls_insecure)
     }
 }
 
@@ -189,14 +166,8 @@ impl RawImapProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ImapProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = check::required(p, at.key("upstream"), self.upstream);
-        let cert_given = self.tls_cert.is_some();
-        let tls = check::tls_files(p, at, self.tls_cert, self.tls_key);
-        let tls_mode = check::tls_mode(p, at, self.tls_mode, cert_given);
-        let upstream_ca = check::upstream_ca(p, at.key("upstream_ca"), self.upstream_ca);
-        let host = upstream.as_ref().map(|u| u.host.as_str());
-        let upstream_tls_name =
-            check::server_name(p, at.key("upstream_tls_name"), self.upstream_tls_name, host);
+        let upstream = raw_upstream!(self).validate(p, at);
+        let tls = raw_client_tls!(self).validate(p, at);
         let folders = at.key("skip_append_folders");
         check::folder_list(p, folders, &self.skip_append_folders, false);
         let flags = at.key("skip_append_special_use");
@@ -211,11 +182,6 @@ impl RawImapProxy {
             listen: listen?,
             upstream: upstream?,
             tls: tls?,
-            tls_mode: tls_mode?,
-            upstream_tls: self.upstream_tls,
-            upstream_ca: upstream_ca?,
-            upstream_tls_insecure: self.upstream_tls_insecure,
-            upstream_tls_name: upstream_tls_name?,
             skip_append_folders: self.skip_append_folders,
             skip_append_special_use: self.skip_append_special_use,
             complete_partial_fetches: self.complete_partial_fetches,

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::check;
+use super::client_tls::{ClientTls, raw_client_tls};
 use super::password;
 use super::problem::{At, Problems};
 use super::smtp_proxy::{
@@ -18,7 +19,7 @@ use super::smtp_proxy::{
     default_max_message_size, default_min_data_rate, default_timeout_command,
     default_timeout_data_block,
 };
-use super::value::{self, TlsFiles, TlsMode};
+use super::value::{self, TlsMode};
 
 /// `[[journal]]` as written in the file.
 #[derive(Deserialize)]
@@ -126,11 +127,9 @@ pub struct JournalConfig {
     pub listen: SocketAddr,
     /// Name used in greetings and replies.
     pub hostname: String,
-    /// Certificate and key, when TLS is offered.
-    pub tls: Option<TlsFiles>,
-    /// TLS mode; never `Starttls`/`Implicit` without `tls`.
-    pub tls_mode: TlsMode,
-    /// Refuse mail on unencrypted connections (implies `tls`).
+    /// TLS towards the journaling servers.
+    pub tls: ClientTls,
+    /// Refuse mail on unencrypted connections (implies TLS is offered).
     pub require_tls: bool,
     /// Peers allowed to connect; everyone else is refused at connect.
     pub allowed_networks: Vec<IpNet>,
@@ -157,8 +156,7 @@ impl JournalConfig {
             name: name.to_owned(),
             listen,
             hostname: "mailseal.test".to_owned(),
-            tls: None,
-            tls_mode: TlsMode::None,
+            tls: ClientTls::default(),
             require_tls: false,
             allowed_networks: default_allowed_networks(),
             auth_users: Vec::new(),
@@ -188,9 +186,9 @@ impl RawJournal {
         let listen = check::required(p, at.key("listen"), self.listen);
         let hostname = check::hostname(p, at.key("hostname"), self.hostname);
         let cert_given = self.tls_cert.is_some();
-        let tls = check::tls_files(p, at, self.tls_cert, self.tls_key);
-        let tls_mode = check::tls_mode(p, at, self.tls_mode, cert_given);
-        if self.require_tls && (!cert_given || tls_mode == Some(TlsMode::None)) {
+        let plain_text = !cert_given || self.tls_mode == Some(TlsMode::None);
+        let tls = raw_client_tls!(self).validate(p, at);
+        if self.require_tls && plain_text {
             p.push(
                 at.key("require_tls"),
                 "require_tls needs TLS: set tls_cert and tls_key (and leave tls_mode on)",
@@ -217,7 +215,6 @@ impl RawJournal {
             listen: listen?,
             hostname: hostname?,
             tls: tls?,
-            tls_mode: tls_mode?,
             require_tls: self.require_tls,
             allowed_networks: self.allowed_networks,
             auth_users: auth_users?,

@@ -12,10 +12,18 @@
 //!
 //! Modules: `document` (TOML with positions, tolerant deserialization),
 //! `problem` (error reporting), `value` (shared value types), `check`
-//! (shared semantic checks), one module per section, `password` (Argon2).
+//! (shared semantic checks), `client_tls` and `upstream` (the groups of keys
+//! every listener or proxy shares), one module per section, `password`
+//! (Argon2).
+//!
+//! Dependencies point one way: `config` uses `tls` (to load and check
+//! certificates, and for [`crate::tls::UpstreamCa`]) and nothing above it;
+//! the protocols use `config`.
 
 mod archive;
 mod check;
+mod client_tls;
+mod control;
 mod document;
 mod http;
 mod imap_import;
@@ -27,6 +35,7 @@ mod problem;
 mod seal_mail;
 mod smtp_proxy;
 mod timestamp;
+mod upstream;
 mod value;
 
 use std::collections::HashMap;
@@ -36,6 +45,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use archive::{ArchiveConfig, Compression};
+pub use client_tls::{ClientTls, TlsFiles};
+pub use control::ControlConfig;
 pub use http::HttpConfig;
 pub use imap_import::{ImapCredential, ImapImportConfig};
 pub use imap_proxy::ImapProxyConfig;
@@ -44,9 +55,10 @@ pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use problem::{ConfigErrors, Problem};
 pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
-pub use smtp_proxy::{SmtpProxyConfig, SmtpUpstreamTls};
+pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
 pub use timestamp::TimestampConfig;
-pub use value::{TlsFiles, TlsMode, Upstream, UpstreamCa};
+pub use upstream::Upstream;
+pub use value::{HostPort, TlsMode};
 
 use document::Document;
 use problem::{At, Problems};
@@ -79,6 +91,9 @@ struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     log: log::RawLog,
+    /// `[control]`.
+    #[serde(default)]
+    control: control::RawControl,
     /// `[[timestamp]]` authorities.
     #[serde(default)]
     timestamp: Vec<timestamp::RawTimestamp>,
@@ -104,6 +119,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The local socket the CLI reaches the daemon through.
+    pub control: ControlConfig,
     /// RFC 3161 authorities that stamp every seal.
     pub timestamp: Vec<TimestampConfig>,
     /// Seals mailed to witnesses; `None` when off.
@@ -164,6 +181,7 @@ impl Config {
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            control: ControlConfig::default(),
             timestamp: Vec::new(),
             seal_mail: None,
         }
@@ -192,6 +210,7 @@ impl RawConfig {
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
+        let control = self.control.validate(p);
         let timestamp: Vec<_> = enumerate(self.timestamp, &mut all_ok, |i, raw| {
             raw.validate(p, &at("timestamp", i))
         });
@@ -214,6 +233,7 @@ impl RawConfig {
             imap_import,
             http: http?,
             log: log?,
+            control: control?,
             timestamp,
             seal_mail,
         })

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use super::check;
 use super::problem::{At, Problems};
-use super::value::{self, UpstreamCa};
+use super::upstream;
+use super::value;
+use crate::tls::UpstreamCa;
 
 /// TLS towards the SMTP server that takes the seal mails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,7 +47,7 @@ pub(crate) struct RawSealMail {
     #[serde(default = "default_tls")]
     tls: SealMailTls,
     /// Roots that verify the server: "system" or a PEM file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::upstream_ca")]
     ca: UpstreamCa,
     /// File holding `user:password` for SMTP AUTH.
     #[serde(default)]
@@ -121,7 +123,7 @@ impl RawSealMail {
         let at = At::section("seal_mail", None);
         let host = check::required(p, at.key("host"), self.host.clone())
             .and_then(|h| check::hostname(p, at.key("host"), Some(h)));
-        let ca = check::upstream_ca(p, at.key("ca"), self.ca);
+        let ca = upstream::ca(p, at.key("ca"), self.ca);
         let credentials_file = match self.credentials_file {
             Some(f) => Some(check::readable_file(p, at.key("credentials_file"), &f)?),
             None => None,

@@ -4,12 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use serde::Deserialize;
 
 use super::check;
+use super::client_tls::{ClientTls, raw_client_tls};
 use super::problem::{At, Problems};
-use super::value::{self, MIB, TlsFiles, TlsMode, Upstream, UpstreamCa};
+use super::upstream::{Upstream, raw_upstream};
+use super::value::{self, HostPort, MIB, TlsMode};
+use crate::tls::UpstreamCa;
 
 pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: u64 = 50 * MIB;
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 200;
@@ -44,7 +46,7 @@ pub(crate) struct RawSmtpProxy {
     listen: Option<SocketAddr>,
     /// The real server, `host:port`.
     #[serde(default)]
-    upstream: Option<Upstream>,
+    upstream: Option<HostPort>,
     /// Name in mailseal's own replies; default the machine's hostname.
     #[serde(default)]
     hostname: Option<String>,
@@ -61,7 +63,7 @@ pub(crate) struct RawSmtpProxy {
     #[serde(default = "default_upstream_tls")]
     upstream_tls: SmtpUpstreamTls,
     /// Roots that verify the upstream: "system" or a PEM file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::upstream_ca")]
     upstream_ca: UpstreamCa,
     /// Skip upstream certificate verification (lab only).
     #[serde(default)]
@@ -128,8 +130,9 @@ fn default_timeout_connect() -> Duration {
 pub(crate) fn default_timeout_command() -> Duration {
     DEFAULT_TIMEOUT_COMMAND
 }
-/// Postfix's `smtpd_min_data_rate` default.
-pub const DEFAULT_MIN_DATA_RATE: u64 = crate::smtp::session::DEFAULT_MIN_DATA_RATE;
+/// Postfix's `smtpd_min_data_rate` default: slower than 4 kbit/s on
+/// average is not a mail server, it is an attack on connection slots.
+pub const DEFAULT_MIN_DATA_RATE: u64 = 500;
 
 pub(crate) fn default_min_data_rate() -> u64 {
     DEFAULT_MIN_DATA_RATE
@@ -149,22 +152,12 @@ pub struct SmtpProxyConfig {
     pub name: String,
     /// Address clients connect to.
     pub listen: SocketAddr,
-    /// The real server every command is relayed to.
-    pub upstream: Upstream,
+    /// The real server every command is relayed to, and the TLS towards it.
+    pub upstream: Upstream<SmtpUpstreamTls>,
     /// Name used in mailseal's own replies (greeting, errors).
     pub hostname: String,
-    /// Certificate and key for the client leg, when TLS is offered.
-    pub tls: Option<TlsFiles>,
-    /// Client-leg TLS; never `Starttls`/`Implicit` without `tls`.
-    pub tls_mode: TlsMode,
-    /// Upstream-leg TLS.
-    pub upstream_tls: SmtpUpstreamTls,
-    /// Roots that verify the upstream's certificate.
-    pub upstream_ca: UpstreamCa,
-    /// Accept any upstream certificate (lab only; logged loudly).
-    pub upstream_tls_insecure: bool,
-    /// Name the upstream's certificate must carry (SNI too).
-    pub upstream_tls_name: ServerName<'static>,
+    /// TLS towards the clients.
+    pub tls: ClientTls,
     /// Relay AUTH even when the client leg is not encrypted.
     pub allow_auth_without_tls: bool,
     /// Send XCLIENT so the upstream sees the real client.
@@ -194,17 +187,9 @@ impl SmtpProxyConfig {
         SmtpProxyConfig {
             name: name.to_owned(),
             listen,
-            upstream: Upstream {
-                host: upstream.ip().to_string(),
-                port: upstream.port(),
-            },
+            upstream: Upstream::for_test(upstream, default_upstream_tls()),
             hostname: "mailseal.test".to_owned(),
-            tls: None,
-            tls_mode: TlsMode::None,
-            upstream_tls: default_upstream_tls(),
-            upstream_ca: UpstreamCa::System,
-            upstream_tls_insecure: false,
-            upstream_tls_name: ServerName::IpAddress(upstream.ip().into()),
+            tls: ClientTls::default(),
             allow_auth_without_tls: false,
             xclient: false,
             xforward: false,
@@ -216,13 +201,6 @@ impl SmtpProxyConfig {
             min_data_rate: DEFAULT_MIN_DATA_RATE,
             timeout_data_end: DEFAULT_TIMEOUT_DATA_END,
         }
-    }
-
-    /// The rustls client config for the upstream leg.
-    pub fn upstream_client_config(
-        &self,
-    ) -> Result<std::sync::Arc<rustls::ClientConfig>, crate::tls::TlsError> {
-        crate::tls::client_config(&self.upstream_ca, self.upstream_tls_insecure)
     }
 }
 
@@ -241,15 +219,9 @@ impl RawSmtpProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<SmtpProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = check::required(p, at.key("upstream"), self.upstream);
+        let upstream = raw_upstream!(self).validate(p, at);
         let hostname = check::hostname(p, at.key("hostname"), self.hostname);
-        let cert_given = self.tls_cert.is_some();
-        let tls = check::tls_files(p, at, self.tls_cert, self.tls_key);
-        let tls_mode = check::tls_mode(p, at, self.tls_mode, cert_given);
-        let upstream_ca = check::upstream_ca(p, at.key("upstream_ca"), self.upstream_ca);
-        let host = upstream.as_ref().map(|u| u.host.as_str());
-        let upstream_tls_name =
-            check::server_name(p, at.key("upstream_tls_name"), self.upstream_tls_name, host);
+        let tls = raw_client_tls!(self).validate(p, at);
         let max_message_size =
             check::positive(p, at.key("max_message_size"), self.max_message_size);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
@@ -264,11 +236,6 @@ impl RawSmtpProxy {
             upstream: upstream?,
             hostname: hostname?,
             tls: tls?,
-            tls_mode: tls_mode?,
-            upstream_tls: self.upstream_tls,
-            upstream_ca: upstream_ca?,
-            upstream_tls_insecure: self.upstream_tls_insecure,
-            upstream_tls_name: upstream_tls_name?,
             allow_auth_without_tls: self.allow_auth_without_tls,
             xclient: self.xclient,
             xforward: self.xforward,

@@ -13,6 +13,8 @@ use chrono::NaiveDate;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, de::Error as _};
 
+use crate::tls::UpstreamCa;
+
 /// One MiB, for size defaults.
 pub(crate) const MIB: u64 = 1024 * 1024;
 
@@ -28,39 +30,17 @@ pub enum TlsMode {
     None,
 }
 
-/// Which roots verify an upstream server's certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum UpstreamCa {
-    /// The operating system's trust store.
-    #[default]
-    System,
-    /// Only the certificates in this PEM file.
-    File(PathBuf),
-}
-
-impl<'de> Deserialize<'de> for UpstreamCa {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        match text.as_str() {
-            "system" => Ok(UpstreamCa::System),
-            "" => Err(D::Error::custom(
-                "expected \"system\" or the path of a PEM CA file",
-            )),
-            path => Ok(UpstreamCa::File(PathBuf::from(path))),
-        }
-    }
-}
-
-/// An upstream server as `host:port` (`[v6]:port` for IPv6 literals).
+/// A server as `host:port` (`[v6]:port` for IPv6 literals): where an
+/// upstream is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Upstream {
+pub struct HostPort {
     /// DNS name or IP literal (without brackets); resolved at connect time.
     pub host: String,
     /// TCP port.
     pub port: u16,
 }
 
-impl FromStr for Upstream {
+impl FromStr for HostPort {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -75,14 +55,14 @@ impl FromStr for Upstream {
         if host.is_empty() || port == 0 || host.chars().any(|c| c.is_whitespace()) {
             return Err(usage());
         }
-        Ok(Upstream {
+        Ok(HostPort {
             host: host.to_owned(),
             port,
         })
     }
 }
 
-impl fmt::Display for Upstream {
+impl fmt::Display for HostPort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
@@ -92,27 +72,21 @@ impl fmt::Display for Upstream {
     }
 }
 
-impl<'de> Deserialize<'de> for Upstream {
+impl<'de> Deserialize<'de> for HostPort {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d)?.parse().map_err(D::Error::custom)
     }
 }
 
-/// The certificate chain and key a listener presents to clients.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// PEM certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1) belonging to `cert`.
-    pub key: PathBuf,
-}
-
-impl TlsFiles {
-    /// Loads both files into a rustls server configuration.
-    pub fn server_config(
-        &self,
-    ) -> Result<std::sync::Arc<rustls::ServerConfig>, crate::tls::TlsError> {
-        crate::tls::server_config(&self.cert, &self.key)
+/// Reads the roots that verify an upstream: `"system"` or a PEM file's path.
+pub(crate) fn upstream_ca<'de, D: Deserializer<'de>>(d: D) -> Result<UpstreamCa, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.as_str() {
+        "system" => Ok(UpstreamCa::System),
+        "" => Err(D::Error::custom(
+            "expected \"system\" or the path of a PEM CA file",
+        )),
+        path => Ok(UpstreamCa::File(PathBuf::from(path))),
     }
 }
 
@@ -177,9 +151,9 @@ mod tests {
 
     #[test]
     fn upstream_parses_host_port_forms() {
-        let up: Upstream = "mail.example.com:25".parse().unwrap();
+        let up: HostPort = "mail.example.com:25".parse().unwrap();
         assert_eq!((up.host.as_str(), up.port), ("mail.example.com", 25));
-        let up: Upstream = "[::1]:143".parse().unwrap();
+        let up: HostPort = "[::1]:143".parse().unwrap();
         assert_eq!((up.host.as_str(), up.port), ("::1", 143));
         assert_eq!(up.to_string(), "[::1]:143");
         for bad in [
@@ -191,7 +165,7 @@ mod tests {
             "[::1:25",
             "a b:25",
         ] {
-            assert!(bad.parse::<Upstream>().is_err(), "{bad} accepted");
+            assert!(bad.parse::<HostPort>().is_err(), "{bad} accepted");
         }
     }
 }

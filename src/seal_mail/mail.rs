@@ -8,7 +8,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use serde::Serialize;
 
-use super::mark;
+use crate::archive::mark;
 use crate::archive::seal::Seal;
 use crate::archive::stamp::TimeStamp;
 

@@ -11,11 +11,10 @@
 //! is kept in `<archive>/seal-mail.json`, so a restart neither loses nor
 //! repeats a mail.
 //!
-//! Seal mails are marked ([`mark`]) so that one coming back into the
+//! Seal mails are marked ([`crate::archive::mark`]) so that one coming back into the
 //! archive through journaling is archived but calls for no new seal.
 
 mod mail;
-pub mod mark;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::archive::seal::{self, Seal};
-use crate::config::{SealMailConfig, SealMailMode, SealMailTls, UpstreamCa};
+use crate::config::{SealMailConfig, SealMailMode, SealMailTls};
+use crate::tls::UpstreamCa;
 
 pub use mail::ATTACHMENT;
 

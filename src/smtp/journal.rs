@@ -24,7 +24,6 @@ use std::sync::{Arc, LazyLock};
 
 use ipnet::IpNet;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -46,7 +45,7 @@ pub struct JournalListener {
     /// Limits and TLS policy of the session.
     session: Arc<SessionConfig>,
     /// Set for implicit TLS (`tls_mode = "implicit"`).
-    implicit_tls: Option<TlsAcceptor>,
+    implicit_tls: Option<Arc<rustls::ServerConfig>>,
     /// What the backend needs.
     shared: Arc<Shared>,
 }
@@ -68,11 +67,8 @@ struct Shared {
 impl JournalListener {
     /// Prepares a listener from its configuration (loads TLS files).
     pub fn new(config: &JournalConfig, archive: Archive) -> Result<JournalListener, TlsError> {
-        let tls = match (&config.tls, config.tls_mode) {
-            (Some(files), TlsMode::Starttls | TlsMode::Implicit) => Some(files.server_config()?),
-            _ => None,
-        };
-        let implicit = config.tls_mode == TlsMode::Implicit;
+        let tls = config.tls.server_config()?;
+        let implicit = config.tls.mode == TlsMode::Implicit;
         let mut session = SessionConfig::new(&config.name, SourceKind::Journal);
         session.max_message_size = config.max_message_size;
         session.command_timeout = config.timeout_command;
@@ -88,7 +84,7 @@ impl JournalListener {
         }
         Ok(JournalListener {
             session: Arc::new(session),
-            implicit_tls: tls.filter(|_| implicit).map(TlsAcceptor::from),
+            implicit_tls: tls.filter(|_| implicit),
             shared: Arc::new(Shared {
                 name: config.name.clone(),
                 hostname: config.hostname.clone(),

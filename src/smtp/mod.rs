@@ -7,14 +7,16 @@
 //! client sees, [`auth`] runs SASL PLAIN/LOGIN, [`journal_report`] unwraps
 //! Exchange journal reports.
 //!
-//! With I/O: [`connection`] takes an accepted connection through implicit
-//! TLS into a [`session`], the one SMTP server session (client leg, TLS,
-//! limits, shutdown), generic over its stream; a [`backend::Backend`]
-//! answers it: [`journal`] archives locally, the proxy relays through
-//! [`upstream`]. [`stream`] lets STARTTLS swap the stream in place.
+//! With I/O: [`listener`] binds the journal and proxy ports on
+//! [`crate::server`]'s accept loop; [`connection`] takes an accepted
+//! connection through implicit TLS into a [`session`], the one SMTP server
+//! session (client leg, TLS, limits, shutdown), generic over its stream; a
+//! [`backend::Backend`] answers it: [`journal`] archives locally, the
+//! proxy relays through [`upstream`]. Both legs run over
+//! [`crate::transport::Stream`], which STARTTLS upgrades in place.
 //!
 //! ```text
-//!  client ─> stream ─> line ─> command ─> session ─> backend ─┬─> archive (journal)
+//!  client ─> transport ─> line ─> command ─> session ─> backend ─┬─> archive (journal)
 //!                                 DATA ─> data ─> spool ──────┘   upstream (proxy)
 //! ```
 
@@ -28,8 +30,8 @@ pub mod envelope;
 pub mod journal;
 pub mod journal_report;
 pub mod line;
+pub mod listener;
 pub mod proxy;
 pub mod reply;
 pub mod session;
-pub mod stream;
 pub mod upstream;

@@ -37,7 +37,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
@@ -63,7 +62,7 @@ pub struct ProxyListener {
     /// Limits and TLS policy of the client leg.
     session: Arc<SessionConfig>,
     /// Set for implicit TLS on the client leg (`tls_mode = "implicit"`).
-    implicit_tls: Option<TlsAcceptor>,
+    implicit_tls: Option<Arc<rustls::ServerConfig>>,
     /// What the backends need.
     shared: Arc<Shared>,
 }
@@ -92,14 +91,11 @@ impl ProxyListener {
     /// Prepares a listener from its configuration (loads the client-leg
     /// certificate and the upstream's trust roots).
     pub fn new(config: &SmtpProxyConfig, archive: Archive) -> Result<ProxyListener, TlsError> {
-        let tls = match (&config.tls, config.tls_mode) {
-            (Some(files), TlsMode::Starttls | TlsMode::Implicit) => Some(files.server_config()?),
-            _ => None,
-        };
-        let implicit = config.tls_mode == TlsMode::Implicit;
-        let upstream_tls = match config.upstream_tls {
+        let tls = config.tls.server_config()?;
+        let implicit = config.tls.mode == TlsMode::Implicit;
+        let upstream_tls = match config.upstream.tls {
             SmtpUpstreamTls::None => None,
-            _ => Some(config.upstream_client_config()?),
+            _ => Some(config.upstream.client_config()?),
         };
         let mut session = SessionConfig::new(&config.name, SourceKind::SmtpProxy);
         session.max_message_size = config.max_message_size;
@@ -113,11 +109,11 @@ impl ProxyListener {
         }
         Ok(ProxyListener {
             session: Arc::new(session),
-            implicit_tls: tls.filter(|_| implicit).map(TlsAcceptor::from),
+            implicit_tls: tls.filter(|_| implicit),
             shared: Arc::new(Shared {
                 name: config.name.clone(),
-                host: config.upstream.host.clone(),
-                port: config.upstream.port,
+                host: config.upstream.address.host.clone(),
+                port: config.upstream.address.port,
                 options: UpstreamOptions::from_config(config, upstream_tls),
                 xclient: config.xclient,
                 xforward: config.xforward,

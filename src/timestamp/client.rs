@@ -16,7 +16,8 @@ use hyper_util::rt::TokioIo;
 use rand::RngCore;
 use tokio::net::TcpStream;
 
-use crate::config::{TimestampConfig, UpstreamCa};
+use crate::config::TimestampConfig;
+use crate::tls::UpstreamCa;
 
 /// Largest answer read from an authority.
 const MAX_RESPONSE: usize = 1 << 20;

@@ -2,7 +2,8 @@
 //! client (test certificates from rcgen), and implicit TLS or STARTTLS
 //! towards Dovecot with its certificate checked.
 
-use mailseal::config::{TlsFiles, TlsMode, Upstream, UpstreamCa};
+use mailseal::config::{ClientTls, HostPort, TlsFiles, TlsMode};
+use mailseal::tls::UpstreamCa;
 use rustls_pki_types::ServerName;
 
 use super::{Raw, Setup, imap, python, setup, setup_with, wait_archived};
@@ -37,8 +38,10 @@ async fn tls_proxy(mode: TlsMode) -> Option<(Setup, TestCerts, tempfile::TempDir
         key: certs.key.clone(),
     };
     let s = setup(|c, _| {
-        c.tls = Some(files);
-        c.tls_mode = mode;
+        c.tls = ClientTls {
+            files: Some(files),
+            mode,
+        };
     })
     .await?;
     Some((s, certs, dir))
@@ -110,13 +113,13 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
         } else {
             d.port
         };
-        c.upstream = Upstream {
+        c.upstream.address = HostPort {
             host: "127.0.0.1".into(),
             port,
         };
-        c.upstream_tls = mode;
-        c.upstream_ca = UpstreamCa::File(ca);
-        c.upstream_tls_name = ServerName::try_from("localhost").unwrap().to_owned();
+        c.upstream.tls = mode;
+        c.upstream.ca = UpstreamCa::File(ca);
+        c.upstream.server_name = ServerName::try_from("localhost").unwrap().to_owned();
     })
     .await;
     let (mut c, greeting) = Raw::connect(s.proxy).await;

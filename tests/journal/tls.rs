@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use mailseal::config::{TlsFiles, TlsMode};
+use mailseal::config::{ClientTls, TlsFiles, TlsMode};
 
 use super::{Journal, swaks_ids};
 use crate::support::smtp::{SmtpClient, swaks};
@@ -23,8 +23,10 @@ fn test_certificate(dir: &Path) -> TlsFiles {
 #[tokio::test(flavor = "multi_thread")]
 async fn required_tls_refuses_plain_mail_and_records_tls() {
     let journal = Journal::start(|c, dir| {
-        c.tls = Some(test_certificate(dir));
-        c.tls_mode = TlsMode::Starttls;
+        c.tls = ClientTls {
+            files: Some(test_certificate(dir)),
+            mode: TlsMode::Starttls,
+        };
         c.require_tls = true;
     })
     .await;
@@ -50,8 +52,10 @@ async fn required_tls_refuses_plain_mail_and_records_tls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn implicit_tls_listener() {
     let journal = Journal::start(|c, dir| {
-        c.tls = Some(test_certificate(dir));
-        c.tls_mode = TlsMode::Implicit;
+        c.tls = ClientTls {
+            files: Some(test_certificate(dir)),
+            mode: TlsMode::Implicit,
+        };
     })
     .await;
     let args = [

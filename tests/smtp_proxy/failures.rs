@@ -108,9 +108,9 @@ async fn proxy_with_broken_spool(sink: &Sink) -> (Proxy, tempfile::TempDir) {
     std::fs::write(&options.spool_dir, b"").unwrap();
     let listen = "127.0.0.1:0".parse().unwrap();
     let mut config = SmtpProxyConfig::for_test("proxy", listen, sink.addr);
-    config.upstream_tls = mailseal::config::SmtpUpstreamTls::None;
+    config.upstream.tls = mailseal::config::SmtpUpstreamTls::None;
     let shutdown = Shutdown::new();
-    let addr = mailseal::server::start_smtp_proxy(&config, &archive, &shutdown)
+    let addr = mailseal::smtp::listener::start_proxy(&config, &archive, &shutdown)
         .await
         .unwrap();
     let proxy = Proxy {

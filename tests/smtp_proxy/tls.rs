@@ -3,7 +3,8 @@
 //! upstream verified against a private CA, and AUTH relayed to an upstream
 //! that checks it, with the user recorded.
 
-use mailseal::config::{SmtpUpstreamTls, TlsFiles, TlsMode, UpstreamCa};
+use mailseal::config::{ClientTls, SmtpUpstreamTls, TlsFiles, TlsMode};
+use mailseal::tls::UpstreamCa;
 
 use super::{Proxy, swaks_final};
 use crate::support::certs::TestCerts;
@@ -32,10 +33,12 @@ fn both_legs(
     };
     let ca = certs.ca.clone();
     move |c, _| {
-        c.tls = Some(files);
-        c.tls_mode = client;
-        c.upstream_tls = upstream;
-        c.upstream_ca = UpstreamCa::File(ca);
+        c.tls = ClientTls {
+            files: Some(files),
+            mode: client,
+        };
+        c.upstream.tls = upstream;
+        c.upstream.ca = UpstreamCa::File(ca);
     }
 }
 
@@ -97,8 +100,8 @@ async fn an_untrusted_upstream_certificate_is_refused() {
     let proxy = Proxy::start(sink.addr, |c, d| {
         // A CA that did not sign the upstream's certificate.
         let wrong = TestCerts::new(d);
-        c.upstream_tls = SmtpUpstreamTls::StarttlsRequired;
-        c.upstream_ca = UpstreamCa::File(wrong.ca);
+        c.upstream.tls = SmtpUpstreamTls::StarttlsRequired;
+        c.upstream.ca = UpstreamCa::File(wrong.ca);
     })
     .await;
     let mut client = SmtpClient::connect(proxy.addr).await;

@@ -8,11 +8,13 @@ use std::process::{Command, Output};
 
 use super::corpus;
 
-/// Runs `mailseal --archive DIR ARGS`.
+/// Runs `mailseal --config ARCHIVE.toml ARGS`, the configuration naming
+/// the archive in `archive` (`--archive` would open it read-only, and the
+/// tests import, rotate keys and prove).
 pub fn mailseal(archive: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .arg("--archive")
-        .arg(archive)
+        .arg("--config")
+        .arg(super::daemon::archive_config(archive))
         .args(args)
         .env_remove("MAILSEAL_CONFIG")
         .output()

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::super::*;
 use super::{errors, parse, write_cert};
+use crate::tls::UpstreamCa;
 
 /// Every key of every section, with the files it names created in `dir`.
 fn full_example(dir: &Path) -> String {
@@ -150,6 +151,10 @@ enabled = false
 [log]
 format = "json"
 level = "info,mailseal::smtp=debug"
+
+[control]
+socket = "{d}/control.sock"
+group = "auditors"
 "#,
         cert = cert.display(),
         key = key.display(),
@@ -166,8 +171,8 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(config.archive.compression_level, 5);
     assert_eq!(config.archive.seal_interval, Duration::from_secs(60));
     let journal = &config.journal[0];
-    assert!(journal.require_tls && journal.tls.is_some());
-    assert_eq!(journal.tls_mode, TlsMode::Starttls);
+    assert!(journal.require_tls && journal.tls.files.is_some());
+    assert_eq!(journal.tls.mode, TlsMode::Starttls);
     assert_eq!(journal.allowed_networks[2].to_string(), "192.0.2.7/32");
     assert_eq!(journal.min_data_rate, 0);
     let users: Vec<&str> = journal.auth_users.iter().map(|u| u.user.as_str()).collect();
@@ -177,17 +182,20 @@ fn fully_populated_example_parses_into_typed_values() {
         "s3cret"
     ));
     let mx = &config.smtp_proxy[0];
-    assert_eq!(mx.upstream.to_string(), "mail.internal.example.com:25");
-    assert_eq!(mx.upstream_tls, SmtpUpstreamTls::StarttlsRequired);
-    assert!(matches!(mx.upstream_ca, UpstreamCa::File(_)));
-    assert_eq!(mx.upstream_tls_name.to_str(), "mail.example.com");
+    assert_eq!(
+        mx.upstream.address.to_string(),
+        "mail.internal.example.com:25"
+    );
+    assert_eq!(mx.upstream.tls, SmtpUpstreamTls::StarttlsRequired);
+    assert!(matches!(mx.upstream.ca, UpstreamCa::File(_)));
+    assert_eq!(mx.upstream.server_name.to_str(), "mail.example.com");
     assert!(mx.xclient && mx.xforward && mx.allow_auth_without_tls);
     assert_eq!(mx.timeout_data_end, Duration::from_secs(4));
     assert_eq!(mx.min_data_rate, 100);
-    mx.tls.as_ref().unwrap().server_config().unwrap();
-    mx.upstream_client_config().unwrap();
+    mx.tls.files.as_ref().unwrap().server_config().unwrap();
+    mx.upstream.client_config().unwrap();
     let imap = &config.imap_proxy[0];
-    assert_eq!(imap.upstream_tls_name.to_str(), "192.0.2.1");
+    assert_eq!(imap.upstream.server_name.to_str(), "192.0.2.1");
     assert_eq!(imap.skip_append_folders, ["Drafts", "Entwürfe"]);
     assert_eq!(imap.capture_queue, 4);
     assert_eq!(imap.max_literal_size, 1 << 20);
@@ -209,6 +217,8 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(job.before.unwrap().to_string(), "2030-01-01");
     assert!(!config.http.enabled);
     assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.control.socket, dir.path().join("control.sock"));
+    assert_eq!(config.control.group, "auditors");
     let tsa = &config.timestamp[0];
     assert_eq!(
         (tsa.name.as_str(), tsa.timeout),
@@ -225,7 +235,9 @@ fn fully_populated_example_parses_into_typed_values() {
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" | "seal_mail" => format!("[{section}]\nzz_unknown = 1\n"),
+        "archive" | "http" | "log" | "control" | "seal_mail" => {
+            format!("[{section}]\nzz_unknown = 1\n")
+        }
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
     };
     let errors = errors(&text);
@@ -255,6 +267,7 @@ fn every_key_is_documented_and_in_the_full_example() {
         "imap_import",
         "http",
         "log",
+        "control",
         "timestamp",
         "seal_mail",
     ];

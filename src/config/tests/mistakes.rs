@@ -5,6 +5,15 @@ use std::path::Path;
 use super::super::*;
 use super::{errors, parse, write_cert};
 
+/// Where each problem is, in reporting order.
+fn paths_and_lines(errors: &ConfigErrors) -> Vec<(&str, Option<usize>)> {
+    errors
+        .problems
+        .iter()
+        .map(|p| (p.path.as_str(), p.line))
+        .collect()
+}
+
 #[test]
 fn reports_all_four_mistakes_with_paths_and_lines() {
     let text = r#"[archive]
@@ -19,13 +28,8 @@ tls_key = "/nonexistent/key.pem"
 timeout_command = "5 parsecs"
 "#;
     let errors = errors(text);
-    let found: Vec<(&str, Option<usize>)> = errors
-        .problems
-        .iter()
-        .map(|p| (p.path.as_str(), p.line))
-        .collect();
     assert_eq!(
-        found,
+        paths_and_lines(&errors),
         [
             ("archive.sealinterval", Some(3)),
             ("journal[0].listen", Some(7)),
@@ -232,6 +236,38 @@ fn tls_pairing_and_modes_are_checked() {
     assert_eq!(errors.problems.len(), 7, "{errors}");
 }
 
+/// The client-TLS and upstream groups are checked by shared code; every
+/// section that uses them still gets problems under its own keys and lines
+/// (a missing key at its table's line).
+#[test]
+fn shared_groups_report_under_each_sections_keys_and_lines() {
+    let text = r#"[[imap_proxy]]
+name = "imap"
+listen = "127.0.0.1:2001"
+upstream = "imap.example.com:993"
+tls_key = "/nonexistent/key.pem"
+upstream_tls_name = "not a name"
+
+[[smtp_proxy]]
+name = "mx"
+listen = "127.0.0.1:2002"
+tls_mode = "starttls"
+upstream_ca = "/nonexistent/ca.pem"
+"#;
+    let errors = errors(text);
+    assert_eq!(
+        paths_and_lines(&errors),
+        [
+            ("imap_proxy[0].tls_cert", Some(1)),
+            ("imap_proxy[0].upstream_tls_name", Some(6)),
+            ("smtp_proxy[0].upstream", Some(8)),
+            ("smtp_proxy[0].tls_mode", Some(11)),
+            ("smtp_proxy[0].upstream_ca", Some(12)),
+        ],
+        "{errors}"
+    );
+}
+
 #[test]
 fn zero_sizes_and_durations_are_rejected() {
     let text = r#"
@@ -317,4 +353,58 @@ fn wrong_types_and_unknown_enum_values_are_reported() {
     ] {
         assert!(errors.has(path), "{path} missing from:\n{errors}");
     }
+}
+
+#[test]
+fn control_socket_path_and_group_are_checked() {
+    let long = format!("/run/{}/control.sock", "x".repeat(120));
+    let text = format!("[control]\nsocket = {long:?}\ngroup = \"no such group!\"\n");
+    let errors = errors(&text);
+    assert!(errors.has("control.socket"), "{errors}");
+    assert!(errors.has("control.group"), "{errors}");
+    assert_eq!(errors.problems[0].line, Some(2), "{errors}");
+}
+
+#[test]
+fn time_stamp_and_seal_mail_mistakes_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (not_a_ca, _) = write_cert(dir.path(), "x");
+    std::fs::write(&not_a_ca, "no certificate here").unwrap();
+    let text = format!(
+        r#"[[timestamp]]
+name = "tsa"
+url = "ftp://tsa.example.com"
+ca_file = "{ca}"
+
+[[timestamp]]
+name = "tsa"
+url = "http://tsa.example.com"
+
+[seal_mail]
+host = "smtp.example.com"
+tls = "none"
+credentials_file = "{ca}"
+from = "not an address"
+to = []
+daily_at = "25:00"
+"#,
+        ca = not_a_ca.display()
+    );
+    let errors = errors(&text);
+    let paths: Vec<&str> = errors.problems.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "timestamp[0].url",
+        "timestamp[0].ca_file",
+        "timestamp[1].name",
+        "timestamp[1].ca_file",
+        "seal_mail.credentials_file",
+        "seal_mail.from",
+        "seal_mail.to",
+        "seal_mail.daily_at",
+    ] {
+        assert!(paths.contains(&want), "{want} not in {paths:?}");
+    }
+    let shown = errors.to_string();
+    assert!(shown.contains("SMTP AUTH sends the password"), "{shown}");
+    assert!(shown.contains("duplicate name \"tsa\""), "{shown}");
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::tls::UpstreamCa;
 
 pub(super) fn parse(text: &str) -> Result<Config, ConfigErrors> {
     Config::from_str_named(text, "test.toml")
@@ -52,6 +53,9 @@ fn shipped_default_config_runs_a_loopback_journal() {
     assert!(config.imap_import.is_empty());
     assert_eq!(config.http, HttpConfig::default());
     assert_eq!(config.log, LogConfig::default());
+    // The repository's file runs without root: its socket is not in /run.
+    assert_eq!(config.control.socket, Path::new("./data/control.sock"));
+    assert_eq!(config.control.group, "mailseal-admin");
 }
 
 #[test]
@@ -77,6 +81,11 @@ fn empty_file_means_every_section_default() {
     assert!(config.http.enabled);
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.log.level, "info");
+    assert_eq!(
+        config.control.socket,
+        Path::new("/run/mailseal/control.sock")
+    );
+    assert_eq!(config.control.group, "mailseal-admin");
 }
 
 #[test]
@@ -146,10 +155,10 @@ fn documented_defaults_of_listeners() {
     let machine = gethostname::gethostname().into_string().unwrap();
     let mx = &config.smtp_proxy[0];
     assert_eq!(mx.hostname, machine);
-    assert_eq!(mx.tls_mode, TlsMode::None);
-    assert_eq!(mx.upstream_tls, SmtpUpstreamTls::Starttls);
-    assert_eq!(mx.upstream_tls_name.to_str(), "mail.example.com");
-    assert_eq!(mx.upstream_ca, UpstreamCa::System);
+    assert_eq!(mx.tls.mode, TlsMode::None);
+    assert_eq!(mx.upstream.tls, SmtpUpstreamTls::Starttls);
+    assert_eq!(mx.upstream.server_name.to_str(), "mail.example.com");
+    assert_eq!(mx.upstream.ca, UpstreamCa::System);
     assert_eq!(mx.max_message_size, 50 << 20);
     assert_eq!(mx.max_connections, 200);
     let timeouts = [
@@ -161,7 +170,7 @@ fn documented_defaults_of_listeners() {
     assert_eq!(timeouts.map(|d| d.as_secs()), [30, 300, 180, 600]);
     assert_eq!(mx.min_data_rate, 500);
     let imap = &config.imap_proxy[0];
-    assert_eq!(imap.upstream_tls, TlsMode::Implicit);
+    assert_eq!(imap.upstream.tls, TlsMode::Implicit);
     assert_eq!(imap.skip_append_folders, ["Drafts"]);
     assert_eq!(imap.skip_append_special_use, ["\\Drafts"]);
     assert!(imap.complete_partial_fetches);

@@ -58,7 +58,7 @@ async fn session(
     let archive = Archive::open_dir(dir.path()).unwrap();
     let listen = "127.0.0.1:0".parse().unwrap();
     let mut config = SmtpProxyConfig::for_test("unit", listen, upstream);
-    config.upstream_tls = SmtpUpstreamTls::None;
+    config.upstream.tls = SmtpUpstreamTls::None;
     configure(&mut config);
     let listener = ProxyListener::new(&config, archive).unwrap();
     let backend = ProxyBackend::new(listener.shared.clone(), TaskTracker::new());
@@ -66,9 +66,8 @@ async fn session(
     let peer = "203.0.113.5:40000".parse().unwrap();
     let token = CancellationToken::new();
     let session = Session::new(
-        server,
+        crate::transport::Stream::new(server),
         peer,
-        None,
         backend,
         Arc::clone(&listener.session),
         token,

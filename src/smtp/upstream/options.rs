@@ -54,15 +54,15 @@ pub struct UpstreamOptions {
 
 impl UpstreamOptions {
     /// The options of a configured proxy; `tls_config` comes from
-    /// [`SmtpProxyConfig::upstream_client_config`] (built once per listener).
+    /// [`crate::config::Upstream::client_config`] (built once per listener).
     pub fn from_config(
         config: &SmtpProxyConfig,
         tls_config: Option<Arc<rustls::ClientConfig>>,
     ) -> UpstreamOptions {
         UpstreamOptions {
-            tls: config.upstream_tls,
+            tls: config.upstream.tls,
             tls_config,
-            server_name: config.upstream_tls_name.clone(),
+            server_name: config.upstream.server_name.clone(),
             ehlo_name: config.hostname.clone(),
             timeouts: UpstreamTimeouts {
                 connect: config.timeout_connect,

@@ -10,7 +10,12 @@
 //! mark with its keys and appends such a record as *quiet*: archived and
 //! sealed with the next seal, but never the reason for one. A forged mark
 //! fails the signature check; a copied one (same Message-ID) can at most
-//! delay a seal until other mail arrives.
+//! delay a seal until other mail arrives. Which records were quiet is not
+//! kept across a restart: records after the newest seal then count as new,
+//! so a restart can cause one more seal (and mail), never a loop.
+//!
+//! Here, not in `seal_mail`, because the archive checks the mark on every
+//! message it appends; `seal_mail` makes marks with these functions.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
