@@ -2,7 +2,8 @@
 //! verifiers that check them. Every case asks all three verifiers:
 //! `mailseal verify`, the standalone `mailseal-verify` and the Python one.
 
-mod forge;
+// Rewrites segments and re-signs them (also used by `witness`).
+pub mod forge;
 // A version-1 archive upgraded in place; seal-key rotation.
 mod upgrade;
 // Flip, delete, insert, reorder, truncate, re-sign, roll back, fork.

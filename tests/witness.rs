@@ -19,7 +19,7 @@ use crate::support::daemon::{Daemon, with_control};
 use crate::support::sink::{Sink, SinkOptions, SinkTls};
 use crate::support::smtp::{free_port, smtplib_send};
 use crate::support::tsa::Tsa;
-use crate::support::verifiers::{expect, mailseal_verify, python};
+use crate::support::verifiers::{all_three, expect, mailseal_verify, python};
 use crate::support::{WAIT, wait_until};
 
 fn loopback(port: u16) -> SocketAddr {
@@ -376,5 +376,34 @@ fn seals_are_mailed_and_a_returned_seal_mail_causes_no_seal() {
         &d.cli(&["verify", "--seal", k]),
         0,
         "mailseal verify --seal",
+    );
+
+    // The history rewritten from the first record on and re-signed with
+    // the box's own key: consistent on its own, refused by all three
+    // verifiers against the seal the witness was mailed.
+    let forked = dir.path().join("forked");
+    std::fs::create_dir_all(forked.join("segments")).unwrap();
+    let seg = Path::new("segments").join("000000000001.seg");
+    std::fs::copy(archive.join(&seg), forked.join(&seg)).unwrap();
+    let pem = std::fs::read_to_string(archive.join("seal.key")).unwrap();
+    let key: ed25519_dalek::SigningKey =
+        ed25519_dalek::pkcs8::DecodePrivateKey::from_pkcs8_pem(&pem).unwrap();
+    crate::proofs::forge::rewrite(&forked.join(&seg), &key, |r| {
+        if r["seq"] == 1 {
+            r["body"]["mail_from"] = "ceo@example.com".into();
+        }
+    });
+    all_three(&forked, None, &[], 0, "rewritten, alone");
+    all_three(
+        &forked,
+        None,
+        &[&kept],
+        1,
+        "rewritten, with the mailed seal",
+    );
+    expect(
+        &mailseal_verify(&["consistency", k, forked.to_str().unwrap()]),
+        1,
+        "mailseal-verify consistency with the rewritten archive",
     );
 }
