@@ -1,6 +1,7 @@
 //! The daemon's health: the facts `/healthz` reports (archive writable,
-//! latest seal, what each upstream did on its last contact) and the
-//! verdict drawn from them.
+//! latest seal, what each upstream did on its last contact, what each
+//! witness (time-stamp authority, seal mailer) did last) and the verdict
+//! drawn from them.
 //!
 //! A module of its own so that the parts that know these facts and the
 //! server that reports them meet here without knowing each other: the
@@ -44,6 +45,23 @@ struct HealthInner {
     /// A search lag above this makes the status `degraded`
     /// (`[search] max_lag`).
     search_max_lag: u64,
+    /// Time-stamp authorities and the seal mailer, as they reported.
+    witnesses: Vec<WitnessState>,
+}
+
+/// What a witness (time-stamp authority, seal mailer) reported last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WitnessState {
+    /// `timestamp:NAME` or `seal_mail`.
+    name: String,
+    /// Result of the latest attempt; `None` before any.
+    ok: Option<bool>,
+    /// Seals not taken yet.
+    pending: u64,
+    /// When it last succeeded.
+    last_success: Option<SystemTime>,
+    /// Why the latest attempt failed (no credentials, no bodies).
+    error: Option<String>,
 }
 
 /// The daemon's health, shared between the parts that know it and the HTTP
@@ -70,6 +88,7 @@ impl HealthState {
             upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
             search: None,
             search_max_lag: u64::MAX,
+            witnesses: Vec::new(),
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -146,6 +165,34 @@ impl HealthState {
         });
     }
 
+    /// A witness reported: see [`crate::metrics::witness`].
+    pub fn witness(&self, name: &str, ok: Option<bool>, pending: u64, error: Option<&str>) {
+        self.with(|h| {
+            let i = match h.witnesses.iter().position(|w| w.name == name) {
+                Some(i) => i,
+                None => {
+                    h.witnesses.push(WitnessState {
+                        name: name.to_owned(),
+                        ok: None,
+                        pending: 0,
+                        last_success: None,
+                        error: None,
+                    });
+                    h.witnesses.len() - 1
+                }
+            };
+            let w = &mut h.witnesses[i];
+            w.pending = pending;
+            if ok.is_some() {
+                w.ok = ok;
+                w.error = error.map(str::to_owned);
+            }
+            if ok == Some(true) {
+                w.last_success = Some(SystemTime::now());
+            }
+        });
+    }
+
     /// The report as of `now`.
     pub fn report(&self, now: SystemTime) -> HealthReport {
         self.with(|h| {
@@ -167,9 +214,21 @@ impl HealthState {
                 s
             });
             let search_behind = search.as_ref().is_some_and(|s| s.lagging || s.failing);
+            let witnesses: Vec<WitnessReport> = h
+                .witnesses
+                .iter()
+                .map(|w| WitnessReport {
+                    name: w.name.clone(),
+                    ok: w.ok,
+                    pending_seals: w.pending,
+                    last_success_age_seconds: w.last_success.map(age),
+                    error: w.error.clone(),
+                })
+                .collect();
+            let witness_failing = witnesses.iter().any(|w| w.ok == Some(false));
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue || search_behind {
+            } else if upstream_down || seal_overdue || search_behind || witness_failing {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -181,6 +240,7 @@ impl HealthState {
                 seal_overdue,
                 upstreams,
                 search,
+                witnesses,
             }
         })
     }
@@ -216,6 +276,9 @@ pub struct HealthReport {
     /// The search index against the archive; `null` before the indexer
     /// reports.
     pub search: Option<SearchReport>,
+    /// Time-stamp authorities and the seal mailer; a failing one makes
+    /// the status `degraded` (mail is still archived and sealed).
+    pub witnesses: Vec<WitnessReport>,
 }
 
 /// The search index in `/healthz`.
@@ -231,6 +294,21 @@ pub struct SearchReport {
     pub failing: bool,
     /// The lag is over `[search] max_lag`: the status is `degraded`.
     pub lagging: bool,
+}
+
+/// One witness in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessReport {
+    /// `timestamp:NAME` or `seal_mail`.
+    pub name: String,
+    /// Result of the latest attempt; `null` before any.
+    pub ok: Option<bool>,
+    /// Seals not stamped or mailed yet.
+    pub pending_seals: u64,
+    /// Seconds since the last success; `null` before any.
+    pub last_success_age_seconds: Option<u64>,
+    /// Why the latest attempt failed.
+    pub error: Option<String>,
 }
 
 /// One upstream in `/healthz`.

@@ -13,8 +13,10 @@
 //!  smtp::journal┼─> archive::Spool ─> Archive::append ─> writer thread ─> segment (fsync) ─> index
 //!  imap::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
-//!  verify / export / list / show  <── archive::segment reader + index
-//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
+//!                                                                  │ signed tree head (archive::merkle)
+//!                                          timestamp (RFC 3161) <──┤──> seal_mail (witnesses)
+//!  verify / export / list / show / prove  <── archive::segment reader + index + tree
+//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex, proofs)
 //! ```
 //!
 //! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
@@ -37,8 +39,11 @@ pub mod import;
 pub mod metrics;
 pub mod notify;
 pub mod search;
+pub mod proof;
+pub mod seal_mail;
 pub mod server;
 pub mod shutdown;
 pub mod smtp;
+pub mod timestamp;
 pub mod tls;
 pub mod transport;

@@ -33,6 +33,12 @@
 //! | `search_indexed_seq` | gauge | |
 //! | `search_head_seq` | gauge | |
 //! | `search_lag_records` | gauge | |
+//! | `witness_pending_seals` | gauge | `witness` |
+//! | `witness_results_total` | counter | `witness`, `result` (`ok`, `failed`) |
+//! | `witness_last_success_timestamp_seconds` | gauge | `witness` |
+//!
+//! A witness is what takes seals off the box: a time-stamp authority
+//! (`timestamp:NAME`) or the seal mailer (`seal_mail`); see [`witness`].
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -109,6 +115,22 @@ struct ReplyLabels {
     class: &'static str,
 }
 
+/// Labels of the witness series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessLabels {
+    /// `timestamp:NAME` or `seal_mail`.
+    witness: String,
+}
+
+/// Labels of the witness result series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessResultLabels {
+    /// `timestamp:NAME` or `seal_mail`.
+    witness: String,
+    /// `ok` or `failed`.
+    result: &'static str,
+}
+
 /// Labels of the error series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
@@ -150,6 +172,12 @@ struct Metrics {
     search_head: Gauge<i64, AtomicI64>,
     /// Records the search index trails the archive by.
     search_lag: Gauge<i64, AtomicI64>,
+    /// Seals a witness has not taken yet (unstamped, unmailed).
+    witness_pending: Family<WitnessLabels, Gauge>,
+    /// Each attempt of a witness, by result.
+    witness_results: Family<WitnessResultLabels, Counter>,
+    /// Unix time of a witness's last success.
+    witness_last_success: Family<WitnessLabels, Gauge>,
 }
 
 impl Metrics {
@@ -172,6 +200,9 @@ impl Metrics {
             search_indexed: Gauge::default(),
             search_head: Gauge::default(),
             search_lag: Gauge::default(),
+            witness_pending: Family::default(),
+            witness_results: Family::default(),
+            witness_last_success: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -239,6 +270,21 @@ impl Metrics {
             "search_lag_records",
             "Records archived but not yet searchable",
             m.search_lag.clone(),
+        );
+        r.register(
+            "witness_pending_seals",
+            "Seals a time-stamp authority or the seal mailer has not taken yet",
+            m.witness_pending.clone(),
+        );
+        r.register(
+            "witness_results",
+            "Attempts to time-stamp or mail seals, by result",
+            m.witness_results.clone(),
+        );
+        r.register(
+            "witness_last_success_timestamp_seconds",
+            "Unix time a witness last took a seal",
+            m.witness_last_success.clone(),
         );
         m
     }
@@ -342,6 +388,39 @@ pub fn search_progress(indexed: u64, head: u64, failing: bool) {
     METRICS.search_lag.set(gauge(head.saturating_sub(indexed)));
     if let Some(health) = HealthState::installed() {
         health.search_progress(indexed, head, failing);
+    }
+}
+
+/// What a witness (time-stamp authority, seal mailer) did last: `ok` is
+/// the result of its latest attempt (`None` before any), `pending` the
+/// seals it has not taken yet. Feeds `/healthz` too.
+pub fn witness(name: &str, ok: Option<bool>, pending: u64, error: Option<&str>) {
+    let labels = WitnessLabels {
+        witness: name.to_owned(),
+    };
+    METRICS
+        .witness_pending
+        .get_or_create(&labels)
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    if let Some(ok) = ok {
+        let result = if ok { "ok" } else { "failed" };
+        let r = WitnessResultLabels {
+            witness: name.to_owned(),
+            result,
+        };
+        METRICS.witness_results.get_or_create(&r).inc();
+        if ok {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            METRICS
+                .witness_last_success
+                .get_or_create(&labels)
+                .set(i64::try_from(secs).unwrap_or(i64::MAX));
+        }
+    }
+    if let Some(health) = HealthState::installed() {
+        health.witness(name, ok, pending, error);
     }
 }
 

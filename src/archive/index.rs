@@ -12,11 +12,14 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::headers::Headers;
+use super::keys::KeyEvent;
 use super::record::{Record, RecordBody, SourceKind};
 use super::seal::Seal;
 use super::segment::Location;
+use super::stamp::TimeStamp;
 
 /// Index layout version; a different stored version triggers a rebuild.
+/// Version 2 keeps every seal, time stamp and seal-key rotation.
 pub const INDEX_FORMAT: u64 = 2;
 
 /// Errors from the index.
@@ -267,8 +270,47 @@ impl Index {
 
     /// Remembers a seal.
     pub fn put_seal(&self, seal: &Seal) -> Result<(), IndexError> {
-        self.t()?.meta.insert("last_seal", json(seal))?;
+        let t = self.t()?;
+        t.meta.insert("last_seal", json(seal))?;
+        t.meta
+            .insert(proof_key(SEAL_PREFIX, seal.seq, ""), json(seal))?;
         Ok(())
+    }
+
+    /// Every seal, oldest first.
+    pub fn seals(&self) -> Result<Vec<Seal>, IndexError> {
+        self.t()?
+            .meta
+            .scan_prefix(SEAL_PREFIX)
+            .map(|kv| parse(&kv?.1))
+            .collect()
+    }
+
+    /// Remembers a time stamp of a seal.
+    pub fn put_timestamp(&self, stamp: &TimeStamp) -> Result<(), IndexError> {
+        let key = proof_key(STAMP_PREFIX, stamp.seq, &stamp.authority);
+        self.t()?.meta.insert(key, json(stamp))?;
+        Ok(())
+    }
+
+    /// Every time stamp, by seal then authority.
+    pub fn timestamps(&self) -> Result<Vec<TimeStamp>, IndexError> {
+        self.t()?
+            .meta
+            .scan_prefix(STAMP_PREFIX)
+            .map(|kv| parse(&kv?.1))
+            .collect()
+    }
+
+    /// Every seal-key rotation, in chain order.
+    pub fn key_events(&self) -> Result<Vec<KeyEvent>, IndexError> {
+        Ok(self
+            .t()?
+            .meta
+            .get("key_events")?
+            .map(|v| parse(&v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Where a content is stored, if it is.
@@ -315,6 +357,16 @@ impl Index {
     ) -> Result<(), IndexError> {
         let t = self.t()?;
         let s = summarize(record, hash, at, headers);
+        if let RecordBody::KeyRotation(k) = &record.body {
+            let mut events = self.key_events()?;
+            events.retain(|e| e.seq < record.seq);
+            events.push(KeyEvent {
+                seq: record.seq,
+                old_key: k.old_key.clone(),
+                new_key: k.new_key.clone(),
+            });
+            t.meta.insert("key_events", json(&events))?;
+        }
         if let RecordBody::Message(m) = &record.body {
             if let Some(imap) = &m.imap {
                 self.put_imap(
@@ -425,6 +477,18 @@ impl Index {
             .transpose()
     }
 
+    /// Summaries from record `seq` on, in order.
+    pub fn summaries_from(
+        &self,
+        seq: u64,
+    ) -> Result<impl Iterator<Item = Result<Summary, IndexError>> + use<>, IndexError> {
+        Ok(self
+            .t()?
+            .records
+            .range(seq_key(seq)..)
+            .map(|r| parse(&r?.1)))
+    }
+
     /// All summaries in order.
     pub fn summaries(&self) -> impl Iterator<Item = Result<Summary, IndexError>> + '_ {
         let (iter, failed) = match self.t() {
@@ -511,8 +575,23 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.kind = "outcome".into();
             s.source_name = format!("outcome of {}", o.of);
         }
+        RecordBody::KeyRotation(k) => {
+            s.kind = "key-rotation".into();
+            s.source_name = format!("seal key {}", &k.new_key[..16.min(k.new_key.len())]);
+        }
     }
     s
+}
+
+/// Keys of the kept seals and time stamps in `meta`: prefix, seq, name.
+const SEAL_PREFIX: &[u8] = b"seal/";
+const STAMP_PREFIX: &[u8] = b"stamp/";
+
+fn proof_key(prefix: &[u8], seq: u64, name: &str) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(&seq_key(seq));
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 fn tagged(value: &str, seq: u64) -> Vec<u8> {

@@ -9,8 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the record layout written by this build.
-pub const RECORD_FORMAT: u32 = 1;
+/// Version of the record layout written by this build. Format 2 adds the
+/// `key-rotation` body; format-1 records keep their meaning.
+pub const RECORD_FORMAT: u32 = 2;
+/// The newest record layout this build understands.
+pub const NEWEST_RECORD_FORMAT: u32 = 2;
 
 /// One link of the hash chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +41,27 @@ pub enum RecordBody {
     /// reply arrives only after the archive commit, because the final `.` is
     /// held back until the message is durable).
     Outcome(Outcome),
+    /// The seal key changed (format 2): signed by the old and the new key.
+    KeyRotation(super::keys::KeyRotation),
+}
+
+impl RecordBody {
+    /// The body's `type`, as stored.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RecordBody::Message(_) => "message",
+            RecordBody::Outcome(_) => "outcome",
+            RecordBody::KeyRotation(_) => "key-rotation",
+        }
+    }
+
+    /// The oldest record format that may hold this body.
+    pub fn since_format(&self) -> u32 {
+        match self {
+            RecordBody::Message(_) | RecordBody::Outcome(_) => 1,
+            RecordBody::KeyRotation(_) => 2,
+        }
+    }
 }
 
 /// Everything known about one message when it was archived.
@@ -239,7 +263,7 @@ impl Record {
     pub fn message(&self) -> Option<&MessageMeta> {
         match &self.body {
             RecordBody::Message(m) => Some(m),
-            RecordBody::Outcome(_) => None,
+            _ => None,
         }
     }
 }
@@ -274,7 +298,7 @@ mod tests {
         };
         let bytes = r.encode();
         assert_eq!(bytes, r.encode());
-        assert!(bytes.starts_with(br#"{"format":1,"seq":7,"time":"#));
+        assert!(bytes.starts_with(br#"{"format":2,"seq":7,"time":"#));
         assert_eq!(Record::decode(&bytes).ok(), Some(r));
     }
 }

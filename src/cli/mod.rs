@@ -9,6 +9,7 @@ mod inspect;
 mod listing;
 mod load;
 mod progress;
+mod prove;
 mod run;
 mod search;
 mod store;
@@ -54,9 +55,18 @@ pub enum Command {
     CheckConfig,
     /// Walk chain, content and seals; name the first broken place.
     Verify {
-        /// Trust seals only from this public key (PEM from `key show`).
+        /// Trust seals only from this public key (PEM from `key show`, or
+        /// hex), or keys it rotated to.
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
+        /// A seal kept from earlier (seal JSON, or a seal mail's
+        /// attachment): the archive must still hold what it sealed.
+        #[arg(long = "seal", value_name = "FILE")]
+        seals: Vec<PathBuf>,
+        /// CA certificate (PEM) of a time-stamp authority; tokens are
+        /// checked against these and the `[[timestamp]]` CAs.
+        #[arg(long = "tsa-ca", value_name = "FILE")]
+        tsa_ca: Vec<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -118,12 +128,27 @@ pub enum Command {
         /// `eml` (one file per message) or `mbox`.
         #[arg(long, value_enum, default_value_t = ExportFormat::Eml)]
         format: ExportFormat,
+        /// Write `<id>.proof.json` beside each `.eml`: its proof against
+        /// the newest signed tree head.
+        #[arg(long)]
+        with_proofs: bool,
         /// Which records.
         #[command(flatten)]
         filter: Filter,
         /// Only the records matching this search query (docs/search.md).
         #[arg(long, value_name = "QUERY")]
         query: Option<String>,
+    },
+    /// Prove a message is in the sealed archive, or that the archive
+    /// extends a seal kept earlier.
+    Prove {
+        /// The message record's id.
+        #[arg(required_unless_present = "consistency")]
+        id: Option<u64>,
+        /// Prove that the archive's newest tree head extends this seal
+        /// (seal JSON, or a seal mail's attachment).
+        #[arg(long, value_name = "OLD_SEAL", conflicts_with = "id")]
+        consistency: Option<PathBuf>,
     },
     /// Import existing mail.
     Import {
@@ -182,6 +207,8 @@ pub enum ImportCommand {
 pub enum KeyCommand {
     /// Print the public key for auditors.
     Show,
+    /// Start a new seal key, signed over by the old one in the chain.
+    RotateSeal,
 }
 
 /// Runs one command; returns the exit code.
@@ -198,21 +225,40 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
             let target = target::Target::new(&config, cli.archive.is_some())?;
             match command {
-                Command::Verify { public_key, json } => {
-                    inspect::verify(&config, public_key.as_deref(), json)
-                }
+                Command::Verify {
+                    public_key,
+                    json,
+                    seals,
+                    tsa_ca,
+                } => inspect::verify(&config, public_key.as_deref(), json, &seals, &tsa_ca),
                 Command::Stats { json } => inspect::stats(&target, json),
                 Command::List { filter, json } => inspect::list(&target, &filter, json),
                 Command::Show { id, raw } => inspect::show(&target, id, raw),
                 Command::Key {
                     what: KeyCommand::Show,
                 } => inspect::key_show(&config),
+                Command::Key {
+                    what: KeyCommand::RotateSeal,
+                } => prove::rotate_seal(&target),
+                Command::Prove {
+                    consistency: Some(old),
+                    ..
+                } => prove::prove_consistency(&target, &old),
+                Command::Prove { id, .. } => prove::prove(&target, id.unwrap_or_default()),
                 Command::Export {
                     out,
                     format,
+                    with_proofs,
                     filter,
                     query,
-                } => store::export(&target, &out, format, &filter, query.as_deref()),
+                } => store::export(
+                    &target,
+                    &out,
+                    format,
+                    &filter,
+                    query.as_deref(),
+                    with_proofs,
+                ),
                 Command::Search {
                     check: true,
                     repair,

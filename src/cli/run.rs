@@ -108,6 +108,7 @@ async fn serve(
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
+    spawn_witnesses(config, archive, &shutdown)?;
     start_listeners(config, archive, &shutdown).await?;
     // The CLI's way to this daemon, bound after the listeners: whoever
     // reaches it finds every listener bound. Not on the mail path: without
@@ -129,6 +130,26 @@ async fn serve(
     crate::notify::stopping();
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;
+    Ok(())
+}
+
+/// Starts the time-stamp authorities' tasks and the seal mailer.
+fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let authorities = config
+        .timestamp
+        .iter()
+        .map(crate::timestamp::client::Authority::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::timestamp::spawn(archive, authorities, &shutdown.tracker, &shutdown.token);
+    if let Some(c) = &config.seal_mail {
+        let mailer =
+            crate::seal_mail::Mailer::new(c, &config.archive.path, &config.archive.key_file)?;
+        shutdown.tracker.spawn(crate::seal_mail::run(
+            mailer,
+            archive.clone(),
+            shutdown.token.clone(),
+        ));
+    }
     Ok(())
 }
 

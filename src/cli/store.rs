@@ -108,7 +108,11 @@ pub fn export(
     format: ExportFormat,
     filter: &Filter,
     query: Option<&str>,
+    with_proofs: bool,
 ) -> anyhow::Result<u8> {
+    if with_proofs && format != ExportFormat::Eml {
+        anyhow::bail!("--with-proofs needs --format eml (one proof beside each message)");
+    }
     let conditions = filter.conditions();
     let mut options = ExportOptions {
         out: out.to_path_buf(),
@@ -121,9 +125,11 @@ pub fn export(
     };
     let asked = conditions.clone();
     let q = query.map(str::to_string);
+    // The exported messages' seqs, for their proofs.
+    let mut exported = Vec::new();
     let summary =
         if let Some(stream) = target.ask(|client| async move { client.export(asked, q).await })? {
-            export_remote(target, stream, &mut options)?
+            export_remote(target, stream, &mut options, &mut exported)?
         } else {
             // The index answers the query (and is closed again before the
             // archive is read for the export).
@@ -146,6 +152,7 @@ pub fn export(
                 .filter(|s| s.seq <= head.seq)
                 .map(|s| s.seq)
                 .collect();
+            exported.clone_from(&wanted);
             let records = wanted.iter().map(|&seq| {
                 let (record, hash) = reader.record(seq)?;
                 let hash = parse_hex(&hash)
@@ -154,6 +161,9 @@ pub fn export(
             });
             export::export(records, &reader, &options, &export::NoExportProgress)?
         };
+    if with_proofs {
+        super::prove::write_proofs(target, out, &exported)?;
+    }
     let note = if summary.inexact > 0 {
         format!(
             " ({} not byte-exact in mbox: no final newline; use --format eml)",
@@ -177,6 +187,7 @@ fn export_remote(
     target: &Target,
     stream: ExportStream,
     options: &mut ExportOptions,
+    exported: &mut Vec<u64>,
 ) -> anyhow::Result<export::ExportSummary> {
     options.chain_head = parse_hex(&stream.head_hash).map(|hash| ChainHead {
         seq: stream.head_seq,
@@ -189,7 +200,10 @@ fn export_remote(
         match next {
             Ok(None) => None,
             Ok(Some((record, hash))) => Some(match parse_hex(&hash) {
-                Some(hash) => Ok((record, hash)),
+                Some(hash) => {
+                    exported.push(record.seq);
+                    Ok((record, hash))
+                }
                 None => Err(ClientError::Unexpected(format!("record hash {hash:?}"))),
             }),
             Err(e) => Some(Err(e)),

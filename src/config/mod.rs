@@ -33,7 +33,9 @@ mod log;
 mod password;
 mod problem;
 mod search;
+mod seal_mail;
 mod smtp_proxy;
+mod timestamp;
 mod upstream;
 mod value;
 
@@ -54,7 +56,9 @@ pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use problem::{ConfigErrors, Problem};
 pub use search::SearchConfig;
+pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
 pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
+pub use timestamp::TimestampConfig;
 pub use upstream::Upstream;
 pub use value::{HostPort, TlsMode};
 
@@ -95,6 +99,12 @@ struct RawConfig {
     /// `[search]`.
     #[serde(default)]
     search: search::RawSearch,
+    /// `[[timestamp]]` authorities.
+    #[serde(default)]
+    timestamp: Vec<timestamp::RawTimestamp>,
+    /// `[seal_mail]`.
+    #[serde(default)]
+    seal_mail: Option<seal_mail::RawSealMail>,
 }
 
 /// The validated configuration.
@@ -118,6 +128,10 @@ pub struct Config {
     pub control: ControlConfig,
     /// The search index's health bound.
     pub search: SearchConfig,
+    /// RFC 3161 authorities that stamp every seal.
+    pub timestamp: Vec<TimestampConfig>,
+    /// Seals mailed to witnesses; `None` when off.
+    pub seal_mail: Option<SealMailConfig>,
 }
 
 impl Config {
@@ -176,6 +190,8 @@ impl Config {
             log: LogConfig::default(),
             control: ControlConfig::default(),
             search: SearchConfig::default(),
+            timestamp: Vec::new(),
+            seal_mail: None,
         }
     }
 }
@@ -203,6 +219,17 @@ impl RawConfig {
         let http = self.http.validate();
         let log = self.log.validate(p);
         let control = self.control.validate(p);
+        let timestamp: Vec<_> = enumerate(self.timestamp, &mut all_ok, |i, raw| {
+            raw.validate(p, &at("timestamp", i))
+        });
+        let seal_mail = match self.seal_mail.map(|raw| raw.validate(p)) {
+            Some(None) => {
+                all_ok = false;
+                None
+            }
+            Some(some) => some,
+            None => None,
+        };
         if !all_ok {
             return None;
         }
@@ -216,6 +243,8 @@ impl RawConfig {
             log: log?,
             control: control?,
             search: self.search.validate(),
+            timestamp,
+            seal_mail,
         })
     }
 
@@ -224,7 +253,8 @@ impl RawConfig {
         let names = each("smtp_proxy", &self.smtp_proxy, |r| r.name())
             .chain(each("journal", &self.journal, |r| r.name()))
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.name()))
-            .chain(each("imap_import", &self.imap_import, |r| r.name()));
+            .chain(each("imap_import", &self.imap_import, |r| r.name()))
+            .chain(each("timestamp", &self.timestamp, |r| r.name()));
         let mut seen: HashMap<&str, String> = HashMap::new();
         for (at, name) in names {
             let Some(name) = name.filter(|n| !n.is_empty()) else {

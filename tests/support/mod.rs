@@ -12,6 +12,8 @@ pub mod postfix_tools;
 pub mod process;
 pub mod sink;
 pub mod smtp;
+pub mod tsa;
+pub mod verifiers;
 
 use std::time::{Duration, Instant};
 

@@ -125,6 +125,26 @@ host = "imap.example.com"
 user = "dave@example.com"
 oauth2_token_command = "/usr/local/bin/fetch-token dave"
 
+[[timestamp]]
+name = "tsa"
+url = "https://tsa.example.com/stamp"
+ca_file = "{ca}"
+credentials_file = "{secret}"
+timeout = "20s"
+retry = "5s"
+
+[seal_mail]
+host = "smtp.example.com"
+port = 465
+tls = "implicit"
+ca = "{ca}"
+credentials_file = "{secret}"
+from = "mailseal@example.com"
+to = ["advisor@example.net", "witness@example.org"]
+mode = "each"
+daily_at = "06:30"
+retry = "2m"
+
 [http]
 listen = "127.0.0.1:9426"
 enabled = false
@@ -204,13 +224,25 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(config.log.format, LogFormat::Json);
     assert_eq!(config.control.socket, dir.path().join("control.sock"));
     assert_eq!(config.control.group, "auditors");
+    let tsa = &config.timestamp[0];
+    assert_eq!(
+        (tsa.name.as_str(), tsa.timeout),
+        ("tsa", Duration::from_secs(20))
+    );
+    let mail = config.seal_mail.as_ref().unwrap();
+    assert_eq!(mail.tls, SealMailTls::Implicit);
+    assert_eq!(mail.mode, SealMailMode::Each);
+    assert_eq!(mail.daily_at, (6, 30));
+    assert_eq!(mail.to.len(), 2);
 }
 
 /// The keys serde knows for the section at `section` (from the message it
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" | "control" => format!("[{section}]\nzz_unknown = 1\n"),
+        "archive" | "http" | "log" | "control" | "seal_mail" => {
+            format!("[{section}]\nzz_unknown = 1\n")
+        }
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
     };
     let errors = errors(&text);
@@ -241,6 +273,8 @@ fn every_key_is_documented_and_in_the_full_example() {
         "http",
         "log",
         "control",
+        "timestamp",
+        "seal_mail",
     ];
     for section in sections {
         let keys = known_keys(section);

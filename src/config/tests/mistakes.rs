@@ -379,3 +379,47 @@ fn control_socket_path_and_group_are_checked() {
     assert!(errors.has("control.group"), "{errors}");
     assert_eq!(errors.problems[0].line, Some(2), "{errors}");
 }
+
+#[test]
+fn time_stamp_and_seal_mail_mistakes_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (not_a_ca, _) = write_cert(dir.path(), "x");
+    std::fs::write(&not_a_ca, "no certificate here").unwrap();
+    let text = format!(
+        r#"[[timestamp]]
+name = "tsa"
+url = "ftp://tsa.example.com"
+ca_file = "{ca}"
+
+[[timestamp]]
+name = "tsa"
+url = "http://tsa.example.com"
+
+[seal_mail]
+host = "smtp.example.com"
+tls = "none"
+credentials_file = "{ca}"
+from = "not an address"
+to = []
+daily_at = "25:00"
+"#,
+        ca = not_a_ca.display()
+    );
+    let errors = errors(&text);
+    let paths: Vec<&str> = errors.problems.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "timestamp[0].url",
+        "timestamp[0].ca_file",
+        "timestamp[1].name",
+        "timestamp[1].ca_file",
+        "seal_mail.credentials_file",
+        "seal_mail.from",
+        "seal_mail.to",
+        "seal_mail.daily_at",
+    ] {
+        assert!(paths.contains(&want), "{want} not in {paths:?}");
+    }
+    let shown = errors.to_string();
+    assert!(shown.contains("SMTP AUTH sends the password"), "{shown}");
+    assert!(shown.contains("duplicate name \"tsa\""), "{shown}");
+}
