@@ -1,10 +1,11 @@
 //! mailseal: a mail journaling appliance.
 //!
-//! Every way in (SMTP proxy, journal receiver, IMAP proxy, importers) hands
-//! message bytes and their context to one [`archive::Archive`]. The archive
-//! owns the only writer of the append-only segment files (the source of
-//! truth), chains every record by SHA-256, seals the chain head with the
-//! appliance's Ed25519 key, and keeps rebuildable indexes in sled.
+//! Every way in (SMTP proxy, journal receiver, IMAP and POP3 proxies,
+//! importers) hands message bytes and their context to one
+//! [`archive::Archive`]. The archive owns the only writer of the
+//! append-only segment files (the source of truth), chains every record by
+//! SHA-256, seals the chain head with the appliance's Ed25519 key, and
+//! keeps rebuildable indexes in sled.
 //!
 //! Data flow:
 //!
@@ -12,6 +13,7 @@
 //!  smtp::proxy ─┐
 //!  smtp::journal┼─> archive::Spool ─> Archive::append ─> writer thread ─> segment (fsync) ─> index
 //!  imap::proxy ─┤                                            │
+//!  pop3::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!  verify / export / list / show  <── archive::segment reader + index
 //!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
@@ -31,6 +33,7 @@ pub mod imap;
 pub mod import;
 pub mod metrics;
 pub mod notify;
+pub mod pop3;
 pub mod server;
 pub mod shutdown;
 pub mod smtp;
