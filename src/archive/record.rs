@@ -66,7 +66,10 @@ pub struct MessageMeta {
     pub imap: Option<ImapContext>,
     /// Where an importer found the message.
     pub import: Option<ImportContext>,
-    /// Where in a POP3 session the message was downloaded.
+    /// Where in a POP3 session the message was downloaded. Left out of
+    /// the JSON when absent, so every other record keeps format 1's exact
+    /// shape and older readers still read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pop3: Option<Pop3Context>,
     /// The message itself.
     pub content: ContentRef,

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn unstuffs_content_and_relays_all_but_the_terminator_at_any_split() {
-        let wire = b"From: a\r\n\r\n..dot line\r\n.\r\n...\r\nlast\r\n.\r\nNEXT";
+        let wire = b"From: a\r\n\r\n..dot line\r\n..\r\n...\r\nlast\r\n.\r\nNEXT";
         let body_len = wire.len() - 4;
         for step in 1..=wire.len() {
             let (relay, content, used, done) = frame(wire, step);
@@ -148,7 +148,7 @@ mod tests {
             assert_eq!(used, body_len, "step {step}");
             assert_eq!(relay, &wire[..body_len - 3], "step {step}");
             assert_eq!(
-                content, b"From: a\r\n\r\n.dot line\r\n\r\n..\r\nlast\r\n",
+                content, b"From: a\r\n\r\n.dot line\r\n.\r\n..\r\nlast\r\n",
                 "step {step}"
             );
         }

@@ -21,6 +21,7 @@ fn corpus_messages() -> Vec<Vec<u8>> {
 
 const POPLIB_DOWNLOAD: &str = r#"
 import poplib, sys, os
+poplib._MAXLINE = 1 << 20  # the awkward messages have a 70 kB line
 p = poplib.POP3('127.0.0.1', int(sys.argv[1]))
 p.user(sys.argv[2]); p.pass_(sys.argv[3])
 _, listing, _ = p.uidl()
@@ -169,4 +170,25 @@ print(len(lines))
 fn b64(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_daemon_ends_sessions_before_update() {
+    let messages = awkward();
+    let Some(s) = setup(&messages, |_, _| {}).await else {
+        return;
+    };
+    let mut c = Raw::login(s.proxy).await;
+    assert_eq!(c.retr(1).await.unwrap(), messages[0]);
+    assert!(c.cmd("DELE 1").await.starts_with("+OK"));
+    s.shutdown.token.cancel();
+    let bye = c.line().await;
+    assert!(bye.starts_with("-ERR [SYS/TEMP]"), "{bye}");
+    assert_eq!(c.rest().await, b"", "closed");
+    assert_eq!(
+        s.server.count(),
+        messages.len(),
+        "no QUIT, so nothing deleted"
+    );
+    assert_eq!(archived(&s.archive).len(), 1);
 }

@@ -46,17 +46,15 @@ impl<S: Socket> Conn<S> {
         }
     }
 
-    /// Reads more from the stream; 0 means the peer closed.
+    /// Reads more from the stream; 0 means the peer closed. Cancel-safe
+    /// (a timeout may drop it): bytes land in the buffer only once read.
     pub async fn fill(&mut self) -> io::Result<usize> {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + CHUNK, 0);
-        let read = self.stream.read(&mut self.buf[old..]).await;
-        self.buf.truncate(old + *read.as_ref().unwrap_or(&0));
-        read
+        self.buf.reserve(CHUNK);
+        self.stream.read_buf(&mut self.buf).await
     }
 
     /// The next line through its LF; `None` when the peer closed between
