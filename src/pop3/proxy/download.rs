@@ -28,20 +28,20 @@ impl<C: Socket> Session<C> {
             uidl.as_deref(),
         );
         let status = self.ask(line).await?;
-        self.to_client(&status).await?;
+        self.send_client(&status).await?;
         if Status::parse(&status) != Status::Ok {
             return Ok(());
         }
         if held || !self.logged_in {
             let end = self.body(true, |_| Ok(())).await?;
             tracing::debug!(msg, uidl, "already archived");
-            return self.to_client(end).await;
+            return self.send_client(end).await;
         }
         let mut spool = settings.archive.spool();
         let end = self.body(true, |content| spool.write(content)).await?;
         self.archive(uidl.as_deref(), Direction::Retr, spool.finish())
             .await?;
-        self.to_client(end).await
+        self.send_client(end).await
     }
 
     /// `TOP msg n`: relayed, then completed or recorded as headers-only.
@@ -49,13 +49,13 @@ impl<C: Socket> Session<C> {
         let uidl = self.uidl_of(msg).await?;
         let settings = self.settings.clone();
         let status = self.ask(line).await?;
-        self.to_client(&status).await?;
+        self.send_client(&status).await?;
         if Status::parse(&status) != Status::Ok {
             return Ok(());
         }
         let mut spool = settings.archive.spool();
         let end = self.body(true, |content| spool.write(content)).await?;
-        self.to_client(end).await?;
+        self.send_client(end).await?;
         let held = capture::archived(
             &settings.archive,
             &self.origin,

@@ -129,7 +129,7 @@ pub async fn serve<C: Socket>(
         logged_in: false,
         uidls: HashMap::new(),
     };
-    session.to_client(&greeting).await?;
+    session.send_client(&greeting).await?;
     let result = session.run(&shutdown).await;
     if let Err(SessionError::Client(_) | SessionError::UpstreamIo(_)) = &result {
         metrics::error(ErrorKind::Io);
@@ -195,7 +195,7 @@ impl<C: Socket> Session<C> {
     /// and follows the login.
     async fn relay(&mut self, line: &[u8], command: &Command) -> Result<(), SessionError> {
         let status = self.ask(line).await?;
-        self.to_client(&status).await?;
+        self.send_client(&status).await?;
         let ok = Status::parse(&status) == Status::Ok;
         if ok && command.multiline() {
             let mut listing = Vec::new();
@@ -208,7 +208,7 @@ impl<C: Socket> Session<C> {
                     Ok(())
                 })
                 .await?;
-            self.to_client(end).await?;
+            self.send_client(end).await?;
             for entry in listing.split_inclusive(|&b| b == b'\n') {
                 if let Some((msg, uid)) = response::uidl_entry(entry) {
                     self.uidls.insert(msg, uid);
@@ -242,7 +242,7 @@ impl<C: Socket> Session<C> {
     async fn stls(&mut self) -> Result<(), SessionError> {
         let offered = self.offer_stls();
         if !offered {
-            return self.to_client(reply::STLS_NO).await;
+            return self.send_client(reply::STLS_NO).await;
         }
         if !self.client.buffered().is_empty() {
             // Bytes sent after STLS in the clear must not count as sent
@@ -253,7 +253,7 @@ impl<C: Socket> Session<C> {
                 "commands pipelined after STLS",
             )));
         }
-        self.to_client(reply::STLS_GO).await?;
+        self.send_client(reply::STLS_GO).await?;
         let info = accept_tls(&self.settings, &mut self.client.stream).await?;
         self.origin.tls = Some(info);
         Ok(())
@@ -270,7 +270,7 @@ impl<C: Socket> Session<C> {
     async fn capa(&mut self, line: &[u8]) -> Result<(), SessionError> {
         let status = self.ask(line).await?;
         if Status::parse(&status) != Status::Ok {
-            return self.to_client(&status).await;
+            return self.send_client(&status).await;
         }
         let mut listing = Vec::new();
         let end = self
@@ -282,7 +282,7 @@ impl<C: Socket> Session<C> {
         let mut answer = status;
         answer.extend(capability::filter(&listing, self.offer_stls()));
         answer.extend_from_slice(end);
-        self.to_client(&answer).await
+        self.send_client(&answer).await
     }
 
     /// A SASL exchange, relayed line by line until the server's verdict.
@@ -297,7 +297,7 @@ impl<C: Socket> Session<C> {
         loop {
             match Status::parse(&status) {
                 Status::Continue => {
-                    self.to_client(&status).await?;
+                    self.send_client(&status).await?;
                     let idle = self.settings.config.timeout_idle;
                     let answer = tokio::time::timeout(idle, self.client.read_line(MAX_CLIENT_LINE))
                         .await
@@ -310,11 +310,11 @@ impl<C: Socket> Session<C> {
                     status = self.ask(&answer).await?;
                 }
                 Status::Ok => {
-                    self.to_client(&status).await?;
+                    self.send_client(&status).await?;
                     match &mechanism {
                         None => {
                             let end = self.body(true, |_| Ok(())).await?;
-                            self.to_client(end).await?;
+                            self.send_client(end).await?;
                         }
                         Some(mechanism) => {
                             let user = first.as_deref().and_then(|r| sasl_user(mechanism, r));
@@ -323,7 +323,7 @@ impl<C: Socket> Session<C> {
                     }
                     return Ok(());
                 }
-                Status::Err => return self.to_client(&status).await,
+                Status::Err => return self.send_client(&status).await,
                 Status::Invalid => return Err(protocol(&status)),
             }
         }
@@ -381,7 +381,7 @@ impl<C: Socket> Session<C> {
             keep(&content).map_err(SessionError::Spool)?;
             content.clear();
             if relay && !out.is_empty() {
-                self.to_client(&out).await?;
+                self.send_client(&out).await?;
             }
             out.clear();
             if framer.is_done() {
@@ -391,7 +391,7 @@ impl<C: Socket> Session<C> {
     }
 
     /// Writes to the client.
-    pub async fn to_client(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+    pub async fn send_client(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
         self.client.send(bytes).await.map_err(SessionError::Client)
     }
 }
