@@ -1,10 +1,11 @@
 //! mailseal: a mail journaling appliance.
 //!
-//! Every way in (SMTP proxy, journal receiver, IMAP proxy, importers) hands
-//! message bytes and their context to one [`archive::Archive`]. The archive
-//! owns the only writer of the append-only segment files (the source of
-//! truth), chains every record by SHA-256, seals the chain head with the
-//! appliance's Ed25519 key, and keeps rebuildable indexes in sled.
+//! Every way in (SMTP proxy, journal receiver, IMAP and POP3 proxies,
+//! importers) hands message bytes and their context to one
+//! [`archive::Archive`]. The archive owns the only writer of the
+//! append-only segment files (the source of truth), chains every record by
+//! SHA-256, seals the chain head with the appliance's Ed25519 key, and
+//! keeps rebuildable indexes in sled.
 //!
 //! Data flow:
 //!
@@ -12,6 +13,7 @@
 //!  smtp::proxy ─┐
 //!  smtp::journal┼─> archive::Spool ─> Archive::append ─> writer thread ─> segment (fsync) ─> index
 //!  imap::proxy ─┤                                            │
+//!  pop3::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!                                                                  │ signed tree head (archive::merkle)
 //!                                          timestamp (RFC 3161) <──┤──> seal_mail (witnesses)
@@ -41,6 +43,7 @@ pub mod notify;
 pub mod search;
 pub mod proof;
 pub mod seal_mail;
+pub mod pop3;
 pub mod server;
 pub mod shutdown;
 pub mod smtp;

@@ -26,6 +26,8 @@ mod imap_import;
 mod fuzz_regressions;
 // The IMAP proxy against a private Dovecot: imaplib, mbsync, TLS, bad input.
 mod imap;
+// The POP3 proxy against Dovecot POP3: poplib, fetchmail, TLS, failures.
+mod pop3;
 // kill -9 of the daemon and its upstream under load, through the network.
 mod soak;
 // Hostile clients against `mailseal run`: slow, idle, floods, huge input, old TLS.

@@ -484,6 +484,17 @@ impl Archive {
             .imap_highest_uid(user, mailbox, uidvalidity)?)
     }
 
+    /// The record holding a whole POP3 message (upstream `host:port`,
+    /// user, UIDL), if any.
+    pub fn pop3_message(
+        &self,
+        upstream: &str,
+        user: &str,
+        uidl: &str,
+    ) -> Result<Option<u64>, ArchiveError> {
+        Ok(self.inner.index.pop3_message(upstream, user, uidl)?)
+    }
+
     /// True when a content with this hash is stored.
     pub fn has_content(&self, sha256: &[u8; 32]) -> Result<bool, ArchiveError> {
         Ok(self.inner.index.content(sha256)?.is_some())

@@ -123,6 +123,7 @@ struct Trees {
     by_msgid: sled::Tree,
     by_addr: sled::Tree,
     imap: sled::Tree,
+    pop3: sled::Tree,
 }
 
 impl Trees {
@@ -139,6 +140,7 @@ impl Trees {
             by_msgid: db.open_tree("by_msgid")?,
             by_addr: db.open_tree("by_addr")?,
             imap: db.open_tree("imap")?,
+            pop3: db.open_tree("pop3")?,
             db,
         })
     }
@@ -234,6 +236,7 @@ impl Index {
             &t.by_msgid,
             &t.by_addr,
             &t.imap,
+            &t.pop3,
         ] {
             tree.clear()?;
         }
@@ -386,6 +389,14 @@ impl Index {
                     record.seq,
                 )?;
             }
+            if let Some(pop3) = &m.pop3
+                && let Some(uidl) = &pop3.uidl
+                && pop3.direction != "top"
+            {
+                let user = pop3.user.as_deref().unwrap_or("");
+                t.pop3
+                    .insert(pop3_key(&pop3.upstream, user, uidl), &seq_key(record.seq))?;
+            }
             if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
                 t.by_msgid.insert(
                     tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq),
@@ -439,6 +450,25 @@ impl Index {
             .t()?
             .imap
             .get(imap_key(user, mailbox, uidvalidity, uid))?
+            .map(|v| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&v[..8.min(v.len())]);
+                u64::from_be_bytes(b)
+            }))
+    }
+
+    /// The record that holds a whole POP3 message (upstream, user, UIDL),
+    /// if any; headers-only `top` records do not count.
+    pub fn pop3_message(
+        &self,
+        upstream: &str,
+        user: &str,
+        uidl: &str,
+    ) -> Result<Option<u64>, IndexError> {
+        Ok(self
+            .t()?
+            .pop3
+            .get(pop3_key(upstream, user, uidl))?
             .map(|v| {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&v[..8.min(v.len())]);
@@ -614,6 +644,16 @@ fn scan_tagged(tree: &sled::Tree, value: &str) -> Result<Vec<u64>, IndexError> {
         }
     }
     Ok(out)
+}
+
+fn pop3_key(upstream: &str, user: &str, uidl: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(upstream.len() + user.len() + uidl.len() + 2);
+    k.extend_from_slice(upstream.as_bytes());
+    k.push(0);
+    k.extend_from_slice(user.as_bytes());
+    k.push(0);
+    k.extend_from_slice(uidl.as_bytes());
+    k
 }
 
 fn imap_key(user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Vec<u8> {

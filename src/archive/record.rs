@@ -90,6 +90,11 @@ pub struct MessageMeta {
     pub imap: Option<ImapContext>,
     /// Where an importer found the message.
     pub import: Option<ImportContext>,
+    /// Where in a POP3 session the message was downloaded. Left out of
+    /// the JSON when absent, so every other record keeps format 1's exact
+    /// shape and older readers still read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pop3: Option<Pop3Context>,
     /// The message itself.
     pub content: ContentRef,
     /// A second stored content that is evidence for this record (the whole
@@ -101,7 +106,7 @@ pub struct MessageMeta {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// `smtp-proxy`, `journal`, `imap-proxy` or `import`.
+    /// `smtp-proxy`, `journal`, `imap-proxy`, `pop3-proxy` or `import`.
     pub kind: SourceKind,
     /// The configured listener or job name (or the importer's kind).
     pub name: String,
@@ -117,6 +122,8 @@ pub enum SourceKind {
     Journal,
     /// The IMAP proxy (`[[imap_proxy]]`).
     ImapProxy,
+    /// The POP3 proxy (`[[pop3_proxy]]`).
+    Pop3Proxy,
     /// An importer (CLI or `[[imap_import]]`).
     #[default]
     Import,
@@ -129,6 +136,7 @@ impl SourceKind {
             SourceKind::SmtpProxy => "smtp-proxy",
             SourceKind::Journal => "journal",
             SourceKind::ImapProxy => "imap-proxy",
+            SourceKind::Pop3Proxy => "pop3-proxy",
             SourceKind::Import => "import",
         }
     }
@@ -204,6 +212,23 @@ pub struct ImapContext {
     pub uid: Option<u32>,
     /// `append` (client to server), `fetch` (server to client) or
     /// `proxy-fetch` (mailseal completed a partial fetch itself).
+    pub direction: String,
+}
+
+/// Where in a POP3 session a message crossed the proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop3Context {
+    /// The user the upstream accepted (USER, APOP, or the SASL identity).
+    pub user: Option<String>,
+    /// The upstream's `host:port`: a UIDL is unique only within one
+    /// maildrop on one server.
+    pub upstream: String,
+    /// The message's unique-id listing (UIDL), when the server gave one.
+    pub uidl: Option<String>,
+    /// `retr` (the client downloaded it whole), `proxy-retr` (mailseal
+    /// completed a `TOP` with its own `RETR`) or `top` (only the headers
+    /// and first lines were seen: completion off or failed).
     pub direction: String,
 }
 

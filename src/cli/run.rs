@@ -23,6 +23,7 @@ use crate::health::HealthState;
 use crate::imap::proxy::ImapProxy;
 use crate::search::LocalDomains;
 use crate::search::indexer::Indexer;
+use crate::pop3::Pop3Proxy;
 use crate::shutdown::Shutdown;
 use crate::smtp::listener::SmtpListener;
 
@@ -123,7 +124,10 @@ async fn serve(
     crate::import::imap::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();
     tracing::info!(
-        listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),
+        listeners = config.smtp_proxy.len()
+            + config.journal.len()
+            + config.imap_proxy.len()
+            + config.pop3_proxy.len(),
         "ready"
     );
     shutdown.wait_for_signal().await;
@@ -172,8 +176,15 @@ async fn start_listeners(
     for proxy in &config.imap_proxy {
         imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
     }
+    let mut pop3 = Vec::with_capacity(config.pop3_proxy.len());
+    for proxy in &config.pop3_proxy {
+        pop3.push(Pop3Proxy::bind(proxy, archive).await?);
+    }
     for listener in smtp {
         listener.serve(shutdown);
+    }
+    for proxy in pop3 {
+        proxy.serve(shutdown);
     }
     for proxy in imap {
         shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
@@ -208,5 +219,6 @@ async fn ignore_hangup(token: CancellationToken) {
 fn upstream_names(config: &Config) -> Vec<String> {
     let smtp = config.smtp_proxy.iter().map(|p| p.name.clone());
     smtp.chain(config.imap_proxy.iter().map(|p| p.name.clone()))
+        .chain(config.pop3_proxy.iter().map(|p| p.name.clone()))
         .collect()
 }

@@ -31,6 +31,7 @@ mod imap_proxy;
 mod journal;
 mod log;
 mod password;
+mod pop3;
 mod problem;
 mod search;
 mod seal_mail;
@@ -54,6 +55,7 @@ pub use imap_proxy::ImapProxyConfig;
 pub use journal::{AuthUser, JournalConfig};
 pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
+pub use pop3::Pop3ProxyConfig;
 pub use problem::{ConfigErrors, Problem};
 pub use search::SearchConfig;
 pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
@@ -84,6 +86,9 @@ struct RawConfig {
     /// `[[imap_proxy]]` listeners.
     #[serde(default)]
     imap_proxy: Vec<imap_proxy::RawImapProxy>,
+    /// `[[pop3_proxy]]` listeners.
+    #[serde(default)]
+    pop3_proxy: Vec<pop3::RawPop3Proxy>,
     /// `[[imap_import]]` jobs.
     #[serde(default)]
     imap_import: Vec<imap_import::RawImapImport>,
@@ -118,6 +123,8 @@ pub struct Config {
     pub journal: Vec<JournalConfig>,
     /// Transparent IMAP proxies.
     pub imap_proxy: Vec<ImapProxyConfig>,
+    /// Transparent POP3 proxies.
+    pub pop3_proxy: Vec<Pop3ProxyConfig>,
     /// Scheduled IMAP imports.
     pub imap_import: Vec<ImapImportConfig>,
     /// Health and metrics endpoint.
@@ -185,6 +192,7 @@ impl Config {
             smtp_proxy: Vec::new(),
             journal: Vec::new(),
             imap_proxy: Vec::new(),
+            pop3_proxy: Vec::new(),
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
@@ -213,6 +221,9 @@ impl RawConfig {
         let imap_proxy: Vec<_> = enumerate(self.imap_proxy, &mut all_ok, |i, raw| {
             raw.validate(p, &at("imap_proxy", i))
         });
+        let pop3_proxy: Vec<_> = enumerate(self.pop3_proxy, &mut all_ok, |i, raw| {
+            raw.validate(p, &at("pop3_proxy", i))
+        });
         let imap_import: Vec<_> = enumerate(self.imap_import, &mut all_ok, |i, raw| {
             raw.validate(p, &at("imap_import", i))
         });
@@ -238,6 +249,7 @@ impl RawConfig {
             smtp_proxy,
             journal,
             imap_proxy,
+            pop3_proxy,
             imap_import,
             http: http?,
             log: log?,
@@ -253,6 +265,7 @@ impl RawConfig {
         let names = each("smtp_proxy", &self.smtp_proxy, |r| r.name())
             .chain(each("journal", &self.journal, |r| r.name()))
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.name()))
+            .chain(each("pop3_proxy", &self.pop3_proxy, |r| r.name()))
             .chain(each("imap_import", &self.imap_import, |r| r.name()))
             .chain(each("timestamp", &self.timestamp, |r| r.name()));
         let mut seen: HashMap<&str, String> = HashMap::new();
@@ -277,7 +290,8 @@ impl RawConfig {
         let listens = std::iter::once(("http".to_owned(), self.http.active_listen()))
             .chain(each("smtp_proxy", &self.smtp_proxy, |r| r.listen()))
             .chain(each("journal", &self.journal, |r| r.listen()))
-            .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()));
+            .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()))
+            .chain(each("pop3_proxy", &self.pop3_proxy, |r| r.listen()));
         let mut bound: Vec<(SocketAddr, String)> = Vec::new();
         for (at, addr) in listens {
             let Some(addr) = addr.filter(|a| a.port() != 0) else {

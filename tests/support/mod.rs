@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod docs;
 pub mod dovecot;
 pub mod mount;
+pub mod pop3_server;
 pub mod postfix_tools;
 pub mod process;
 pub mod sink;

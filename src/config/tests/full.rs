@@ -90,6 +90,21 @@ max_connections = 30
 capture_queue = 4
 max_literal_size = 1048576
 
+[[pop3_proxy]]
+name = "pop3"
+listen = "127.0.0.1:1995"
+upstream = "pop.internal.example.com:995"
+tls_cert = "{cert}"
+tls_key = "{key}"
+tls_mode = "implicit"
+upstream_tls = "implicit"
+upstream_ca = "{ca}"
+upstream_tls_insecure = false
+upstream_tls_name = "pop.example.com"
+complete_partial_fetches = false
+timeout_idle = "15m"
+max_connections = 40
+
 [[imap_import]]
 name = "alice-mailbox"
 host = "imap.example.com"
@@ -204,6 +219,13 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(imap.skip_append_folders, ["Drafts", "Entwürfe"]);
     assert_eq!(imap.capture_queue, 4);
     assert_eq!(imap.max_literal_size, 1 << 20);
+    let pop3 = &config.pop3_proxy[0];
+    assert_eq!(pop3.upstream.tls, SmtpUpstreamTls::Implicit);
+    assert_eq!(pop3.upstream.server_name.to_str(), "pop.example.com");
+    assert_eq!(pop3.tls.mode, TlsMode::Implicit);
+    assert!(!pop3.complete_partial_fetches);
+    assert_eq!(pop3.timeout_idle, Duration::from_secs(15 * 60));
+    assert_eq!(pop3.max_connections, 40);
     let job = &config.imap_import[0];
     assert!(matches!(job.credential, ImapCredential::PasswordFile(_)));
     let credentials: Vec<_> = config.imap_import[1..]
@@ -269,6 +291,7 @@ fn every_key_is_documented_and_in_the_full_example() {
         "smtp_proxy",
         "journal",
         "imap_proxy",
+        "pop3_proxy",
         "imap_import",
         "http",
         "log",
