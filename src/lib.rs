@@ -18,7 +18,9 @@
 //! ```
 //!
 //! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
-//! one [`transport::Stream`].
+//! one [`transport::Stream`]. A proxy with `intercept` set takes
+//! connections nftables redirected to it and relays each to its original
+//! destination through [`intercept`] (allow-list and loop check first).
 
 pub mod archive;
 pub mod cli;
@@ -29,6 +31,7 @@ pub mod health;
 pub mod http;
 pub mod imap;
 pub mod import;
+pub mod intercept;
 pub mod metrics;
 pub mod notify;
 pub mod server;
