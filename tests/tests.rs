@@ -32,5 +32,7 @@ mod soak;
 mod hostile;
 // /metrics and /healthz of the real daemon under journal and proxy traffic.
 mod metrics;
+// Inline interception in network namespaces: nftables redirect, allow-list, loops.
+mod intercept;
 // The module graph of src/: no two modules use each other.
 mod layers;

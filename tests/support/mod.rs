@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod daemon;
 pub mod dovecot;
 pub mod mount;
+pub mod netns;
 pub mod postfix_tools;
 pub mod process;
 pub mod sink;
