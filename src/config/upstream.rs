@@ -20,7 +20,7 @@ use rustls_pki_types::ServerName;
 use super::check;
 use super::intercept::{Intercept, RawIntercept};
 use super::problem::{At, Problems};
-use super::value::HostPort;
+use super::value::{HostPort, TlsMode};
 use crate::tls::{self, TlsError, UpstreamCa};
 
 /// The real server behind a proxy and how mailseal reaches it, validated.
@@ -106,6 +106,12 @@ impl<M> Upstream<M> {
     /// listener).
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         tls::client_config(&self.ca, self.insecure)
+    }
+}
+
+impl LegTls for TlsMode {
+    fn is_plain(&self) -> bool {
+        *self == TlsMode::None
     }
 }
 

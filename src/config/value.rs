@@ -30,12 +30,6 @@ pub enum TlsMode {
     None,
 }
 
-impl super::upstream::LegTls for TlsMode {
-    fn is_plain(&self) -> bool {
-        *self == TlsMode::None
-    }
-}
-
 /// A server as `host:port` (`[v6]:port` for IPv6 literals): where an
 /// upstream is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
