@@ -22,12 +22,15 @@
 //! ```
 //!
 //! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
-//! one [`transport::Stream`].
+//! one [`transport::Stream`]. A proxy with `intercept` set takes
+//! connections nftables redirected to it and relays each to its original
+//! destination through [`intercept`] (allow-list and loop check first).
 //!
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
 //! on any two modules that use each other): `health`, `notify`,
-//! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `tls` <
-//! `config`, `transport` < `smtp`, `imap` < `import` < `control` < `cli`.
+//! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
+//! `tls` < `config`, `transport` < `intercept`, `pop3`, `seal_mail`,
+//! `timestamp` < `smtp`, `imap` < `import` < `search` < `control` < `cli`.
 
 pub mod archive;
 pub mod cli;
@@ -38,6 +41,7 @@ pub mod health;
 pub mod http;
 pub mod imap;
 pub mod import;
+pub mod intercept;
 pub mod metrics;
 pub mod notify;
 pub mod search;

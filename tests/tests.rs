@@ -38,6 +38,8 @@ mod metrics;
 mod search;
 // Text extraction for search: charsets, documents, hostile input, corpora.
 mod search_extract;
+// Inline interception in network namespaces: nftables redirect, allow-list, loops.
+mod intercept;
 // The module graph of src/: no two modules use each other.
 mod layers;
 // Format 2: tree heads, proofs, key history, the tamper matrix (issue 16).

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod dovecot;
 pub mod mount;
 pub mod pop3_server;
+pub mod netns;
 pub mod postfix_tools;
 pub mod process;
 pub mod sink;

@@ -105,6 +105,21 @@ complete_partial_fetches = false
 timeout_idle = "15m"
 max_connections = 40
 
+[[smtp_proxy]]
+name = "gateway-smtp"
+listen = "[::]:10025"
+intercept = "redirect"
+intercept_destinations = [{{ network = "192.0.2.25/32", ports = [25, 587] }}]
+upstream_tls = "none"
+
+[[imap_proxy]]
+name = "gateway-imap"
+listen = "0.0.0.0:10143"
+intercept = "tproxy"
+intercept_destinations = [{{ network = "2001:db8::/64", ports = [143] }}]
+intercept_bind_client = true
+upstream_tls = "none"
+
 [[imap_import]]
 name = "alice-mailbox"
 host = "imap.example.com"
