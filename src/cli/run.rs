@@ -21,9 +21,9 @@ use crate::config::Config;
 use crate::control::SearchService;
 use crate::health::HealthState;
 use crate::imap::proxy::ImapProxy;
+use crate::pop3::Pop3Proxy;
 use crate::search::LocalDomains;
 use crate::search::indexer::Indexer;
-use crate::pop3::Pop3Proxy;
 use crate::shutdown::Shutdown;
 use crate::smtp::listener::SmtpListener;
 
