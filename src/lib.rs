@@ -30,3 +30,4 @@ pub mod server;
 pub mod shutdown;
 pub mod smtp;
 pub mod tls;
+pub mod web;

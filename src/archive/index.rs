@@ -490,6 +490,10 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.kind = "outcome".into();
             s.source_name = format!("outcome of {}", o.of);
         }
+        RecordBody::Audit(a) => {
+            s.kind = "audit".into();
+            s.source_name = format!("{} by {}", a.action, a.actor);
+        }
     }
     s
 }

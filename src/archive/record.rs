@@ -38,6 +38,21 @@ pub enum RecordBody {
     /// reply arrives only after the archive commit, because the final `.` is
     /// held back until the message is durable).
     Outcome(Outcome),
+    /// An access to the archive or a change of who may access it (format 2,
+    /// see [`super::audit`]).
+    Audit(Box<super::audit::AuditEvent>),
+}
+
+impl RecordBody {
+    /// The oldest record format that may hold this body: audit records are
+    /// format 2 (`docs/archive-format.md` 2.2) even while other records
+    /// are still written as format 1.
+    pub fn since_format(&self) -> u32 {
+        match self {
+            RecordBody::Message(_) | RecordBody::Outcome(_) => 1,
+            RecordBody::Audit(_) => 2,
+        }
+    }
 }
 
 /// Everything known about one message when it was archived.
@@ -235,7 +250,7 @@ impl Record {
     pub fn message(&self) -> Option<&MessageMeta> {
         match &self.body {
             RecordBody::Message(m) => Some(m),
-            RecordBody::Outcome(_) => None,
+            RecordBody::Outcome(_) | RecordBody::Audit(_) => None,
         }
     }
 }

@@ -152,7 +152,7 @@ pub fn apply_from(
                                 .and_then(|sha| sink.content_loc(&sha))
                                 .map(|loc| read_headers(dir, loc))
                                 .unwrap_or_default(),
-                            RecordBody::Outcome(_) => Headers::default(),
+                            RecordBody::Outcome(_) | RecordBody::Audit(_) => Headers::default(),
                         };
                         sink.record(&record, &hash, fh.at, headers)?;
                         prev = hash;

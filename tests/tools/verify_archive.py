@@ -23,6 +23,26 @@ def fail(msg):
     sys.exit(1)
 
 
+AUDIT_FIELDS = ["type", "action", "outcome", "via", "actor", "role", "peer", "session",
+                "query", "records", "detail", "count", "span"]
+
+
+def check_audit(rec):
+    """An audit record (format 2, section 2.2): exactly the documented fields."""
+    body = rec["body"]
+    if rec["format"] < 2:
+        fail(f"record {rec['seq']}: an audit body in a format-{rec['format']} record")
+    if sorted(body) != sorted(AUDIT_FIELDS):
+        fail(f"record {rec['seq']}: audit fields {sorted(body)} are not the documented ones")
+    for name in ["action", "outcome", "via", "actor"]:
+        if not isinstance(body[name], str) or not body[name]:
+            fail(f"record {rec['seq']}: audit {name} must be a non-empty string")
+    if not all(isinstance(n, int) and n > 0 for n in body["records"]):
+        fail(f"record {rec['seq']}: audit records must be record numbers")
+    if any(n >= rec["seq"] for n in body["records"]):
+        fail(f"record {rec['seq']}: audit names a record that comes after it")
+
+
 def main():
     root = sys.argv[1]
     trusted = bytes.fromhex(sys.argv[2]) if len(sys.argv) > 2 else None
@@ -70,6 +90,8 @@ def main():
                     for ref in [body["content"]] + ([body["evidence"]] if body.get("evidence") else []):
                         if ref["sha256"] not in contents:
                             fail(f"record {rec['seq']}: content {ref['sha256']} not stored before it")
+                elif body["type"] == "audit":
+                    check_audit(rec)
                 elif body["type"] != "outcome":
                     fail(f"record {rec['seq']}: unknown body type {body['type']}")
                 prev, expect = stored, expect + 1
