@@ -29,3 +29,5 @@ mod hostile;
 mod metrics;
 // The module graph of src/: no two modules use each other.
 mod layers;
+// The web interface: security over HTTP, and real Chromium driving the pages.
+mod web;

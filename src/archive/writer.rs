@@ -569,9 +569,7 @@ fn fail(r: Request, err: ArchiveError) {
     match r {
         Request::Message { reply, .. }
         | Request::Outcome { reply, .. }
-        | Request::Audit { reply, .. } => {
-            drop(reply.send(Err(err)))
-        }
+        | Request::Audit { reply, .. } => drop(reply.send(Err(err))),
         Request::Seal { reply } => drop(reply.send(Err(err))),
     }
 }

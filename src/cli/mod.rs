@@ -10,6 +10,7 @@ mod load;
 mod progress;
 mod run;
 mod store;
+mod users;
 
 use std::path::PathBuf;
 
@@ -107,6 +108,8 @@ pub enum Command {
     Reindex,
     /// Hash a password (read from stdin) for `[[journal]] auth_users`.
     HashPassword,
+    /// The web interface's users and roles.
+    User(users::UserArgs),
 }
 
 /// Export formats.
@@ -182,6 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 } => imap_import::run(&config, args),
                 Command::Import { what } => store::import(&config, what),
                 Command::Reindex => store::reindex(&config),
+                Command::User(args) => users::run(&config, args),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),
             }
         }

@@ -21,8 +21,7 @@ const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A hash of a password nobody has, verified for unknown names so that
 /// they take as long as known ones.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4tVQqtuKjx0yx9yL0pBfu/1aQbD5wHDmLxdWa8M1YZA";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4tVQqtuKjx0yx9yL0pBfu/1aQbD5wHDmLxdWa8M1YZA";
 
 /// Where mailbox passwords are checked.
 #[derive(Clone)]
@@ -149,7 +148,12 @@ fn unavailable(server: &ImapLogin, e: &dyn std::fmt::Display) -> Refusal {
     Refusal::Unavailable
 }
 
-async fn login_on<S>(stream: S, name: &str, password: &str, server: &ImapLogin) -> Result<(), Refusal>
+async fn login_on<S>(
+    stream: S,
+    name: &str,
+    password: &str,
+    server: &ImapLogin,
+) -> Result<(), Refusal>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug,
 {
@@ -184,7 +188,10 @@ mod tests {
             .unwrap();
         users.set_password("anna", "correct horse battery").unwrap();
         let anna = users.get("anna").cloned();
-        assert_eq!(check(anna.as_ref(), "correct horse battery", None).await, Ok(()));
+        assert_eq!(
+            check(anna.as_ref(), "correct horse battery", None).await,
+            Ok(())
+        );
         assert_eq!(
             check(anna.as_ref(), "wrong horse battery", None).await,
             Err(Refusal::Password)

@@ -138,7 +138,7 @@ pub fn session(web: &Web, headers: &HeaderMap) -> Option<(String, Session)> {
 /// The live, confirmed session of the request, or where to send the browser.
 pub enum Access {
     /// Logged in and usable.
-    Granted(String, Session),
+    Granted(String, Box<Session>),
     /// Not logged in: to the login page.
     Login,
     /// Logged in but waiting for the four-eyes confirmation.
@@ -150,7 +150,7 @@ pub fn access(web: &Web, headers: &HeaderMap) -> Access {
     match session(web, headers) {
         None => Access::Login,
         Some((_, s)) if s.state == SessionState::AwaitingSecond => Access::Confirm,
-        Some((id, s)) => Access::Granted(id, s),
+        Some((id, s)) => Access::Granted(id, Box::new(s)),
     }
 }
 

@@ -169,7 +169,10 @@ impl Limiter {
             times: Vec::new(),
             locked_until: None,
         };
-        bump(st.by_address.entry(peer).or_insert_with(empty), limits.per_address);
+        bump(
+            st.by_address.entry(peer).or_insert_with(empty),
+            limits.per_address,
+        );
         bump(
             st.by_user.entry(user.to_lowercase()).or_insert_with(empty),
             limits.per_user,

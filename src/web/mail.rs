@@ -163,7 +163,7 @@ impl MailStore for ArchiveMail {
         match sort {
             Sort::OldestFirst => all.sort_by(|a, b| a.0.summary.time.cmp(&b.0.summary.time)),
             Sort::NewestFirst => all.sort_by(|a, b| b.0.summary.time.cmp(&a.0.summary.time)),
-            Sort::Relevance => all.sort_by(|a, b| b.1.cmp(&a.1)),
+            Sort::Relevance => all.sort_by_key(|h| std::cmp::Reverse(h.1)),
         }
         let total = all.len();
         let hits = all
@@ -212,11 +212,7 @@ impl MailStore for ArchiveMail {
     }
 
     fn covering_seal(&self, seq: u64) -> Result<Option<Seal>, MailError> {
-        Ok(self
-            .archive
-            .reader()
-            .last_seal()?
-            .filter(|s| s.seq >= seq))
+        Ok(self.archive.reader().last_seal()?.filter(|s| s.seq >= seq))
     }
 
     fn archive(&self) -> &Archive {

@@ -78,7 +78,9 @@ pub fn view(bytes: &[u8]) -> View {
     );
     push(
         "Message-ID",
-        msg.message_id().map(|m| format!("<{m}>")).unwrap_or_default(),
+        msg.message_id()
+            .map(|m| format!("<{m}>"))
+            .unwrap_or_default(),
     );
     let bcc = msg
         .bcc()
@@ -147,7 +149,10 @@ mod tests {
     #[test]
     fn headers_bodies_and_attachments() {
         let v = view(MAIL);
-        assert!(v.headers.contains(&("From", "Anna <anna@example.com>".into())));
+        assert!(
+            v.headers
+                .contains(&("From", "Anna <anna@example.com>".into()))
+        );
         assert!(v.headers.contains(&("Subject", "Grüße".into())));
         assert_eq!(v.bcc, vec!["eve@example.org".to_string()]);
         assert_eq!(v.html.as_deref(), Some("<p>Hallo <b>Bob</b></p>"));

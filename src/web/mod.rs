@@ -168,6 +168,7 @@ pub async fn serve(
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;
-    summaries.abort();
+    // The task writes the summaries still pending and ends with `shutdown`.
+    let _ = summaries.await;
     result
 }

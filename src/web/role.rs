@@ -88,7 +88,12 @@ pub enum Scope {
 
 impl Scope {
     /// The scope of a role with the lists kept for the person.
-    pub fn of(role: Role, addresses: &[String], mail_logins: &[String], domains: &[String]) -> Scope {
+    pub fn of(
+        role: Role,
+        addresses: &[String],
+        mail_logins: &[String],
+        domains: &[String],
+    ) -> Scope {
         let lower = |v: &[String]| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
         match role {
             Role::Auditor if domains.is_empty() => Scope::Everything,

@@ -82,8 +82,16 @@ mod tests {
         let c = clean(HOSTILE, false);
         let lower = c.html.to_lowercase();
         for bad in [
-            "<script", "onclick", "onerror", "javascript:", "<iframe", "<style", "style=",
-            "http://127.0.0.1", "<form", "data:text",
+            "<script",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "<style",
+            "style=",
+            "http://127.0.0.1",
+            "<form",
+            "data:text",
         ] {
             assert!(!lower.contains(bad), "{bad} survived: {}", c.html);
         }

@@ -57,7 +57,9 @@ fn terms(query: &str) -> Vec<Term> {
             continue;
         }
         match word.split_once(':') {
-            Some((f, v)) if !f.is_empty() && f.chars().all(|c| c.is_ascii_alphabetic() || c == '-') => {
+            Some((f, v))
+                if !f.is_empty() && f.chars().all(|c| c.is_ascii_alphabetic() || c == '-') =>
+            {
                 out.push(Term::Field(f.to_owned(), v.to_owned()))
             }
             _ => out.push(Term::Text(word)),
@@ -203,7 +205,10 @@ fn field_matches(
         "subject" => c.subject().contains(v),
         "body" => body(store, c)?.contains(v),
         "date" => in_range(&c.day(), v),
-        "received" => in_range(&c.stored.summary.time.chars().take(10).collect::<String>(), v),
+        "received" => in_range(
+            &c.stored.summary.time.chars().take(10).collect::<String>(),
+            v,
+        ),
         "source" => c
             .stored
             .summary
@@ -216,7 +221,9 @@ fn field_matches(
             .headers
             .message_id
             .as_deref()
-            .is_some_and(|m| m.to_lowercase().trim_matches(['<', '>']) == v.trim_matches(['<', '>'])),
+            .is_some_and(|m| {
+                m.to_lowercase().trim_matches(['<', '>']) == v.trim_matches(['<', '>'])
+            }),
         "has" if v == "attachment" => {
             body(store, c)?;
             c.attachment == Some(true)

@@ -180,7 +180,11 @@ pub fn check_address(value: &str, domain_only: bool) -> Result<String, UsersErro
     } else {
         Err(UsersError::Invalid(format!(
             "{value:?} is not a {}",
-            if domain_only { "domain" } else { "mail address" }
+            if domain_only {
+                "domain"
+            } else {
+                "mail address"
+            }
         )))
     }
 }
@@ -244,7 +248,9 @@ impl Users {
 
     /// The user called `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.name.eq_ignore_ascii_case(name))
+        self.users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
     /// The user called `name`, for changing.

@@ -6,11 +6,14 @@ pub mod certs;
 pub mod corpus;
 pub mod daemon;
 pub mod dovecot;
+pub mod http;
 pub mod mount;
 pub mod postfix_tools;
 pub mod process;
 pub mod sink;
 pub mod smtp;
+pub mod web;
+pub mod webdriver;
 
 use std::time::{Duration, Instant};
 

@@ -34,11 +34,7 @@ impl Lang {
 
     /// Parses a code such as `de`, `de-AT` or `en_GB`.
     pub fn parse(code: &str) -> Option<Lang> {
-        let primary = code
-            .trim()
-            .split(['-', '_'])
-            .next()?
-            .to_ascii_lowercase();
+        let primary = code.trim().split(['-', '_']).next()?.to_ascii_lowercase();
         match primary.as_str() {
             "en" => Some(Lang::En),
             "de" => Some(Lang::De),

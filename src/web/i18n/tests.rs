@@ -51,8 +51,14 @@ fn used_keys() -> BTreeSet<String> {
 
 #[test]
 fn both_catalogs_parse_and_hold_the_same_keys() {
-    let en: BTreeSet<_> = parse_catalog(source(Lang::En)).unwrap().into_keys().collect();
-    let de: BTreeSet<_> = parse_catalog(source(Lang::De)).unwrap().into_keys().collect();
+    let en: BTreeSet<_> = parse_catalog(source(Lang::En))
+        .unwrap()
+        .into_keys()
+        .collect();
+    let de: BTreeSet<_> = parse_catalog(source(Lang::De))
+        .unwrap()
+        .into_keys()
+        .collect();
     let only_en: Vec<_> = en.difference(&de).collect();
     let only_de: Vec<_> = de.difference(&en).collect();
     assert!(only_en.is_empty(), "missing in de.txt: {only_en:?}");
@@ -69,7 +75,11 @@ fn every_key_the_pages_use_is_translated() {
             .iter()
             .filter(|k| !catalog.contains_key(k.as_str()))
             .collect();
-        assert!(missing.is_empty(), "{}: missing keys {missing:?}", lang.code());
+        assert!(
+            missing.is_empty(),
+            "{}: missing keys {missing:?}",
+            lang.code()
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::search::human_size;
 use super::{Chrome, forbidden, granted, html, role_key, unavailable};
@@ -25,7 +25,7 @@ struct StatusPage {
 pub async fn status(State(web): State<Arc<Web>>, headers: HeaderMap, uri: Uri) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     if !s.role.sees_status() {
@@ -77,7 +77,7 @@ struct UsersPage {
 pub async fn users(State(web): State<Arc<Web>>, headers: HeaderMap, uri: Uri) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     if s.role != crate::web::role::Role::Admin {

@@ -64,7 +64,11 @@ fn row(seq: u64, time: &str, e: &AuditEvent) -> AuditRow {
         what.push(format!(
             "records: {}{}",
             shown.join(","),
-            if more > 0 { format!(" +{more}") } else { String::new() }
+            if more > 0 {
+                format!(" +{more}")
+            } else {
+                String::new()
+            }
         ));
     }
     if let Some(d) = &e.detail {
@@ -154,7 +158,7 @@ pub async fn page(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     if !s.role.reads_audit() {
@@ -163,10 +167,7 @@ pub async fn page(
     let Some(rows) = rows_for(&web, &s, &f, "page").await else {
         return unavailable(t, Some(&s), &uri);
     };
-    let csv_link = format!(
-        "/audit.csv?{}",
-        uri.query().unwrap_or_default()
-    );
+    let csv_link = format!("/audit.csv?{}", uri.query().unwrap_or_default());
     html(
         StatusCode::OK,
         &AuditPage {
@@ -198,7 +199,7 @@ pub async fn csv(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     if !s.role.reads_audit() {
@@ -223,7 +224,10 @@ pub async fn csv(
     }
     (
         [
-            (CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
             (
                 CONTENT_DISPOSITION,
                 HeaderValue::from_static("attachment; filename=\"mailseal-audit.csv\""),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::message::download;
 use super::{bad_token, forbidden, granted, not_found, unavailable};
@@ -63,12 +63,7 @@ enum MakeError {
 }
 
 /// Builds the ZIP of `ids` (all checked against `scope` again).
-fn make(
-    web: &Web,
-    ids: &[u64],
-    scope: &Scope,
-    mbox: bool,
-) -> Result<(Vec<u8>, u64), MakeError> {
+fn make(web: &Web, ids: &[u64], scope: &Scope, mbox: bool) -> Result<(Vec<u8>, u64), MakeError> {
     for &id in ids {
         match web.store.open(id)? {
             Some(m) if scope.allows(&m.facts()) => {}
@@ -84,7 +79,11 @@ fn make(
     let out = dir.path().join("export");
     let options = ExportOptions {
         out: out.clone(),
-        format: if mbox { ExportFormat::Mbox } else { ExportFormat::Eml },
+        format: if mbox {
+            ExportFormat::Mbox
+        } else {
+            ExportFormat::Eml
+        },
         chain_head: parse_hex(&head.hash).map(|hash| ChainHead {
             seq: head.seq,
             hash,
@@ -93,9 +92,9 @@ fn make(
     };
     let records = ids.iter().map(|&id| {
         reader.record(id).and_then(|(r, h)| {
-            parse_hex(&h)
-                .map(|h| (r, h))
-                .ok_or_else(|| crate::archive::ArchiveError::Other(format!("record {id}: bad hash")))
+            parse_hex(&h).map(|h| (r, h)).ok_or_else(|| {
+                crate::archive::ArchiveError::Other(format!("record {id}: bad hash"))
+            })
         })
     });
     let summary = crate::export::export(records, &reader, &options, &NoExportProgress)?;
@@ -128,7 +127,7 @@ pub async fn submit(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     let f = parse(&body);
@@ -169,7 +168,9 @@ pub async fn submit(
         Ok(Err(MakeError::Hidden(id))) => {
             let mut event = trail::by(&s, action::DENIED);
             event.outcome = "denied".into();
-            event.detail = Some(format!("export names message {id}, not visible to the user"));
+            event.detail = Some(format!(
+                "export names message {id}, not visible to the user"
+            ));
             if web.trail.record(event).await.is_err() {
                 return unavailable(t, Some(&s), &uri);
             }

@@ -238,7 +238,13 @@ pub async fn confirm(
                 return unavailable(guard::tr(&headers, Some(&s)), None, &uri);
             }
         }
-        return confirm_page(StatusCode::UNAUTHORIZED, &headers, &uri, &s, Some("confirm.failed"));
+        return confirm_page(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            &uri,
+            &s,
+            Some("confirm.failed"),
+        );
     };
     let Some(confirmed) = web.sessions.confirm(&id, &second.name) else {
         return redirect("/login");
@@ -280,7 +286,12 @@ pub async fn logout(
         return bad_token(guard::tr(&headers, Some(&s)), Some(&s), &uri);
     }
     web.sessions.remove(&id);
-    if web.trail.record(trail::by(&s, action::LOGOUT)).await.is_err() {
+    if web
+        .trail
+        .record(trail::by(&s, action::LOGOUT))
+        .await
+        .is_err()
+    {
         return unavailable(guard::tr(&headers, None), None, &uri);
     }
     let mut r = redirect("/login");

@@ -135,7 +135,7 @@ pub async fn page(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     let m = match open(&web, &s, &id, &headers, &uri).await {
@@ -234,7 +234,7 @@ pub async fn body(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     let m = match open(&web, &s, &id, &headers, &uri).await {
@@ -263,7 +263,10 @@ pub async fn body(
     );
     (
         [
-            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
             (
                 CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(sanitize::body_csp(images.allowed())),
@@ -283,7 +286,7 @@ pub async fn raw(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     let m = match open(&web, &s, &id, &headers, &uri).await {
@@ -308,7 +311,7 @@ pub async fn attachment(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     let m = match open(&web, &s, &id, &headers, &uri).await {
@@ -347,11 +350,7 @@ pub fn download(data: Vec<u8>, kind: &'static str, name: &str) -> Response {
         "attachment; filename=\"{safe}\"; filename*=UTF-8''{}",
         super::percent(name)
     );
-    let mut r = (
-        [(CONTENT_TYPE, HeaderValue::from_static(kind))],
-        data,
-    )
-        .into_response();
+    let mut r = ([(CONTENT_TYPE, HeaderValue::from_static(kind))], data).into_response();
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         r.headers_mut().insert(CONTENT_DISPOSITION, v);
     }

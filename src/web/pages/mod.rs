@@ -29,7 +29,10 @@ pub fn routes(web: Arc<Web>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login::form).post(login::submit))
-        .route("/login/confirm", get(login::confirm_form).post(login::confirm))
+        .route(
+            "/login/confirm",
+            get(login::confirm_form).post(login::confirm),
+        )
         .route("/logout", post(login::logout))
         .route("/lang/{code}", get(switch_lang))
         .route("/search", get(search::page))
@@ -167,7 +170,10 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (
             status,
-            [(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
+            [(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
             body,
         )
             .into_response(),
@@ -261,12 +267,29 @@ pub fn bad_token(t: Tr, session: Option<&Session>, uri: &Uri) -> Response {
     )
 }
 
-/// The session of a page that needs one, or the redirect to log in first.
-pub fn granted(web: &Web, headers: &HeaderMap) -> Result<(String, Session), Response> {
+/// Why a page that needs a usable session cannot be shown yet.
+pub enum NotYet {
+    /// Not logged in.
+    Login,
+    /// Waiting for the four-eyes confirmation.
+    Confirm,
+}
+
+impl IntoResponse for NotYet {
+    fn into_response(self) -> Response {
+        match self {
+            NotYet::Login => redirect("/login"),
+            NotYet::Confirm => redirect("/login/confirm"),
+        }
+    }
+}
+
+/// The session of a page that needs one, or where to send the browser.
+pub fn granted(web: &Web, headers: &HeaderMap) -> Result<(String, Session), NotYet> {
     match guard::access(web, headers) {
-        Access::Granted(id, s) => Ok((id, s)),
-        Access::Login => Err(redirect("/login")),
-        Access::Confirm => Err(redirect("/login/confirm")),
+        Access::Granted(id, s) => Ok((id, *s)),
+        Access::Login => Err(NotYet::Login),
+        Access::Confirm => Err(NotYet::Confirm),
     }
 }
 

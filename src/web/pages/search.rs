@@ -6,7 +6,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::{Chrome, When, forbidden, granted, html, unavailable, when};
 use crate::archive::audit::action;
@@ -104,7 +104,11 @@ pub fn split_marks(text: &str, marks: &[(usize, usize)]) -> Vec<(String, bool)> 
     let mut out = Vec::new();
     let mut at = 0;
     for &(a, b) in marks {
-        if a < at || b <= a || !text.is_char_boundary(a) || !text.is_char_boundary(b) || b > text.len()
+        if a < at
+            || b <= a
+            || !text.is_char_boundary(a)
+            || !text.is_char_boundary(b)
+            || b > text.len()
         {
             continue;
         }
@@ -147,7 +151,7 @@ pub async fn page(
 ) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     if !s.role.reads_mail() {
@@ -252,7 +256,7 @@ struct HelpPage {
 pub async fn help(State(web): State<Arc<Web>>, headers: HeaderMap, uri: Uri) -> Response {
     let (_, s) = match granted(&web, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let t = guard::tr(&headers, Some(&s));
     html(
