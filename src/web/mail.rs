@@ -2,10 +2,9 @@
 //! its bytes, and the figures for the proof panel and status page.
 //!
 //! [`MailStore`] is the seam between the pages and the storage: the pages
-//! never touch segments or indexes. [`ArchiveMail`] answers from the open
-//! archive; its `find` scans every record (see [`super::scan`]) until the
-//! full-text index answers instead. Every call blocks (sled, file reads):
-//! handlers call it from the blocking pool.
+//! never touch segments or indexes. [`super::store::ArchiveMail`] answers
+//! from the open archive. Every call blocks (sled, file reads): handlers
+//! call it from the blocking pool.
 
 use std::io::Write;
 
@@ -134,88 +133,4 @@ pub trait MailStore: Send + Sync + 'static {
 
     /// The archive itself, for exports.
     fn archive(&self) -> &Archive;
-}
-
-/// The store over the open archive.
-#[derive(Clone)]
-pub struct ArchiveMail {
-    /// The daemon's archive.
-    archive: Archive,
-}
-
-impl ArchiveMail {
-    /// A store reading `archive`.
-    pub fn new(archive: Archive) -> ArchiveMail {
-        ArchiveMail { archive }
-    }
-}
-
-impl MailStore for ArchiveMail {
-    fn find(
-        &self,
-        query: &str,
-        scope: &Scope,
-        sort: Sort,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Found, MailError> {
-        let mut all = super::scan::matching(self, query, scope)?;
-        match sort {
-            Sort::OldestFirst => all.sort_by(|a, b| a.0.summary.time.cmp(&b.0.summary.time)),
-            Sort::NewestFirst => all.sort_by(|a, b| b.0.summary.time.cmp(&a.0.summary.time)),
-            Sort::Relevance => all.sort_by_key(|h| std::cmp::Reverse(h.1)),
-        }
-        let total = all.len();
-        let hits = all
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|(h, _)| h)
-            .collect();
-        Ok(Found { total, hits })
-    }
-
-    fn find_ids(&self, query: &str, scope: &Scope, cap: usize) -> Result<Vec<u64>, MailError> {
-        let mut ids: Vec<u64> = super::scan::matching(self, query, scope)?
-            .into_iter()
-            .map(|(h, _)| h.summary.seq)
-            .collect();
-        ids.sort_unstable();
-        ids.truncate(cap);
-        Ok(ids)
-    }
-
-    fn open(&self, seq: u64) -> Result<Option<Stored>, MailError> {
-        let reader = self.archive.reader();
-        let summary = match reader.summary(seq) {
-            Ok(s) => s,
-            Err(ArchiveError::NoRecord(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        if summary.source_kind.is_none() {
-            return Ok(None);
-        }
-        let (record, hash) = reader.record(seq)?;
-        Ok(Some(Stored {
-            record,
-            hash,
-            summary,
-        }))
-    }
-
-    fn write_content(&self, sha256: &str, out: &mut dyn Write) -> Result<u64, MailError> {
-        Ok(self.archive.reader().write_content(sha256, out)?)
-    }
-
-    fn stats(&self) -> Result<Stats, MailError> {
-        Ok(self.archive.reader().stats()?)
-    }
-
-    fn covering_seal(&self, seq: u64) -> Result<Option<Seal>, MailError> {
-        Ok(self.archive.reader().last_seal()?.filter(|s| s.seq >= seq))
-    }
-
-    fn archive(&self) -> &Archive {
-        &self.archive
-    }
 }

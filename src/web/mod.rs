@@ -26,6 +26,7 @@ pub mod role;
 pub mod sanitize;
 pub mod scan;
 pub mod session;
+pub mod store;
 pub mod trail;
 pub mod users;
 

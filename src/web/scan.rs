@@ -7,7 +7,7 @@
 //! as words. Slow on large archives by design: it is the brute-force
 //! reference, not the search engine.
 
-use super::mail::{ArchiveMail, Hit, MailError, MailStore, Stored};
+use super::mail::{Hit, MailError, MailStore, Stored};
 use super::role::Scope;
 
 /// One condition of the query.
@@ -117,7 +117,7 @@ fn in_range(day: &str, range: &str) -> bool {
 
 /// Every visible match with a relevance score (terms matched in the subject).
 pub fn matching(
-    store: &ArchiveMail,
+    store: &dyn MailStore,
     query: &str,
     scope: &Scope,
 ) -> Result<Vec<(Hit, usize)>, MailError> {
@@ -176,13 +176,13 @@ pub fn matching(
     Ok(out)
 }
 
-fn raw(store: &ArchiveMail, stored: &Stored) -> Result<Vec<u8>, MailError> {
+fn raw(store: &dyn MailStore, stored: &Stored) -> Result<Vec<u8>, MailError> {
     let mut bytes = Vec::new();
     store.write_content(&stored.summary.sha256, &mut bytes)?;
     Ok(bytes)
 }
 
-fn body(store: &ArchiveMail, c: &mut Candidate<'_>) -> Result<String, MailError> {
+fn body(store: &dyn MailStore, c: &mut Candidate<'_>) -> Result<String, MailError> {
     if c.body.is_none() {
         let bytes = raw(store, c.stored)?;
         let view = super::message::view(&bytes);
@@ -193,7 +193,7 @@ fn body(store: &ArchiveMail, c: &mut Candidate<'_>) -> Result<String, MailError>
 }
 
 fn field_matches(
-    store: &ArchiveMail,
+    store: &dyn MailStore,
     c: &mut Candidate<'_>,
     field: &str,
     value: &str,

@@ -11,8 +11,8 @@ use mailseal::archive::record::{
     JournalEnvelope, JournalRecipient, MessageMeta, Rcpt, RecordBody, Source, SourceKind,
 };
 use mailseal::archive::{Archive, NewMessage, SpooledContent};
-use mailseal::web::mail::ArchiveMail;
 use mailseal::web::role::Role;
+use mailseal::web::store::ArchiveMail;
 use mailseal::web::trail::Trail;
 use mailseal::web::users::{LoginMethod, User, Users};
 use mailseal::web::{Web, WebSettings};
