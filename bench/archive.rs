@@ -6,6 +6,10 @@
 //! `BENCH_DIR`, default a temporary directory on the same disk as `target/`).
 //! Results go to stdout as a Markdown table row for docs/benchmarks.md.
 
+// A benchmark and a test harness stop at the first surprise: unwrapping is
+// how they say so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::Write;
 use std::process::Command;
 use std::time::Instant;

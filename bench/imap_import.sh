@@ -99,7 +99,9 @@ s=$end-$start; print(f'{\"$label\":<28} {s:7.2f} s  {$MESSAGES/s:8.0f} msg/s  {$
 }
 
 echo "mailbox: $MESSAGES messages, $((BYTES / 1000000)) MB"
-IMPORT=("$BIN" --archive "$DIR/archive" import imap --host 127.0.0.1 --port "$PORT"
+# --archive opens a copy read-only; an import names its archive in a config.
+printf '[archive]\npath = "%s"\n[control]\nsocket = "%s"\n' "$DIR/archive" "$DIR/control.sock" >"$DIR/import.toml"
+IMPORT=("$BIN" --config "$DIR/import.toml" import imap --host 127.0.0.1 --port "$PORT"
         --tls none --user alice --password-file "$DIR/pw")
 
 mkdir -p "$DIR/maildir"

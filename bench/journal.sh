@@ -26,6 +26,8 @@ max_connections = 100
 enabled = false
 [log]
 level = "warn"
+[control]
+socket = "$DIR/control.sock"
 TOML
 /usr/bin/time -v -o "$DIR/time.txt" "$BIN" run --config "$DIR/bench.toml" &
 PID=$!

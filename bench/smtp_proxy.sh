@@ -60,6 +60,8 @@ max_connections = 100
 enabled = false
 [log]
 level = "warn"
+[control]
+socket = "$DIR/control.sock"
 TOML
 "$BIN" run --config "$DIR/bench.toml" &
 PID=$!

@@ -43,12 +43,6 @@ with open(path, "w") as f:
             length += len(line) + 1
         f.write(head + "\n".join(body) + "\n\n")
 PY
-START=$(date +%s.%N)
-"$BIN" --archive "$DIR/archive" import mbox "$DIR/gen.mbox" > /dev/null
-END=$(date +%s.%N)
-echo "import: $RECORDS messages in $(python3 -c "print(round($END-$START,1))") s"
-"$BIN" --archive "$DIR/archive" stats | head -1
-
 cat > "$DIR/run.toml" <<TOML
 [archive]
 path = "$DIR/archive"
@@ -59,7 +53,15 @@ listen = "127.0.0.1:$PORT"
 enabled = false
 [log]
 level = "warn"
+[control]
+socket = "$DIR/control.sock"
 TOML
+
+START=$(date +%s.%N)
+"$BIN" --config "$DIR/run.toml" import mbox "$DIR/gen.mbox" > /dev/null
+END=$(date +%s.%N)
+echo "import: $RECORDS messages in $(python3 -c "print(round($END-$START,1))") s"
+"$BIN" --archive "$DIR/archive" stats | head -1
 
 # Prints seconds from exec to READY=1, then stops the daemon (SIGTERM).
 measure() {

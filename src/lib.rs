@@ -14,11 +14,16 @@
 //!  imap::proxy ─┤                                            │
 //!  import::*  ──┘                                            └─> seal (interval, shutdown)
 //!  verify / export / list / show  <── archive::segment reader + index
+//!  cli ══ control socket ══> control (in the daemon) ──> Archive (reads, appends, reindex)
 //! ```
+//!
+//! Every connection, listener or upstream, SMTP or IMAP, plain or TLS, is
+//! one [`transport::Stream`].
 
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod export;
 pub mod health;
 pub mod http;
@@ -30,4 +35,5 @@ pub mod server;
 pub mod shutdown;
 pub mod smtp;
 pub mod tls;
+pub mod transport;
 pub mod web;

@@ -4,12 +4,19 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::corpus;
+use crate::support::{corpus, daemon};
 
+/// Runs the CLI on `archive`: commands that write name it in a
+/// configuration (`--archive` opens a copy read-only), the others use
+/// `--archive`.
 fn mailseal(archive: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .arg("--archive")
-        .arg(archive)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailseal"));
+    if matches!(args.first(), Some(&"import" | &"reindex")) {
+        command.arg("--config").arg(daemon::archive_config(archive));
+    } else {
+        command.arg("--archive").arg(archive);
+    }
+    command
         .args(args)
         .env_remove("MAILSEAL_CONFIG")
         .output()

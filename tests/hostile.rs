@@ -136,7 +136,7 @@ impl Rig {
             dove = dovecot.addr(),
         );
         let config = dir.path().join("mailseal.toml");
-        std::fs::write(&config, text).unwrap();
+        std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
         let daemon = Daemon::start(&config, journal);
         Rig {
             daemon,

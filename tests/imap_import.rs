@@ -28,6 +28,8 @@ mod faults;
 mod oauth2;
 // Jobs inside `mailseal run` and through the library scheduler.
 mod schedule;
+// `mailseal import imap` through a running daemon's control socket.
+mod daemon;
 
 /// A Dovecot, an archive directory and a password file.
 pub struct Lab {
@@ -78,8 +80,8 @@ impl Lab {
     pub fn import_command_via(&self, archive: &Path, port: u16, extra: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mailseal"));
         c.env_remove("MAILSEAL_CONFIG")
-            .arg("--archive")
-            .arg(archive)
+            .arg("--config")
+            .arg(crate::support::daemon::archive_config(archive))
             .args(["import", "imap", "--host", "127.0.0.1", "--tls", "none"])
             .args(["--port", &port.to_string(), "--user", USER])
             .arg("--password-file")

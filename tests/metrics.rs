@@ -50,7 +50,7 @@ fn write_config_at(dir: &Path, archive: &Path, addrs: &Addrs, upstream: SocketAd
         proxy = addrs.proxy,
         http = addrs.http,
     );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     config
 }
 
@@ -312,8 +312,12 @@ fn a_full_archive_disk_fails_health_until_a_commit_succeeds_again() {
     let filler = disk.fill("filler");
     let reply = send(dir.path(), addrs.journal, "full.eml", &message);
     assert!(reply.contains("451"), "{reply}");
-    let (code, h) = health(http);
-    assert_eq!((code, &h["status"]), (503, &"fail".into()), "{h}");
+    // The writer reports its state beside the reply, not before it.
+    let h = wait_until("health to fail", || {
+        let (code, h) = health(http);
+        (code == 503).then_some(h)
+    });
+    assert_eq!(h["status"], "fail", "{h}");
     assert_eq!(h["archive_writable"], false, "{h}");
     assert_eq!(Scrape::take(http).value(WRITABLE), 0.0);
 
@@ -321,12 +325,11 @@ fn a_full_archive_disk_fails_health_until_a_commit_succeeds_again() {
     std::fs::remove_file(filler).unwrap();
     let reply = send(dir.path(), addrs.journal, "full.eml", &message);
     assert!(reply.starts_with("250"), "{reply}\n{}", daemon.log());
-    let (code, h) = health(http);
-    assert_eq!(
-        (code, h["archive_writable"].clone()),
-        (200, true.into()),
-        "{h}"
-    );
+    let h = wait_until("health to recover", || {
+        let (code, h) = health(http);
+        (code == 200).then_some(h)
+    });
+    assert_eq!(h["archive_writable"], true, "{h}");
     assert_eq!(Scrape::take(http).value(WRITABLE), 1.0);
     daemon.stop();
 }

@@ -146,7 +146,7 @@ pub fn daemon_config(
          [http]\nenabled = false\n",
         archive.display()
     );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     config
 }
 

@@ -106,7 +106,7 @@ fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: SocketAddr) -> Pa
         journal = at.journal,
         imap = at.imap,
     );
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, crate::support::daemon::with_control(&path, text)).unwrap();
     path
 }
 

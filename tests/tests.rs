@@ -3,12 +3,17 @@
 //! Tests that need real peers (Postfix, Dovecot, swaks) find them on PATH;
 //! `.ci/install-deps` installs them.
 
+// Test code stops at the first surprise: unwrapping is how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 // The archive through the library: tamper detection, crash safety, dedup.
 mod archive;
 // The command line: exit codes, import/export round trips, bad input.
 mod cli;
+// The CLI through the running daemon's control socket; copies; bad callers.
+mod control;
 // The journal receiver against swaks, smtplib and a private Postfix.
 mod journal;
 // The archive on a small filesystem that fills up, then gets space back.

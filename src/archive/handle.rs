@@ -247,6 +247,18 @@ impl Archive {
         rx.await.map_err(|_| ArchiveError::Closed)?
     }
 
+    /// Drops the index and rebuilds it from the segments while the archive
+    /// stays open; appends wait until it is done. Returns the number of
+    /// records indexed.
+    pub async fn reindex(&self) -> Result<u64, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.send(Request::Reindex { reply }))
+            .await
+            .map_err(|_| ArchiveError::Closed)??;
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
     /// Seals every `seal_interval` until `token` is cancelled.
     pub async fn seal_periodically(&self, token: CancellationToken) {
         let mut tick = tokio::time::interval(self.inner.options.seal_interval);

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod chain;
 pub mod content;
+pub mod filter;
 mod handle;
 pub mod headers;
 pub mod index;

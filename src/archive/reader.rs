@@ -2,14 +2,15 @@
 //!
 //! A [`Reader`] answers from the sled index when it can open it, and from an
 //! in-memory scan of the segments when the daemon holds the index (sled
-//! allows one process at a time). Both give the same answers; the scan is
-//! slower on a large archive.
+//! allows one process at a time) or when the archive is someone's copy that
+//! must not be written to ([`Reader::open_read_only`]: opening sled writes).
+//! Both give the same answers; the scan is slower on a large archive.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::index::{ContentLoc, Head, Index, Summary};
 use super::record::Record;
@@ -32,7 +33,7 @@ enum View {
 }
 
 /// Figures for `mailseal stats`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// All records (messages and outcomes).
     pub records: u64,
@@ -59,7 +60,7 @@ pub struct Stats {
 }
 
 /// Per-source figures.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceStats {
     /// Message records.
     pub messages: u64,
@@ -98,20 +99,38 @@ impl Reader {
             // segments but not write the index (the `mailseal` group).
             Err(ArchiveError::Locked(_)) | Err(ArchiveError::Index(_)) => {
                 tracing::info!("index in use by the daemon; reading the segments directly");
-                let mut mem = MemoryIndex::default();
-                tolerate_tail(scan::apply_from(
-                    &segments,
-                    &Head::default(),
-                    &mut mem,
-                    false,
-                ))?;
-                Ok(Reader {
-                    view: View::Memory(Box::new(mem)),
-                    segments,
-                })
+                Reader::scan(segments)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Opens the archive in `path` without writing anything to it: the
+    /// segments are scanned into memory and the index is never opened (an
+    /// auditor's copy, `--archive DIR`).
+    pub fn open_read_only(path: &std::path::Path) -> Result<Reader, ArchiveError> {
+        let segments = path.join("segments");
+        if !segments.is_dir() {
+            return Err(ArchiveError::Other(format!(
+                "{} holds no archive (no segments/)",
+                path.display()
+            )));
+        }
+        Reader::scan(segments)
+    }
+
+    fn scan(segments: PathBuf) -> Result<Reader, ArchiveError> {
+        let mut mem = MemoryIndex::default();
+        tolerate_tail(scan::apply_from(
+            &segments,
+            &Head::default(),
+            &mut mem,
+            false,
+        ))?;
+        Ok(Reader {
+            view: View::Memory(Box::new(mem)),
+            segments,
+        })
     }
 
     /// The chain head.
@@ -136,6 +155,15 @@ impl Reader {
             View::Indexed(i) => i.summaries().collect::<Result<_, _>>()?,
             View::Memory(m) => m.summaries.clone(),
         })
+    }
+
+    /// Every record's summary, in chain order, one at a time (the daemon
+    /// streams listings without holding them all).
+    pub fn iter_summaries(&self) -> Box<dyn Iterator<Item = Result<Summary, ArchiveError>> + '_> {
+        match &self.view {
+            View::Indexed(i) => Box::new(i.summaries().map(|s| s.map_err(ArchiveError::from))),
+            View::Memory(m) => Box::new(m.summaries.iter().cloned().map(Ok)),
+        }
     }
 
     /// One record's summary.

@@ -102,9 +102,13 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
+    /// The SMTP proxy (`[[smtp_proxy]]`).
     SmtpProxy,
+    /// The journal receiver (`[[journal]]`).
     Journal,
+    /// The IMAP proxy (`[[imap_proxy]]`).
     ImapProxy,
+    /// An importer (CLI or `[[imap_import]]`).
     #[default]
     Import,
 }

@@ -109,7 +109,7 @@ impl SpooledContent {
     }
 
     /// A reader over the bytes from the start.
-    pub fn reader(&mut self) -> io::Result<Box<dyn Read + '_>> {
+    pub fn reader(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
         match &mut self.storage {
             Storage::Memory(buf) => Ok(Box::new(&buf[..])),
             Storage::File(file) => {

@@ -116,6 +116,12 @@ pub enum Request {
         /// Where the answer goes: the new seal, or `None` when nothing changed.
         reply: oneshot::Sender<Result<Option<Seal>, ArchiveError>>,
     },
+    /// Drop the index and rebuild it from the segments (`mailseal reindex`
+    /// while the daemon runs). Appends wait in the queue meanwhile.
+    Reindex {
+        /// Where the answer goes: the number of records indexed.
+        reply: oneshot::Sender<Result<u64, ArchiveError>>,
+    },
 }
 
 /// The writer's state.
@@ -173,7 +179,19 @@ impl Writer {
                 batch.push(next);
                 drain(&rx, &mut batch);
             }
-            self.commit(batch);
+            // A rebuild runs between batches, after what came before it is
+            // durable and indexed.
+            let (rebuilds, batch): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|r| matches!(r, Request::Reindex { .. }));
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+            for request in rebuilds {
+                if let Request::Reindex { reply } = request {
+                    drop(reply.send(self.rebuild_index()));
+                }
+            }
         }
         if let Err(e) = self.index.flush() {
             tracing::error!(error = %e, "index flush at close failed");
@@ -385,6 +403,10 @@ impl Writer {
                             Headers::default(),
                         ));
                     }
+                    // `run` takes rebuilds out of every batch.
+                    Request::Reindex { reply } => drop(reply.send(Err(ArchiveError::Other(
+                        "a reindex request reached a write batch".into(),
+                    )))),
                     Request::Seal { reply } => {
                         if self.sealed_seq == Some(self.head_seq) {
                             replies.push(Answer::Sealed(reply, None));
@@ -461,6 +483,31 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "index still failing; retrying after the next commit")
+            }
+        }
+    }
+
+    /// Clears the index and applies every segment again; returns the
+    /// number of records. A failure leaves the index stale, so the next
+    /// commit reopens it and catches up.
+    fn rebuild_index(&mut self) -> Result<u64, ArchiveError> {
+        let started = Instant::now();
+        let rebuilt = self
+            .index
+            .clear()
+            .map_err(ArchiveError::from)
+            .and_then(|()| super::recovery::catch_up(&self.dir, &self.index));
+        match rebuilt {
+            Ok(head) => {
+                self.index_stale = false;
+                let millis = started.elapsed().as_millis() as u64;
+                tracing::info!(records = head.seq, millis, "index rebuilt");
+                Ok(head.seq)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "index rebuild failed; retrying after the next commit");
+                self.index_stale = true;
+                Err(e)
             }
         }
     }
@@ -571,5 +618,6 @@ fn fail(r: Request, err: ArchiveError) {
         | Request::Outcome { reply, .. }
         | Request::Audit { reply, .. } => drop(reply.send(Err(err))),
         Request::Seal { reply } => drop(reply.send(Err(err))),
+        Request::Reindex { reply } => drop(reply.send(Err(err))),
     }
 }

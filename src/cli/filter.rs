@@ -1,8 +1,9 @@
-//! Record filters shared by `list` and `export`.
+//! Record filter flags shared by `list` and `export`; the matching itself is
+//! [`crate::archive::filter::Filter`], which the daemon applies too.
 
 use clap::Args;
 
-use crate::archive::index::Summary;
+use crate::archive::filter;
 
 /// Which records a command looks at. All given conditions must hold.
 #[derive(Debug, Clone, Default, Args)]
@@ -37,123 +38,18 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// True when the record passes. Outcome records only pass a filter
-    /// that names no message property.
-    pub fn matches(&self, s: &Summary) -> bool {
-        let lower = |x: &str| x.to_ascii_lowercase();
-        let eq = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| lower(a) == lower(b));
-        let from_ok = self
-            .from
-            .as_deref()
-            .is_none_or(|f| eq(&s.mail_from, f) || eq(&s.headers.from, f));
-        let to_ok = self.to.as_deref().is_none_or(|t| {
-            s.rcpts
-                .iter()
-                .chain(s.headers.to.iter())
-                .any(|r| lower(r) == lower(t))
-        });
-        let addr_ok = self.address.as_deref().is_none_or(|a| {
-            eq(&s.mail_from, a)
-                || eq(&s.headers.from, a)
-                || s.rcpts
-                    .iter()
-                    .chain(s.headers.to.iter())
-                    .any(|r| lower(r) == lower(a))
-        });
-        let subject_ok = self.subject.as_deref().is_none_or(|t| {
-            s.headers
-                .subject
-                .as_deref()
-                .is_some_and(|sub| sub.to_lowercase().contains(&t.to_lowercase()))
-        });
-        let id_ok = self.message_id.as_deref().is_none_or(|m| {
-            s.headers.message_id.as_deref() == Some(m.trim_matches(|c| c == '<' || c == '>'))
-        });
-        let source_ok = self
-            .source
-            .as_deref()
-            .is_none_or(|k| s.source_kind.is_some_and(|sk| sk.as_str() == k));
-        let since_ok = self.since.as_deref().is_none_or(|t| s.time.as_str() >= t);
-        let until_ok = self.until.as_deref().is_none_or(|t| s.time.as_str() < t);
-        let ids_ok = self.ids.is_empty() || self.ids.iter().any(|r| in_range(r, s.seq));
-        from_ok
-            && to_ok
-            && addr_ok
-            && subject_ok
-            && id_ok
-            && source_ok
-            && since_ok
-            && until_ok
-            && ids_ok
-    }
-}
-
-fn in_range(spec: &str, seq: u64) -> bool {
-    match spec.split_once('-') {
-        Some((a, b)) => {
-            let lo = a.trim().parse().unwrap_or(u64::MAX);
-            let hi = b.trim().parse().unwrap_or(0);
-            (lo..=hi).contains(&seq)
+    /// The conditions, as the archive (and the daemon) applies them.
+    pub fn conditions(&self) -> filter::Filter {
+        filter::Filter {
+            address: self.address.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            message_id: self.message_id.clone(),
+            source: self.source.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            ids: self.ids.clone(),
         }
-        None => spec.trim().parse() == Ok(seq),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_combine() {
-        let mut s = Summary {
-            seq: 5,
-            time: "2026-11-29T06:00:00.000000Z".into(),
-            ..Summary::default()
-        };
-        s.mail_from = Some("A@x.org".into());
-        s.rcpts = vec!["b@y.org".into()];
-        s.headers.subject = Some("Invoice 42".into());
-        assert!(Filter::default().matches(&s));
-        let f = Filter {
-            from: Some("a@X.org".into()),
-            subject: Some("invoice".into()),
-            ..Filter::default()
-        };
-        assert!(f.matches(&s));
-        assert!(
-            !Filter {
-                to: Some("c@y.org".into()),
-                ..Filter::default()
-            }
-            .matches(&s)
-        );
-        assert!(
-            Filter {
-                since: Some("2026-11-29".into()),
-                ..Filter::default()
-            }
-            .matches(&s)
-        );
-        assert!(
-            !Filter {
-                until: Some("2026-11-29".into()),
-                ..Filter::default()
-            }
-            .matches(&s)
-        );
-        assert!(
-            Filter {
-                ids: vec!["3-7".into()],
-                ..Filter::default()
-            }
-            .matches(&s)
-        );
-        assert!(
-            !Filter {
-                ids: vec!["6".into()],
-                ..Filter::default()
-            }
-            .matches(&s)
-        );
     }
 }

@@ -20,11 +20,14 @@ use rustls_pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
 
 use super::load::archive_options;
+use super::target::Target;
 use crate::archive::record::ImportContext;
 use crate::archive::{Appended, Archive};
 use crate::config::{Config, ImapCredential, ImapImportConfig, TlsMode};
-use crate::imap::import::{self, ImapProgress, ImapSummary};
-use crate::import::{ImportFailure, Progress};
+use crate::control::ClientError;
+use crate::control::remote::RemoteSink;
+use crate::import::imap::{self as imap_import, ImapProgress, ImapSummary};
+use crate::import::{ImportFailure, ImportSink, Progress};
 use crate::tls::UpstreamCa;
 
 /// Where and what to import.
@@ -106,25 +109,65 @@ pub enum TlsArg {
     None,
 }
 
+/// Where the run's messages go.
+enum Sink {
+    /// The running daemon, through the control socket.
+    Daemon(RemoteSink),
+    /// The archive, opened by this process (no daemon runs).
+    Local(Archive),
+}
+
+impl Sink {
+    fn as_sink(&self) -> &dyn ImportSink {
+        match self {
+            Sink::Daemon(remote) => remote,
+            Sink::Local(archive) => archive,
+        }
+    }
+}
+
 /// Runs one import.
-pub fn run(config: &Config, args: ImapImportArgs) -> anyhow::Result<u8> {
+pub fn run(target: &Target, args: ImapImportArgs) -> anyhow::Result<u8> {
+    target.refuse_copy("import imap")?;
+    let config = target.config;
     let job = job(config, &args)?;
-    let archive = Archive::open(&archive_options(&config.archive))
-        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let daemon = match target.client() {
+        Some(client) => match runtime.block_on(client.import()) {
+            Ok(remote) => Some(remote),
+            Err(ClientError::NoDaemon(_)) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let sink = match daemon {
+        Some(remote) => Sink::Daemon(remote),
+        None => Sink::Local(
+            Archive::open(&archive_options(&config.archive))
+                .with_context(|| format!("opening archive {}", config.archive.path.display()))?,
+        ),
+    };
     let bar = Bar::new();
     let cancel = CancellationToken::new();
     let mut summary = ImapSummary::default();
     let result = runtime.block_on(async {
         tokio::spawn(stop_on_signal(cancel.clone()));
-        import::run(&job, &archive, &bar, &cancel, &mut summary).await
+        imap_import::run(&job, sink.as_sink(), &bar, &cancel, &mut summary).await
     });
     bar.finish();
+    let closed = match &sink {
+        Sink::Daemon(remote) => runtime
+            .block_on(remote.finish())
+            .map_err(anyhow::Error::from),
+        Sink::Local(archive) => archive.close().map(drop).map_err(anyhow::Error::from),
+    };
     runtime.shutdown_timeout(Duration::from_secs(1));
-    archive.close()?;
+    if result.is_ok() {
+        closed?;
+    }
     if result.is_ok() || summary.folders > 0 {
         report(&job, &summary);
     }

@@ -1,4 +1,8 @@
 //! Read-only commands: `verify`, `stats`, `list`, `show`, `key show`.
+//!
+//! `stats`, `list` and `show` are answered by the running daemon when one
+//! listens on the control socket (see [`Target`]), else from the archive's
+//! files; the output is the same. `verify` and `key show` read files only.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,17 +12,12 @@ use anyhow::Context;
 use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::pkcs8::DecodePublicKey;
 
-use crate::archive::reader::Reader;
+use crate::archive::index::Summary;
 use crate::archive::{seal, verify};
 use crate::config::Config;
 
 use super::Filter;
-use super::load::archive_options;
-
-fn reader(config: &Config) -> anyhow::Result<Reader> {
-    Reader::open(&archive_options(&config.archive))
-        .with_context(|| format!("opening archive {}", config.archive.path.display()))
-}
+use super::target::Target;
 
 /// `mailseal verify`.
 pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow::Result<u8> {
@@ -88,8 +87,11 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
 }
 
 /// `mailseal stats`.
-pub fn stats(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let st = reader(config)?.stats()?;
+pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
+    let st = match target.ask(|client| async move { client.stats().await })? {
+        Some(st) => st,
+        None => target.reader()?.stats()?,
+    };
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &st)?;
@@ -136,25 +138,60 @@ pub fn stats(config: &Config, json: bool) -> anyhow::Result<u8> {
 }
 
 /// `mailseal list`.
-pub fn list(config: &Config, filter: &Filter, json: bool) -> anyhow::Result<u8> {
-    let r = reader(config)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if !json {
-        writeln!(
-            out,
-            "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  hash",
-            "id", "time", "source", "from", "to", "subject", "size"
-        )?;
+pub fn list(target: &Target, filter: &Filter, json: bool) -> anyhow::Result<u8> {
+    let mut listing = Listing {
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        json,
+        header: false,
+    };
+    let conditions = filter.conditions();
+    let remote = {
+        let conditions = conditions.clone();
+        let each = &mut |s: Summary| listing.row(&s);
+        target.ask(|client| async move { client.list(conditions, each).await })?
+    };
+    if remote.is_none() {
+        for s in target.reader()?.iter_summaries() {
+            let s = s?;
+            if conditions.selects(&s) {
+                listing.row(&s)?;
+            }
+        }
     }
-    for s in r
-        .summaries()?
-        .iter()
-        .filter(|s| s.kind == "message" && filter.matches(s))
-    {
-        if json {
-            serde_json::to_writer(&mut out, s)?;
-            writeln!(out)?;
-            continue;
+    listing.finish()?;
+    Ok(0)
+}
+
+/// `list`'s output: a header line before the first row, then one line (or
+/// one JSON object) per record.
+struct Listing<W: Write> {
+    /// Where lines go.
+    out: W,
+    /// One JSON object per line instead of columns.
+    json: bool,
+    /// The header line is out.
+    header: bool,
+}
+
+impl<W: Write> Listing<W> {
+    fn head(&mut self) -> std::io::Result<()> {
+        if !self.json && !self.header {
+            writeln!(
+                self.out,
+                "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  hash",
+                "id", "time", "source", "from", "to", "subject", "size"
+            )?;
+        }
+        self.header = true;
+        Ok(())
+    }
+
+    fn row(&mut self, s: &Summary) -> std::io::Result<()> {
+        self.head()?;
+        let out = &mut self.out;
+        if self.json {
+            serde_json::to_writer(&mut *out, s)?;
+            return writeln!(out);
         }
         let source = format!(
             "{}:{}",
@@ -186,10 +223,13 @@ pub fn list(config: &Config, filter: &Filter, json: bool) -> anyhow::Result<u8> 
             clip(&subject, 30),
             s.size,
             &s.sha256[..s.sha256.len().min(16)]
-        )?;
+        )
     }
-    out.flush()?;
-    Ok(0)
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.head()?;
+        self.out.flush()
+    }
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -202,20 +242,33 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 /// `mailseal show`.
-pub fn show(config: &Config, id: u64, raw: bool) -> anyhow::Result<u8> {
-    let r = reader(config)?;
-    let (record, hash) = r.record(id)?;
+pub fn show(target: &Target, id: u64, raw: bool) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     if raw {
-        let m = record.message().ok_or_else(|| {
-            anyhow::anyhow!("record {id} is an outcome record and holds no message")
-        })?;
-        r.write_content(&m.content.sha256, &mut out)?;
+        let out_ref = &mut out;
+        let remote = target.ask(|client| async move { client.show_raw(id, out_ref).await })?;
+        if remote.is_none() {
+            let r = target.reader()?;
+            let (record, _) = r.record(id)?;
+            let m = record.message().ok_or_else(|| {
+                anyhow::anyhow!("record {id} is an outcome record and holds no message")
+            })?;
+            r.write_content(&m.content.sha256, &mut out)?;
+        }
         out.flush()?;
         return Ok(0);
     }
-    let summary = r.summary(id)?;
-    let doc = serde_json::json!({ "record": record, "hash": hash, "headers": summary.headers, "segment": summary.segment, "offset": summary.offset });
+    let doc = match target.ask(|client| async move { client.show(id).await })? {
+        Some(s) => {
+            serde_json::json!({ "record": s.record, "hash": s.hash, "headers": s.headers, "segment": s.segment, "offset": s.offset })
+        }
+        None => {
+            let r = target.reader()?;
+            let (record, hash) = r.record(id)?;
+            let summary = r.summary(id)?;
+            serde_json::json!({ "record": record, "hash": hash, "headers": summary.headers, "segment": summary.segment, "offset": summary.offset })
+        }
+    };
     serde_json::to_writer_pretty(&mut out, &doc)?;
     writeln!(out)?;
     Ok(0)

@@ -10,6 +10,7 @@ mod load;
 mod progress;
 mod run;
 mod store;
+mod target;
 mod users;
 
 use std::path::PathBuf;
@@ -67,6 +68,7 @@ pub enum Command {
     },
     /// List records.
     List {
+        /// Which records.
         #[command(flatten)]
         filter: Filter,
         /// One JSON object per line.
@@ -89,6 +91,7 @@ pub enum Command {
         /// `eml` (one file per message) or `mbox`.
         #[arg(long, value_enum, default_value_t = ExportFormat::Eml)]
         format: ExportFormat,
+        /// Which records.
         #[command(flatten)]
         filter: Filter,
     },
@@ -165,13 +168,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         command => {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
+            let target = target::Target::new(&config, cli.archive.is_some())?;
             match command {
                 Command::Verify { public_key, json } => {
                     inspect::verify(&config, public_key.as_deref(), json)
                 }
-                Command::Stats { json } => inspect::stats(&config, json),
-                Command::List { filter, json } => inspect::list(&config, &filter, json),
-                Command::Show { id, raw } => inspect::show(&config, id, raw),
+                Command::Stats { json } => inspect::stats(&target, json),
+                Command::List { filter, json } => inspect::list(&target, &filter, json),
+                Command::Show { id, raw } => inspect::show(&target, id, raw),
                 Command::Key {
                     what: KeyCommand::Show,
                 } => inspect::key_show(&config),
@@ -179,12 +183,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     out,
                     format,
                     filter,
-                } => store::export(&config, &out, format, &filter),
+                } => store::export(&target, &out, format, &filter),
                 Command::Import {
                     what: ImportCommand::Imap(args),
-                } => imap_import::run(&config, args),
-                Command::Import { what } => store::import(&config, what),
-                Command::Reindex => store::reindex(&config),
+                } => imap_import::run(&target, args),
+                Command::Import { what } => store::import(&target, what),
+                Command::Reindex => store::reindex(&target),
                 Command::User(args) => users::run(&config, args),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),
             }

@@ -1,7 +1,8 @@
 //! `mailseal run`: the daemon.
 //!
-//! Opens the archive, starts the sealer and every configured listener, and
-//! waits for SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
+//! Opens the archive, starts the sealer, every configured listener and the
+//! control socket the CLI reaches the daemon through, and waits for
+//! SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
 //! (a transaction in flight completes; idle sessions are told `421`), seals
 //! the chain head and exits 0.
 //!
@@ -64,7 +65,17 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
         shutdown.tracker.spawn(http.run(token));
     }
     start_listeners(config, archive, &shutdown).await?;
-    crate::imap::import::schedule::spawn_jobs(config, archive, &shutdown);
+    // The CLI's way to this daemon, bound after the listeners: whoever
+    // reaches it finds every listener bound. Not on the mail path: without
+    // it the daemon still archives, and the CLI reads the files itself.
+    match crate::control::ControlServer::bind(&config.control, archive) {
+        Ok(control) => control.serve(archive.clone(), &shutdown),
+        Err(error) => tracing::error!(
+            %error,
+            "control socket unavailable; CLI commands read the archive's files directly and cannot write"
+        ),
+    }
+    crate::import::imap::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();
     tracing::info!(
         listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),

@@ -1,19 +1,28 @@
 //! Commands that write: `import`, `export`, `reindex`, `hash-password`.
+//!
+//! `import`, `export` and `reindex` are carried out by the running daemon
+//! when one listens on the control socket (see [`Target`]): the CLI reads
+//! the files to import and writes the export's files, the daemon appends
+//! and reads the archive. Without a daemon they open the archive here.
 
-use std::io::Read;
-use std::path::Path;
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::archive::chain::parse_hex;
-use crate::archive::reader::Reader;
 use crate::archive::{Archive, ArchiveError};
 use crate::config::Config;
-use crate::export::{self, ChainHead, ExportOptions};
-use crate::import::{self, ImportKind};
+use crate::control::ClientError;
+use crate::control::client::ExportStream;
+use crate::control::remote::BlockingSink;
+use crate::export::{self, ChainHead, ContentSource, ExportOptions};
+use crate::import::{self, Appender, ImportKind};
 
 use super::load::archive_options;
 use super::progress::Bar;
+use super::target::Target;
 use super::{ExportFormat, Filter, ImportCommand};
 
 fn open(config: &Config) -> anyhow::Result<Archive> {
@@ -22,19 +31,47 @@ fn open(config: &Config) -> anyhow::Result<Archive> {
 }
 
 /// `mailseal import eml|mbox|maildir`.
-pub fn import(config: &Config, what: ImportCommand) -> anyhow::Result<u8> {
+pub fn import(target: &Target, what: ImportCommand) -> anyhow::Result<u8> {
+    target.refuse_copy("import")?;
     let (kind, paths) = match what {
         ImportCommand::Eml { paths } => (ImportKind::Eml, paths),
         ImportCommand::Mbox { paths } => (ImportKind::Mbox, paths),
         ImportCommand::Maildir { paths } => (ImportKind::Maildir, paths),
         ImportCommand::Imap(_) => anyhow::bail!("IMAP imports are run by `imap_import::run`"),
     };
-    let archive = open(config)?;
+    if let Some(client) = target.client() {
+        match target.block_on(client.import()) {
+            Err(ClientError::NoDaemon(_)) => {}
+            Err(e) => return Err(e.into()),
+            Ok(sink) => {
+                let result = import_all(
+                    &BlockingSink {
+                        sink: &sink,
+                        runtime: target.runtime(),
+                    },
+                    kind,
+                    &paths,
+                );
+                // What was imported is durable either way; a failure that
+                // ended the import is the one to report.
+                let finished = target.block_on(sink.finish());
+                return result.and_then(|code| finished.map(|()| code).map_err(Into::into));
+            }
+        }
+    }
+    let archive = open(target.config)?;
+    let result = import_all(&archive, kind, &paths);
+    archive.close()?;
+    result
+}
+
+/// Imports every path into `sink`, reporting each.
+fn import_all(sink: &dyn Appender, kind: ImportKind, paths: &[PathBuf]) -> anyhow::Result<u8> {
     let mut failures = 0usize;
     let mut error = None;
-    for path in &paths {
+    for path in paths {
         let bar = Bar::new(&path.display().to_string());
-        let result = import::import_path(&archive, kind, path, &bar);
+        let result = import::import_into(sink, kind, path, &bar);
         bar.finish();
         match result {
             Ok(s) => {
@@ -57,7 +94,6 @@ pub fn import(config: &Config, what: ImportCommand) -> anyhow::Result<u8> {
             }
         }
     }
-    archive.close()?;
     match error {
         Some(e) => Err(e.into()),
         None if failures > 0 => Err(anyhow::anyhow!("{failures} messages could not be imported")),
@@ -67,39 +103,47 @@ pub fn import(config: &Config, what: ImportCommand) -> anyhow::Result<u8> {
 
 /// `mailseal export`.
 pub fn export(
-    config: &Config,
+    target: &Target,
     out: &Path,
     format: ExportFormat,
     filter: &Filter,
 ) -> anyhow::Result<u8> {
-    let reader = Reader::open(&archive_options(&config.archive))
-        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
-    let head = reader.head()?;
-    let options = ExportOptions {
+    let conditions = filter.conditions();
+    let mut options = ExportOptions {
         out: out.to_path_buf(),
         format: match format {
             ExportFormat::Eml => export::ExportFormat::Eml,
             ExportFormat::Mbox => export::ExportFormat::Mbox,
         },
-        chain_head: parse_hex(&head.hash).map(|hash| ChainHead {
-            seq: head.seq,
-            hash,
-        }),
-        seal: reader.last_seal()?.map(serde_json::to_value).transpose()?,
+        chain_head: None,
+        seal: None,
     };
-    let wanted: Vec<u64> = reader
-        .summaries()?
-        .into_iter()
-        .filter(|s| s.kind == "message" && filter.matches(s))
-        .map(|s| s.seq)
-        .collect();
-    let records = wanted.iter().map(|&seq| {
-        let (record, hash) = reader.record(seq)?;
-        let hash = parse_hex(&hash)
-            .ok_or_else(|| ArchiveError::Other(format!("record {seq}: bad hash")))?;
-        Ok::<_, ArchiveError>((record, hash))
-    });
-    let summary = export::export(records, &reader, &options, &export::NoExportProgress)?;
+    let asked = conditions.clone();
+    let summary =
+        if let Some(stream) = target.ask(|client| async move { client.export(asked).await })? {
+            export_remote(target, stream, &mut options)?
+        } else {
+            let reader = target.reader()?;
+            let head = reader.head()?;
+            options.chain_head = parse_hex(&head.hash).map(|hash| ChainHead {
+                seq: head.seq,
+                hash,
+            });
+            options.seal = reader.last_seal()?.map(serde_json::to_value).transpose()?;
+            let wanted: Vec<u64> = reader
+                .summaries()?
+                .into_iter()
+                .filter(|s| conditions.selects(s))
+                .map(|s| s.seq)
+                .collect();
+            let records = wanted.iter().map(|&seq| {
+                let (record, hash) = reader.record(seq)?;
+                let hash = parse_hex(&hash)
+                    .ok_or_else(|| ArchiveError::Other(format!("record {seq}: bad hash")))?;
+                Ok::<_, ArchiveError>((record, hash))
+            });
+            export::export(records, &reader, &options, &export::NoExportProgress)?
+        };
     let note = if summary.inexact > 0 {
         format!(
             " ({} not byte-exact in mbox: no final newline; use --format eml)",
@@ -117,13 +161,77 @@ pub fn export(
     Ok(0)
 }
 
+/// An export whose records and contents the daemon streams; the files are
+/// written here, as the user running the CLI.
+fn export_remote(
+    target: &Target,
+    stream: ExportStream,
+    options: &mut ExportOptions,
+) -> anyhow::Result<export::ExportSummary> {
+    options.chain_head = parse_hex(&stream.head_hash).map(|hash| ChainHead {
+        seq: stream.head_seq,
+        hash,
+    });
+    options.seal = stream.seal.as_ref().map(serde_json::to_value).transpose()?;
+    let stream = RefCell::new(stream);
+    let records = std::iter::from_fn(|| {
+        let next = target.block_on(stream.borrow_mut().next_record());
+        match next {
+            Ok(None) => None,
+            Ok(Some((record, hash))) => Some(match parse_hex(&hash) {
+                Some(hash) => Ok((record, hash)),
+                None => Err(ClientError::Unexpected(format!("record hash {hash:?}"))),
+            }),
+            Err(e) => Some(Err(e)),
+        }
+    });
+    let source = Streamed {
+        stream: &stream,
+        target,
+    };
+    Ok(export::export(
+        records,
+        &source,
+        options,
+        &export::NoExportProgress,
+    )?)
+}
+
+/// The content the daemon sends after each record.
+struct Streamed<'a> {
+    /// The export's connection.
+    stream: &'a RefCell<ExportStream>,
+    /// Its runtime.
+    target: &'a Target<'a>,
+}
+
+impl ContentSource for Streamed<'_> {
+    fn write_content(&self, _sha256: &[u8; 32], out: &mut dyn Write) -> std::io::Result<u64> {
+        // The export checks the bytes against the record's hash and size.
+        let written = self.target.block_on(self.stream.borrow_mut().content(out));
+        written.map_err(|e| match e {
+            ClientError::Output(io) => io,
+            other => std::io::Error::other(other),
+        })
+    }
+}
+
 /// `mailseal reindex`.
-pub fn reindex(config: &Config) -> anyhow::Result<u8> {
-    let archive = Archive::open_reindexing(&archive_options(&config.archive))
-        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
-    let head = archive.reader().head()?;
-    archive.close()?;
-    println!("index rebuilt: {} records", head.seq);
+pub fn reindex(target: &Target) -> anyhow::Result<u8> {
+    target.refuse_copy("reindex")?;
+    let records = match target.ask(|client| async move { client.reindex().await })? {
+        Some(records) => records,
+        None => {
+            let archive = Archive::open_reindexing(&archive_options(&target.config.archive))
+                .with_context(|| {
+                    format!("opening archive {}", target.config.archive.path.display())
+                })?;
+            let head = archive.reader().head()?;
+            archive.close()?;
+            head.seq
+        }
+    };
+    println!("index rebuilt: {records} records");
     Ok(0)
 }
 

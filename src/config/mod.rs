@@ -23,6 +23,7 @@
 mod archive;
 mod check;
 mod client_tls;
+mod control;
 mod document;
 mod http;
 mod imap_import;
@@ -43,6 +44,7 @@ use serde::Deserialize;
 
 pub use archive::{ArchiveConfig, Compression};
 pub use client_tls::{ClientTls, TlsFiles};
+pub use control::ControlConfig;
 pub use http::HttpConfig;
 pub use imap_import::{ImapCredential, ImapImportConfig};
 pub use imap_proxy::ImapProxyConfig;
@@ -85,6 +87,9 @@ struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     log: log::RawLog,
+    /// `[control]`.
+    #[serde(default)]
+    control: control::RawControl,
 }
 
 /// The validated configuration.
@@ -104,6 +109,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The local socket the CLI reaches the daemon through.
+    pub control: ControlConfig,
 }
 
 impl Config {
@@ -160,6 +167,7 @@ impl Config {
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            control: ControlConfig::default(),
         }
     }
 }
@@ -186,6 +194,7 @@ impl RawConfig {
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
+        let control = self.control.validate(p);
         if !all_ok {
             return None;
         }
@@ -197,6 +206,7 @@ impl RawConfig {
             imap_import,
             http: http?,
             log: log?,
+            control: control?,
         })
     }
 

@@ -1,6 +1,29 @@
-//! An `[[imap_proxy]]` listener: binds, accepts, enforces the connection
-//! limit and runs one [`session`](super::session) per client, each in its
-//! own tracing span, until the shutdown token is cancelled.
+//! The IMAP proxy, with I/O: an `[[imap_proxy]]` listener ([`ImapProxy`])
+//! binds, accepts, enforces the connection limit and runs one [`session`]
+//! per client, each in its own tracing span, until the shutdown token is
+//! cancelled.
+//!
+//! A session connects to the real server through
+//! [`crate::imap::upstream`] and relays both directions at once: the client
+//! leg (`client_leg`: commands, STARTTLS, APPEND literals) and the server
+//! leg (`server_leg`: responses, capability lists, FETCH literals, the
+//! proxy's own lines). What the legs share lives in [`shared`], below both,
+//! so neither leg depends on the session or on the other leg. Whole
+//! messages go through [`capture`] to the archive; partial fetches are
+//! completed by the [`completer`] over its own upstream connection.
+//!
+//! Each module uses only those to its right (and the protocol pieces):
+//!
+//! ```text
+//!  proxy ─> session ─> client_leg, server_leg ─> shared ─> completer ─> capture
+//! ```
+
+pub mod capture;
+mod client_leg;
+pub mod completer;
+mod server_leg;
+pub mod session;
+pub mod shared;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,12 +34,14 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use super::reply;
-use super::session::{self, Settings};
 use crate::archive::Archive;
 use crate::config::ImapProxyConfig;
+use crate::imap::reply;
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
+use crate::transport::Stream;
+
+use shared::Settings;
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +139,8 @@ impl ImapProxy {
             let settings = self.settings.clone();
             let (token, tracker) = (shutdown.token.clone(), shutdown.tracker.clone());
             let session = async move {
-                if let Err(error) = session::serve(settings, tcp, peer, token, tracker).await {
+                let client = Stream::tcp(tcp);
+                if let Err(error) = session::serve(settings, client, peer, token, tracker).await {
                     tracing::warn!(%error, "session failed");
                 }
                 drop(permit);

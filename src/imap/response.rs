@@ -2,6 +2,7 @@
 //! `APPENDUID`), special-use attributes in `LIST`, and the items of `FETCH`
 //! responses, scanned fragment by fragment as they stream past.
 
+use super::special_use;
 use super::token::{Token, lex};
 
 /// Most UIDs taken from one `APPENDUID` set (MULTIAPPEND of many messages).
@@ -62,8 +63,9 @@ fn number(bytes: &[u8]) -> Option<u32> {
 }
 
 /// The special-use attributes (RFC 6154) a `* LIST` response gives a
-/// mailbox: `* LIST (\HasNoChildren \Drafts) "/" Drafts` gives
-/// `("Drafts", ["\Drafts"])`. Other attributes are left out.
+/// mailbox, as [`special_use::of`] names them: `* LIST (\HasNoChildren
+/// \Drafts) "/" Drafts` gives `("Drafts", ["\Drafts"])`. Other attributes
+/// are left out.
 pub fn list_special_use(tokens: &[Token]) -> Option<(String, Vec<String>)> {
     if !tokens.get(1)?.is_atom("LIST") || tokens.get(2) != Some(&Token::Open) {
         return None;
@@ -74,27 +76,13 @@ pub fn list_special_use(tokens: &[Token]) -> Option<(String, Vec<String>)> {
     let attributes = tokens[3..close]
         .iter()
         .filter_map(|t| match t {
-            Token::Atom(a) if SPECIAL_USE.iter().any(|s| s.eq_ignore_ascii_case(a)) => {
-                Some(a.clone())
-            }
+            Token::Atom(a) => special_use::of(a).map(str::to_owned),
             _ => None,
         })
         .collect();
     let mailbox = tokens.get(close + 2)?.astring()?;
     Some((mailbox, attributes))
 }
-
-/// The special-use attributes of RFC 6154 and RFC 8457.
-const SPECIAL_USE: &[&str] = &[
-    "\\All",
-    "\\Archive",
-    "\\Drafts",
-    "\\Flagged",
-    "\\Junk",
-    "\\Sent",
-    "\\Trash",
-    "\\Important",
-];
 
 /// True for a FETCH item whose value is the whole message: `BODY[]`
 /// (`BODY.PEEK[]` is answered as `BODY[]`), `RFC822` and `BINARY[]`. A
@@ -211,6 +199,10 @@ mod tests {
         assert_eq!(
             list(r#"* LIST (\Sent) NIL Sent"#),
             Some(("Sent".into(), vec!["\\Sent".into()]))
+        );
+        assert_eq!(
+            list(r#"* LIST (\important \Spam) "/" x"#),
+            Some(("x".into(), vec!["\\Important".into(), "\\Junk".into()]))
         );
         assert_eq!(list("* LSUB () \"/\" x"), None);
         // Found by the imap_framer fuzz target: a `)` ahead of the list.

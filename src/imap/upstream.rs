@@ -1,29 +1,31 @@
-//! The upstream leg: connecting to the real IMAP server over plain TCP,
-//! implicit TLS or STARTTLS (with certificate checking), and reading its
-//! greeting. Sessions and the proxy's own completion fetches both use it.
+//! Reaching an IMAP server as its client: TCP, implicit TLS or STARTTLS
+//! (certificate checked), and the greeting. The proxy's upstream leg (its
+//! sessions and their completion fetches) and the importer both connect
+//! through here; the stream comes back positioned after the greeting, and
+//! after the STARTTLS handshake, so the relay or async-imap takes over.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
-use super::stream::{BoxIo, read_line};
-use crate::config::{ImapProxyConfig, TlsMode};
+use crate::config::TlsMode;
 use crate::tls::TlsError;
+use crate::transport::Stream;
 
-/// Longest wait for the TCP connection, the TLS handshake and the greeting.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the TCP connection, the TLS handshake and the greeting
+/// together.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Longest greeting or STARTTLS response line accepted.
-const MAX_GREETING: usize = 16 * 1024;
+const MAX_LINE: usize = 16 * 1024;
 
-/// Tag of the proxy's own STARTTLS command.
+/// Tag of mailseal's own STARTTLS command (sent before anyone else talks).
 const TAG: &str = "mailseal0";
 
-/// Why the upstream could not be reached.
+/// Why the server could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// TCP connect failed.
@@ -58,7 +60,7 @@ pub enum UpstreamError {
         /// The cause.
         source: io::Error,
     },
-    /// Nothing happened within the connect timeout.
+    /// Nothing happened within [`CONNECT_TIMEOUT`].
     #[error("{address} did not answer within {CONNECT_TIMEOUT:?}")]
     Timeout {
         /// `host:port`.
@@ -66,30 +68,37 @@ pub enum UpstreamError {
     },
 }
 
-/// How to reach the real IMAP server.
+/// Where an IMAP server is and how its connection is secured.
+#[derive(Debug)]
 pub struct Upstream {
-    /// `host:port`, for connecting and for logs.
+    /// `host:port`, for connecting, errors and logs.
     address: String,
     /// Plain, implicit TLS or STARTTLS.
     mode: TlsMode,
-    /// TLS client setup, unless the mode is plain.
-    connector: Option<TlsConnector>,
-    /// The name the server's certificate must carry.
+    /// TLS client setup; present whenever the mode uses TLS.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The name the server's certificate must carry (SNI too).
     name: ServerName<'static>,
 }
 
 impl Upstream {
-    /// The upstream of one `[[imap_proxy]]`.
-    pub fn new(config: &ImapProxyConfig) -> Result<Upstream, TlsError> {
-        let connector = match config.upstream.tls {
+    /// The server at `address` (`host:port`), reached as `mode` says;
+    /// `client_config` is built (roots loaded) only when the mode uses TLS.
+    pub fn new(
+        address: String,
+        mode: TlsMode,
+        name: ServerName<'static>,
+        client_config: impl FnOnce() -> Result<Arc<rustls::ClientConfig>, TlsError>,
+    ) -> Result<Upstream, TlsError> {
+        let tls = match mode {
             TlsMode::None => None,
-            _ => Some(TlsConnector::from(config.upstream.client_config()?)),
+            TlsMode::Implicit | TlsMode::Starttls => Some(client_config()?),
         };
         Ok(Upstream {
-            address: config.upstream.address.to_string(),
-            mode: config.upstream.tls,
-            connector,
-            name: config.upstream.server_name.clone(),
+            address,
+            mode,
+            tls,
+            name,
         })
     }
 
@@ -98,15 +107,16 @@ impl Upstream {
         &self.address
     }
 
-    /// True when the upstream leg starts plain and is upgraded by STARTTLS
+    /// True when the connection starts plain and is upgraded by STARTTLS
     /// (its greeting then lists pre-TLS capabilities).
     pub fn uses_starttls(&self) -> bool {
         self.mode == TlsMode::Starttls
     }
 
-    /// Connects, secures the leg as configured and reads the greeting.
-    /// Returns the stream, positioned after the greeting, and the greeting.
-    pub async fn connect(&self) -> Result<(BoxIo, Vec<u8>), UpstreamError> {
+    /// Connects, secures the stream as configured and reads the greeting,
+    /// within [`CONNECT_TIMEOUT`]. A `* BYE` greeting is refused; any other
+    /// is returned for the caller to judge or relay.
+    pub async fn connect(&self) -> Result<(Stream, Vec<u8>), UpstreamError> {
         tokio::time::timeout(CONNECT_TIMEOUT, self.connect_now())
             .await
             .unwrap_or_else(|_| {
@@ -116,51 +126,40 @@ impl Upstream {
             })
     }
 
-    async fn connect_now(&self) -> Result<(BoxIo, Vec<u8>), UpstreamError> {
-        let address = || self.address.clone();
-        let tcp = TcpStream::connect(self.address.as_str())
+    async fn connect_now(&self) -> Result<(Stream, Vec<u8>), UpstreamError> {
+        let mut stream = Stream::connect(self.address.as_str())
             .await
             .map_err(|source| UpstreamError::Connect {
-                address: address(),
+                address: self.address.clone(),
                 source,
             })?;
-        // Commands and responses are small and interactive.
-        let _ = tcp.set_nodelay(true);
-        let mut io: BoxIo = match self.mode {
-            TlsMode::Implicit => self.handshake(Box::new(tcp)).await?,
-            _ => Box::new(tcp),
-        };
-        let greeting =
-            read_line(&mut io, MAX_GREETING)
-                .await
-                .map_err(|source| UpstreamError::Greeting {
-                    address: address(),
-                    source,
-                })?;
-        if greeting.starts_with(b"* BYE") {
+        if self.mode == TlsMode::Implicit {
+            self.secure(&mut stream).await?;
+        }
+        let greeting = stream.read_line(MAX_LINE).await.map_err(|e| self.lost(e))?;
+        if starts_with_ignore_case(&greeting, b"* BYE") {
             return Err(self.refused(&greeting));
         }
         if self.mode == TlsMode::Starttls {
-            self.starttls(&mut io).await?;
-            io = self.handshake(io).await?;
+            self.starttls(&mut stream).await?;
+            self.secure(&mut stream).await?;
         }
-        Ok((io, greeting))
+        Ok((stream, greeting))
     }
 
     /// Sends STARTTLS and waits for its tagged OK.
-    async fn starttls(&self, io: &mut BoxIo) -> Result<(), UpstreamError> {
-        let failed = |source| UpstreamError::Greeting {
-            address: self.address.clone(),
-            source,
-        };
-        io.write_all(format!("{TAG} STARTTLS\r\n").as_bytes())
+    async fn starttls(&self, stream: &mut Stream) -> Result<(), UpstreamError> {
+        let command = format!("{TAG} STARTTLS\r\n");
+        stream
+            .write_all(command.as_bytes())
             .await
-            .map_err(failed)?;
-        io.flush().await.map_err(failed)?;
+            .map_err(|e| self.lost(e))?;
+        stream.flush().await.map_err(|e| self.lost(e))?;
+        let tagged = format!("{TAG} ");
         loop {
-            let line = read_line(io, MAX_GREETING).await.map_err(failed)?;
-            if let Some(rest) = line.strip_prefix(format!("{TAG} ").as_bytes()) {
-                if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case(b"OK") {
+            let line = stream.read_line(MAX_LINE).await.map_err(|e| self.lost(e))?;
+            if let Some(rest) = line.strip_prefix(tagged.as_bytes()) {
+                if starts_with_ignore_case(rest, b"OK") {
                     return Ok(());
                 }
                 return Err(self.refused(&line));
@@ -168,18 +167,27 @@ impl Upstream {
         }
     }
 
-    async fn handshake(&self, io: BoxIo) -> Result<BoxIo, UpstreamError> {
-        let Some(connector) = &self.connector else {
-            return Ok(io);
+    /// The TLS handshake, in place.
+    async fn secure(&self, stream: &mut Stream) -> Result<(), UpstreamError> {
+        let tls_error = |source| UpstreamError::Tls {
+            address: self.address.clone(),
+            source,
         };
-        let tls = connector
-            .connect(self.name.clone(), io)
+        let Some(config) = &self.tls else {
+            return Err(tls_error(io::Error::other("no TLS configuration")));
+        };
+        stream
+            .connect_tls(config.clone(), self.name.clone())
             .await
-            .map_err(|source| UpstreamError::Tls {
-                address: self.address.clone(),
-                source,
-            })?;
-        Ok(Box::new(tls))
+            .map_err(tls_error)?;
+        Ok(())
+    }
+
+    fn lost(&self, source: io::Error) -> UpstreamError {
+        UpstreamError::Greeting {
+            address: self.address.clone(),
+            source,
+        }
     }
 
     fn refused(&self, reply: &[u8]) -> UpstreamError {
@@ -188,4 +196,9 @@ impl Upstream {
             reply: String::from_utf8_lossy(reply).trim_end().to_owned(),
         }
     }
+}
+
+/// True when `line` starts with `prefix`, ASCII case aside.
+pub fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
+    line.len() >= prefix.len() && line[..prefix.len()].eq_ignore_ascii_case(prefix)
 }

@@ -1,4 +1,4 @@
-//! Importers: `.eml` files, mbox files and Maildir folders.
+//! Importers: `.eml` files, mbox files, Maildir folders and IMAP servers.
 //!
 //! Each format module reads its input as a stream and hands every message to
 //! a [`Visitor`] as a [`Found`] (origin, position, spooled bytes), or reports
@@ -6,7 +6,14 @@
 //! with the input as a whole (unreadable, empty, wrong format) and archive
 //! errors end the import with an [`ImportError`]. [`import_path`] ties a
 //! format reader to the archive: it appends every message with
-//! `append_blocking` and counts what happened.
+//! `append_blocking` and counts what happened; [`import_into`] does the
+//! same for any [`Appender`] (the CLI's connection to a running daemon is
+//! one). [`ImportSink`] is where the IMAP importer, which runs on tokio,
+//! sends its messages and resume questions.
+//!
+//! [`imap`] reads from a server instead of a file: it reports through the
+//! same [`Progress`] and counts into the same [`ImportSummary`], but fetches
+//! and appends with its own pipeline (see its module).
 //!
 //! Memory stays bounded whatever the message size: readers feed fixed-size
 //! chunks into a [`Spool`], which moves large messages to disk.
@@ -16,8 +23,10 @@
 //! already stored is deduplicated by the archive.
 
 pub mod eml;
+pub mod imap;
 pub mod maildir;
 pub mod mbox;
+pub mod sink;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +34,7 @@ use crate::archive::record::{ImportContext, Source, SourceKind};
 use crate::archive::{
     Appended, Archive, ArchiveError, MessageMeta, NewMessage, Spool, SpooledContent,
 };
+pub use sink::ImportSink;
 
 /// Size of the read buffers of all importers.
 const CHUNK: usize = 64 * 1024;

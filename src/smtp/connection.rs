@@ -7,46 +7,39 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::backend::Backend;
 use super::session::{Session, SessionConfig};
 use crate::metrics::{self, ErrorKind};
+use crate::transport::Stream;
 
 /// Runs a session on `tcp`, after the TLS handshake when `implicit_tls`
 /// is set; logs how it ended.
 pub async fn serve<B: Backend>(
     tcp: TcpStream,
     peer: SocketAddr,
-    implicit_tls: Option<&TlsAcceptor>,
+    implicit_tls: Option<&Arc<rustls::ServerConfig>>,
     backend: B,
     config: Arc<SessionConfig>,
     shutdown: CancellationToken,
 ) {
-    let result = match implicit_tls {
-        None => {
-            Session::new(tcp, peer, None, backend, config, shutdown)
-                .run()
-                .await
+    let mut stream = Stream::tcp(tcp);
+    if let Some(tls) = implicit_tls {
+        match timeout(config.command_timeout, stream.accept_tls(tls.clone())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                metrics::error(ErrorKind::Tls);
+                info!(%error, "tls-failed");
+                return;
+            }
+            Err(_) => return,
         }
-        Some(acceptor) => {
-            let tls = match timeout(config.command_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    metrics::error(ErrorKind::Tls);
-                    info!(%error, "tls-failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let info = crate::tls::tls_info(tls.get_ref().1);
-            Session::new(tls, peer, info, backend, config, shutdown)
-                .run()
-                .await
-        }
-    };
+    }
+    let result = Session::new(stream, peer, backend, config, shutdown)
+        .run()
+        .await;
     match result {
         Ok(()) => debug!("closed"),
         Err(error) => info!(%error, "closed"),

@@ -42,8 +42,11 @@ pub struct Param {
 /// `BODY=` values (RFC 6152, RFC 3030).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
+    /// `7BIT`.
     SevenBit,
+    /// `8BITMIME`.
     EightBitMime,
+    /// `BINARYMIME` (with CHUNKING).
     BinaryMime,
 }
 

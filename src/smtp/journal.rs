@@ -24,7 +24,6 @@ use std::sync::{Arc, LazyLock};
 
 use ipnet::IpNet;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -46,7 +45,7 @@ pub struct JournalListener {
     /// Limits and TLS policy of the session.
     session: Arc<SessionConfig>,
     /// Set for implicit TLS (`tls_mode = "implicit"`).
-    implicit_tls: Option<TlsAcceptor>,
+    implicit_tls: Option<Arc<rustls::ServerConfig>>,
     /// What the backend needs.
     shared: Arc<Shared>,
 }
@@ -85,7 +84,7 @@ impl JournalListener {
         }
         Ok(JournalListener {
             session: Arc::new(session),
-            implicit_tls: tls.filter(|_| implicit).map(TlsAcceptor::from),
+            implicit_tls: tls.filter(|_| implicit),
             shared: Arc::new(Shared {
                 name: config.name.clone(),
                 hostname: config.hostname.clone(),

@@ -12,11 +12,11 @@
 //! connection through implicit TLS into a [`session`], the one SMTP server
 //! session (client leg, TLS, limits, shutdown), generic over its stream; a
 //! [`backend::Backend`] answers it: [`journal`] archives locally, the
-//! proxy relays through [`upstream`]. [`stream`] lets STARTTLS swap the
-//! stream in place.
+//! proxy relays through [`upstream`]. Both legs run over
+//! [`crate::transport::Stream`], which STARTTLS upgrades in place.
 //!
 //! ```text
-//!  client ─> stream ─> line ─> command ─> session ─> backend ─┬─> archive (journal)
+//!  client ─> transport ─> line ─> command ─> session ─> backend ─┬─> archive (journal)
 //!                                 DATA ─> data ─> spool ──────┘   upstream (proxy)
 //! ```
 
@@ -34,5 +34,4 @@ pub mod listener;
 pub mod proxy;
 pub mod reply;
 pub mod session;
-pub mod stream;
 pub mod upstream;

@@ -37,7 +37,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
@@ -63,7 +62,7 @@ pub struct ProxyListener {
     /// Limits and TLS policy of the client leg.
     session: Arc<SessionConfig>,
     /// Set for implicit TLS on the client leg (`tls_mode = "implicit"`).
-    implicit_tls: Option<TlsAcceptor>,
+    implicit_tls: Option<Arc<rustls::ServerConfig>>,
     /// What the backends need.
     shared: Arc<Shared>,
 }
@@ -110,7 +109,7 @@ impl ProxyListener {
         }
         Ok(ProxyListener {
             session: Arc::new(session),
-            implicit_tls: tls.filter(|_| implicit).map(TlsAcceptor::from),
+            implicit_tls: tls.filter(|_| implicit),
             shared: Arc::new(Shared {
                 name: config.name.clone(),
                 host: config.upstream.address.host.clone(),

@@ -40,16 +40,16 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::archive::record::{Rcpt, SourceKind, TlsInfo};
+use crate::archive::record::{Rcpt, SourceKind};
 use crate::config::DEFAULT_MIN_DATA_RATE;
 use crate::metrics::{self, ErrorKind};
+use crate::transport::Stream;
 
 use super::backend::{Backend, Connection};
 use super::command::{Command, CommandError};
 use super::ehlo::{self, EhloPolicy};
 use super::line::{DEFAULT_MAX_LINE, LineError, LineFramer};
 use super::reply::Reply;
-use super::stream::MaybeTls;
 
 /// Limits and policy of one listener, shared by its sessions.
 #[derive(Debug, Clone)]
@@ -151,7 +151,7 @@ pub struct Session<S, B> {
     /// The listener's limits and policy.
     config: Arc<SessionConfig>,
     /// The client stream, upgraded in place by STARTTLS.
-    stream: MaybeTls<S>,
+    stream: Stream<S>,
     /// Who answers.
     backend: B,
     /// What the backend is told about the client.
@@ -185,11 +185,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     B: Backend,
 {
-    /// A session on `stream` from `peer`. `tls` is set for implicit TLS.
+    /// A session on `stream` from `peer`; a stream that is already TLS
+    /// (implicit TLS) counts as encrypted from the start.
     pub fn new(
-        stream: S,
+        stream: Stream<S>,
         peer: SocketAddr,
-        tls: Option<TlsInfo>,
         backend: B,
         config: Arc<SessionConfig>,
         shutdown: CancellationToken,
@@ -200,11 +200,11 @@ where
                 listener: config.listener.clone(),
                 peer,
                 helo: None,
-                tls,
+                tls: stream.tls_info(),
                 auth_user: None,
             },
             config,
-            stream: MaybeTls::Plain(stream),
+            stream,
             backend,
             shutdown,
             inbuf: Vec::new(),

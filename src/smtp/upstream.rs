@@ -27,6 +27,7 @@ mod options;
 mod wire;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ use wire::Wire;
 use crate::archive::record::TlsInfo;
 use crate::config::SmtpUpstreamTls;
 use crate::smtp::reply::{Reply, ReplyError};
+use crate::transport::Stream;
 
 /// Largest upstream reply accepted by default, all lines together.
 pub const DEFAULT_MAX_REPLY: usize = 64 * 1024;
@@ -127,12 +129,10 @@ pub async fn connect(
     addr: impl ToSocketAddrs,
     options: &UpstreamOptions,
 ) -> Result<Upstream<TcpStream>, UpstreamError> {
-    let stream = timeout(options.timeouts.connect, TcpStream::connect(addr))
+    let stream = timeout(options.timeouts.connect, Stream::connect(addr))
         .await
         .map_err(|_| UpstreamError::Timeout("connecting"))?
         .map_err(UpstreamError::Connect)?;
-    // Commands and replies are small and latency-bound (PIPELINING).
-    stream.set_nodelay(true)?;
     Upstream::start(stream, options).await
 }
 
@@ -162,7 +162,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Upstream<S> {
     /// Starts a session on an open stream: implicit TLS, the greeting, and
     /// for the STARTTLS modes the upgrade. A greeting that is not `2xx` is
     /// returned as is (no STARTTLS tried) for the proxy to relay.
-    pub async fn start(stream: S, options: &UpstreamOptions) -> Result<Upstream<S>, UpstreamError> {
+    pub async fn start(
+        stream: Stream<S>,
+        options: &UpstreamOptions,
+    ) -> Result<Upstream<S>, UpstreamError> {
         let mut wire = Wire::new(stream, options.max_reply);
         let implicit = options.tls == SmtpUpstreamTls::Implicit;
         let (greeting, tls) = within(
@@ -215,6 +218,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Upstream<S> {
     /// Negotiated TLS parameters, when the upstream leg is encrypted.
     pub fn tls_info(&self) -> Option<&TlsInfo> {
         self.tls.as_ref()
+    }
+
+    /// The upstream's address, when the connection has one.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.wire.peer_addr()
     }
 
     /// Sends `EHLO name`; a `250` reply updates [`Upstream::capabilities`].

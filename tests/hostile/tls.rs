@@ -107,7 +107,7 @@ async fn a_wrong_upstream_certificate_is_refused_unless_verify_is_off() {
         ),
         proxy("right", right, &certs.ca, ""),
     );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     let mut daemon = Daemon::start(&config, right);
 
     let mut client = SmtpClient::connect(named).await;
@@ -158,7 +158,7 @@ fn missing_or_unreadable_certificate_files_are_config_errors() {
         dir_key = dir_key.display(),
     );
     let config = d.join("mailseal.toml");
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     for command in ["check-config", "run"] {
         let out = Command::new(env!("CARGO_BIN_EXE_mailseal"))
             .arg("--config")

@@ -80,7 +80,7 @@ async fn append_and_whole_fetch_are_archived_byte_exact_and_once() {
     // Fetching both again in a new session archives nothing new.
     let out = python(APPEND_AND_FETCH, &args("fetch")).await;
     assert!(out.contains("fetch OK 2"), "{out}");
-    tokio::time::sleep(mailseal::imap::completer::GRACE + Duration::from_millis(500)).await;
+    tokio::time::sleep(mailseal::imap::proxy::completer::GRACE + Duration::from_millis(500)).await;
     assert_eq!(archived(&s.archive).len(), 2);
 }
 
@@ -160,7 +160,7 @@ async fn partial_fetches_are_completed_without_touching_seen() {
     again.cmd("s1", "SELECT INBOX").await;
     again.cmd("f1", "UID FETCH 1 (UID BODY.PEEK[HEADER])").await;
     drop(again);
-    tokio::time::sleep(mailseal::imap::completer::GRACE + Duration::from_secs(1)).await;
+    tokio::time::sleep(mailseal::imap::proxy::completer::GRACE + Duration::from_secs(1)).await;
     assert_eq!(archived(&s.archive).len(), 1);
 }
 

@@ -23,8 +23,8 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
 fn import(lab: &Lab, flags: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mailseal"))
         .env_remove("MAILSEAL_CONFIG")
-        .arg("--archive")
-        .arg(lab.archive())
+        .arg("--config")
+        .arg(crate::support::daemon::archive_config(&lab.archive()))
         .args(["import", "imap", "--host", "127.0.0.1", "--user", USER])
         .args(flags)
         .output()

@@ -33,8 +33,8 @@ fn xoauth2_tokens_from_a_file_or_a_command() {
     let import = |secret: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_mailseal"))
             .env_remove("MAILSEAL_CONFIG")
-            .arg("--archive")
-            .arg(&archive)
+            .arg("--config")
+            .arg(crate::support::daemon::archive_config(&archive))
             .args(["import", "imap", "--host", "127.0.0.1", "--tls", "none"])
             .args(["--port", &server.port.to_string(), "--user", "alice"])
             .args(secret)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mailseal::archive::Archive;
 use mailseal::config::{Config, ImapCredential, ImapImportConfig};
-use mailseal::imap::import::schedule::spawn_jobs;
+use mailseal::import::imap::schedule::spawn_jobs;
 use mailseal::shutdown::Shutdown;
 
 use super::mailbox::{append, archived, by_uid, origin, snapshot};
@@ -86,7 +86,7 @@ fn daemon(lab: &Lab) -> Child {
         lab.dovecot.port,
         lab.password_file(),
     );
-    std::fs::write(&config, toml).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, toml)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_mailseal"))
         .env_remove("MAILSEAL_CONFIG")
         .arg("--config")

@@ -95,7 +95,7 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
          [http]\nenabled = false\n\n[log]\nlevel = \"warn\"\n",
         dir.path().join("archive").display()
     );
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     let binary = env!("CARGO_BIN_EXE_mailseal");
     let child = Command::new(binary)
         .arg("--config")

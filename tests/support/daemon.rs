@@ -17,8 +17,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `mailseal --config CONFIG run` and waits until `listen`
-    /// accepts connections.
+    /// Starts `mailseal --config CONFIG run` and waits until its control
+    /// socket accepts connections, which the daemon binds after every
+    /// listener (`listen` among them). Waiting on the socket instead of
+    /// `listen` opens no session a test would then see (a proxy session
+    /// contacts its upstream).
     pub fn start(config: &Path, listen: SocketAddr) -> Daemon {
         let log = config.with_extension("log");
         let child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
@@ -34,14 +37,18 @@ impl Daemon {
             config: config.to_path_buf(),
             log,
         };
+        let socket = mailseal::config::Config::load(config)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .control
+            .socket;
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(listen).is_err() {
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
             if let Ok(Some(status)) = daemon.child.try_wait() {
                 panic!("mailseal run exited with {status}: {}", daemon.log());
             }
             assert!(
                 Instant::now() < deadline,
-                "did not listen: {}",
+                "did not listen on {listen}: {}",
                 daemon.log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -142,4 +149,29 @@ impl Daemon {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// `text` (a configuration for `path`) with a `[control]` section whose
+/// socket lies next to the file (or is `path` itself, a `.sock`): every
+/// test daemon gets its own, and the CLI run against the same file talks
+/// to that daemon and no other.
+pub fn with_control(path: &Path, text: String) -> String {
+    let socket = match path.extension() {
+        Some(ext) if ext == "sock" => path.to_path_buf(),
+        _ => path.with_file_name("control.sock"),
+    };
+    format!(
+        "{text}\n[control]\nsocket = {:?}\n",
+        socket.display().to_string()
+    )
+}
+
+/// Writes `ARCHIVE.toml` beside `archive` naming it (and a control socket
+/// of its own) and returns its path: `--archive` opens an archive
+/// read-only, so commands that write name theirs in a configuration.
+pub fn archive_config(archive: &Path) -> PathBuf {
+    let config = archive.with_extension("toml");
+    let text = format!("[archive]\npath = {:?}\n", archive.display().to_string());
+    std::fs::write(&config, with_control(&archive.with_extension("sock"), text)).unwrap();
+    config
 }

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use mailseal::archive::ArchiveOptions;
 use mailseal::archive::reader::Reader;
 use mailseal::archive::record::ImportContext;
-use mailseal::imap::import::utf7;
+use mailseal::import::imap::utf7;
 
 use crate::support::dovecot::{Dovecot, PASSWORD, USER};
 

@@ -131,6 +131,10 @@ enabled = false
 [log]
 format = "json"
 level = "info,mailseal::smtp=debug"
+
+[control]
+socket = "{d}/control.sock"
+group = "auditors"
 "#,
         cert = cert.display(),
         key = key.display(),
@@ -193,13 +197,15 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(job.before.unwrap().to_string(), "2030-01-01");
     assert!(!config.http.enabled);
     assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.control.socket, dir.path().join("control.sock"));
+    assert_eq!(config.control.group, "auditors");
 }
 
 /// The keys serde knows for the section at `section` (from the message it
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" => format!("[{section}]\nzz_unknown = 1\n"),
+        "archive" | "http" | "log" | "control" => format!("[{section}]\nzz_unknown = 1\n"),
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
     };
     let errors = errors(&text);
@@ -229,6 +235,7 @@ fn every_key_is_documented_and_in_the_full_example() {
         "imap_import",
         "http",
         "log",
+        "control",
     ];
     for section in sections {
         let keys = known_keys(section);

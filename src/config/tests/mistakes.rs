@@ -354,3 +354,13 @@ fn wrong_types_and_unknown_enum_values_are_reported() {
         assert!(errors.has(path), "{path} missing from:\n{errors}");
     }
 }
+
+#[test]
+fn control_socket_path_and_group_are_checked() {
+    let long = format!("/run/{}/control.sock", "x".repeat(120));
+    let text = format!("[control]\nsocket = {long:?}\ngroup = \"no such group!\"\n");
+    let errors = errors(&text);
+    assert!(errors.has("control.socket"), "{errors}");
+    assert!(errors.has("control.group"), "{errors}");
+    assert_eq!(errors.problems[0].line, Some(2), "{errors}");
+}

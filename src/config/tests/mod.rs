@@ -53,6 +53,9 @@ fn shipped_default_config_runs_a_loopback_journal() {
     assert!(config.imap_import.is_empty());
     assert_eq!(config.http, HttpConfig::default());
     assert_eq!(config.log, LogConfig::default());
+    // The repository's file runs without root: its socket is not in /run.
+    assert_eq!(config.control.socket, Path::new("./data/control.sock"));
+    assert_eq!(config.control.group, "mailseal-admin");
 }
 
 #[test]
@@ -78,6 +81,11 @@ fn empty_file_means_every_section_default() {
     assert!(config.http.enabled);
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.log.level, "info");
+    assert_eq!(
+        config.control.socket,
+        Path::new("/run/mailseal/control.sock")
+    );
+    assert_eq!(config.control.group, "mailseal-admin");
 }
 
 #[test]

@@ -85,9 +85,8 @@ impl Setup {
         let (client, server) = tokio::io::duplex(1 << 16);
         let peer: SocketAddr = peer.parse().unwrap();
         let session = Session::new(
-            server,
+            crate::transport::Stream::new(server),
             peer,
-            None,
             backend,
             listener.session.clone(),
             CancellationToken::new(),

@@ -12,12 +12,13 @@
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 use tracing::warn;
 
 use crate::metrics::{self, ErrorKind};
 use crate::smtp::reply::Reply;
-use crate::smtp::upstream::{Capabilities, ClientInfo, Upstream, UpstreamError, UpstreamOptions};
+use crate::smtp::upstream::{
+    self, Capabilities, ClientInfo, Upstream, UpstreamError, UpstreamOptions,
+};
 
 /// The connection to the upstream and what is known about it.
 pub(super) struct Leg {
@@ -51,14 +52,8 @@ impl Leg {
         port: u16,
         options: &UpstreamOptions,
     ) -> Result<Reply, UpstreamError> {
-        let tcp = timeout(options.timeouts.connect, TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| UpstreamError::Timeout("connecting"))?
-            .map_err(UpstreamError::Connect)?;
-        // Commands and replies are small and latency-bound (PIPELINING).
-        tcp.set_nodelay(true)?;
-        self.peer = tcp.peer_addr().ok();
-        let upstream = Upstream::start(tcp, options).await?;
+        let upstream = upstream::connect((host, port), options).await?;
+        self.peer = upstream.peer_addr();
         let greeting = upstream.greeting().reply.clone();
         self.upstream = Some(upstream);
         Ok(greeting)

@@ -66,9 +66,8 @@ async fn session(
     let peer = "203.0.113.5:40000".parse().unwrap();
     let token = CancellationToken::new();
     let session = Session::new(
-        server,
+        crate::transport::Stream::new(server),
         peer,
-        None,
         backend,
         Arc::clone(&listener.session),
         token,

@@ -34,7 +34,10 @@ where
         }
         self.queue(&Reply::new(220, "2.0.0 ready to start TLS"));
         self.flush().await?;
-        let handshake = timeout(self.config.command_timeout, self.stream.upgrade(tls_config));
+        let handshake = timeout(
+            self.config.command_timeout,
+            self.stream.accept_tls(tls_config),
+        );
         let info = match handshake.await {
             Err(_) => return Err(SessionError::Timeout),
             Ok(Err(e)) => {

@@ -181,9 +181,8 @@ fn start(config: SessionConfig) -> Harness {
     let shutdown = CancellationToken::new();
     let peer = "127.0.0.1:40000".parse().unwrap();
     let session = Session::new(
-        server,
+        crate::transport::Stream::new(server),
         peer,
-        None,
         backend,
         Arc::new(config),
         shutdown.clone(),

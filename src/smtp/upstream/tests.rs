@@ -69,9 +69,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Peer<S> {
 }
 
 /// A client and a scripted peer over an in-memory pipe.
-fn pipe() -> (tokio::io::DuplexStream, Peer<tokio::io::DuplexStream>) {
+fn pipe() -> (
+    Stream<tokio::io::DuplexStream>,
+    Peer<tokio::io::DuplexStream>,
+) {
     let (client, server) = tokio::io::duplex(64 * 1024);
-    (client, Peer::new(server))
+    (Stream::new(client), Peer::new(server))
 }
 
 #[tokio::test]

@@ -1,87 +1,22 @@
-//! The upstream connection's bytes: a stream that is plain or TLS (and can
-//! turn from one into the other), replies read off it with their raw
-//! bytes kept, and whole writes. No timeouts here; the client adds them.
+//! The upstream connection's bytes: replies read off its
+//! [`Stream`] (plain or TLS, upgraded in place) with their raw bytes kept,
+//! and whole writes. No timeouts here; the client adds them.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use memchr::memchr;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{UpstreamError, UpstreamReply};
 use crate::archive::record::TlsInfo;
 use crate::smtp::reply::{MAX_REPLY_LINE, ReplyParser};
-
-/// The stream under the session, before or after TLS.
-enum Conn<S> {
-    /// Unencrypted.
-    Plain(S),
-    /// Encrypted (boxed: the rustls state is large).
-    Tls(Box<TlsStream<S>>),
-    /// Taken apart by a TLS upgrade that failed; unusable.
-    Gone,
-}
-
-fn gone() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "connection lost in a TLS upgrade",
-    )
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Conn<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Conn::Gone => Poll::Ready(Err(gone())),
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Conn<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Conn::Gone => Poll::Ready(Err(gone())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Conn::Gone => Poll::Ready(Err(gone())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Conn::Gone => Poll::Ready(Ok(())),
-        }
-    }
-}
+use crate::transport::Stream;
 
 /// Reads replies and writes commands on one connection.
 pub(super) struct Wire<S> {
     /// The connection.
-    conn: Conn<S>,
+    conn: Stream<S>,
     /// Bytes received that are not yet part of a complete reply line.
     inbuf: Vec<u8>,
     /// The reply being assembled line by line.
@@ -93,10 +28,10 @@ pub(super) struct Wire<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
-    /// A plain connection.
-    pub fn new(stream: S, max_reply: usize) -> Wire<S> {
+    /// Replies read off `conn`.
+    pub fn new(conn: Stream<S>, max_reply: usize) -> Wire<S> {
         Wire {
-            conn: Conn::Plain(stream),
+            conn,
             inbuf: Vec::new(),
             parser: ReplyParser::new(),
             raw: Vec::new(),
@@ -158,21 +93,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         config: Arc<rustls::ClientConfig>,
         name: ServerName<'static>,
     ) -> Result<TlsInfo, UpstreamError> {
-        let Conn::Plain(stream) = std::mem::replace(&mut self.conn, Conn::Gone) else {
-            return Err(UpstreamError::Tls(io::Error::other(
-                "connection is not plain text",
-            )));
-        };
-        let tls = TlsConnector::from(config)
-            .connect(name, stream)
+        self.conn
+            .connect_tls(config, name)
             .await
-            .map_err(UpstreamError::Tls)?;
-        let info = crate::tls::tls_info(tls.get_ref().1).unwrap_or(TlsInfo {
-            version: "unknown".to_owned(),
-            cipher: "unknown".to_owned(),
-        });
-        self.conn = Conn::Tls(Box::new(tls));
-        Ok(info)
+            .map_err(UpstreamError::Tls)
+    }
+
+    /// The upstream's address, when the connection has one.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.conn.peer_addr()
     }
 
     /// Closes the sending side (TLS close_notify, then FIN), ignoring errors:

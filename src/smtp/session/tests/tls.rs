@@ -1,36 +1,10 @@
 //! STARTTLS on the client leg with a throwaway rcgen certificate.
 
-use std::sync::Arc;
-
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use tokio_rustls::TlsConnector;
+use rustls_pki_types::ServerName;
 
 use super::*;
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A server config and a client config that trusts it.
-fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = CertificateDer::from(certified.cert.der().to_vec());
-    let key = PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der());
-    let server = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key))
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
-}
+use crate::transport::Stream;
+use crate::transport::tests::tls_pair;
 
 #[tokio::test]
 async fn starttls_upgrades_resets_state_and_unlocks_auth_and_mail() {
@@ -55,10 +29,8 @@ async fn starttls_upgrades_resets_state_and_unlocks_auth_and_mail() {
     h.client.expect("220").await;
 
     let name = ServerName::try_from("localhost").unwrap();
-    let stream = TlsConnector::from(client_tls)
-        .connect(name, h.client.stream)
-        .await
-        .unwrap();
+    let mut stream = Stream::new(h.client.stream);
+    stream.connect_tls(client_tls, name).await.unwrap();
     let mut client = Client::new(stream);
     client.cmd("MAIL FROM:<a@b>", "503 5.5.1").await;
     let ehlo = client.cmd("EHLO c", "250").await;

@@ -7,20 +7,16 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, BufWriter, ReadHalf, Writ
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{self, Command};
-use super::framer::{Event, Framer, Line, Literal, LiteralStart, Side};
-use super::reply;
-use super::session::{Inject, Shared, Stop};
-use super::stream::BoxIo;
-use super::token::Parts;
+use super::shared::{Inject, SMALL_LITERAL, Shared, Stop};
 use crate::archive::Spool;
+use crate::imap::command::{self, Command};
+use crate::imap::framer::{Event, Framer, Line, Literal, LiteralStart, Side};
+use crate::imap::reply;
+use crate::imap::token::Parts;
+use crate::transport::{Socket, Stream};
 
 /// Bytes read from the client at once.
 const READ_BUF: usize = 64 * 1024;
-
-/// Literals up to this size are kept for the command parser (LOGIN
-/// arguments, mailbox names); larger ones only stream through.
-pub(super) const SMALL_LITERAL: u64 = 8 * 1024;
 
 /// An APPEND message literal being spooled.
 struct AppendCapture {
@@ -44,7 +40,8 @@ pub(super) struct ClientLeg {
     small: Option<Vec<u8>>,
 }
 
-type Upstream = BufWriter<WriteHalf<BoxIo>>;
+/// The upstream's write half, buffered (flushed before every wait).
+type Upstream = BufWriter<WriteHalf<Stream>>;
 
 impl ClientLeg {
     /// A fresh client direction capping lines at `max_line`.
@@ -59,10 +56,10 @@ impl ClientLeg {
 
     /// Relays until the client closes, asks for STARTTLS, stays silent too
     /// long, or `stop` is cancelled by the other direction.
-    pub async fn run(
+    pub async fn run<C: Socket>(
         &mut self,
         sh: &Shared,
-        from: &mut ReadHalf<BoxIo>,
+        from: &mut ReadHalf<Stream<C>>,
         to: &mut Upstream,
         inject: &mpsc::Sender<Inject>,
         stop: &CancellationToken,
@@ -76,10 +73,10 @@ impl ClientLeg {
         stopped
     }
 
-    async fn relay(
+    async fn relay<C: Socket>(
         &mut self,
         sh: &Shared,
-        from: &mut ReadHalf<BoxIo>,
+        from: &mut ReadHalf<Stream<C>>,
         to: &mut Upstream,
         inject: &mpsc::Sender<Inject>,
         stop: &CancellationToken,

@@ -15,8 +15,8 @@ use tokio::task::JoinSet;
 
 use super::{ImapImportError, ImapProgress};
 use crate::archive::record::ImportContext;
-use crate::archive::{Appended, Archive, ArchiveError, NewMessage};
-use crate::import::ImportSummary;
+use crate::archive::{Appended, ArchiveError, NewMessage};
+use crate::import::{ImportSink, ImportSummary};
 
 /// Most appends in flight.
 const MAX_MESSAGES: usize = 32;
@@ -64,7 +64,7 @@ impl Window {
     /// Starts an append, first waiting for room in the window.
     pub async fn push(
         &mut self,
-        archive: &Archive,
+        archive: &dyn ImportSink,
         pending: Pending,
         progress: &dyn ImapProgress,
         summary: &mut ImportSummary,
@@ -81,10 +81,10 @@ impl Window {
             self.finish_one(progress, summary).await?;
         }
         self.held += held;
-        let archive = archive.clone();
         let job = pending.message.meta.source.name.clone();
+        let append = archive.append(pending.message);
         self.tasks.spawn(async move {
-            let result = archive.append(pending.message).await;
+            let result = append.await;
             if result.is_ok() {
                 crate::metrics::message_archived(&job, size);
             }

@@ -7,36 +7,29 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt as _, BufWriter, WriteHalf};
+use tokio::io::{AsyncWriteExt as _, BufWriter};
 use tokio::sync::{Notify, mpsc};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::capability;
 use super::capture::{Origin, Queue};
 use super::client_leg::ClientLeg;
-use super::completer::{Captured, Completer, Key};
-use super::context::Context;
-use super::framer::DEFAULT_MAX_LINE;
-use super::head::Head;
-use super::reply;
+use super::completer::Captured;
 use super::server_leg::ServerLeg;
-use super::stream::{BoxIo, Io};
-use super::upstream::{Upstream, UpstreamError};
-use crate::archive::Archive;
-use crate::config::{ImapProxyConfig, TlsMode};
-use crate::tls::TlsError;
+use super::shared::{Settings, Shared, Stop};
+use crate::archive::record::TlsInfo;
+use crate::config::TlsMode;
+use crate::imap::capability;
+use crate::imap::context::Context;
+use crate::imap::reply;
+use crate::imap::upstream::UpstreamError;
+use crate::transport::{Socket, Stream};
 
 /// Longest wait for a client's TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Keys remembered as captured by the session before the archive lookup
-/// would find them; cleared past this many (the archive stays the truth).
-const MAX_CAPTURED: usize = 10_000;
 
 /// Why a session ended abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -52,144 +45,21 @@ pub enum SessionError {
     Io(#[from] std::io::Error),
 }
 
-/// Everything the sessions of one listener share.
-pub struct Settings {
-    /// The listener's configuration.
-    pub config: ImapProxyConfig,
-    /// Where captures go.
-    pub archive: Archive,
-    /// Client-leg TLS, when a certificate is configured.
-    pub acceptor: Option<TlsAcceptor>,
-    /// The real IMAP server.
-    pub upstream: Arc<Upstream>,
-    /// Cap on one line fragment in either direction.
-    pub max_line: usize,
-}
-
-impl Settings {
-    /// Loads certificates and builds the TLS setups of both legs.
-    pub fn new(config: ImapProxyConfig, archive: Archive) -> Result<Settings, TlsError> {
-        let acceptor = match &config.tls.files {
-            Some(files) => Some(TlsAcceptor::from(files.server_config()?)),
-            None => None,
-        };
-        let upstream = Arc::new(Upstream::new(&config)?);
-        Ok(Settings {
-            config,
-            archive,
-            acceptor,
-            upstream,
-            max_line: DEFAULT_MAX_LINE,
-        })
-    }
-}
-
-/// A line the server direction writes to the client at a response
-/// boundary, on behalf of the client direction.
-pub(super) enum Inject {
-    /// A response of the proxy's own (`tag NO ...`).
-    Line(Vec<u8>),
-    /// `tag OK`, then the relay stops for the TLS handshake.
-    StartTls(String),
-    /// `* BYE ...`, then the session ends for the reason given.
-    Bye(&'static [u8], Stop),
-}
-
-/// Why a relay direction stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Stop {
-    /// STARTTLS: upgrade the client leg and go on.
-    StartTls,
-    /// A peer closed, failed, or the other direction stopped.
-    Closed,
-    /// The daemon is shutting down.
-    Shutdown,
-    /// The client was silent too long.
-    Timeout,
-    /// The client announced a literal over the cap that could not be
-    /// refused in step (non-synchronizing, or mid-command).
-    TooBig,
-}
-
-/// The answer to a client's synchronizing literal, handed from the server
-/// direction (which sees it) to the client direction (which waits for it).
-#[derive(Default)]
-pub(super) struct Handoff {
-    /// Tag of the command whose literal waits.
-    pub awaiting: Option<String>,
-    /// The server's `+` or tagged response, once seen.
-    pub answer: Option<Head>,
-}
-
-/// State both directions of one session share.
-pub(super) struct Shared {
-    /// The listener's settings.
-    pub settings: Arc<Settings>,
-    /// The conversation.
-    pub ctx: Mutex<Context>,
-    /// Synchronizing-literal answers.
-    pub handoff: Mutex<Handoff>,
-    /// Wakes the client direction when `handoff.answer` is set.
-    pub answered: Notify,
-    /// Peer and TLS of the client leg, for records.
-    pub origin: Mutex<Origin>,
-    /// The client leg is encrypted.
-    pub client_tls: AtomicBool,
-    /// Where captures go.
-    pub queue: Queue,
-    /// The completion task, once the session logged in.
-    pub completer: Mutex<Option<Completer>>,
-    /// Messages this session captured itself (APPEND, whole FETCH).
-    pub captured: Captured,
-    /// Tracks the session's background tasks.
-    pub tracker: TaskTracker,
-}
-
-impl Shared {
-    /// Locks a mutex, recovering from a poisoned one (a panic elsewhere
-    /// must not stop the relay).
-    pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        m.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// True while the proxy offers STARTTLS to the client.
-    pub fn offer_starttls(&self) -> bool {
-        self.settings.config.tls.mode == TlsMode::Starttls
-            && self.settings.acceptor.is_some()
-            && !self.client_tls.load(Ordering::Relaxed)
-    }
-
-    /// Remembers a message the session captured itself.
-    pub fn captured(&self, key: Key) {
-        let mut captured = Shared::lock(&self.captured);
-        if captured.len() >= MAX_CAPTURED {
-            captured.clear();
-        }
-        captured.insert(key);
-    }
-}
-
-/// The client side's write half, buffered (flushed before every wait).
-pub(super) type Writer = BufWriter<WriteHalf<BoxIo>>;
-
 /// Serves one client connection until it ends.
-pub async fn serve<S: Io + 'static>(
+pub async fn serve<C: Socket>(
     settings: Arc<Settings>,
-    stream: S,
+    mut client: Stream<C>,
     peer: SocketAddr,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> Result<(), SessionError> {
-    let mut client: BoxIo = Box::new(stream);
     let mut origin = Origin {
         listener: settings.config.name.clone(),
         peer: peer.to_string(),
         tls: None,
     };
     if settings.config.tls.mode == TlsMode::Implicit {
-        let (tls, info) = accept_tls(&settings, client).await?;
-        client = tls;
-        origin.tls = info;
+        origin.tls = Some(accept_tls(&settings, &mut client).await?);
     }
     let connected = settings.upstream.connect().await;
     crate::metrics::upstream_contacted(&settings.config.name, connected.is_ok());
@@ -239,10 +109,10 @@ fn greet(shared: &Shared, greeting: Vec<u8>) -> Vec<u8> {
 
 /// Relays both directions until the session ends, upgrading the client leg
 /// when it asks for STARTTLS.
-async fn relay(
+async fn relay<C: Socket>(
     shared: &Shared,
-    mut client: BoxIo,
-    upstream: BoxIo,
+    mut client: Stream<C>,
+    upstream: Stream,
     shutdown: &CancellationToken,
 ) -> Result<(), SessionError> {
     let max_line = shared.settings.max_line;
@@ -268,10 +138,9 @@ async fn relay(
         );
         client = c_read.unsplit(c_write.into_inner());
         if up == Stop::StartTls && down == Stop::StartTls {
-            let (tls, info) = accept_tls(&shared.settings, client).await?;
-            client = tls;
+            let info = accept_tls(&shared.settings, &mut client).await?;
             shared.client_tls.store(true, Ordering::Relaxed);
-            Shared::lock(&shared.origin).tls = info;
+            Shared::lock(&shared.origin).tls = Some(info);
             tracing::info!("client leg upgraded to TLS");
             continue;
         }
@@ -285,22 +154,20 @@ async fn relay(
     }
 }
 
-/// The TLS handshake with the client.
-async fn accept_tls(
+/// The TLS handshake with the client, in place.
+async fn accept_tls<C: Socket>(
     settings: &Settings,
-    client: BoxIo,
-) -> Result<(BoxIo, Option<crate::archive::record::TlsInfo>), SessionError> {
-    let Some(acceptor) = &settings.acceptor else {
+    client: &mut Stream<C>,
+) -> Result<TlsInfo, SessionError> {
+    let Some(config) = &settings.server_tls else {
         return Err(SessionError::Tls(std::io::Error::other(
             "no certificate configured",
         )));
     };
-    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(client))
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, client.accept_tls(config.clone()))
         .await
         .map_err(|_| SessionError::Tls(std::io::ErrorKind::TimedOut.into()))?
-        .map_err(SessionError::Tls)?;
-    let info = crate::tls::tls_info(tls.get_ref().1);
-    Ok((Box::new(tls), info))
+        .map_err(SessionError::Tls)
 }
 
 #[cfg(test)]
@@ -309,6 +176,8 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::archive::Archive;
+    use crate::config::ImapProxyConfig;
 
     /// A one-connection upstream that greets with `greeting`, then answers
     /// every command line with `tag OK`.
@@ -342,7 +211,7 @@ mod tests {
         let peer = "127.0.0.1:1".parse().unwrap();
         let session = serve(
             settings,
-            proxy_side,
+            Stream::new(proxy_side),
             peer,
             CancellationToken::new(),
             TaskTracker::new(),
@@ -394,7 +263,13 @@ mod tests {
         let (client, proxy_side) = tokio::io::duplex(4096);
         let peer = "127.0.0.1:1".parse().unwrap();
         let token = CancellationToken::new();
-        let session = tokio::spawn(serve(settings, proxy_side, peer, token, TaskTracker::new()));
+        let session = tokio::spawn(serve(
+            settings,
+            Stream::new(proxy_side),
+            peer,
+            token,
+            TaskTracker::new(),
+        ));
         let mut c = BufReader::new(client);
         read_line(&mut c).await;
         // In step: refused, the session goes on, the upstream saw nothing.

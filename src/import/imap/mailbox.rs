@@ -11,7 +11,7 @@ use super::delivery::Target;
 use super::folders::Folder;
 use super::link::{Link, timed};
 use super::{ImapImportError, Run, fetch, plan};
-use crate::archive::Archive;
+use crate::import::ImportSink;
 
 /// Most bytes (by the sizes the server announced) fetched per batch.
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
@@ -88,7 +88,7 @@ async fn survey(
 
 async fn survey_once(
     link: &mut Link<'_>,
-    archive: &Archive,
+    archive: &dyn ImportSink,
     folder: &Folder,
     origin: &str,
     criteria: &str,
@@ -103,11 +103,17 @@ async fn survey_once(
         found = uids.into_iter().collect();
         found.sort_unstable();
     }
-    let highest = archive.imap_highest_uid("", origin, uidvalidity)?;
+    let highest = archive.imap_highest_uid(origin, uidvalidity).await?;
+    let at_or_below: Vec<u32> = match highest {
+        Some(h) => found.iter().copied().filter(|&uid| uid <= h).collect(),
+        None => Vec::new(),
+    };
+    let mut archived = archive
+        .imap_archived(origin, uidvalidity, at_or_below)
+        .await?;
+    archived.sort_unstable();
     let wanted = plan::wanted(&found, highest, |uid| {
-        archive
-            .imap_message("", origin, uidvalidity, uid)
-            .map(|r| r.is_some())
+        Ok::<_, ImapImportError>(archived.binary_search(&uid).is_ok())
     })?;
     let sizes = sizes(link, &wanted).await?;
     Ok(Survey {

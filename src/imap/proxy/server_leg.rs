@@ -8,19 +8,18 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::capability;
 use super::capture::{self, Direction, Place};
-use super::client_leg::SMALL_LITERAL;
 use super::completer::{Completer, Job, Key};
-use super::context::Settled;
-use super::framer::{Event, Framer, Line, Side};
-use super::head::Head;
-use super::reply;
-use super::response::{self, FetchScan};
-use super::session::{Inject, Shared, Stop, Writer};
-use super::stream::BoxIo;
-use super::token::Parts;
+use super::shared::{Inject, SMALL_LITERAL, Shared, Stop, Writer};
 use crate::archive::{Spool, SpooledContent};
+use crate::imap::capability;
+use crate::imap::context::Settled;
+use crate::imap::framer::{Event, Framer, Line, Side};
+use crate::imap::head::Head;
+use crate::imap::reply;
+use crate::imap::response::{self, FetchScan};
+use crate::imap::token::Parts;
+use crate::transport::{Socket, Stream};
 
 /// Bytes read from the upstream at once.
 const READ_BUF: usize = 64 * 1024;
@@ -61,11 +60,11 @@ impl ServerLeg {
 
     /// Relays until the upstream closes, the proxy's own last line is
     /// written (STARTTLS, BYE), or the daemon shuts down.
-    pub async fn run(
+    pub async fn run<C: Socket>(
         &mut self,
         sh: &Shared,
-        from: &mut ReadHalf<BoxIo>,
-        to: &mut Writer,
+        from: &mut ReadHalf<Stream>,
+        to: &mut Writer<C>,
         inject: &mut mpsc::Receiver<Inject>,
         stop: &CancellationToken,
         shutdown: &CancellationToken,
@@ -78,11 +77,11 @@ impl ServerLeg {
         stopped
     }
 
-    async fn relay(
+    async fn relay<C: Socket>(
         &mut self,
         sh: &Shared,
-        from: &mut ReadHalf<BoxIo>,
-        to: &mut Writer,
+        from: &mut ReadHalf<Stream>,
+        to: &mut Writer<C>,
         inject: &mut mpsc::Receiver<Inject>,
         stop: &CancellationToken,
         shutdown: &CancellationToken,
@@ -133,9 +132,9 @@ impl ServerLeg {
     }
 
     /// Between responses: the proxy's own lines may go out now.
-    async fn at_boundary(
+    async fn at_boundary<C: Socket>(
         &mut self,
-        to: &mut Writer,
+        to: &mut Writer<C>,
         inject: &mut mpsc::Receiver<Inject>,
         shutdown: &CancellationToken,
     ) -> Option<Stop> {
@@ -151,7 +150,7 @@ impl ServerLeg {
     }
 
     /// Writes one of the proxy's own lines.
-    async fn inject(&mut self, line: Inject, to: &mut Writer) -> Option<Stop> {
+    async fn inject<C: Socket>(&mut self, line: Inject, to: &mut Writer<C>) -> Option<Stop> {
         let (bytes, stopped) = match line {
             Inject::Line(bytes) => (bytes, None),
             Inject::StartTls(tag) => (reply::starttls_begin(&tag), Some(Stop::StartTls)),
@@ -164,11 +163,11 @@ impl ServerLeg {
         }
     }
 
-    async fn on_event(
+    async fn on_event<C: Socket>(
         &mut self,
         event: Event<'_>,
         sh: &Shared,
-        to: &mut Writer,
+        to: &mut Writer<C>,
     ) -> std::io::Result<()> {
         match event {
             Event::Line(line) => return self.on_line(line, sh, to).await,
@@ -221,7 +220,12 @@ impl ServerLeg {
         }
     }
 
-    async fn on_line(&mut self, line: Line, sh: &Shared, to: &mut Writer) -> std::io::Result<()> {
+    async fn on_line<C: Socket>(
+        &mut self,
+        line: Line,
+        sh: &Shared,
+        to: &mut Writer<C>,
+    ) -> std::io::Result<()> {
         let mut replaced = None;
         if !line.continued {
             replaced = self.begin(&line, sh).await;
@@ -420,7 +424,7 @@ fn known(sh: &Shared, user: Option<&str>, key: &Key) -> bool {
 }
 
 /// Says goodbye to the client on shutdown.
-async fn bye(to: &mut Writer) -> Stop {
+async fn bye<C: Socket>(to: &mut Writer<C>) -> Stop {
     let _ = to.write_all(reply::BYE_SHUTDOWN).await;
     let _ = to.flush().await;
     Stop::Shutdown

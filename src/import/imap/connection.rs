@@ -1,152 +1,71 @@
 //! Reaching the IMAP server an import reads from: TCP, implicit TLS or
-//! STARTTLS (rustls, certificate checked against the job's roots), the
-//! greeting, and the login with a password or an OAuth2 token.
+//! STARTTLS (rustls, certificate checked against the job's roots) and the
+//! greeting through [`crate::imap::upstream`], as the IMAP proxy does;
+//! then the login with a password or an OAuth2 token.
 //!
 //! Every step has a deadline, so a server that stops answering ends the
 //! attempt with a timeout the caller can retry, never a hang.
 
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt as _;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-
 use super::ImapImportError;
 use super::secret::{Secret, XOAuth2};
-use crate::config::{ImapImportConfig, TlsMode};
-use crate::imap::stream::{BoxIo, read_line};
+use crate::config::ImapImportConfig;
+use crate::imap::upstream::{self, CONNECT_TIMEOUT, Upstream, UpstreamError};
+use crate::transport::Stream;
 
 /// A logged-in session.
-pub type Session = async_imap::Session<BoxIo>;
-
-/// Longest wait for TCP, TLS and the greeting together.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub type Session = async_imap::Session<Stream>;
 
 /// Longest wait for the login answer (servers delay failed logins).
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Longest greeting or STARTTLS answer line accepted.
-const MAX_LINE: usize = 16 * 1024;
-
-/// Tag of our STARTTLS command (sent before async-imap takes over).
-const TAG: &str = "ms0";
-
 /// Where the server is and how to talk to it.
 pub struct Server {
-    /// `host:port`, for connecting, errors and logs.
-    address: String,
-    /// Plain, implicit TLS or STARTTLS.
-    mode: TlsMode,
-    /// TLS client setup, unless the mode is plain.
-    connector: Option<TlsConnector>,
-    /// Name the certificate must carry.
-    name: ServerName<'static>,
+    /// Address, TLS mode and roots; connects and reads the greeting.
+    upstream: Upstream,
 }
 
 impl Server {
     /// The server of a job; builds its TLS configuration (roots, or the
     /// lab-only accept-anything verifier).
     pub fn new(job: &ImapImportConfig) -> Result<Server, ImapImportError> {
-        let connector = match job.tls {
-            TlsMode::None => None,
-            _ => Some(TlsConnector::from(crate::tls::client_config(
-                &job.upstream_ca,
-                job.tls_insecure,
-            )?)),
-        };
         let address = if job.host.contains(':') {
             format!("[{}]:{}", job.host, job.port)
         } else {
             format!("{}:{}", job.host, job.port)
         };
-        Ok(Server {
-            address,
-            mode: job.tls,
-            connector,
-            name: job.server_name.clone(),
-        })
+        let upstream = Upstream::new(address, job.tls, job.server_name.clone(), || {
+            crate::tls::client_config(&job.upstream_ca, job.tls_insecure)
+        })?;
+        Ok(Server { upstream })
     }
 
     /// `host:port`.
     pub fn address(&self) -> &str {
-        &self.address
+        self.upstream.address()
     }
 
-    /// Connects, secures the stream as configured, reads the greeting and
-    /// logs in.
+    /// Connects (TCP, TLS, greeting, STARTTLS, within
+    /// [`CONNECT_TIMEOUT`]) and logs in.
     pub async fn open(&self, user: &str, secret: &Secret) -> Result<Session, ImapImportError> {
-        let io = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
-            .await
-            .map_err(|_| self.timeout(CONNECT_TIMEOUT))??;
-        tokio::time::timeout(LOGIN_TIMEOUT, self.login(io, user, secret))
+        let (stream, greeting) = self.upstream.connect().await?;
+        // PREAUTH and the like: the import logs in as the job's user.
+        if !upstream::starts_with_ignore_case(&greeting, b"* OK") {
+            return Err(self.refused(&greeting));
+        }
+        tokio::time::timeout(LOGIN_TIMEOUT, self.login(stream, user, secret))
             .await
             .map_err(|_| self.timeout(LOGIN_TIMEOUT))?
     }
 
-    async fn connect(&self) -> Result<BoxIo, ImapImportError> {
-        let tcp = TcpStream::connect(self.address.as_str())
-            .await
-            .map_err(|cause| ImapImportError::Unreachable {
-                address: self.address.clone(),
-                cause,
-            })?;
-        let _ = tcp.set_nodelay(true);
-        let mut io: BoxIo = match self.mode {
-            TlsMode::Implicit => self.handshake(Box::new(tcp)).await?,
-            _ => Box::new(tcp),
-        };
-        let greeting = read_line(&mut io, MAX_LINE)
-            .await
-            .map_err(|e| self.lost(&e))?;
-        if !starts_with_ignore_case(&greeting, b"* OK") {
-            return Err(self.refused(&greeting));
-        }
-        if self.mode == TlsMode::Starttls {
-            self.starttls(&mut io).await?;
-            io = self.handshake(io).await?;
-        }
-        Ok(io)
-    }
-
-    async fn starttls(&self, io: &mut BoxIo) -> Result<(), ImapImportError> {
-        let send = format!("{TAG} STARTTLS\r\n");
-        io.write_all(send.as_bytes())
-            .await
-            .map_err(|e| self.lost(&e))?;
-        io.flush().await.map_err(|e| self.lost(&e))?;
-        loop {
-            let line = read_line(io, MAX_LINE).await.map_err(|e| self.lost(&e))?;
-            if let Some(rest) = line.strip_prefix(format!("{TAG} ").as_bytes()) {
-                if starts_with_ignore_case(rest, b"OK") {
-                    return Ok(());
-                }
-                return Err(self.refused(&line));
-            }
-        }
-    }
-
-    async fn handshake(&self, io: BoxIo) -> Result<BoxIo, ImapImportError> {
-        let Some(connector) = &self.connector else {
-            return Ok(io);
-        };
-        let tls = connector
-            .connect(self.name.clone(), io)
-            .await
-            .map_err(|cause| ImapImportError::Tls {
-                address: self.address.clone(),
-                cause,
-            })?;
-        Ok(Box::new(tls))
-    }
-
     async fn login(
         &self,
-        io: BoxIo,
+        stream: Stream,
         user: &str,
         secret: &Secret,
     ) -> Result<Session, ImapImportError> {
-        let client = async_imap::Client::new(io);
+        let client = async_imap::Client::new(stream);
         let result = match secret {
             Secret::Password(password) => client.login(user, password).await,
             Secret::Token(token) => {
@@ -158,39 +77,54 @@ impl Server {
         result.map_err(|(error, _)| match error {
             async_imap::error::Error::No(reply) | async_imap::error::Error::Bad(reply) => {
                 ImapImportError::Auth {
-                    address: self.address.clone(),
+                    address: self.address().to_owned(),
                     user: user.to_owned(),
                     reply: super::server_text(&reply),
                 }
             }
-            other => ImapImportError::from_imap(&self.address, "LOGIN", other),
+            other => ImapImportError::from_imap(self.address(), "LOGIN", other),
         })
     }
 
     fn timeout(&self, after: Duration) -> ImapImportError {
         ImapImportError::Timeout {
-            address: self.address.clone(),
+            address: self.address().to_owned(),
             secs: after.as_secs(),
-        }
-    }
-
-    fn lost(&self, e: &std::io::Error) -> ImapImportError {
-        ImapImportError::Connection {
-            address: self.address.clone(),
-            detail: e.to_string(),
         }
     }
 
     fn refused(&self, line: &[u8]) -> ImapImportError {
         ImapImportError::Refused {
-            address: self.address.clone(),
+            address: self.address().to_owned(),
             reply: String::from_utf8_lossy(line).trim_end().to_owned(),
         }
     }
 }
 
-fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
-    line.len() >= prefix.len() && line[..prefix.len()].eq_ignore_ascii_case(prefix)
+impl From<UpstreamError> for ImapImportError {
+    fn from(error: UpstreamError) -> ImapImportError {
+        match error {
+            UpstreamError::Connect { address, source } => ImapImportError::Unreachable {
+                address,
+                cause: source,
+            },
+            UpstreamError::Greeting { address, source } => ImapImportError::Connection {
+                address,
+                detail: source.to_string(),
+            },
+            UpstreamError::Refused { address, reply } => {
+                ImapImportError::Refused { address, reply }
+            }
+            UpstreamError::Tls { address, source } => ImapImportError::Tls {
+                address,
+                cause: source,
+            },
+            UpstreamError::Timeout { address } => ImapImportError::Timeout {
+                address,
+                secs: CONNECT_TIMEOUT.as_secs(),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -198,7 +132,7 @@ mod tests {
     use super::*;
     use crate::config::{ImapCredential, ImapImportConfig};
     use base64::Engine as _;
-    use tokio::io::{AsyncBufReadExt as _, BufReader};
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
     use tokio::net::TcpListener;
 
     /// A one-connection fake server that speaks `script`: for each line it

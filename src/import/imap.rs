@@ -5,7 +5,9 @@
 //! folders and pick them (`folders`, names decoded by `utf7`), then for each
 //! folder EXAMINE it and work out which UIDs are not archived yet at its
 //! UIDVALIDITY (`mailbox`, `plan`: from the archive index, so resuming needs
-//! no state of its own), fetch them in batches with `BODY.PEEK[]` (`fetch`;
+//! no state of its own; the index is asked through an
+//! [`ImportSink`](crate::import::ImportSink), the archive itself or the
+//! daemon that owns it), fetch them in batches with `BODY.PEEK[]` (`fetch`;
 //! very large messages in slices, `partial`) and append each message as it
 //! arrives (`delivery`, `window`). The server is only ever read: EXAMINE and
 //! PEEK leave every flag, `\Seen` and `\Recent` included, as it was. A
@@ -33,9 +35,9 @@ mod window;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::{Archive, ArchiveError};
+use crate::archive::ArchiveError;
 use crate::config::ImapImportConfig;
-use crate::import::{ImportFailure, ImportSummary, NoProgress, Progress};
+use crate::import::{ImportFailure, ImportSink, ImportSummary, NoProgress, Progress};
 use crate::tls::TlsError;
 
 use connection::Server;
@@ -238,8 +240,8 @@ pub(crate) struct Run<'a> {
 pub(crate) struct Ctx<'a> {
     /// The job.
     job: &'a ImapImportConfig,
-    /// Where messages go.
-    archive: &'a Archive,
+    /// Where messages go: the archive, or the daemon that owns it.
+    archive: &'a dyn ImportSink,
     /// Where progress goes.
     progress: &'a dyn ImapProgress,
     /// Stops the run between messages.
@@ -253,7 +255,7 @@ pub(crate) struct Ctx<'a> {
 /// Runs `job` once. On error, `summary` still tells what was done before.
 pub async fn run(
     job: &ImapImportConfig,
-    archive: &Archive,
+    archive: &dyn ImportSink,
     progress: &dyn ImapProgress,
     cancel: &CancellationToken,
     summary: &mut ImapSummary,
@@ -284,7 +286,7 @@ pub async fn run(
 /// Runs `job` once and returns what it did.
 pub async fn import(
     job: &ImapImportConfig,
-    archive: &Archive,
+    archive: &dyn ImportSink,
     cancel: &CancellationToken,
 ) -> Result<ImapSummary, ImapImportError> {
     let mut summary = ImapSummary::default();

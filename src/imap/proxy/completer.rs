@@ -20,10 +20,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::capture::{Direction, Origin, Place, Queue};
-use super::credentials::Credentials;
-use super::stream::BoxIo;
-use super::upstream::Upstream;
 use crate::archive::Archive;
+use crate::imap::credentials::Credentials;
+use crate::imap::upstream::Upstream;
+use crate::transport::Stream;
 
 /// Requests waiting to be handed to the task; beyond this they are dropped
 /// (the next session that sees the message asks again).
@@ -105,7 +105,7 @@ impl Completer {
 /// A logged-in side connection and the mailbox it has examined.
 struct Side {
     /// The async-imap session.
-    imap: async_imap::Session<BoxIo>,
+    imap: async_imap::Session<Stream>,
     /// Examined mailbox and its UIDVALIDITY.
     examined: Option<(String, Option<u32>)>,
 }

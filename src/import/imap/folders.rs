@@ -11,6 +11,7 @@ use async_imap::types::{Name, NameAttribute};
 
 use super::utf7;
 use crate::config::ImapImportConfig;
+use crate::imap::special_use;
 
 /// One mailbox the server listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,22 +24,11 @@ pub struct Folder {
     pub name: String,
     /// Hierarchy delimiter, for `%` in patterns.
     pub delimiter: Option<char>,
-    /// RFC 6154 special-use flags, such as `\Drafts`.
+    /// Special-use flags, such as `\Drafts` (see [`special_use`]).
     pub special_use: Vec<String>,
     /// False for `\Noselect` and `\NonExistent` (hierarchy placeholders).
     pub selectable: bool,
 }
-
-/// The special-use flags of RFC 6154 (also accepted as XLIST's `\Spam`).
-const SPECIAL_USE: [&str; 7] = [
-    "\\All",
-    "\\Archive",
-    "\\Drafts",
-    "\\Flagged",
-    "\\Junk",
-    "\\Sent",
-    "\\Trash",
-];
 
 impl Folder {
     /// A folder from its wire name and LIST attributes (as text).
@@ -73,15 +63,7 @@ impl Folder {
             if a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent") {
                 self.selectable = false;
             }
-            let special = if a.eq_ignore_ascii_case("\\Spam") {
-                Some("\\Junk")
-            } else {
-                SPECIAL_USE
-                    .iter()
-                    .copied()
-                    .find(|s| s.eq_ignore_ascii_case(a))
-            };
-            if let Some(s) = special
+            if let Some(s) = special_use::of(a)
                 && !self.special_use.iter().any(|have| have == s)
             {
                 self.special_use.push(s.to_owned());
@@ -264,6 +246,8 @@ mod tests {
         assert!(!folder("Projects", &["\\Noselect", "\\HasChildren"]).selectable);
         assert!(!folder("Projects", &["\\NonExistent"]).selectable);
         assert_eq!(folder("Spam", &["\\Spam"]).special_use, ["\\Junk"]);
+        let important = folder("Important", &["\\Important"]);
+        assert_eq!(important.special_use, ["\\Important"]);
         assert_eq!(
             folder("bad&", &[]).name,
             "bad&",
@@ -280,6 +264,15 @@ mod tests {
             Verdict::SpecialUse("\\Drafts".into())
         );
         assert_eq!(s.verdict(&folder("Sent", &["\\Sent"])), Verdict::Import);
+        let s = Selection {
+            skip_special_use: vec!["\\important".into()],
+            ..default_selection()
+        };
+        assert_eq!(
+            s.verdict(&folder("Important", &["\\Important"])),
+            Verdict::SpecialUse("\\Important".into())
+        );
+        let s = default_selection();
         assert_eq!(
             s.verdict(&folder("Projects", &["\\Noselect"])),
             Verdict::NotSelectable
