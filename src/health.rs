@@ -39,6 +39,23 @@ struct HealthInner {
     seal_current_at: SystemTime,
     /// Upstream name -> last contact, in configuration order.
     upstreams: Vec<(String, Option<UpstreamState>)>,
+    /// Listeners with an `expect_mail_within`: a source gone silent (a
+    /// journal rule switched off) is the commonest way mail goes missing.
+    sources: Vec<SourceState>,
+}
+
+/// A listener expected to archive mail regularly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SourceState {
+    /// The listener's name.
+    name: String,
+    /// Its `expect_mail_within`.
+    within: Duration,
+    /// Its latest archived message; the time the expectation was set
+    /// until the first, so a source that never delivers shows too.
+    last_mail: SystemTime,
+    /// Whether any mail arrived since start.
+    seen: bool,
 }
 
 /// The daemon's health, shared between the parts that know it and the HTTP
@@ -63,6 +80,7 @@ impl HealthState {
             last_seal: None,
             seal_current_at: SystemTime::now(),
             upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
+            sources: Vec::new(),
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -120,6 +138,31 @@ impl HealthState {
         });
     }
 
+    /// Listener `name` should archive a message at least every `within`,
+    /// counted from `since` (start-up) until its first.
+    pub fn expect_mail(&self, name: &str, within: Duration, since: SystemTime) {
+        let source = SourceState {
+            name: name.to_owned(),
+            within,
+            last_mail: since,
+            seen: false,
+        };
+        self.with(|h| {
+            h.sources.retain(|s| s.name != name);
+            h.sources.push(source);
+        });
+    }
+
+    /// Listener `name` archived a message at `at`.
+    pub fn mail_archived(&self, name: &str, at: SystemTime) {
+        self.with(|h| {
+            if let Some(s) = h.sources.iter_mut().find(|s| s.name == name) {
+                s.last_mail = at;
+                s.seen = true;
+            }
+        });
+    }
+
     /// The report as of `now`.
     pub fn report(&self, now: SystemTime) -> HealthReport {
         self.with(|h| {
@@ -136,9 +179,23 @@ impl HealthState {
                 })
                 .collect();
             let upstream_down = upstreams.iter().any(|u| u.reachable == Some(false));
+            let sources: Vec<SourceReport> = h
+                .sources
+                .iter()
+                .map(|s| {
+                    let quiet = now.duration_since(s.last_mail).unwrap_or_default();
+                    SourceReport {
+                        name: s.name.clone(),
+                        expect_mail_within_seconds: s.within.as_secs(),
+                        last_mail_age_seconds: s.seen.then_some(quiet.as_secs()),
+                        silent: quiet > s.within,
+                    }
+                })
+                .collect();
+            let silent = sources.iter().any(|s| s.silent);
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue {
+            } else if upstream_down || seal_overdue || silent {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -149,6 +206,7 @@ impl HealthState {
                 last_seal_age_seconds: seal_age,
                 seal_overdue,
                 upstreams,
+                sources,
             }
         })
     }
@@ -160,7 +218,8 @@ impl HealthState {
 pub enum Status {
     /// Everything works.
     Ok,
-    /// Mail is archived, but an upstream is down or the seal is late.
+    /// Mail is archived, but an upstream is down, the seal is late or a
+    /// source has gone silent.
     Degraded,
     /// The archive cannot commit: no mail is being accepted.
     Fail,
@@ -180,6 +239,21 @@ pub struct HealthReport {
     pub seal_overdue: bool,
     /// One entry per upstream.
     pub upstreams: Vec<UpstreamReport>,
+    /// One entry per listener with an `expect_mail_within`.
+    pub sources: Vec<SourceReport>,
+}
+
+/// A listener expected to archive mail, in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    /// The listener's name.
+    pub name: String,
+    /// Its `expect_mail_within`, in seconds.
+    pub expect_mail_within_seconds: u64,
+    /// Seconds since its latest archived message; `null` before any since start.
+    pub last_mail_age_seconds: Option<u64>,
+    /// Nothing archived within the expected time: status `degraded`.
+    pub silent: bool,
 }
 
 /// One upstream in `/healthz`.

@@ -2,6 +2,7 @@
 //! a real headless Chromium.
 
 mod browser;
+mod daemon;
 mod security;
 
 use std::net::SocketAddr;

@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 use crate::archive::Archive;
 use crate::archive::audit::{AuditEvent, action};
 use crate::config::Config;
+use crate::control::{Client, ClientError};
 use crate::web::role::Role;
 use crate::web::users::{self, LoginMethod, User, Users};
 
@@ -113,12 +114,22 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-/// Appends the audit record of a user change to the archive.
+/// Appends the audit record of a user change to the archive: through the
+/// running daemon, which names the caller from the socket's credentials,
+/// or in this process when no daemon runs.
 fn record_change(config: &Config, detail: String) -> anyhow::Result<()> {
+    let client = Client::new(&config.control, Some(&config.archive.path));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match runtime.block_on(client.note_user_change(detail.clone())) {
+        Ok(()) => return Ok(()),
+        Err(ClientError::NoDaemon(_)) => {}
+        Err(e) => return Err(anyhow::Error::from(e).context("recording the change")),
+    }
     let archive = Archive::open(&archive_options(&config.archive)).with_context(|| {
         format!(
-            "recording the change in the archive {} (a running daemon takes user \
-             changes through its control socket)",
+            "recording the change in the archive {}",
             config.archive.path.display()
         )
     })?;
@@ -130,9 +141,6 @@ fn record_change(config: &Config, detail: String) -> anyhow::Result<()> {
         detail: Some(detail),
         ..AuditEvent::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let appended = runtime.block_on(archive.append_audit(event));
     archive.close()?;
     appended.context("appending the audit record")?;
@@ -143,7 +151,7 @@ fn record_change(config: &Config, detail: String) -> anyhow::Result<()> {
 pub fn run(config: &Config, args: UserArgs) -> anyhow::Result<u8> {
     let path = args
         .users_file
-        .unwrap_or_else(|| PathBuf::from(users::DEFAULT_USERS_FILE));
+        .unwrap_or_else(|| config.web.users_file.clone());
     let mut all = Users::load(&path)?;
     let detail = match args.what {
         UserCommand::List { json } => {

@@ -35,6 +35,7 @@ mod problem;
 mod smtp_proxy;
 mod upstream;
 mod value;
+mod web;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ pub use problem::{ConfigErrors, Problem};
 pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
 pub use upstream::Upstream;
 pub use value::{HostPort, TlsMode};
+pub use web::{DEFAULT_USERS_FILE, WebConfig, WebTls};
 
 use document::Document;
 use problem::{At, Problems};
@@ -90,6 +92,9 @@ struct RawConfig {
     /// `[control]`.
     #[serde(default)]
     control: control::RawControl,
+    /// `[web]`.
+    #[serde(default)]
+    web: web::RawWeb,
 }
 
 /// The validated configuration.
@@ -111,6 +116,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The local socket the CLI reaches the daemon through.
     pub control: ControlConfig,
+    /// The web interface.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -168,6 +175,7 @@ impl Config {
             http: HttpConfig::default(),
             log: LogConfig::default(),
             control: ControlConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -195,6 +203,7 @@ impl RawConfig {
         let http = self.http.validate();
         let log = self.log.validate(p);
         let control = self.control.validate(p);
+        let web = self.web.validate(p);
         if !all_ok {
             return None;
         }
@@ -207,6 +216,7 @@ impl RawConfig {
             http: http?,
             log: log?,
             control: control?,
+            web: web?,
         })
     }
 
@@ -236,6 +246,10 @@ impl RawConfig {
     /// Two listeners cannot bind the same address (port 0 picks a free one).
     fn check_addresses(&self, p: &mut Problems) {
         let listens = std::iter::once(("http".to_owned(), self.http.active_listen()))
+            .chain(std::iter::once((
+                "web".to_owned(),
+                self.web.active_listen(),
+            )))
             .chain(each("smtp_proxy", &self.smtp_proxy, |r| r.listen()))
             .chain(each("journal", &self.journal, |r| r.listen()))
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()));

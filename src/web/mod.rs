@@ -18,6 +18,7 @@ pub mod auth;
 pub mod guard;
 pub mod i18n;
 pub mod limiter;
+pub mod listen;
 pub mod mail;
 pub mod message;
 pub mod pages;

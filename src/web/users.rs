@@ -18,7 +18,7 @@ use super::role::Role;
 pub const USERS_FORMAT: u32 = 1;
 
 /// The default place of the users file.
-pub const DEFAULT_USERS_FILE: &str = "/var/lib/mailseal/users.toml";
+pub const DEFAULT_USERS_FILE: &str = crate::config::DEFAULT_USERS_FILE;
 
 /// Why the users file could not be read, changed or written.
 #[derive(Debug, thiserror::Error)]

@@ -336,3 +336,57 @@ fn the_trail_verifies_and_an_edited_audit_record_is_detected() {
         .unwrap();
     assert!(!py.status.success());
 }
+
+#[test]
+fn a_mailbox_password_is_checked_against_the_imap_server() {
+    use crate::support::dovecot::{self, Dovecot};
+    if !dovecot::available() {
+        return;
+    }
+    let imap = Dovecot::start(None);
+    let server = WebServer::start(nowhere(), |s| {
+        s.imap_login = Some(mailseal::web::auth::ImapLogin {
+            host: "127.0.0.1".into(),
+            port: imap.port,
+            tls: None,
+            server_name: rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+        });
+    });
+    let mut all = users();
+    let mut alice = mailseal::web::users::User::new(
+        dovecot::USER,
+        mailseal::web::role::Role::User,
+        mailseal::web::users::LoginMethod::Imap,
+    );
+    alice.addresses = vec!["alice@corp.example".into()];
+    all.add(alice).unwrap();
+    all.save(&server.users_file).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(&server.users_file)
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+        .unwrap();
+    assert_eq!(login_as(server.addr, dovecot::USER, "wrong").0.status, 401);
+    let (ok, cookie) = login_as(server.addr, dovecot::USER, dovecot::PASSWORD);
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert!(!cookie.is_empty());
+    // Dovecot saw both attempts: the password really went to the server.
+    crate::support::wait_for_log(
+        "dovecot's logins",
+        || imap.log(),
+        |l| l.contains("Login: user=<alice>") && l.contains("auth failed"),
+    );
+    let e = audit_has(&server, "the failed mailbox login", |e| {
+        e.action == "login-failed"
+    });
+    assert_eq!(e.detail.as_deref(), Some("wrong password"));
+    drop(imap);
+    // Server gone: refused, not let in.
+    assert_eq!(
+        login_as(server.addr, dovecot::USER, dovecot::PASSWORD)
+            .0
+            .status,
+        401
+    );
+}

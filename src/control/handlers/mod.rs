@@ -7,6 +7,7 @@
 //! channel ([`produce`]): a slow client slows the producer instead of
 //! filling memory, and a client that goes away stops it.
 
+mod audit;
 mod import;
 mod read;
 
@@ -44,6 +45,10 @@ where
         Command::Export { filter } => read::export(ctx, archive, filter, output, token).await,
         Command::Import => import::session(ctx, archive, input, output, token).await,
         Command::Reindex => import::reindex(ctx, archive, output).await,
+        Command::Audit { since, user } => {
+            audit::list(ctx, archive, since, user, output, token).await
+        }
+        Command::Note { action, detail } => audit::note(ctx, archive, &action, detail).await,
     }
 }
 

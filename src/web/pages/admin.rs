@@ -19,6 +19,8 @@ struct StatusPage {
     c: Chrome,
     rows: Vec<(&'static str, String)>,
     sources: Vec<(String, u64, String)>,
+    /// Listeners with `expect_mail_within`: name, expected, last mail, silent.
+    expected: Vec<(String, String, String, bool)>,
 }
 
 /// `GET /status`.
@@ -56,12 +58,31 @@ pub async fn status(State(web): State<Arc<Web>>, headers: HeaderMap, uri: Uri) -
         .iter()
         .map(|(k, v)| (k.clone(), v.messages, human_size(v.bytes)))
         .collect();
+    let expected = crate::health::HealthState::installed()
+        .map(|h| h.report(std::time::SystemTime::now()).sources)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|src| {
+            let ago = |secs: u64| humantime::format_duration(std::time::Duration::from_secs(secs));
+            let last = src.last_mail_age_seconds.map_or_else(
+                || t.t("status.no_mail_yet").to_owned(),
+                |a| t.f("status.ago", &[&ago(a)]),
+            );
+            (
+                src.name,
+                ago(src.expect_mail_within_seconds).to_string(),
+                last,
+                src.silent,
+            )
+        })
+        .collect();
     html(
         StatusCode::OK,
         &StatusPage {
             c: Chrome::new(t, Some(&s), "status.title", &uri),
             rows,
             sources,
+            expected,
         },
     )
 }
