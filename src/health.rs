@@ -47,6 +47,9 @@ struct HealthInner {
     search_max_lag: u64,
     /// Time-stamp authorities and the seal mailer, as they reported.
     witnesses: Vec<WitnessState>,
+    /// Listeners with an `expect_mail_within`: a source gone silent (a
+    /// journal rule switched off) is the commonest way mail goes missing.
+    sources: Vec<SourceState>,
 }
 
 /// What a witness (time-stamp authority, seal mailer) reported last.
@@ -62,6 +65,20 @@ struct WitnessState {
     last_success: Option<SystemTime>,
     /// Why the latest attempt failed (no credentials, no bodies).
     error: Option<String>,
+}
+
+/// A listener expected to archive mail regularly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SourceState {
+    /// The listener's name.
+    name: String,
+    /// Its `expect_mail_within`.
+    within: Duration,
+    /// Its latest archived message; the time the expectation was set
+    /// until the first, so a source that never delivers shows too.
+    last_mail: SystemTime,
+    /// Whether any mail arrived since start.
+    seen: bool,
 }
 
 /// The daemon's health, shared between the parts that know it and the HTTP
@@ -89,6 +106,7 @@ impl HealthState {
             search: None,
             search_max_lag: u64::MAX,
             witnesses: Vec::new(),
+            sources: Vec::new(),
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -193,6 +211,31 @@ impl HealthState {
         });
     }
 
+    /// Listener `name` should archive a message at least every `within`,
+    /// counted from `since` (start-up) until its first.
+    pub fn expect_mail(&self, name: &str, within: Duration, since: SystemTime) {
+        let source = SourceState {
+            name: name.to_owned(),
+            within,
+            last_mail: since,
+            seen: false,
+        };
+        self.with(|h| {
+            h.sources.retain(|s| s.name != name);
+            h.sources.push(source);
+        });
+    }
+
+    /// Listener `name` archived a message at `at`.
+    pub fn mail_archived(&self, name: &str, at: SystemTime) {
+        self.with(|h| {
+            if let Some(s) = h.sources.iter_mut().find(|s| s.name == name) {
+                s.last_mail = at;
+                s.seen = true;
+            }
+        });
+    }
+
     /// The report as of `now`.
     pub fn report(&self, now: SystemTime) -> HealthReport {
         self.with(|h| {
@@ -226,9 +269,23 @@ impl HealthState {
                 })
                 .collect();
             let witness_failing = witnesses.iter().any(|w| w.ok == Some(false));
+            let sources: Vec<SourceReport> = h
+                .sources
+                .iter()
+                .map(|s| {
+                    let quiet = now.duration_since(s.last_mail).unwrap_or_default();
+                    SourceReport {
+                        name: s.name.clone(),
+                        expect_mail_within_seconds: s.within.as_secs(),
+                        last_mail_age_seconds: s.seen.then_some(quiet.as_secs()),
+                        silent: quiet > s.within,
+                    }
+                })
+                .collect();
+            let silent = sources.iter().any(|s| s.silent);
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue || search_behind || witness_failing {
+            } else if upstream_down || seal_overdue || search_behind || witness_failing || silent {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -241,6 +298,7 @@ impl HealthState {
                 upstreams,
                 search,
                 witnesses,
+                sources,
             }
         })
     }
@@ -252,8 +310,9 @@ impl HealthState {
 pub enum Status {
     /// Everything works.
     Ok,
-    /// Mail is archived, but an upstream is down, the seal is late or the
-    /// search index lags or fails.
+    /// Mail is archived, but an upstream is down, the seal is late, the
+    /// search index lags or fails, a witness fails or a source has gone
+    /// silent.
     Degraded,
     /// The archive cannot commit: no mail is being accepted.
     Fail,
@@ -279,6 +338,8 @@ pub struct HealthReport {
     /// Time-stamp authorities and the seal mailer; a failing one makes
     /// the status `degraded` (mail is still archived and sealed).
     pub witnesses: Vec<WitnessReport>,
+    /// One entry per listener with an `expect_mail_within`.
+    pub sources: Vec<SourceReport>,
 }
 
 /// The search index in `/healthz`.
@@ -309,6 +370,19 @@ pub struct WitnessReport {
     pub last_success_age_seconds: Option<u64>,
     /// Why the latest attempt failed.
     pub error: Option<String>,
+}
+
+/// A listener expected to archive mail, in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    /// The listener's name.
+    pub name: String,
+    /// Its `expect_mail_within`, in seconds.
+    pub expect_mail_within_seconds: u64,
+    /// Seconds since its latest archived message; `null` before any since start.
+    pub last_mail_age_seconds: Option<u64>,
+    /// Nothing archived within the expected time: status `degraded`.
+    pub silent: bool,
 }
 
 /// One upstream in `/healthz`.

@@ -54,3 +54,4 @@ pub mod smtp;
 pub mod timestamp;
 pub mod tls;
 pub mod transport;
+pub mod web;

@@ -178,6 +178,11 @@ struct Metrics {
     witness_results: Family<WitnessResultLabels, Counter>,
     /// Unix time of a witness's last success.
     witness_last_success: Family<WitnessLabels, Gauge>,
+    /// Per listener with `expect_mail_within`: 1 while it has archived
+    /// nothing for longer than that.
+    listener_silent: Family<ListenerLabels, Gauge>,
+    /// Per listener: Unix time of the latest message archived through it.
+    last_mail: Family<ListenerLabels, Gauge>,
 }
 
 impl Metrics {
@@ -203,6 +208,8 @@ impl Metrics {
             witness_pending: Family::default(),
             witness_results: Family::default(),
             witness_last_success: Family::default(),
+            listener_silent: Family::default(),
+            last_mail: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -286,6 +293,16 @@ impl Metrics {
             "Unix time a witness last took a seal",
             m.witness_last_success.clone(),
         );
+        r.register(
+            "listener_silent",
+            "1 while a listener has archived nothing for longer than its expect_mail_within",
+            m.listener_silent.clone(),
+        );
+        r.register(
+            "last_mail_timestamp_seconds",
+            "Unix time of the latest message archived through the listener",
+            m.last_mail.clone(),
+        );
         m
     }
 }
@@ -304,6 +321,17 @@ pub fn message_archived(listener_name: &str, bytes: u64) {
     let labels = listener(listener_name);
     METRICS.messages.get_or_create(&labels).inc();
     METRICS.bytes.get_or_create(&labels).inc_by(bytes);
+    let now = SystemTime::now();
+    let unix = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    METRICS
+        .last_mail
+        .get_or_create(&labels)
+        .set(i64::try_from(unix.as_secs()).unwrap_or(i64::MAX));
+    if let Some(health) = HealthState::installed() {
+        health.mail_archived(listener_name, now);
+    }
 }
 
 /// The upstream behind `listener` answered a transaction with `code`.
@@ -455,6 +483,15 @@ impl Drop for ConnectionGuard {
 
 /// The current values in OpenMetrics text format ([`CONTENT_TYPE`]).
 pub fn render() -> Result<String, fmt::Error> {
+    // Silence is a matter of time passing, not of an event: read it now.
+    if let Some(health) = HealthState::installed() {
+        for source in health.report(SystemTime::now()).sources {
+            METRICS
+                .listener_silent
+                .get_or_create(&listener(&source.name))
+                .set(i64::from(source.silent));
+        }
+    }
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &METRICS.registry)?;
     Ok(out)

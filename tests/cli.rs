@@ -306,3 +306,105 @@ fn check_config_lists_every_problem_with_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Runs `mailseal --archive ARCH user --users-file FILE ARGS` with `stdin`.
+fn user_cmd(archive: &Path, users: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
+        .arg("--archive")
+        .arg(archive)
+        .arg("user")
+        .arg("--users-file")
+        .arg(users)
+        .args(args)
+        .env_remove("MAILSEAL_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn user_changes_are_audit_records_before_they_take_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("arch");
+    let users = dir.path().join("users.toml");
+    let o = user_cmd(
+        &arch,
+        &users,
+        &[
+            "add",
+            "anna",
+            "--role",
+            "auditor",
+            "--domain",
+            "Corp.Example",
+            "--four-eyes",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let file = std::fs::read_to_string(&users).unwrap();
+    assert!(
+        file.contains("$argon2id$") && !file.contains("horse"),
+        "{file}"
+    );
+    assert!(file.contains("corp.example") && file.contains("four_eyes = true"));
+
+    let o = user_cmd(&arch, &users, &["add", "bob", "--role", "nobody"], "x\n");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = user_cmd(
+        &arch,
+        &users,
+        &["add", "anna", "--role", "user"],
+        "another password\n",
+    );
+    assert_eq!(o.status.code(), Some(2), "a second anna: {}", text(&o));
+    let o = user_cmd(&arch, &users, &["passwd", "anna"], "short\n");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = user_cmd(&arch, &users, &["disable", "anna"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = user_cmd(&arch, &users, &["list"], "");
+    assert!(
+        text(&o).contains("anna\tauditor\tlocal\tdisabled"),
+        "{}",
+        text(&o)
+    );
+
+    // Two changes, two audit records naming the Unix user; the chain verifies.
+    let o = mailseal(&arch, &["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let archive = mailseal::archive::Archive::open_dir(&arch).unwrap();
+    let reader = archive.reader();
+    let audits: Vec<_> = reader
+        .summaries()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.kind == "audit")
+        .map(|s| reader.record(s.seq).unwrap().0)
+        .collect();
+    archive.close().unwrap();
+    assert_eq!(audits.len(), 2);
+    for (r, want) in audits
+        .iter()
+        .zip(["added anna as auditor", "disabled anna"])
+    {
+        assert_eq!(r.format, 2);
+        let mailseal::archive::record::RecordBody::Audit(e) = &r.body else {
+            panic!("not an audit body");
+        };
+        assert_eq!((e.action.as_str(), e.via.as_str()), ("user-change", "cli"));
+        assert!(e.actor.contains("uid "), "{}", e.actor);
+        assert!(e.detail.as_deref().unwrap().starts_with(want));
+    }
+    let o = mailseal(&arch, &["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

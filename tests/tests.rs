@@ -46,3 +46,5 @@ mod layers;
 mod proofs;
 // Time stamps from a local TSA and seals mailed to a witness (issue 16).
 mod witness;
+// The web interface: security over HTTP, and real Chromium driving the pages.
+mod web;

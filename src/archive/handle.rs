@@ -305,6 +305,24 @@ impl Archive {
         rx.await.map_err(|_| ArchiveError::Closed)?
     }
 
+    /// Appends an audit record; returns once it is durable, so the caller
+    /// may serve what the record describes only afterwards.
+    pub async fn append_audit(
+        &self,
+        event: super::audit::AuditEvent,
+    ) -> Result<Appended, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        let request = Request::Audit {
+            event: Box::new(event),
+            reply,
+        };
+        let rx = match self.try_send(request)? {
+            None => rx,
+            Some(request) => self.send_blocking(request, rx).await?,
+        };
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
     /// Queues `request` without blocking; gives it back when the queue is
     /// full.
     fn try_send(&self, request: Request) -> Result<Option<Request>, ArchiveError> {

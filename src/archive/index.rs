@@ -609,6 +609,10 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.kind = "key-rotation".into();
             s.source_name = format!("seal key {}", &k.new_key[..16.min(k.new_key.len())]);
         }
+        RecordBody::Audit(a) => {
+            s.kind = "audit".into();
+            s.source_name = format!("{} by {}", a.action, a.actor);
+        }
     }
     s
 }

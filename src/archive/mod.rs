@@ -4,6 +4,7 @@
 //! and rebuildable. All appends go through one writer thread (`writer`) that
 //! group-commits: one `fdatasync` for every batch of concurrent appends.
 
+pub mod audit;
 pub mod chain;
 pub mod content;
 pub mod filter;

@@ -43,6 +43,9 @@ pub enum RecordBody {
     Outcome(Outcome),
     /// The seal key changed (format 2): signed by the old and the new key.
     KeyRotation(super::keys::KeyRotation),
+    /// An access to the archive or a change of who may access it (format 2,
+    /// see [`super::audit`]).
+    Audit(Box<super::audit::AuditEvent>),
 }
 
 impl RecordBody {
@@ -52,6 +55,7 @@ impl RecordBody {
             RecordBody::Message(_) => "message",
             RecordBody::Outcome(_) => "outcome",
             RecordBody::KeyRotation(_) => "key-rotation",
+            RecordBody::Audit(_) => "audit",
         }
     }
 
@@ -59,7 +63,7 @@ impl RecordBody {
     pub fn since_format(&self) -> u32 {
         match self {
             RecordBody::Message(_) | RecordBody::Outcome(_) => 1,
-            RecordBody::KeyRotation(_) => 2,
+            RecordBody::KeyRotation(_) | RecordBody::Audit(_) => 2,
         }
     }
 }

@@ -324,6 +324,18 @@ impl Walk {
         };
         self.tree.record(at, &record);
         let seq = record.seq;
+        if record.format < record.body.since_format() {
+            self.problem(
+                at,
+                Some(seq),
+                "unknown-field",
+                format!(
+                    "a record of format {} cannot hold this body (format {} or later)",
+                    record.format,
+                    record.body.since_format()
+                ),
+            );
+        }
         if chain::link(
             &chain::parse_hex(&record.prev_hash).unwrap_or(GENESIS),
             bytes,

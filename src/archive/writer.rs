@@ -116,6 +116,13 @@ pub enum Request {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Appended, ArchiveError>>,
     },
+    /// Append an audit record.
+    Audit {
+        /// What happened.
+        event: Box<super::audit::AuditEvent>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Appended, ArchiveError>>,
+    },
     /// Seal the chain head, if it moved since the last seal.
     Seal {
         /// Where the answer goes: the new seal, or `None` when nothing changed.
@@ -455,6 +462,24 @@ impl Writer {
                             Headers::default(),
                         ));
                     }
+                    Request::Audit { event, reply } => {
+                        let (record, hash, at) =
+                            self.write_record(&mut out, &mut pos, RecordBody::Audit(event))?;
+                        replies.push(Answer::Appended(
+                            reply,
+                            Appended {
+                                seq: record.seq,
+                                hash,
+                                deduplicated: false,
+                            },
+                        ));
+                        staged.push(Staged::Record(
+                            Box::new(record),
+                            hash,
+                            at,
+                            Headers::default(),
+                        ));
+                    }
                     // `run` takes rebuilds out of every batch.
                     Request::Reindex { reply } => drop(reply.send(Err(ArchiveError::Other(
                         "a reindex request reached a write batch".into(),
@@ -537,7 +562,7 @@ impl Writer {
         body: RecordBody,
     ) -> io::Result<(Record, [u8; 32], Location)> {
         let record = Record {
-            format: RECORD_FORMAT,
+            format: RECORD_FORMAT.max(body.since_format()),
             seq: self.head_seq + 1,
             time: now(),
             prev_hash: hex::encode(self.head_hash),
@@ -714,9 +739,9 @@ fn classify(e: io::Error) -> ArchiveError {
 
 fn fail(r: Request, err: ArchiveError) {
     match r {
-        Request::Message { reply, .. } | Request::Outcome { reply, .. } => {
-            drop(reply.send(Err(err)))
-        }
+        Request::Message { reply, .. }
+        | Request::Outcome { reply, .. }
+        | Request::Audit { reply, .. } => drop(reply.send(Err(err))),
         Request::Seal { reply } => drop(reply.send(Err(err))),
         Request::TimeStamp { reply, .. } => drop(reply.send(Err(err))),
         Request::RotateKey { reply, .. } => drop(reply.send(Err(err))),

@@ -3,6 +3,7 @@
 //! Every command returns the process exit code (0 ok, 1 verification found a
 //! problem); errors become exit code 2 in `main`.
 
+mod audit;
 mod filter;
 mod imap_import;
 mod inspect;
@@ -14,6 +15,7 @@ mod run;
 mod search;
 mod store;
 mod target;
+mod users;
 
 use std::path::PathBuf;
 
@@ -166,6 +168,20 @@ pub enum Command {
     Reindex,
     /// Hash a password (read from stdin) for `[[journal]] auth_users`.
     HashPassword,
+    /// The web interface's users and roles.
+    User(users::UserArgs),
+    /// The audit trail: who logged in, searched, read or exported what.
+    Audit {
+        /// Only records from this day (YYYY-MM-DD) or time (RFC 3339) on.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records whose actor (login or Unix user) contains this.
+        #[arg(long)]
+        user: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Export formats.
@@ -287,6 +303,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 } => imap_import::run(&target, args),
                 Command::Import { what } => store::import(&target, what),
                 Command::Reindex => store::reindex(&target),
+                Command::User(args) => users::run(&config, args),
+                Command::Audit { since, user, json } => audit::run(&target, since, user, json),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),
             }
         }

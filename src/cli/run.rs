@@ -39,6 +39,7 @@ pub fn daemon(config: Config) -> anyhow::Result<u8> {
     // writer and the proxy sessions report to it through `crate::metrics`.
     let health = HealthState::new(config.archive.seal_interval, upstream_names(&config));
     health.set_search_max_lag(config.search.max_lag);
+    expect_mail(&config, &health);
     if !health.install() {
         tracing::warn!("a health state was already installed; /healthz may not see this daemon");
     }
@@ -111,6 +112,9 @@ async fn serve(
     }
     spawn_witnesses(config, archive, &shutdown)?;
     start_listeners(config, archive, &shutdown).await?;
+    if config.web.enabled {
+        start_web(config, archive, &shutdown).await?;
+    }
     // The CLI's way to this daemon, bound after the listeners: whoever
     // reaches it finds every listener bound. Not on the mail path: without
     // it the daemon still archives, and the CLI reads the files itself.
@@ -192,6 +196,22 @@ async fn start_listeners(
     Ok(())
 }
 
+/// Binds the web interface (loading its certificate) and serves it; its
+/// audit trail goes to the daemon's archive.
+async fn start_web(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+    use crate::web::{Web, WebSettings, listen::WebListener, store::ArchiveMail, trail::Trail};
+    let store = std::sync::Arc::new(ArchiveMail::new(archive.clone()));
+    let web = Web::new(
+        WebSettings::from_config(&config.web),
+        store,
+        Trail::new(archive.clone()),
+    );
+    let listener = WebListener::bind(&config.web, web).await?;
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = config.web.tls.is_some(), "web interface");
+    listener.serve(shutdown);
+    Ok(())
+}
+
 /// Logs SIGHUP instead of dying of it: `kill -HUP` or a log rotation
 /// script must not stop the daemon without a drain and a seal.
 async fn ignore_hangup(token: CancellationToken) {
@@ -212,6 +232,28 @@ async fn ignore_hangup(token: CancellationToken) {
     }
     #[cfg(not(unix))]
     token.cancelled().await;
+}
+
+/// Tells the health state which listeners must archive mail regularly.
+fn expect_mail(config: &Config, health: &HealthState) {
+    let now = std::time::SystemTime::now();
+    let smtp = config
+        .smtp_proxy
+        .iter()
+        .map(|l| (&l.name, l.expect_mail_within));
+    let journal = config
+        .journal
+        .iter()
+        .map(|l| (&l.name, l.expect_mail_within));
+    let imap = config
+        .imap_proxy
+        .iter()
+        .map(|l| (&l.name, l.expect_mail_within));
+    for (name, within) in smtp.chain(journal).chain(imap) {
+        if let Some(within) = within {
+            health.expect_mail(name, within, now);
+        }
+    }
 }
 
 /// The names `/healthz` lists upstreams by: the proxy listeners' names,

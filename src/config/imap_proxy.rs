@@ -81,6 +81,9 @@ pub(crate) struct RawImapProxy {
     /// Concurrent client connections.
     #[serde(default = "default_max_connections")]
     max_connections: usize,
+    /// Archiving nothing for this long degrades `/healthz` (a silent source).
+    #[serde(default, deserialize_with = "value::optional_duration")]
+    expect_mail_within: Option<Duration>,
     /// Captured messages waiting for the archive, per session.
     #[serde(default = "default_capture_queue")]
     capture_queue: usize,
@@ -133,6 +136,9 @@ pub struct ImapProxyConfig {
     pub timeout_idle: Duration,
     /// Concurrent client connections.
     pub max_connections: usize,
+    /// No mail archived through this listener for this long is a
+    /// problem (`/healthz` degraded, the status page, `/metrics`).
+    pub expect_mail_within: Option<Duration>,
     /// Captured messages waiting for the archive per session; when full, the
     /// session waits (backpressure) instead of buffering more.
     pub capture_queue: usize,
@@ -156,6 +162,7 @@ impl ImapProxyConfig {
             complete_partial_fetches: true,
             timeout_idle: DEFAULT_TIMEOUT_IDLE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            expect_mail_within: None,
             capture_queue: DEFAULT_CAPTURE_QUEUE,
             max_literal_size: DEFAULT_MAX_LITERAL_SIZE,
         }
@@ -185,6 +192,9 @@ impl RawImapProxy {
         check::folder_list(p, flags, &self.skip_append_special_use, true);
         let timeout_idle = check::nonzero(p, at.key("timeout_idle"), self.timeout_idle);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
+        if self.expect_mail_within.is_some_and(|d| d.is_zero()) {
+            p.push(at.key("expect_mail_within"), "must be longer than zero");
+        }
         let capture_queue = check::positive(p, at.key("capture_queue"), self.capture_queue);
         let max_literal_size =
             check::positive(p, at.key("max_literal_size"), self.max_literal_size);
@@ -198,6 +208,7 @@ impl RawImapProxy {
             complete_partial_fetches: self.complete_partial_fetches,
             timeout_idle: timeout_idle?,
             max_connections: max_connections?,
+            expect_mail_within: self.expect_mail_within,
             capture_queue: capture_queue?,
             max_literal_size: max_literal_size?,
         })

@@ -64,6 +64,9 @@ pub(crate) struct RawJournal {
     /// Concurrent connections.
     #[serde(default = "default_max_connections")]
     max_connections: usize,
+    /// Archiving nothing for this long degrades `/healthz` (a silent source).
+    #[serde(default, deserialize_with = "value::optional_duration")]
+    expect_mail_within: Option<Duration>,
     /// Waiting for a command.
     #[serde(
         default = "default_timeout_command",
@@ -140,6 +143,9 @@ pub struct JournalConfig {
     pub max_message_size: u64,
     /// Concurrent connections; more are refused with 421.
     pub max_connections: usize,
+    /// No mail archived through this listener for this long is a
+    /// problem (`/healthz` degraded, the status page, `/metrics`).
+    pub expect_mail_within: Option<Duration>,
     /// Waiting for a command.
     pub timeout_command: Duration,
     /// Between two reads of DATA.
@@ -162,6 +168,7 @@ impl JournalConfig {
             auth_users: Vec::new(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            expect_mail_within: None,
             timeout_command: DEFAULT_TIMEOUT_COMMAND,
             timeout_data_block: DEFAULT_TIMEOUT_DATA_BLOCK,
             min_data_rate: DEFAULT_MIN_DATA_RATE,
@@ -204,6 +211,9 @@ impl RawJournal {
         let max_message_size =
             check::positive(p, at.key("max_message_size"), self.max_message_size);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
+        if self.expect_mail_within.is_some_and(|d| d.is_zero()) {
+            p.push(at.key("expect_mail_within"), "must be longer than zero");
+        }
         let timeout_command = check::nonzero(p, at.key("timeout_command"), self.timeout_command);
         let timeout_data_block =
             check::nonzero(p, at.key("timeout_data_block"), self.timeout_data_block);
@@ -220,6 +230,7 @@ impl RawJournal {
             auth_users: auth_users?,
             max_message_size: max_message_size?,
             max_connections: max_connections?,
+            expect_mail_within: self.expect_mail_within,
             timeout_command: timeout_command?,
             timeout_data_block: timeout_data_block?,
             min_data_rate: self.min_data_rate,

@@ -40,6 +40,7 @@ mod smtp_proxy;
 mod timestamp;
 mod upstream;
 mod value;
+mod web;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -65,6 +66,7 @@ pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
 pub use timestamp::TimestampConfig;
 pub use upstream::{LegTls, Target, Upstream};
 pub use value::{HostPort, TlsMode};
+pub use web::{DEFAULT_USERS_FILE, WebConfig, WebTls};
 
 use document::Document;
 use problem::{At, Problems};
@@ -112,6 +114,9 @@ struct RawConfig {
     /// `[seal_mail]`.
     #[serde(default)]
     seal_mail: Option<seal_mail::RawSealMail>,
+    /// `[web]`.
+    #[serde(default)]
+    web: web::RawWeb,
 }
 
 /// The validated configuration.
@@ -141,6 +146,8 @@ pub struct Config {
     pub timestamp: Vec<TimestampConfig>,
     /// Seals mailed to witnesses; `None` when off.
     pub seal_mail: Option<SealMailConfig>,
+    /// The web interface.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -202,6 +209,7 @@ impl Config {
             search: SearchConfig::default(),
             timestamp: Vec::new(),
             seal_mail: None,
+            web: WebConfig::default(),
         }
     }
 }
@@ -243,6 +251,7 @@ impl RawConfig {
             Some(some) => some,
             None => None,
         };
+        let web = self.web.validate(p);
         if !all_ok {
             return None;
         }
@@ -259,6 +268,7 @@ impl RawConfig {
             search: self.search.validate(),
             timestamp,
             seal_mail,
+            web: web?,
         })
     }
 
@@ -290,6 +300,10 @@ impl RawConfig {
     /// Two listeners cannot bind the same address (port 0 picks a free one).
     fn check_addresses(&self, p: &mut Problems) {
         let listens = std::iter::once(("http".to_owned(), self.http.active_listen()))
+            .chain(std::iter::once((
+                "web".to_owned(),
+                self.web.active_listen(),
+            )))
             .chain(each("smtp_proxy", &self.smtp_proxy, |r| r.listen()))
             .chain(each("journal", &self.journal, |r| r.listen()))
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()))

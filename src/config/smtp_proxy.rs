@@ -103,6 +103,9 @@ pub(crate) struct RawSmtpProxy {
     /// Concurrent client connections.
     #[serde(default = "default_max_connections")]
     max_connections: usize,
+    /// Archiving nothing for this long degrades `/healthz` (a silent source).
+    #[serde(default, deserialize_with = "value::optional_duration")]
+    expect_mail_within: Option<Duration>,
     /// Connecting to the upstream (and its greeting).
     #[serde(
         default = "default_timeout_connect",
@@ -185,6 +188,9 @@ pub struct SmtpProxyConfig {
     pub max_message_size: u64,
     /// Concurrent client connections; more are refused with 421.
     pub max_connections: usize,
+    /// No mail archived through this listener for this long is a
+    /// problem (`/healthz` degraded, the status page, `/metrics`).
+    pub expect_mail_within: Option<Duration>,
     /// Connecting to the upstream, including its greeting.
     pub timeout_connect: Duration,
     /// Waiting for a command from the client or a reply from the upstream.
@@ -212,6 +218,7 @@ impl SmtpProxyConfig {
             xforward: false,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            expect_mail_within: None,
             timeout_connect: DEFAULT_TIMEOUT_CONNECT,
             timeout_command: DEFAULT_TIMEOUT_COMMAND,
             timeout_data_block: DEFAULT_TIMEOUT_DATA_BLOCK,
@@ -242,6 +249,9 @@ impl RawSmtpProxy {
         let max_message_size =
             check::positive(p, at.key("max_message_size"), self.max_message_size);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
+        if self.expect_mail_within.is_some_and(|d| d.is_zero()) {
+            p.push(at.key("expect_mail_within"), "must be longer than zero");
+        }
         let timeout_connect = check::nonzero(p, at.key("timeout_connect"), self.timeout_connect);
         let timeout_command = check::nonzero(p, at.key("timeout_command"), self.timeout_command);
         let timeout_data_block =
@@ -258,6 +268,7 @@ impl RawSmtpProxy {
             xforward: self.xforward,
             max_message_size: max_message_size?,
             max_connections: max_connections?,
+            expect_mail_within: self.expect_mail_within,
             timeout_connect: timeout_connect?,
             timeout_command: timeout_command?,
             timeout_data_block: timeout_data_block?,

@@ -100,6 +100,13 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
     })
 }
 
+/// Reads an optional humantime duration (absent: `None`).
+pub(crate) fn optional_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
 /// Reads `IP:port`.
 pub(crate) fn socket_addr<'de, D: Deserializer<'de>>(
     d: D,

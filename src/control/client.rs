@@ -213,6 +213,26 @@ impl Client {
         }
     }
 
+    /// `audit`: calls `each` with every audit record that matches, and
+    /// its chain hash.
+    pub async fn audit(
+        &self,
+        since: Option<String>,
+        user: Option<String>,
+        each: &mut dyn FnMut(Record, String) -> io::Result<()>,
+    ) -> Result<(), ClientError> {
+        let mut conn = self.open(Command::Audit { since, user }).await?;
+        loop {
+            match conn.next().await? {
+                (Reply::Record { record, hash, .. }, _) => {
+                    each(*record, hash).map_err(ClientError::Output)?
+                }
+                (Reply::Done, _) => return Ok(()),
+                (other, _) => return Err(unexpected(&other)),
+            }
+        }
+    }
+
     /// `search --check`: the report (JSON) and whether it was repaired.
     pub async fn search_check(
         &self,
@@ -225,6 +245,15 @@ impl Client {
         };
         conn.done().await?;
         Ok(answer)
+    }
+
+    /// Has the daemon record `detail` as a `user-change` by this user.
+    pub async fn note_user_change(&self, detail: String) -> Result<(), ClientError> {
+        let command = Command::Note {
+            action: crate::archive::audit::action::USER_CHANGE.to_owned(),
+            detail,
+        };
+        self.open(command).await?.done().await
     }
 
     /// `reindex`: returns the number of records indexed.

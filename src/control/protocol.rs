@@ -218,10 +218,26 @@ pub enum Command {
     Import,
     /// Rebuild the index from the segments.
     Reindex,
+    /// The audit records (`mailseal audit`), as `record` frames; reading
+    /// them is itself recorded.
+    Audit {
+        /// Only records from this day (`YYYY-MM-DD`) or time on.
+        since: Option<String>,
+        /// Only records whose actor contains this (case-insensitive).
+        user: Option<String>,
+    },
+    /// Record a change made outside the daemon (`mailseal user`) in the
+    /// trail, naming the calling Unix user, before the change is made.
+    Note {
+        /// The audit action; only `user-change` is taken.
+        action: String,
+        /// What was changed.
+        detail: String,
+    },
 }
 
 impl Command {
-    /// The command's name, for logs (and the coming audit records).
+    /// The command's name, for logs.
     pub fn name(&self) -> &'static str {
         match self {
             Command::List { .. } => "list",
@@ -233,6 +249,8 @@ impl Command {
             Command::SearchCheck { .. } => "search-check",
             Command::Import => "import",
             Command::Reindex => "reindex",
+            Command::Audit { .. } => "audit",
+            Command::Note { .. } => "note",
         }
     }
 }

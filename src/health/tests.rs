@@ -71,3 +71,29 @@ fn metrics_feed_the_installed_state() {
     let text = crate::metrics::render().unwrap();
     assert_eq!(crate::metrics::tests::sample(&text, up), Some(1.0));
 }
+
+#[test]
+fn a_source_silent_longer_than_expected_degrades() {
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let health = HealthState::new(Duration::from_secs(3600), []);
+    health.set_archive_writable(true);
+    health.sealed(t0);
+    health.expect_mail("journal", Duration::from_secs(600), t0);
+    let at = |s| health.report(t0 + Duration::from_secs(s));
+    let fresh = at(600);
+    assert_eq!(fresh.status, Status::Ok);
+    assert_eq!(fresh.sources[0].last_mail_age_seconds, None);
+    // Never delivered since start: silent once the time is up.
+    let never = at(601);
+    assert_eq!(
+        (never.status, never.sources[0].silent),
+        (Status::Degraded, true)
+    );
+    health.mail_archived("journal", t0 + Duration::from_secs(601));
+    health.mail_archived("elsewhere", t0 + Duration::from_secs(601));
+    let back = at(700);
+    assert_eq!((back.status, back.sources[0].silent), (Status::Ok, false));
+    assert_eq!(back.sources[0].last_mail_age_seconds, Some(99));
+    assert_eq!(back.sources.len(), 1);
+    assert_eq!(at(1202).status, Status::Degraded);
+}

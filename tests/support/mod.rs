@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod daemon;
 pub mod docs;
 pub mod dovecot;
+pub mod http;
 pub mod mount;
 pub mod netns;
 pub mod pop3_server;
@@ -16,6 +17,8 @@ pub mod sink;
 pub mod smtp;
 pub mod tsa;
 pub mod verifiers;
+pub mod web;
+pub mod webdriver;
 
 use std::time::{Duration, Instant};
 

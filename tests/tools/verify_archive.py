@@ -189,9 +189,29 @@ def check_stamp(stamp, seal, cas):
     return False
 
 
+AUDIT_FIELDS = ["type", "action", "outcome", "via", "actor", "role", "peer", "session",
+                "query", "records", "detail", "count", "span"]
+
+
+def check_audit(rec):
+    """An audit record (format 2, section 2.2): exactly the documented fields."""
+    body = rec["body"]
+    if rec["format"] < 2:
+        fail(f"record {rec['seq']}: an audit body in a format-{rec['format']} record")
+    if sorted(body) != sorted(AUDIT_FIELDS):
+        fail(f"record {rec['seq']}: audit fields {sorted(body)} are not the documented ones")
+    for name in ["action", "outcome", "via", "actor"]:
+        if not isinstance(body[name], str) or not body[name]:
+            fail(f"record {rec['seq']}: audit {name} must be a non-empty string")
+    if not all(isinstance(n, int) and n > 0 for n in body["records"]):
+        fail(f"record {rec['seq']}: audit records must be record numbers")
+    if any(n >= rec["seq"] for n in body["records"]):
+        fail(f"record {rec['seq']}: audit names a record that comes after it")
+
+
 # ---- archive -----------------------------------------------------------------
 
-BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation"}}
+BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit"}}
 FRAME_KINDS = {1: b"CRS", 2: b"CRST"}
 
 
@@ -261,6 +281,8 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
                     if not keys:
                         keys.append(body["old_key"])
                     keys.append(body["new_key"])
+                elif body["type"] == "audit":
+                    check_audit(rec)
                 prev, expect = stored, expect + 1
                 hashes[rec["seq"]] = stored
                 tree.push(stored)

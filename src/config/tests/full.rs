@@ -44,6 +44,7 @@ auth_users = [{{ user = "exchange", password_hash = "{hash}" }}]
 auth_users_file = "{users}"
 max_message_size = 1000
 max_connections = 10
+expect_mail_within = "4h"
 timeout_command = "1m"
 timeout_data_block = "2m"
 min_data_rate = 0
@@ -65,6 +66,7 @@ xclient = true
 xforward = true
 max_message_size = 2000
 max_connections = 20
+expect_mail_within = "30m"
 timeout_connect = "1s"
 timeout_command = "2s"
 timeout_data_block = "3s"
@@ -87,6 +89,7 @@ skip_append_special_use = ["\\Drafts"]
 complete_partial_fetches = false
 timeout_idle = "10m"
 max_connections = 30
+expect_mail_within = "1d"
 capture_queue = 4
 max_literal_size = 1048576
 
@@ -186,6 +189,17 @@ level = "info,mailseal::smtp=debug"
 [control]
 socket = "{d}/control.sock"
 group = "auditors"
+
+[web]
+enabled = true
+listen = "192.0.2.5:443"
+tls_cert = "{cert}"
+tls_key = "{key}"
+users_file = "{d}/users.toml"
+session_idle = "15m"
+session_absolute = "8h"
+page_size = 25
+export_max = 500
 "#,
         cert = cert.display(),
         key = key.display(),
@@ -271,13 +285,26 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(mail.mode, SealMailMode::Each);
     assert_eq!(mail.daily_at, (6, 30));
     assert_eq!(mail.to.len(), 2);
+    assert_eq!(
+        journal.expect_mail_within,
+        Some(Duration::from_secs(4 * 3600))
+    );
+    assert_eq!(mx.expect_mail_within, Some(Duration::from_secs(30 * 60)));
+    assert_eq!(imap.expect_mail_within, Some(Duration::from_secs(86400)));
+    let web = &config.web;
+    assert!(web.enabled && web.tls.is_some());
+    assert_eq!(web.listen.to_string(), "192.0.2.5:443");
+    assert_eq!(web.users_file, dir.path().join("users.toml"));
+    assert_eq!(web.session_idle, Duration::from_secs(15 * 60));
+    assert_eq!(web.session_absolute, Duration::from_secs(8 * 3600));
+    assert_eq!((web.page_size, web.export_max), (25, 500));
 }
 
 /// The keys serde knows for the section at `section` (from the message it
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" | "control" | "seal_mail" => {
+        "archive" | "http" | "log" | "control" | "seal_mail" | "web" => {
             format!("[{section}]\nzz_unknown = 1\n")
         }
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
@@ -313,6 +340,7 @@ fn every_key_is_documented_and_in_the_full_example() {
         "control",
         "timestamp",
         "seal_mail",
+        "web",
     ];
     for section in sections {
         let keys = known_keys(section);

@@ -279,11 +279,15 @@ fn zero_sizes_and_durations_are_rejected() {
         listen = "127.0.0.1:2525"
         max_message_size = 0
         max_connections = 0
+        expect_mail_within = "0s"
         [[imap_proxy]]
         name = "i"
         listen = "127.0.0.1:1143"
         upstream = "imap.example.com:993"
         max_literal_size = 0
+        [web]
+        session_idle = "0s"
+        page_size = 0
     "#;
     let errors = errors(text);
     for path in [
@@ -291,7 +295,10 @@ fn zero_sizes_and_durations_are_rejected() {
         "archive.seal_interval",
         "journal[0].max_message_size",
         "journal[0].max_connections",
+        "journal[0].expect_mail_within",
         "imap_proxy[0].max_literal_size",
+        "web.session_idle",
+        "web.page_size",
     ] {
         assert!(errors.has(path), "{path} missing from:\n{errors}");
     }
@@ -422,4 +429,16 @@ daily_at = "25:00"
     let shown = errors.to_string();
     assert!(shown.contains("SMTP AUTH sends the password"), "{shown}");
     assert!(shown.contains("duplicate name \"tsa\""), "{shown}");
+}
+
+#[test]
+fn a_web_listener_off_loopback_needs_tls_and_both_files() {
+    let open = errors("[web]\nenabled = true\nlisten = \"0.0.0.0:443\"\n");
+    assert!(open.has("web.listen"), "{open}");
+    assert!(open.to_string().contains("loopback"), "{open}");
+    // Off, or on loopback, plain HTTP is fine.
+    parse("[web]\nlisten = \"0.0.0.0:443\"\n").unwrap();
+    parse("[web]\nenabled = true\nlisten = \"[::1]:8080\"\n").unwrap();
+    let half = errors("[web]\ntls_cert = \"/nonexistent/cert.pem\"\n");
+    assert!(half.has("web.tls_key"), "{half}");
 }

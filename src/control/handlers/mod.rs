@@ -7,6 +7,7 @@
 //! channel ([`produce`]): a slow client slows the producer instead of
 //! filling memory, and a client that goes away stops it.
 
+mod audit;
 mod import;
 mod read;
 mod search;
@@ -78,6 +79,10 @@ where
             }
             import::reindex(ctx, archive, output).await
         }
+        Command::Audit { since, user } => {
+            audit::list(ctx, archive, since, user, output, token).await
+        }
+        Command::Note { action, detail } => audit::note(ctx, archive, &action, detail).await,
     }
 }
 

@@ -2,8 +2,9 @@
 //! `show` (metadata or raw bytes), `stats` and `export` (records and
 //! contents; the CLI writes the files).
 //!
-//! The audit trail of reads (next round) is one call at the top of each
-//! handler, naming `ctx.peer` and what was read.
+//! Each handler but `stats` (figures, no mail) first appends an `audit`
+//! record naming `ctx.peer` and what is read, and answers only once it is
+//! durable.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use std::sync::Arc;
 use tokio::io::AsyncWrite;
 use tokio_util::sync::CancellationToken;
 
+use super::audit::{by, record};
 use super::{ControlError, produce};
 use crate::archive::Archive;
+use crate::archive::audit::action;
 use crate::archive::filter::Filter;
 use crate::control::RequestContext;
 use crate::control::protocol::Reply;
@@ -21,12 +24,15 @@ use crate::search::SearchIndex;
 
 /// `list`: one `summary` frame per message record that passes `filter`.
 pub async fn list<W: AsyncWrite + Unpin>(
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     archive: &Archive,
     filter: Filter,
     output: &mut FrameWriter<W>,
     token: &CancellationToken,
 ) -> Result<(), ControlError> {
+    let mut event = by(ctx, action::SEARCH);
+    event.query = Some(described(&filter));
+    record(archive, event).await?;
     let reader = archive.reader();
     produce(output, token, move |out| {
         for summary in reader.iter_summaries() {
@@ -44,12 +50,15 @@ pub async fn list<W: AsyncWrite + Unpin>(
 
 /// `show ID`: the record, its hash, headers and place.
 pub async fn show<W: AsyncWrite + Unpin>(
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     archive: &Archive,
     id: u64,
     output: &mut FrameWriter<W>,
     token: &CancellationToken,
 ) -> Result<(), ControlError> {
+    let mut event = by(ctx, action::VIEW);
+    event.records = vec![id];
+    record(archive, event).await?;
     let reader = archive.reader();
     produce(output, token, move |out| {
         let (record, hash) = reader.record(id)?;
@@ -67,12 +76,15 @@ pub async fn show<W: AsyncWrite + Unpin>(
 
 /// `show ID --raw`: the message's original bytes.
 pub async fn show_raw<W: AsyncWrite + Unpin>(
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     archive: &Archive,
     id: u64,
     output: &mut FrameWriter<W>,
     token: &CancellationToken,
 ) -> Result<(), ControlError> {
+    let mut event = by(ctx, action::DOWNLOAD);
+    event.records = vec![id];
+    record(archive, event).await?;
     let reader = archive.reader();
     produce(output, token, move |out| {
         let (record, _) = reader.record(id)?;
@@ -106,13 +118,16 @@ pub async fn stats<W: AsyncWrite + Unpin>(
 /// passes `filter` followed by its content. Records appended while the
 /// export runs are left out, so the manifest's chain head covers them all.
 pub async fn export<W: AsyncWrite + Unpin>(
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     archive: &Archive,
     filter: Filter,
     query: Option<(String, Arc<SearchIndex>)>,
     output: &mut FrameWriter<W>,
     token: &CancellationToken,
 ) -> Result<(), ControlError> {
+    let mut event = by(ctx, action::EXPORT);
+    event.query = Some(described(&filter));
+    record(archive, event).await?;
     let reader = archive.reader();
     produce(output, token, move |out| {
         // `export --query`: the index says which; the filter narrows.
@@ -148,4 +163,13 @@ pub async fn export<W: AsyncWrite + Unpin>(
         Ok(())
     })
     .await
+}
+
+/// The filter as the audit record shows it: the criteria given, as JSON.
+fn described(filter: &Filter) -> String {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(filter) else {
+        return String::new();
+    };
+    map.retain(|_, v| !(v.is_null() || v.as_array().is_some_and(Vec::is_empty)));
+    serde_json::Value::Object(map).to_string()
 }
