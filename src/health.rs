@@ -1,6 +1,7 @@
 //! The daemon's health: the facts `/healthz` reports (archive writable,
-//! latest seal, what each upstream did on its last contact) and the
-//! verdict drawn from them.
+//! latest seal, what each upstream did on its last contact, what each
+//! witness (time-stamp authority, seal mailer) did last) and the verdict
+//! drawn from them.
 //!
 //! A module of its own so that the parts that know these facts and the
 //! server that reports them meet here without knowing each other: the
@@ -39,6 +40,28 @@ struct HealthInner {
     seal_current_at: SystemTime,
     /// Upstream name -> last contact, in configuration order.
     upstreams: Vec<(String, Option<UpstreamState>)>,
+    /// What the search indexer last reported; `None` until it runs.
+    search: Option<SearchReport>,
+    /// A search lag above this makes the status `degraded`
+    /// (`[search] max_lag`).
+    search_max_lag: u64,
+    /// Time-stamp authorities and the seal mailer, as they reported.
+    witnesses: Vec<WitnessState>,
+}
+
+/// What a witness (time-stamp authority, seal mailer) reported last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WitnessState {
+    /// `timestamp:NAME` or `seal_mail`.
+    name: String,
+    /// Result of the latest attempt; `None` before any.
+    ok: Option<bool>,
+    /// Seals not taken yet.
+    pending: u64,
+    /// When it last succeeded.
+    last_success: Option<SystemTime>,
+    /// Why the latest attempt failed (no credentials, no bodies).
+    error: Option<String>,
 }
 
 /// The daemon's health, shared between the parts that know it and the HTTP
@@ -63,6 +86,9 @@ impl HealthState {
             last_seal: None,
             seal_current_at: SystemTime::now(),
             upstreams: upstreams.into_iter().map(|name| (name, None)).collect(),
+            search: None,
+            search_max_lag: u64::MAX,
+            witnesses: Vec::new(),
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -86,6 +112,25 @@ impl HealthState {
         // A panic elsewhere while holding the lock leaves plain values that
         // are still meaningful, so a poisoned lock is used as it is.
         f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The lag (records) above which search makes the status `degraded`.
+    pub fn set_search_max_lag(&self, max_lag: u64) {
+        self.with(|h| h.search_max_lag = max_lag);
+    }
+
+    /// The search index has committed up to `indexed` while the archive's
+    /// head is `head`; `failing` while the indexer recovers from an error.
+    pub fn search_progress(&self, indexed: u64, head: u64, failing: bool) {
+        self.with(|h| {
+            h.search = Some(SearchReport {
+                indexed_seq: indexed,
+                head_seq: head,
+                lag: head.saturating_sub(indexed),
+                failing,
+                lagging: false,
+            })
+        });
     }
 
     /// Whether the archive currently accepts commits.
@@ -120,6 +165,34 @@ impl HealthState {
         });
     }
 
+    /// A witness reported: see [`crate::metrics::witness`].
+    pub fn witness(&self, name: &str, ok: Option<bool>, pending: u64, error: Option<&str>) {
+        self.with(|h| {
+            let i = match h.witnesses.iter().position(|w| w.name == name) {
+                Some(i) => i,
+                None => {
+                    h.witnesses.push(WitnessState {
+                        name: name.to_owned(),
+                        ok: None,
+                        pending: 0,
+                        last_success: None,
+                        error: None,
+                    });
+                    h.witnesses.len() - 1
+                }
+            };
+            let w = &mut h.witnesses[i];
+            w.pending = pending;
+            if ok.is_some() {
+                w.ok = ok;
+                w.error = error.map(str::to_owned);
+            }
+            if ok == Some(true) {
+                w.last_success = Some(SystemTime::now());
+            }
+        });
+    }
+
     /// The report as of `now`.
     pub fn report(&self, now: SystemTime) -> HealthReport {
         self.with(|h| {
@@ -136,9 +209,26 @@ impl HealthState {
                 })
                 .collect();
             let upstream_down = upstreams.iter().any(|u| u.reachable == Some(false));
+            let search = h.search.clone().map(|mut s| {
+                s.lagging = s.lag > h.search_max_lag;
+                s
+            });
+            let search_behind = search.as_ref().is_some_and(|s| s.lagging || s.failing);
+            let witnesses: Vec<WitnessReport> = h
+                .witnesses
+                .iter()
+                .map(|w| WitnessReport {
+                    name: w.name.clone(),
+                    ok: w.ok,
+                    pending_seals: w.pending,
+                    last_success_age_seconds: w.last_success.map(age),
+                    error: w.error.clone(),
+                })
+                .collect();
+            let witness_failing = witnesses.iter().any(|w| w.ok == Some(false));
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue {
+            } else if upstream_down || seal_overdue || search_behind || witness_failing {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -149,6 +239,8 @@ impl HealthState {
                 last_seal_age_seconds: seal_age,
                 seal_overdue,
                 upstreams,
+                search,
+                witnesses,
             }
         })
     }
@@ -160,7 +252,8 @@ impl HealthState {
 pub enum Status {
     /// Everything works.
     Ok,
-    /// Mail is archived, but an upstream is down or the seal is late.
+    /// Mail is archived, but an upstream is down, the seal is late or the
+    /// search index lags or fails.
     Degraded,
     /// The archive cannot commit: no mail is being accepted.
     Fail,
@@ -180,6 +273,42 @@ pub struct HealthReport {
     pub seal_overdue: bool,
     /// One entry per upstream.
     pub upstreams: Vec<UpstreamReport>,
+    /// The search index against the archive; `null` before the indexer
+    /// reports.
+    pub search: Option<SearchReport>,
+    /// Time-stamp authorities and the seal mailer; a failing one makes
+    /// the status `degraded` (mail is still archived and sealed).
+    pub witnesses: Vec<WitnessReport>,
+}
+
+/// The search index in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchReport {
+    /// Every message record up to this one is searchable.
+    pub indexed_seq: u64,
+    /// The archive's newest record.
+    pub head_seq: u64,
+    /// Records committed to the archive, not yet to the index.
+    pub lag: u64,
+    /// The indexer is recovering from an error (it reopens the index).
+    pub failing: bool,
+    /// The lag is over `[search] max_lag`: the status is `degraded`.
+    pub lagging: bool,
+}
+
+/// One witness in `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessReport {
+    /// `timestamp:NAME` or `seal_mail`.
+    pub name: String,
+    /// Result of the latest attempt; `null` before any.
+    pub ok: Option<bool>,
+    /// Seals not stamped or mailed yet.
+    pub pending_seals: u64,
+    /// Seconds since the last success; `null` before any.
+    pub last_success_age_seconds: Option<u64>,
+    /// Why the latest attempt failed.
+    pub error: Option<String>,
 }
 
 /// One upstream in `/healthz`.

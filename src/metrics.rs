@@ -30,6 +30,15 @@
 //! | `chain_length_records` | gauge | |
 //! | `archive_writable` | gauge (0/1) | |
 //! | `upstream_reachable` | gauge (0/1) | `listener` |
+//! | `search_indexed_seq` | gauge | |
+//! | `search_head_seq` | gauge | |
+//! | `search_lag_records` | gauge | |
+//! | `witness_pending_seals` | gauge | `witness` |
+//! | `witness_results_total` | counter | `witness`, `result` (`ok`, `failed`) |
+//! | `witness_last_success_timestamp_seconds` | gauge | `witness` |
+//!
+//! A witness is what takes seals off the box: a time-stamp authority
+//! (`timestamp:NAME`) or the seal mailer (`seal_mail`); see [`witness`].
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -106,6 +115,22 @@ struct ReplyLabels {
     class: &'static str,
 }
 
+/// Labels of the witness series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessLabels {
+    /// `timestamp:NAME` or `seal_mail`.
+    witness: String,
+}
+
+/// Labels of the witness result series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessResultLabels {
+    /// `timestamp:NAME` or `seal_mail`.
+    witness: String,
+    /// `ok` or `failed`.
+    result: &'static str,
+}
+
 /// Labels of the error series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
@@ -141,6 +166,18 @@ struct Metrics {
     archive_writable: Gauge<i64, AtomicI64>,
     /// Per proxy listener: 1 when the last session reached its upstream.
     upstream_reachable: Family<ListenerLabels, Gauge>,
+    /// The search index's committed record: what search can find.
+    search_indexed: Gauge<i64, AtomicI64>,
+    /// The archive's head as the search indexer last saw it.
+    search_head: Gauge<i64, AtomicI64>,
+    /// Records the search index trails the archive by.
+    search_lag: Gauge<i64, AtomicI64>,
+    /// Seals a witness has not taken yet (unstamped, unmailed).
+    witness_pending: Family<WitnessLabels, Gauge>,
+    /// Each attempt of a witness, by result.
+    witness_results: Family<WitnessResultLabels, Counter>,
+    /// Unix time of a witness's last success.
+    witness_last_success: Family<WitnessLabels, Gauge>,
 }
 
 impl Metrics {
@@ -160,6 +197,12 @@ impl Metrics {
             chain_length: Gauge::default(),
             archive_writable: Gauge::default(),
             upstream_reachable: Family::default(),
+            search_indexed: Gauge::default(),
+            search_head: Gauge::default(),
+            search_lag: Gauge::default(),
+            witness_pending: Family::default(),
+            witness_results: Family::default(),
+            witness_last_success: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -212,6 +255,36 @@ impl Metrics {
             "upstream_reachable",
             "1 when the last session reached the listener's upstream",
             m.upstream_reachable.clone(),
+        );
+        r.register(
+            "search_indexed_seq",
+            "Last record committed to the search index",
+            m.search_indexed.clone(),
+        );
+        r.register(
+            "search_head_seq",
+            "Archive head as the search indexer last saw it",
+            m.search_head.clone(),
+        );
+        r.register(
+            "search_lag_records",
+            "Records archived but not yet searchable",
+            m.search_lag.clone(),
+        );
+        r.register(
+            "witness_pending_seals",
+            "Seals a time-stamp authority or the seal mailer has not taken yet",
+            m.witness_pending.clone(),
+        );
+        r.register(
+            "witness_results",
+            "Attempts to time-stamp or mail seals, by result",
+            m.witness_results.clone(),
+        );
+        r.register(
+            "witness_last_success_timestamp_seconds",
+            "Unix time a witness last took a seal",
+            m.witness_last_success.clone(),
         );
         m
     }
@@ -303,6 +376,51 @@ pub fn upstream_contacted(listener_name: &str, reachable: bool) {
         .set(i64::from(reachable));
     if let Some(health) = HealthState::installed() {
         health.upstream_contacted(listener_name, reachable);
+    }
+}
+
+/// The search index has committed up to `indexed` of the archive's `head`;
+/// `failing` while the indexer recovers from an error.
+pub fn search_progress(indexed: u64, head: u64, failing: bool) {
+    let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    METRICS.search_indexed.set(gauge(indexed));
+    METRICS.search_head.set(gauge(head));
+    METRICS.search_lag.set(gauge(head.saturating_sub(indexed)));
+    if let Some(health) = HealthState::installed() {
+        health.search_progress(indexed, head, failing);
+    }
+}
+
+/// What a witness (time-stamp authority, seal mailer) did last: `ok` is
+/// the result of its latest attempt (`None` before any), `pending` the
+/// seals it has not taken yet. Feeds `/healthz` too.
+pub fn witness(name: &str, ok: Option<bool>, pending: u64, error: Option<&str>) {
+    let labels = WitnessLabels {
+        witness: name.to_owned(),
+    };
+    METRICS
+        .witness_pending
+        .get_or_create(&labels)
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    if let Some(ok) = ok {
+        let result = if ok { "ok" } else { "failed" };
+        let r = WitnessResultLabels {
+            witness: name.to_owned(),
+            result,
+        };
+        METRICS.witness_results.get_or_create(&r).inc();
+        if ok {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            METRICS
+                .witness_last_success
+                .get_or_create(&labels)
+                .set(i64::try_from(secs).unwrap_or(i64::MAX));
+        }
+    }
+    if let Some(health) = HealthState::installed() {
+        health.witness(name, ok, pending, error);
     }
 }
 

@@ -78,13 +78,24 @@ impl Listener {
         let tcp = TcpListener::bind(addr)
             .await
             .map_err(|source| BindError::new(name, addr, source))?;
-        Ok(Listener {
+        Ok(Listener::from_tcp(name, tcp, max_connections, busy))
+    }
+
+    /// A listener on a socket bound elsewhere (an intercepting proxy's
+    /// transparent socket, [`crate::intercept::bind`]).
+    pub fn from_tcp(
+        name: &str,
+        tcp: TcpListener,
+        max_connections: usize,
+        busy: Option<&'static [u8]>,
+    ) -> Listener {
+        Listener {
             name: name.to_owned(),
             tcp,
             limit: Arc::new(Semaphore::new(max_connections.max(1))),
             max_connections,
             busy,
-        })
+        }
     }
 
     /// The bound address (the real port when the config said port 0).

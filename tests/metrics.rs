@@ -369,9 +369,18 @@ async fn imap_captures_count_under_their_listener() {
     let out = python(APPEND_AND_FETCH, &[&args[..], &[file]].concat()).await;
     assert_eq!(out.trim(), "OK 1");
     assert_eq!(wait_archived(&s.archive, 2).await.len(), 2);
+    let listener = "{listener=\"metrics-imap\"}";
+    // The capture counts a message once its append returns, which is just
+    // after the record shows in the archive.
+    let counted = format!("mailseal_messages_archived_total{listener} 2");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !mailseal::metrics::render().unwrap().contains(&counted)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let text = mailseal::metrics::render().unwrap();
     let scrape = Scrape(text);
-    let listener = "{listener=\"metrics-imap\"}";
     let series = |name: &str| scrape.value(&format!("mailseal_{name}{listener}"));
     assert_eq!(series("messages_archived_total"), 2.0, "{}", scrape.0);
     let bytes = (seeded.len() + new.len()) as f64;

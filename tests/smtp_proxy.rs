@@ -79,7 +79,7 @@ impl Proxy {
             .filter(|s| s.kind == "outcome")
             .filter_map(|s| match reader.record(s.seq).unwrap().0.body {
                 RecordBody::Outcome(o) => Some(o),
-                RecordBody::Message(_) => None,
+                _ => None,
             })
             .collect()
     }

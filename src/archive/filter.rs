@@ -41,20 +41,20 @@ impl Filter {
             .from
             .as_deref()
             .is_none_or(|f| eq(&s.mail_from, f) || eq(&s.headers.from, f));
-        let to_ok = self.to.as_deref().is_none_or(|t| {
+        // Journal report recipients count: a Bcc recipient of an Exchange
+        // journal report is in no header and not in the envelope.
+        let rcpt = |a: &str| {
             s.rcpts
                 .iter()
                 .chain(s.headers.to.iter())
-                .any(|r| lower(r) == lower(t))
-        });
-        let addr_ok = self.address.as_deref().is_none_or(|a| {
-            eq(&s.mail_from, a)
-                || eq(&s.headers.from, a)
-                || s.rcpts
-                    .iter()
-                    .chain(s.headers.to.iter())
-                    .any(|r| lower(r) == lower(a))
-        });
+                .chain(s.journal_rcpts.iter())
+                .any(|r| lower(r) == lower(a))
+        };
+        let to_ok = self.to.as_deref().is_none_or(rcpt);
+        let addr_ok = self
+            .address
+            .as_deref()
+            .is_none_or(|a| eq(&s.mail_from, a) || eq(&s.headers.from, a) || rcpt(a));
         let subject_ok = self.subject.as_deref().is_none_or(|t| {
             s.headers
                 .subject
@@ -169,5 +169,26 @@ mod tests {
         };
         assert!(Filter::default().selects(&message));
         assert!(!Filter::default().selects(&outcome));
+    }
+
+    #[test]
+    fn journal_recipients_count_as_recipients() {
+        let s = Summary {
+            rcpts: vec!["journal@archive.example".into()],
+            journal_rcpts: vec!["ceo@example.com".into(), "board@example.com".into()],
+            ..Summary::default()
+        };
+        for a in ["CEO@example.com", "board@example.com"] {
+            let to = Filter {
+                to: Some(a.into()),
+                ..Filter::default()
+            };
+            assert!(to.matches(&s), "{a}");
+            let address = Filter {
+                address: Some(a.into()),
+                ..Filter::default()
+            };
+            assert!(address.matches(&s), "{a}");
+        }
     }
 }

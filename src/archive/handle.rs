@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -19,11 +19,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
 use super::index::{Head, Index};
+use super::keys::KeyHistory;
 use super::reader::Reader;
 use super::record::Outcome;
 use super::recovery::{catch_up, open_index};
 use super::seal::{self, Seal};
 use super::spool::{Spool, SpooledContent};
+use super::stamp::TimeStamp;
+use super::tree_file::{TREE_DIR, Tree};
 use super::writer::{ContentIn, Request, Writer};
 use super::{Appended, ArchiveError, ArchiveOptions, NewMessage, content, segment};
 
@@ -50,8 +53,11 @@ struct Inner {
     segments: PathBuf,
     /// Derived lookups (dedup checks happen before compression).
     index: Index,
-    /// Public half of the seal key.
-    public_key: VerifyingKey,
+    /// The seal key now and its history (marks of returned seal mails,
+    /// the archive id).
+    keys: RwLock<(VerifyingKey, KeyHistory)>,
+    /// The newest seal's seq, for the time-stamp and seal-mail services.
+    sealed: tokio::sync::watch::Sender<u64>,
     /// The writer's queue; `None` after close.
     tx: Mutex<Option<SyncSender<Request>>>,
     /// The writer thread, joined at close.
@@ -87,11 +93,33 @@ impl Archive {
             index.clear()?;
         }
         let head = catch_up(&segments, &index)?;
-        let seg = head.segment.max(1);
+        let events = index.key_events()?;
+        let key = super::rotate::reconcile(&options.key_file, key, &events)?;
+        let mut seg = head.segment.max(1);
+        let older = segment::version_of(&segments, seg).map_err(io_err(&segments))?;
+        if older.is_some_and(|v| v < segment::SEGMENT_FORMAT) {
+            // Never a newer frame in an older segment: it is closed.
+            tracing::info!(segment = seg, "closing a segment of an older format");
+            seg += 1;
+        }
         let (file, offset) = segment::open_for_append(&segments, seg).map_err(io_err(&segments))?;
+        let tree_dir = options.path.join(TREE_DIR);
+        let tree = Tree::open(&tree_dir, head.seq, |from| {
+            let it = index.summaries_from(from).map_err(std::io::Error::other)?;
+            Ok(it.map(|s| {
+                let s = s.map_err(std::io::Error::other)?;
+                super::chain::parse_hex(&s.hash)
+                    .ok_or_else(|| std::io::Error::other(format!("record {}: bad hash", s.seq)))
+            }))
+        })
+        .map_err(io_err(&tree_dir))?;
         let last_seal = index.last_seal()?;
         report_open(&head, last_seal.as_ref());
-        let sealed_seq = last_seal.map(|s| s.seq);
+        let mut history = KeyHistory::from_events(events);
+        if history.first.is_none() {
+            history.first = index.seals()?.first().map(|s| s.public_key.clone());
+        }
+        let sealed_seq = last_seal.as_ref().map(|s| s.seq);
         let writer = Writer {
             dir: segments.clone(),
             file,
@@ -100,6 +128,8 @@ impl Archive {
             head_seq: head.seq,
             head_hash: super::chain::parse_hex(&head.hash).unwrap_or(super::chain::GENESIS),
             sealed_seq,
+            moved: sealed_seq != Some(head.seq),
+            tree,
             index: index.clone(),
             key: key.clone(),
             max_segment: options.segment_max_bytes,
@@ -116,7 +146,8 @@ impl Archive {
                 options: options.clone(),
                 segments,
                 index,
-                public_key: key.verifying_key(),
+                keys: RwLock::new((key.verifying_key(), history)),
+                sealed: tokio::sync::watch::Sender::new(sealed_seq.unwrap_or(0)),
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
             }),
@@ -143,7 +174,86 @@ impl Archive {
 
     /// The seal key's public half.
     pub fn public_key(&self) -> VerifyingKey {
-        self.inner.public_key
+        self.keys().0
+    }
+
+    /// The seal key now and the key history.
+    pub fn keys(&self) -> (VerifyingKey, KeyHistory) {
+        match self.inner.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The archive's id (its first seal key, hex), which marks its seal
+    /// mails.
+    pub fn archive_id(&self) -> String {
+        let (key, history) = self.keys();
+        history.archive_id(&key)
+    }
+
+    /// True when `head` is marked as one of this archive's seal mails.
+    fn is_own_seal_mail(&self, head: &[u8]) -> bool {
+        let (key, history) = self.keys();
+        let mut keys: Vec<VerifyingKey> = history
+            .keys()
+            .iter()
+            .filter_map(|k| super::keys::parse_key(k))
+            .collect();
+        keys.push(key);
+        super::mark::is_marked(head, &history.archive_id(&key), &keys)
+    }
+
+    /// Watches the newest seal's seq (changes on every new seal).
+    pub fn seals_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.sealed.subscribe()
+    }
+
+    /// Stores a checked time stamp of a seal; returns once durable.
+    pub async fn append_timestamp(&self, stamp: TimeStamp) -> Result<(), ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.send(Request::TimeStamp { stamp, reply }))
+            .await
+            .map_err(|_| ArchiveError::Closed)??;
+        rx.await.map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Rotates the seal key (`mailseal key rotate-seal`): seals with the
+    /// old key, appends the key-rotation record signed by both, seals with
+    /// the new key and replaces the key file. Blocking.
+    pub fn rotate_key_blocking(&self) -> Result<(super::Appended, Seal), ArchiveError> {
+        let key_file = self.inner.options.key_file.clone();
+        let new_key = super::rotate::prepare(&key_file)?;
+        let (reply, rx) = oneshot::channel();
+        let request = Request::RotateKey {
+            new_key: Box::new(new_key.clone()),
+            reply,
+        };
+        let result = self
+            .send(request)
+            .and_then(|()| rx.blocking_recv().map_err(|_| ArchiveError::Closed)?);
+        let (appended, seal) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                super::rotate::abandon(&key_file);
+                return Err(e);
+            }
+        };
+        super::rotate::finish(&key_file)?;
+        if let Ok(mut k) = self.inner.keys.write() {
+            let old = hex::encode(k.0.as_bytes());
+            k.1.first.get_or_insert(old.clone());
+            k.1.events.push(super::keys::KeyEvent {
+                seq: appended.seq,
+                old_key: old,
+                new_key: seal.public_key.clone(),
+            });
+            k.0 = new_key.verifying_key();
+        }
+        self.inner.sealed.send_replace(seal.seq);
+        tracing::info!(seq = appended.seq, key = %seal.public_key, "seal key rotated");
+        Ok((appended, seal))
     }
 
     /// Read access through the live index.
@@ -226,7 +336,11 @@ impl Archive {
         tokio::task::spawn_blocking(move || this.send(Request::Seal { reply }))
             .await
             .map_err(|_| ArchiveError::Closed)??;
-        rx.await.map_err(|_| ArchiveError::Closed)?
+        let sealed = rx.await.map_err(|_| ArchiveError::Closed)??;
+        if let Some(s) = &sealed {
+            self.inner.sealed.send_replace(s.seq);
+        }
+        Ok(sealed)
     }
 
     /// Drops the index and rebuilds it from the segments while the archive
@@ -312,7 +426,9 @@ impl Archive {
             mut content,
             evidence,
         } = msg;
-        let headers = header_fields(&mut content);
+        let (headers, quiet) = header_fields(&mut content, |head| {
+            super::mark::has_mark_field(head) && self.is_own_seal_mail(head)
+        });
         let content = self.prepare(content)?;
         let evidence = evidence.map(|e| self.prepare(e)).transpose()?;
         let (reply, rx) = oneshot::channel();
@@ -321,6 +437,7 @@ impl Archive {
             content,
             evidence,
             headers,
+            quiet,
             reply,
         };
         Ok((request, rx))
@@ -367,6 +484,17 @@ impl Archive {
             .imap_highest_uid(user, mailbox, uidvalidity)?)
     }
 
+    /// The record holding a whole POP3 message (upstream `host:port`,
+    /// user, UIDL), if any.
+    pub fn pop3_message(
+        &self,
+        upstream: &str,
+        user: &str,
+        uidl: &str,
+    ) -> Result<Option<u64>, ArchiveError> {
+        Ok(self.inner.index.pop3_message(upstream, user, uidl)?)
+    }
+
     /// True when a content with this hash is stored.
     pub fn has_content(&self, sha256: &[u8; 32]) -> Result<bool, ArchiveError> {
         Ok(self.inner.index.content(sha256)?.is_some())
@@ -403,16 +531,22 @@ fn report_open(head: &Head, last_seal: Option<&Seal>) {
     crate::metrics::set_chain_length(head.seq);
 }
 
-fn header_fields(content: &mut SpooledContent) -> Headers {
+/// The parsed header fields, and whether `is_seal_mail` recognises the
+/// message as one of the archive's own seal mails.
+fn header_fields(
+    content: &mut SpooledContent,
+    is_seal_mail: impl Fn(&[u8]) -> bool,
+) -> (Headers, bool) {
     if let Some(bytes) = content.as_memory() {
-        return headers::parse(bytes);
+        let head = &bytes[..bytes.len().min(HEADER_SCAN_LIMIT)];
+        return (headers::parse(bytes), is_seal_mail(head));
     }
     let mut head = Vec::with_capacity(HEADER_SCAN_LIMIT);
     match content.reader() {
         Ok(r) => {
             let _ = r.take(HEADER_SCAN_LIMIT as u64).read_to_end(&mut head);
-            headers::parse(&head)
+            (headers::parse(&head), is_seal_mail(&head))
         }
-        Err(_) => Headers::default(),
+        Err(_) => (Headers::default(), false),
     }
 }

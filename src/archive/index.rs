@@ -12,12 +12,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::headers::Headers;
+use super::keys::KeyEvent;
 use super::record::{Record, RecordBody, SourceKind};
 use super::seal::Seal;
 use super::segment::Location;
+use super::stamp::TimeStamp;
 
 /// Index layout version; a different stored version triggers a rebuild.
-pub const INDEX_FORMAT: u64 = 1;
+/// Version 2 keeps every seal, time stamp and seal-key rotation.
+pub const INDEX_FORMAT: u64 = 2;
 
 /// Errors from the index.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,11 @@ pub struct Summary {
     pub mail_from: Option<String>,
     /// Envelope recipients.
     pub rcpts: Vec<String>,
+    /// Every recipient an Exchange journal report names (To, Cc, Bcc,
+    /// Recipient, the lists they were expanded from, the addresses they
+    /// were forwarded from), lowercase: Bcc copies are found by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal_rcpts: Vec<String>,
     /// Content SHA-256, hex (message records).
     pub sha256: String,
     /// Content size.
@@ -115,6 +123,7 @@ struct Trees {
     by_msgid: sled::Tree,
     by_addr: sled::Tree,
     imap: sled::Tree,
+    pop3: sled::Tree,
 }
 
 impl Trees {
@@ -131,6 +140,7 @@ impl Trees {
             by_msgid: db.open_tree("by_msgid")?,
             by_addr: db.open_tree("by_addr")?,
             imap: db.open_tree("imap")?,
+            pop3: db.open_tree("pop3")?,
             db,
         })
     }
@@ -226,6 +236,7 @@ impl Index {
             &t.by_msgid,
             &t.by_addr,
             &t.imap,
+            &t.pop3,
         ] {
             tree.clear()?;
         }
@@ -262,8 +273,47 @@ impl Index {
 
     /// Remembers a seal.
     pub fn put_seal(&self, seal: &Seal) -> Result<(), IndexError> {
-        self.t()?.meta.insert("last_seal", json(seal))?;
+        let t = self.t()?;
+        t.meta.insert("last_seal", json(seal))?;
+        t.meta
+            .insert(proof_key(SEAL_PREFIX, seal.seq, ""), json(seal))?;
         Ok(())
+    }
+
+    /// Every seal, oldest first.
+    pub fn seals(&self) -> Result<Vec<Seal>, IndexError> {
+        self.t()?
+            .meta
+            .scan_prefix(SEAL_PREFIX)
+            .map(|kv| parse(&kv?.1))
+            .collect()
+    }
+
+    /// Remembers a time stamp of a seal.
+    pub fn put_timestamp(&self, stamp: &TimeStamp) -> Result<(), IndexError> {
+        let key = proof_key(STAMP_PREFIX, stamp.seq, &stamp.authority);
+        self.t()?.meta.insert(key, json(stamp))?;
+        Ok(())
+    }
+
+    /// Every time stamp, by seal then authority.
+    pub fn timestamps(&self) -> Result<Vec<TimeStamp>, IndexError> {
+        self.t()?
+            .meta
+            .scan_prefix(STAMP_PREFIX)
+            .map(|kv| parse(&kv?.1))
+            .collect()
+    }
+
+    /// Every seal-key rotation, in chain order.
+    pub fn key_events(&self) -> Result<Vec<KeyEvent>, IndexError> {
+        Ok(self
+            .t()?
+            .meta
+            .get("key_events")?
+            .map(|v| parse(&v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Where a content is stored, if it is.
@@ -310,6 +360,16 @@ impl Index {
     ) -> Result<(), IndexError> {
         let t = self.t()?;
         let s = summarize(record, hash, at, headers);
+        if let RecordBody::KeyRotation(k) = &record.body {
+            let mut events = self.key_events()?;
+            events.retain(|e| e.seq < record.seq);
+            events.push(KeyEvent {
+                seq: record.seq,
+                old_key: k.old_key.clone(),
+                new_key: k.new_key.clone(),
+            });
+            t.meta.insert("key_events", json(&events))?;
+        }
         if let RecordBody::Message(m) = &record.body {
             if let Some(imap) = &m.imap {
                 self.put_imap(
@@ -329,6 +389,14 @@ impl Index {
                     record.seq,
                 )?;
             }
+            if let Some(pop3) = &m.pop3
+                && let Some(uidl) = &pop3.uidl
+                && pop3.direction != "top"
+            {
+                let user = pop3.user.as_deref().unwrap_or("");
+                t.pop3
+                    .insert(pop3_key(&pop3.upstream, user, uidl), &seq_key(record.seq))?;
+            }
             if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
                 t.by_msgid.insert(
                     tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq),
@@ -343,6 +411,7 @@ impl Index {
         addrs.extend(s.headers.from.clone());
         addrs.extend(s.rcpts.iter().map(|a| a.to_ascii_lowercase()));
         addrs.extend(s.mail_from.iter().map(|a| a.to_ascii_lowercase()));
+        addrs.extend(s.journal_rcpts.iter().cloned());
         addrs.sort();
         addrs.dedup();
         for a in addrs.iter().filter(|a| !a.is_empty()) {
@@ -388,6 +457,25 @@ impl Index {
             }))
     }
 
+    /// The record that holds a whole POP3 message (upstream, user, UIDL),
+    /// if any; headers-only `top` records do not count.
+    pub fn pop3_message(
+        &self,
+        upstream: &str,
+        user: &str,
+        uidl: &str,
+    ) -> Result<Option<u64>, IndexError> {
+        Ok(self
+            .t()?
+            .pop3
+            .get(pop3_key(upstream, user, uidl))?
+            .map(|v| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&v[..8.min(v.len())]);
+                u64::from_be_bytes(b)
+            }))
+    }
+
     /// Highest UID archived for a mailbox at a UIDVALIDITY.
     pub fn imap_highest_uid(
         &self,
@@ -417,6 +505,18 @@ impl Index {
             .get(seq_key(seq))?
             .map(|v| parse(&v))
             .transpose()
+    }
+
+    /// Summaries from record `seq` on, in order.
+    pub fn summaries_from(
+        &self,
+        seq: u64,
+    ) -> Result<impl Iterator<Item = Result<Summary, IndexError>> + use<>, IndexError> {
+        Ok(self
+            .t()?
+            .records
+            .range(seq_key(seq)..)
+            .map(|r| parse(&r?.1)))
     }
 
     /// All summaries in order.
@@ -483,6 +583,21 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.source_name = m.source.name.clone();
             s.mail_from = m.mail_from.clone();
             s.rcpts = m.rcpts.iter().map(|r| r.address.clone()).collect();
+            if let Some(j) = &m.journal {
+                let mut all: Vec<String> = j
+                    .recipients
+                    .iter()
+                    .flat_map(|r| {
+                        std::iter::once(&r.address)
+                            .chain(&r.expanded)
+                            .chain(r.forwarded.iter())
+                    })
+                    .map(|a| a.to_ascii_lowercase())
+                    .collect();
+                all.sort();
+                all.dedup();
+                s.journal_rcpts = all;
+            }
             s.sha256 = m.content.sha256.clone();
             s.size = m.content.size;
         }
@@ -490,8 +605,23 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.kind = "outcome".into();
             s.source_name = format!("outcome of {}", o.of);
         }
+        RecordBody::KeyRotation(k) => {
+            s.kind = "key-rotation".into();
+            s.source_name = format!("seal key {}", &k.new_key[..16.min(k.new_key.len())]);
+        }
     }
     s
+}
+
+/// Keys of the kept seals and time stamps in `meta`: prefix, seq, name.
+const SEAL_PREFIX: &[u8] = b"seal/";
+const STAMP_PREFIX: &[u8] = b"stamp/";
+
+fn proof_key(prefix: &[u8], seq: u64, name: &str) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(&seq_key(seq));
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 fn tagged(value: &str, seq: u64) -> Vec<u8> {
@@ -514,6 +644,16 @@ fn scan_tagged(tree: &sled::Tree, value: &str) -> Result<Vec<u64>, IndexError> {
         }
     }
     Ok(out)
+}
+
+fn pop3_key(upstream: &str, user: &str, uidl: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(upstream.len() + user.len() + uidl.len() + 2);
+    k.extend_from_slice(upstream.as_bytes());
+    k.push(0);
+    k.extend_from_slice(user.as_bytes());
+    k.push(0);
+    k.extend_from_slice(uidl.as_bytes());
+    k
 }
 
 fn imap_key(user: &str, mailbox: &str, uidvalidity: u32, uid: u32) -> Vec<u8> {

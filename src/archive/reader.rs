@@ -13,11 +13,16 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::index::{ContentLoc, Head, Index, Summary};
+use super::keys::KeyEvent;
 use super::record::Record;
 use super::scan::{self, MemoryIndex, ScanError};
 use super::seal::Seal;
 use super::segment::{self, SegmentError, SegmentReader};
+use super::stamp::TimeStamp;
 use super::{ArchiveError, ArchiveOptions};
+
+/// Chain hashes of records in order ([`Reader::hashes_from`]).
+pub type Hashes<'a> = Box<dyn Iterator<Item = Result<[u8; 32], ArchiveError>> + 'a>;
 
 /// Read-only view of an archive.
 pub struct Reader {
@@ -57,6 +62,25 @@ pub struct Stats {
     pub head_hash: String,
     /// Newest seal.
     pub last_seal: Option<Seal>,
+    /// Tree heads, key rotations and time stamps.
+    #[serde(default)]
+    pub proofs: ProofFigures,
+}
+
+/// What `stats` shows about proofs, from the archive alone (the CLI adds
+/// the configured authorities that have not stamped anything yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofFigures {
+    /// Version-2 seals (signed tree heads).
+    pub tree_heads: u64,
+    /// The newest tree head's root.
+    pub tree_root: Option<String>,
+    /// The seal key now (hex).
+    pub key: String,
+    /// Seal-key rotations.
+    pub key_rotations: u64,
+    /// Tree heads stamped, per authority name.
+    pub stamped: BTreeMap<String, u64>,
 }
 
 /// Per-source figures.
@@ -149,6 +173,61 @@ impl Reader {
         })
     }
 
+    /// Every seal, oldest first.
+    pub fn seals(&self) -> Result<Vec<Seal>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.seals()?,
+            View::Memory(m) => m.seals.clone(),
+        })
+    }
+
+    /// Every time stamp of a seal.
+    pub fn timestamps(&self) -> Result<Vec<TimeStamp>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.timestamps()?,
+            View::Memory(m) => m.timestamps.clone(),
+        })
+    }
+
+    /// Every seal-key rotation, in chain order.
+    pub fn key_events(&self) -> Result<Vec<KeyEvent>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.key_events()?,
+            View::Memory(m) => m.key_events.clone(),
+        })
+    }
+
+    /// True when this view was read from the segments into memory because
+    /// the daemon holds the index.
+    pub fn in_memory(&self) -> bool {
+        matches!(self.view, View::Memory(_))
+    }
+
+    /// The archive's `segments/` directory.
+    pub fn segments_dir(&self) -> &std::path::Path {
+        &self.segments
+    }
+
+    /// Chain hashes of the records from `seq` on, in order.
+    pub fn hashes_from(&self, seq: u64) -> Result<Hashes<'_>, ArchiveError> {
+        let parse = |s: Summary| {
+            super::chain::parse_hex(&s.hash)
+                .ok_or_else(|| ArchiveError::Other(format!("record {}: bad hash", s.seq)))
+        };
+        Ok(match &self.view {
+            View::Indexed(i) => Box::new(
+                i.summaries_from(seq)?
+                    .map(move |s| s.map_err(ArchiveError::from).and_then(parse)),
+            ),
+            View::Memory(m) => Box::new(
+                m.summaries
+                    .iter()
+                    .skip(seq.saturating_sub(1) as usize)
+                    .map(move |s| parse(s.clone())),
+            ),
+        })
+    }
+
     /// Every record's summary, in chain order.
     pub fn summaries(&self) -> Result<Vec<Summary>, ArchiveError> {
         Ok(match &self.view {
@@ -173,6 +252,25 @@ impl Reader {
             View::Memory(m) => m.summaries.iter().find(|s| s.seq == seq).cloned(),
         };
         found.ok_or(ArchiveError::NoRecord(seq))
+    }
+
+    /// One record's stored JSON bytes, exactly, with its hash.
+    pub fn record_bytes(&self, seq: u64) -> Result<(Vec<u8>, String), ArchiveError> {
+        let s = self.summary(seq)?;
+        let mut r = SegmentReader::open(&self.segments, s.segment).map_err(seg_err)?;
+        r.seek(s.offset);
+        let fh = r
+            .next_header()
+            .map_err(seg_err)?
+            .ok_or(ArchiveError::NoRecord(seq))?;
+        let mut payload = r.read_payload(&fh).map_err(seg_err)?;
+        if payload.len() < 32 {
+            return Err(ArchiveError::Other(format!(
+                "record {seq} at {} is too short",
+                fh.at
+            )));
+        }
+        Ok((payload.split_off(32), s.hash))
     }
 
     /// One record as stored, with its hash.
@@ -249,7 +347,37 @@ impl Reader {
         st.head_seq = head.seq;
         st.head_hash = head.hash;
         st.last_seal = self.last_seal()?;
+        st.proofs = self.proof_figures()?;
         Ok(st)
+    }
+
+    fn proof_figures(&self) -> Result<ProofFigures, ArchiveError> {
+        let heads: Vec<Seal> = self
+            .seals()?
+            .into_iter()
+            .filter(|s| s.version.is_some())
+            .collect();
+        let events = self.key_events()?;
+        let mut stamped: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
+        for t in self.timestamps()? {
+            if heads.iter().any(|s| s.seq == t.seq) {
+                stamped.entry(t.authority).or_default().insert(t.seq);
+            }
+        }
+        Ok(ProofFigures {
+            tree_heads: heads.len() as u64,
+            tree_root: heads.last().and_then(|s| s.root.clone()),
+            key: events
+                .last()
+                .map(|e| e.new_key.clone())
+                .or_else(|| heads.last().map(|s| s.public_key.clone()))
+                .unwrap_or_default(),
+            key_rotations: events.len() as u64,
+            stamped: stamped
+                .into_iter()
+                .map(|(name, seqs)| (name, seqs.len() as u64))
+                .collect(),
+        })
     }
 }
 

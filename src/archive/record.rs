@@ -9,8 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the record layout written by this build.
-pub const RECORD_FORMAT: u32 = 1;
+/// Version of the record layout written by this build. Format 2 adds the
+/// `key-rotation` body; format-1 records keep their meaning.
+pub const RECORD_FORMAT: u32 = 2;
+/// The newest record layout this build understands.
+pub const NEWEST_RECORD_FORMAT: u32 = 2;
 
 /// One link of the hash chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +41,27 @@ pub enum RecordBody {
     /// reply arrives only after the archive commit, because the final `.` is
     /// held back until the message is durable).
     Outcome(Outcome),
+    /// The seal key changed (format 2): signed by the old and the new key.
+    KeyRotation(super::keys::KeyRotation),
+}
+
+impl RecordBody {
+    /// The body's `type`, as stored.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RecordBody::Message(_) => "message",
+            RecordBody::Outcome(_) => "outcome",
+            RecordBody::KeyRotation(_) => "key-rotation",
+        }
+    }
+
+    /// The oldest record format that may hold this body.
+    pub fn since_format(&self) -> u32 {
+        match self {
+            RecordBody::Message(_) | RecordBody::Outcome(_) => 1,
+            RecordBody::KeyRotation(_) => 2,
+        }
+    }
 }
 
 /// Everything known about one message when it was archived.
@@ -66,6 +90,11 @@ pub struct MessageMeta {
     pub imap: Option<ImapContext>,
     /// Where an importer found the message.
     pub import: Option<ImportContext>,
+    /// Where in a POP3 session the message was downloaded. Left out of
+    /// the JSON when absent, so every other record keeps format 1's exact
+    /// shape and older readers still read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pop3: Option<Pop3Context>,
     /// The message itself.
     pub content: ContentRef,
     /// A second stored content that is evidence for this record (the whole
@@ -77,7 +106,7 @@ pub struct MessageMeta {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// `smtp-proxy`, `journal`, `imap-proxy` or `import`.
+    /// `smtp-proxy`, `journal`, `imap-proxy`, `pop3-proxy` or `import`.
     pub kind: SourceKind,
     /// The configured listener or job name (or the importer's kind).
     pub name: String,
@@ -93,6 +122,8 @@ pub enum SourceKind {
     Journal,
     /// The IMAP proxy (`[[imap_proxy]]`).
     ImapProxy,
+    /// The POP3 proxy (`[[pop3_proxy]]`).
+    Pop3Proxy,
     /// An importer (CLI or `[[imap_import]]`).
     #[default]
     Import,
@@ -105,6 +136,7 @@ impl SourceKind {
             SourceKind::SmtpProxy => "smtp-proxy",
             SourceKind::Journal => "journal",
             SourceKind::ImapProxy => "imap-proxy",
+            SourceKind::Pop3Proxy => "pop3-proxy",
             SourceKind::Import => "import",
         }
     }
@@ -183,6 +215,23 @@ pub struct ImapContext {
     pub direction: String,
 }
 
+/// Where in a POP3 session a message crossed the proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop3Context {
+    /// The user the upstream accepted (USER, APOP, or the SASL identity).
+    pub user: Option<String>,
+    /// The upstream's `host:port`: a UIDL is unique only within one
+    /// maildrop on one server.
+    pub upstream: String,
+    /// The message's unique-id listing (UIDL), when the server gave one.
+    pub uidl: Option<String>,
+    /// `retr` (the client downloaded it whole), `proxy-retr` (mailseal
+    /// completed a `TOP` with its own `RETR`) or `top` (only the headers
+    /// and first lines were seen: completion off or failed).
+    pub direction: String,
+}
+
 /// Where an importer found a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,7 +288,7 @@ impl Record {
     pub fn message(&self) -> Option<&MessageMeta> {
         match &self.body {
             RecordBody::Message(m) => Some(m),
-            RecordBody::Outcome(_) => None,
+            _ => None,
         }
     }
 }
@@ -274,7 +323,7 @@ mod tests {
         };
         let bytes = r.encode();
         assert_eq!(bytes, r.encode());
-        assert!(bytes.starts_with(br#"{"format":1,"seq":7,"time":"#));
+        assert!(bytes.starts_with(br#"{"format":2,"seq":7,"time":"#));
         assert_eq!(Record::decode(&bytes).ok(), Some(r));
     }
 }

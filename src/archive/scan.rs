@@ -15,9 +15,11 @@ use std::path::Path;
 use super::content;
 use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
 use super::index::{ContentLoc, Head, Index, IndexError, Summary};
+use super::keys::KeyEvent;
 use super::record::{Record, RecordBody};
 use super::seal::Seal;
 use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
+use super::stamp::TimeStamp;
 
 /// Receives frames in chain order.
 pub trait Sink {
@@ -35,6 +37,8 @@ pub trait Sink {
     ) -> Result<(), IndexError>;
     /// A seal frame.
     fn seal(&mut self, seal: Seal) -> Result<(), IndexError>;
+    /// A time-stamp frame (segment version 2).
+    fn timestamp(&mut self, stamp: TimeStamp) -> Result<(), IndexError>;
     /// Progress marker after each frame.
     fn head(&mut self, head: &Head) -> Result<(), IndexError>;
 }
@@ -123,7 +127,7 @@ pub fn apply_from(
                         sink.content(h.sha256, loc)?;
                     }
                 }
-                Kind::Record | Kind::Seal => {
+                Kind::Record | Kind::Seal | Kind::TimeStamp => {
                     let payload = match r.read_payload(&fh) {
                         Ok(p) => p,
                         Err(e) if repair_tail && Some(n) == last && fh.end() == r.len() => {
@@ -132,13 +136,17 @@ pub fn apply_from(
                         }
                         Err(e) => return Err(e.into()),
                     };
+                    let bad_json = |e: serde_json::Error| ScanError::BadRecord {
+                        at: fh.at,
+                        reason: e.to_string(),
+                    };
                     if fh.kind == Kind::Seal {
-                        let seal: Seal =
-                            serde_json::from_slice(&payload).map_err(|e| ScanError::BadRecord {
-                                at: fh.at,
-                                reason: e.to_string(),
-                            })?;
+                        let seal: Seal = serde_json::from_slice(&payload).map_err(bad_json)?;
                         sink.seal(seal)?;
+                    } else if fh.kind == Kind::TimeStamp {
+                        let stamp: TimeStamp =
+                            serde_json::from_slice(&payload).map_err(bad_json)?;
+                        sink.timestamp(stamp)?;
                     } else {
                         let bad = |reason: String| ScanError::BadRecord { at: fh.at, reason };
                         if payload.len() < 32 {
@@ -152,7 +160,7 @@ pub fn apply_from(
                                 .and_then(|sha| sink.content_loc(&sha))
                                 .map(|loc| read_headers(dir, loc))
                                 .unwrap_or_default(),
-                            RecordBody::Outcome(_) => Headers::default(),
+                            _ => Headers::default(),
                         };
                         sink.record(&record, &hash, fh.at, headers)?;
                         prev = hash;
@@ -267,6 +275,9 @@ impl Sink for Index {
     fn seal(&mut self, seal: Seal) -> Result<(), IndexError> {
         self.put_seal(&seal)
     }
+    fn timestamp(&mut self, stamp: TimeStamp) -> Result<(), IndexError> {
+        self.put_timestamp(&stamp)
+    }
     fn head(&mut self, head: &Head) -> Result<(), IndexError> {
         self.set_head(head)
     }
@@ -282,6 +293,12 @@ pub struct MemoryIndex {
     pub contents: HashMap<[u8; 32], ContentLoc>,
     /// Newest seal.
     pub last_seal: Option<Seal>,
+    /// Every seal, oldest first.
+    pub seals: Vec<Seal>,
+    /// Every time stamp.
+    pub timestamps: Vec<TimeStamp>,
+    /// Seal-key rotations.
+    pub key_events: Vec<KeyEvent>,
     /// Chain head.
     pub head: Head,
 }
@@ -301,12 +318,24 @@ impl Sink for MemoryIndex {
         at: Location,
         headers: Headers,
     ) -> Result<(), IndexError> {
+        if let RecordBody::KeyRotation(k) = &record.body {
+            self.key_events.push(KeyEvent {
+                seq: record.seq,
+                old_key: k.old_key.clone(),
+                new_key: k.new_key.clone(),
+            });
+        }
         self.summaries
             .push(super::index::summarize(record, hash, at, headers));
         Ok(())
     }
     fn seal(&mut self, seal: Seal) -> Result<(), IndexError> {
+        self.seals.push(seal.clone());
         self.last_seal = Some(seal);
+        Ok(())
+    }
+    fn timestamp(&mut self, stamp: TimeStamp) -> Result<(), IndexError> {
+        self.timestamps.push(stamp);
         Ok(())
     }
     fn head(&mut self, head: &Head) -> Result<(), IndexError> {

@@ -2,22 +2,30 @@
 //!
 //! The key is created on first open (PKCS#8 PEM, file mode 0600). A seal
 //! frame holds JSON naming the head it signs; the signed bytes are
-//! [`signed_message`], so an auditor can check a seal with any Ed25519
+//! [`signed_message`] (version 1) or, since format 2, the signed tree head
+//! of [`super::tree_head`], so an auditor can check a seal with any Ed25519
 //! implementation and the public key from `mailseal key show`.
 
 use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// What a seal frame holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seal {
-    /// Sequence number of the sealed head record (0 for an empty chain).
+    /// Seal version: absent in version 1, `2` for a signed tree head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Sequence number of the sealed head record (0 for an empty chain);
+    /// in version 2 also the size of the Merkle tree.
     pub seq: u64,
+    /// Version 2: hex Merkle root of records `1..=seq` (RFC 9162).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
     /// Hex hash of that record.
     pub head_hash: String,
     /// When the seal was made (RFC 3339 UTC).
@@ -99,7 +107,9 @@ pub fn make(key: &SigningKey, seq: u64, head: &[u8; 32], time: String) -> Seal {
     let head_hash = hex::encode(head);
     let sig = key.sign(&signed_message(seq, &head_hash, &time));
     Seal {
+        version: None,
         seq,
+        root: None,
         head_hash,
         time,
         public_key: hex::encode(key.verifying_key().as_bytes()),
@@ -107,32 +117,10 @@ pub fn make(key: &SigningKey, seq: u64, head: &[u8; 32], time: String) -> Seal {
     }
 }
 
-/// Checks a seal's signature against `trusted` (or, when `None`, against
-/// the key the seal names). Returns a reason on failure.
-pub fn check(seal: &Seal, trusted: Option<&VerifyingKey>) -> Result<(), String> {
-    let mut pk = [0u8; 32];
-    hex::decode_to_slice(&seal.public_key, &mut pk)
-        .map_err(|_| "public key is not hex".to_string())?;
-    let named = VerifyingKey::from_bytes(&pk).map_err(|_| "public key is invalid".to_string())?;
-    if let Some(t) = trusted
-        && t != &named
-    {
-        return Err("sealed by a different key than the trusted one".into());
-    }
-    let mut sig = [0u8; 64];
-    hex::decode_to_slice(&seal.signature, &mut sig)
-        .map_err(|_| "signature is not hex".to_string())?;
-    named
-        .verify(
-            &signed_message(seal.seq, &seal.head_hash, &seal.time),
-            &Signature::from_bytes(&sig),
-        )
-        .map_err(|_| "signature does not match".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::tree_head::check;
 
     #[test]
     fn key_is_created_private_and_seals_verify() {

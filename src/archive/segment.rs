@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 
 /// First 8 bytes of every segment file.
 pub const MAGIC: &[u8; 8] = b"MAILSEAL";
-/// Segment format version written by this build.
-pub const SEGMENT_FORMAT: u32 = 1;
+/// Segment format version written by this build. Version 2 adds the
+/// time-stamp frame (`T`); version-1 segments stay readable.
+pub const SEGMENT_FORMAT: u32 = 2;
+/// The oldest segment version this build reads.
+pub const OLDEST_SEGMENT_FORMAT: u32 = 1;
 /// Size of the segment header.
 pub const HEADER_LEN: u64 = 16;
 /// Bytes of a frame around its payload (kind, length, CRC).
@@ -32,6 +35,8 @@ pub enum Kind {
     Record,
     /// A signed chain head: seal JSON.
     Seal,
+    /// An RFC 3161 time stamp of a seal (segment version 2).
+    TimeStamp,
 }
 
 impl Kind {
@@ -41,14 +46,17 @@ impl Kind {
             Kind::Content => b'C',
             Kind::Record => b'R',
             Kind::Seal => b'S',
+            Kind::TimeStamp => b'T',
         }
     }
 
-    fn from_byte(b: u8) -> Option<Kind> {
+    /// The kind a byte names in a segment of `version`.
+    fn from_byte(b: u8, version: u32) -> Option<Kind> {
         match b {
             b'C' => Some(Kind::Content),
             b'R' => Some(Kind::Record),
             b'S' => Some(Kind::Seal),
+            b'T' if version >= 2 => Some(Kind::TimeStamp),
             _ => None,
         }
     }
@@ -109,6 +117,16 @@ pub enum SegmentError {
         /// The segment file.
         path: PathBuf,
     },
+    /// The segment was written by a newer mailseal.
+    #[error(
+        "{path}: segment format version {version} is newer than this mailseal reads ({SEGMENT_FORMAT})"
+    )]
+    UnsupportedVersion {
+        /// The segment file.
+        path: PathBuf,
+        /// The version in its header.
+        version: u32,
+    },
     /// A frame is incomplete at the end of the file.
     #[error("{at}: incomplete frame at end of segment ({have} of {need} bytes)")]
     Torn {
@@ -151,13 +169,33 @@ pub fn list(dir: &Path) -> io::Result<Vec<u32>> {
     Ok(out)
 }
 
-/// The 16-byte header of segment `n`.
+/// The 16-byte header of segment `n` as this build writes it.
 pub fn header(n: u32) -> [u8; 16] {
+    header_of(n, SEGMENT_FORMAT)
+}
+
+/// The 16-byte header of segment `n` in format `version`.
+pub fn header_of(n: u32, version: u32) -> [u8; 16] {
     let mut h = [0u8; 16];
     h[..8].copy_from_slice(MAGIC);
-    h[8..12].copy_from_slice(&SEGMENT_FORMAT.to_be_bytes());
+    h[8..12].copy_from_slice(&version.to_be_bytes());
     h[12..16].copy_from_slice(&n.to_be_bytes());
     h
+}
+
+/// The format version of segment `n` in `dir` (its header), or `None`
+/// when the file is absent or too short to have a header.
+pub fn version_of(dir: &Path, n: u32) -> io::Result<Option<u32>> {
+    let mut h = [0u8; 16];
+    match File::open(dir.join(file_name(n))) {
+        Ok(mut f) => match f.read_exact(&mut h) {
+            Ok(()) => Ok(Some(u32::from_be_bytes([h[8], h[9], h[10], h[11]]))),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Encodes a frame's leading bytes (kind and length).
@@ -173,6 +211,8 @@ pub struct SegmentReader {
     file: File,
     path: PathBuf,
     number: u32,
+    /// The segment's format version (from its header).
+    version: u32,
     pos: u64,
     len: u64,
 }
@@ -188,16 +228,29 @@ impl SegmentReader {
         let mut file = File::open(&path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let mut h = [0u8; 16];
-        if len < HEADER_LEN || file.read_exact(&mut h).is_err() || h != header(n) {
+        if len < HEADER_LEN || file.read_exact(&mut h).is_err() {
+            return Err(SegmentError::BadHeader { path });
+        }
+        let version = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+        if version > SEGMENT_FORMAT && h == header_of(n, version) {
+            return Err(SegmentError::UnsupportedVersion { path, version });
+        }
+        if version < OLDEST_SEGMENT_FORMAT || h != header_of(n, version) {
             return Err(SegmentError::BadHeader { path });
         }
         Ok(SegmentReader {
             file,
             path,
             number: n,
+            version,
             pos: HEADER_LEN,
             len,
         })
+    }
+
+    /// The segment's format version.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// The segment's file path.
@@ -260,7 +313,7 @@ impl SegmentReader {
             .seek(SeekFrom::Start(self.pos))
             .map_err(|e| self.io(e))?;
         self.file.read_exact(&mut h).map_err(|e| self.io(e))?;
-        let Some(kind) = Kind::from_byte(h[0]) else {
+        let Some(kind) = Kind::from_byte(h[0], self.version) else {
             return Err(SegmentError::Damaged {
                 at,
                 what: format!("unknown frame kind 0x{:02x}", h[0]),

@@ -16,47 +16,17 @@ use serde::Serialize;
 
 use super::chain::{self, GENESIS};
 use super::record::{Record, RecordBody};
-use super::seal::{self, Seal};
+use super::seal::Seal;
 use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
+use super::stamp::TimeStamp;
+use super::verify_tree::{self, TreeCheck, TreeFigures};
+
+pub use super::verify_tree::{Problem, TreeOptions};
 
 /// How many problems are collected before verification stops early.
 const MAX_PROBLEMS: usize = 100;
 /// Recent record hashes kept to check seals against.
 const RECENT: u64 = 4096;
-
-/// One thing found wrong.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    /// Where it was found.
-    pub segment: u32,
-    /// Offset of the frame.
-    pub offset: u64,
-    /// The record concerned, when known.
-    pub seq: Option<u64>,
-    /// Short category: `content-changed`, `record-changed`, `record-missing`,
-    /// `order-changed`, `record-inserted`, `chain-broken`, `seal-bad`,
-    /// `frame-damaged`, `truncated`, `segment-missing`, `content-missing`.
-    pub kind: &'static str,
-    /// Human explanation.
-    pub detail: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.seq {
-            Some(seq) => write!(
-                f,
-                "record {seq} (segment {} offset {}): {}: {}",
-                self.segment, self.offset, self.kind, self.detail
-            ),
-            None => write!(
-                f,
-                "segment {} offset {}: {}: {}",
-                self.segment, self.offset, self.kind, self.detail
-            ),
-        }
-    }
-}
 
 /// What verification found.
 #[derive(Debug, Default, Serialize)]
@@ -77,6 +47,8 @@ pub struct Report {
     pub head_hash: String,
     /// Problems, first broken place first.
     pub problems: Vec<Problem>,
+    /// The Merkle tree, key history and time stamps (format 2).
+    pub tree: TreeFigures,
 }
 
 impl Report {
@@ -89,6 +61,15 @@ impl Report {
 /// Verifies the archive whose segments are in `segments`, trusting seals
 /// made by `trusted` (when given).
 pub fn verify(segments: &Path, trusted: Option<&VerifyingKey>) -> std::io::Result<Report> {
+    verify_with(segments, trusted, &TreeOptions::default())
+}
+
+/// [`verify`], also checking time-stamp tokens and seals kept outside.
+pub fn verify_with(
+    segments: &Path,
+    trusted: Option<&VerifyingKey>,
+    options: &TreeOptions,
+) -> std::io::Result<Report> {
     let numbers = segment::list(segments)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -98,6 +79,7 @@ pub fn verify(segments: &Path, trusted: Option<&VerifyingKey>) -> std::io::Resul
     let (res_tx, res_rx) = mpsc::channel::<ContentResult>();
     let mut walk = Walk {
         report: Report::default(),
+        tree: TreeCheck::new(options),
         ..Walk::default()
     };
     std::thread::scope(|s| {
@@ -124,6 +106,19 @@ pub fn verify(segments: &Path, trusted: Option<&VerifyingKey>) -> std::io::Resul
     }
     walk.finish();
     walk.check_seals(trusted);
+    walk.tree.finish(walk.report.head_seq, trusted, options);
+    for p in std::mem::take(&mut walk.tree.problems) {
+        walk.problem(
+            Location {
+                segment: p.segment,
+                offset: p.offset,
+            },
+            p.seq,
+            p.kind,
+            p.detail,
+        );
+    }
+    walk.report.tree = std::mem::take(&mut walk.tree.figures);
     let mut report = walk.report;
     report.problems.sort_by_key(|p| (p.segment, p.offset));
     Ok(report)
@@ -192,6 +187,8 @@ struct Walk {
     seals: Vec<(Location, Seal)>,
     /// Stored hashes of the most recent records, by seq.
     recent: HashMap<u64, [u8; 32]>,
+    /// Tree, key history and time stamps.
+    tree: TreeCheck,
 }
 
 impl Walk {
@@ -226,15 +223,16 @@ impl Walk {
             let mut r = match SegmentReader::open(dir, n) {
                 Ok(r) => r,
                 Err(e) => {
-                    self.problem(
-                        Location {
-                            segment: n,
-                            offset: 0,
-                        },
-                        None,
-                        "frame-damaged",
-                        e.to_string(),
-                    );
+                    let at = Location {
+                        segment: n,
+                        offset: 0,
+                    };
+                    if let SegmentError::UnsupportedVersion { .. } = e {
+                        // Skipping it would hide records: stop here.
+                        self.problem(at, None, "unsupported-version", e.to_string());
+                        return;
+                    }
+                    self.problem(at, None, "frame-damaged", e.to_string());
                     continue;
                 }
             };
@@ -245,7 +243,7 @@ impl Walk {
                         Kind::Content => {
                             let _ = jobs.send(fh.at);
                         }
-                        Kind::Record | Kind::Seal => match r.read_payload(&fh) {
+                        Kind::Record | Kind::Seal | Kind::TimeStamp => match r.read_payload(&fh) {
                             Ok(p) => self.frame(fh.kind, fh.at, &p, None),
                             Err(SegmentError::Damaged { .. }) => {
                                 // Look at the bytes anyway to say what changed.
@@ -284,8 +282,21 @@ impl Walk {
     fn frame(&mut self, kind: Kind, at: Location, payload: &[u8], crc: Option<&str>) {
         if kind == Kind::Seal {
             match serde_json::from_slice::<Seal>(payload) {
-                Ok(s) => self.seals.push((at, s)),
+                Ok(s) => {
+                    self.tree.seal(at, s.clone());
+                    self.seals.push((at, s))
+                }
                 Err(e) => self.problem(at, None, "seal-bad", format!("seal does not parse: {e}")),
+            }
+            return;
+        }
+        if kind == Kind::TimeStamp {
+            match serde_json::from_slice::<TimeStamp>(payload) {
+                Ok(t) => self.tree.timestamp(at, t),
+                Err(e) => {
+                    let detail = format!("time stamp does not parse: {e}");
+                    self.problem(at, None, "timestamp-bad", detail)
+                }
             }
             return;
         }
@@ -305,16 +316,13 @@ impl Walk {
         let record = match Record::decode(bytes) {
             Ok(r) => r,
             Err(e) => {
-                self.problem(
-                    at,
-                    Some(expected),
-                    "record-changed",
-                    format!("record does not parse: {e}"),
-                );
+                let (kind, detail) = verify_tree::unparsed(bytes, &stored_hash, &e);
+                self.problem(at, Some(expected), kind, detail);
                 self.advance(expected, stored_hash);
                 return;
             }
         };
+        self.tree.record(at, &record);
         let seq = record.seq;
         if chain::link(
             &chain::parse_hex(&record.prev_hash).unwrap_or(GENESIS),
@@ -371,6 +379,7 @@ impl Walk {
     }
 
     fn advance(&mut self, seq: u64, hash: [u8; 32]) {
+        self.tree.push(&hash);
         self.expected_seq = self.expected_seq.max(seq);
         self.report.head_seq = self.expected_seq;
         if seq == self.expected_seq {
@@ -448,8 +457,13 @@ impl Walk {
         let seals = std::mem::take(&mut self.seals);
         for (at, s) in seals {
             self.report.seals += 1;
-            if let Err(why) = seal::check(&s, trusted) {
-                self.problem(at, Some(s.seq), "seal-bad", why);
+            if let Err(why) = self.tree.check_signature(&s, trusted) {
+                let kind = if why.starts_with("unsupported seal version") {
+                    "unsupported-version"
+                } else {
+                    "seal-bad"
+                };
+                self.problem(at, Some(s.seq), kind, why);
                 continue;
             }
             let known = self.recent.get(&s.seq).map(hex::encode);

@@ -10,6 +10,10 @@
 //! The writer is what knows when records become durable, so it reports the
 //! group commit, the chain length, seals and failed or recovered commits to
 //! [`crate::metrics`] (which also feeds `/healthz`).
+//!
+//! It also keeps the Merkle tree ([`super::tree_file::Tree`]) in step with
+//! the chain, so a seal signs the tree head of everything before it, and
+//! it makes the key-rotation record and the time-stamp frames.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,9 +29,13 @@ use super::chain;
 use super::content::{CONTENT_HEAD_LEN, Prepared};
 use super::headers::Headers;
 use super::index::{ContentLoc, Head, Index};
+use super::keys;
 use super::record::{ContentRef, MessageMeta, Outcome, RECORD_FORMAT, Record, RecordBody};
-use super::seal::{self, Seal};
+use super::seal::Seal;
 use super::segment::{self, FRAME_OVERHEAD, Kind, Location};
+use super::stamp::TimeStamp;
+use super::tree_file::Tree;
+use super::tree_head;
 use super::{Appended, ArchiveError};
 use crate::metrics;
 
@@ -94,6 +102,10 @@ pub enum Request {
         evidence: Option<ContentIn>,
         /// Parsed headers for the index.
         headers: Headers,
+        /// A seal mail of this archive that came back (journaling): it is
+        /// archived and sealed with the next seal, but does not by itself
+        /// call for one (else every mailed seal would cause the next).
+        quiet: bool,
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Appended, ArchiveError>>,
     },
@@ -108,6 +120,23 @@ pub enum Request {
     Seal {
         /// Where the answer goes: the new seal, or `None` when nothing changed.
         reply: oneshot::Sender<Result<Option<Seal>, ArchiveError>>,
+    },
+    /// Store a time stamp of a seal (a `T` frame).
+    TimeStamp {
+        /// The checked token and what it stamps.
+        stamp: TimeStamp,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<(), ArchiveError>>,
+    },
+    /// Seal with the current key, append a key-rotation record signed by
+    /// it and by `new_key`, and seal again with `new_key`, which seals
+    /// from then on.
+    RotateKey {
+        /// The next seal key.
+        new_key: Box<SigningKey>,
+        /// Where the answer goes: the rotation record and the first seal
+        /// made with the new key.
+        reply: oneshot::Sender<Result<(Appended, Seal), ArchiveError>>,
     },
     /// Drop the index and rebuild it from the segments (`mailseal reindex`
     /// while the daemon runs). Appends wait in the queue meanwhile.
@@ -133,6 +162,11 @@ pub struct Writer {
     pub head_hash: [u8; 32],
     /// Seq covered by the newest seal.
     pub sealed_seq: Option<u64>,
+    /// A record that calls for a seal was written since the newest seal
+    /// (returned seal mails do not).
+    pub moved: bool,
+    /// The Merkle tree over the chain.
+    pub tree: Tree,
     /// Derived lookups.
     pub index: Index,
     /// Seal signing key.
@@ -150,6 +184,7 @@ enum Staged {
     Content([u8; 32], ContentLoc),
     Record(Box<Record>, [u8; 32], Location, Headers),
     Seal(Seal),
+    TimeStamp(TimeStamp),
 }
 
 enum Answer {
@@ -158,6 +193,23 @@ enum Answer {
         oneshot::Sender<Result<Option<Seal>, ArchiveError>>,
         Option<Seal>,
     ),
+    Stamped(oneshot::Sender<Result<(), ArchiveError>>),
+    Rotated(
+        oneshot::Sender<Result<(Appended, Seal), ArchiveError>>,
+        Appended,
+        Seal,
+    ),
+}
+
+/// The writer's state before a batch, restored when the batch fails.
+struct Mark {
+    segment: u32,
+    offset: u64,
+    head_seq: u64,
+    head_hash: [u8; 32],
+    sealed_seq: Option<u64>,
+    moved: bool,
+    key: SigningKey,
 }
 
 impl Writer {
@@ -189,18 +241,21 @@ impl Writer {
         if let Err(e) = self.index.flush() {
             tracing::error!(error = %e, "index flush at close failed");
         }
+        self.tree.close();
     }
 
     fn commit(&mut self, batch: Vec<Request>) {
         let started = Instant::now();
         let n = batch.len();
-        let saved = (
-            self.segment,
-            self.offset,
-            self.head_seq,
-            self.head_hash,
-            self.sealed_seq,
-        );
+        let saved = Mark {
+            segment: self.segment,
+            offset: self.offset,
+            head_seq: self.head_seq,
+            head_hash: self.head_hash,
+            sealed_seq: self.sealed_seq,
+            moved: self.moved,
+            key: self.key.clone(),
+        };
         let mut replies = Vec::with_capacity(n);
         let mut staged = Vec::new();
         let result = self
@@ -208,6 +263,7 @@ impl Writer {
             .and_then(|()| self.file.sync_data().map_err(|e| (classify(e), Vec::new())));
         match result {
             Ok(()) => {
+                self.tree.commit();
                 let records = staged
                     .iter()
                     .filter(|s| matches!(s, Staged::Record(..)))
@@ -228,6 +284,11 @@ impl Writer {
                         Answer::Sealed(tx, s) => {
                             report_seal(s.as_ref());
                             drop(tx.send(Ok(s)))
+                        }
+                        Answer::Stamped(tx) => drop(tx.send(Ok(()))),
+                        Answer::Rotated(tx, ap, s) => {
+                            report_seal(Some(&s));
+                            drop(tx.send(Ok((ap, s))))
                         }
                     }
                 }
@@ -250,6 +311,8 @@ impl Writer {
                     match a {
                         Answer::Appended(tx, _) => drop(tx.send(Err(again(&err)))),
                         Answer::Sealed(tx, _) => drop(tx.send(Err(again(&err)))),
+                        Answer::Stamped(tx) => drop(tx.send(Err(again(&err)))),
+                        Answer::Rotated(tx, ..) => drop(tx.send(Err(again(&err)))),
                     }
                 }
                 for r in unsent {
@@ -259,8 +322,19 @@ impl Writer {
         }
     }
 
-    fn rollback(&mut self, saved: (u32, u64, u64, [u8; 32], Option<u64>)) {
-        let (segment, offset, seq, hash, sealed) = saved;
+    fn rollback(&mut self, saved: Mark) {
+        let Mark {
+            segment,
+            offset,
+            head_seq: seq,
+            head_hash: hash,
+            sealed_seq: sealed,
+            moved,
+            key,
+        } = saved;
+        self.tree.rollback();
+        self.moved = moved;
+        self.key = key;
         if segment != self.segment {
             // The batch rotated: drop the new, unsynced segment.
             let path = self.dir.join(segment::file_name(self.segment));
@@ -317,8 +391,10 @@ impl Writer {
                         content,
                         evidence,
                         headers,
+                        quiet,
                         reply,
                     } => {
+                        self.moved |= !quiet;
                         let mut meta = *meta;
                         let mut dedup = true;
                         meta.content = ContentRef {
@@ -361,6 +437,7 @@ impl Writer {
                         staged.push(Staged::Record(Box::new(record), hash, at, headers));
                     }
                     Request::Outcome { outcome, reply } => {
+                        self.moved = true;
                         let (record, hash, at) =
                             self.write_record(&mut out, &mut pos, RecordBody::Outcome(outcome))?;
                         replies.push(Answer::Appended(
@@ -383,16 +460,45 @@ impl Writer {
                         "a reindex request reached a write batch".into(),
                     )))),
                     Request::Seal { reply } => {
-                        if self.sealed_seq == Some(self.head_seq) {
+                        if self.sealed_seq == Some(self.head_seq) || !self.moved {
                             replies.push(Answer::Sealed(reply, None));
                         } else {
-                            let s = seal::make(&self.key, self.head_seq, &self.head_hash, now());
-                            let payload = serde_json::to_vec(&s).map_err(io::Error::other)?;
-                            write_frame(&mut out, &mut pos, Kind::Seal, &[&payload])?;
-                            self.sealed_seq = Some(self.head_seq);
-                            staged.push(Staged::Seal(s.clone()));
+                            let s = self.write_seal(&mut out, &mut pos, staged)?;
                             replies.push(Answer::Sealed(reply, Some(s)));
                         }
+                    }
+                    Request::TimeStamp { stamp, reply } => {
+                        let payload = serde_json::to_vec(&stamp).map_err(io::Error::other)?;
+                        write_frame(&mut out, &mut pos, Kind::TimeStamp, &[&payload])?;
+                        staged.push(Staged::TimeStamp(stamp));
+                        replies.push(Answer::Stamped(reply));
+                    }
+                    Request::RotateKey { new_key, reply } => {
+                        if self.sealed_seq != Some(self.head_seq) {
+                            self.write_seal(&mut out, &mut pos, staged)?;
+                        }
+                        let body = keys::rotation(
+                            &self.key,
+                            &new_key,
+                            self.head_seq + 1,
+                            &hex::encode(self.head_hash),
+                        );
+                        let (record, hash, at) =
+                            self.write_record(&mut out, &mut pos, RecordBody::KeyRotation(body))?;
+                        self.key = *new_key;
+                        let appended = Appended {
+                            seq: record.seq,
+                            hash,
+                            deduplicated: false,
+                        };
+                        staged.push(Staged::Record(
+                            Box::new(record),
+                            hash,
+                            at,
+                            Headers::default(),
+                        ));
+                        let s = self.write_seal(&mut out, &mut pos, staged)?;
+                        replies.push(Answer::Rotated(reply, appended, s));
                     }
                 }
                 Ok(())
@@ -405,6 +511,23 @@ impl Writer {
         drop(out);
         self.offset = pos;
         Ok(())
+    }
+
+    /// Writes a seal (signed tree head) of the head with the current key.
+    fn write_seal(
+        &mut self,
+        out: &mut impl Write,
+        pos: &mut u64,
+        staged: &mut Vec<Staged>,
+    ) -> io::Result<Seal> {
+        let root = self.tree.root();
+        let s = tree_head::make(&self.key, self.head_seq, &root, &self.head_hash, now());
+        let payload = serde_json::to_vec(&s).map_err(io::Error::other)?;
+        write_frame(out, pos, Kind::Seal, &[&payload])?;
+        self.sealed_seq = Some(self.head_seq);
+        self.moved = false;
+        staged.push(Staged::Seal(s.clone()));
+        Ok(s)
     }
 
     fn write_record(
@@ -429,6 +552,7 @@ impl Writer {
         write_frame(out, pos, Kind::Record, &[&hash, &bytes])?;
         self.head_seq = record.seq;
         self.head_hash = hash;
+        self.tree.push(&hash);
         Ok((record, hash, at))
     }
 
@@ -495,6 +619,7 @@ impl Writer {
                     self.index.put_record(&r, &hash, at, headers)?
                 }
                 Staged::Seal(s) => self.index.put_seal(&s)?,
+                Staged::TimeStamp(t) => self.index.put_timestamp(&t)?,
             }
         }
         self.index.set_head(&Head {
@@ -593,6 +718,8 @@ fn fail(r: Request, err: ArchiveError) {
             drop(reply.send(Err(err)))
         }
         Request::Seal { reply } => drop(reply.send(Err(err))),
+        Request::TimeStamp { reply, .. } => drop(reply.send(Err(err))),
+        Request::RotateKey { reply, .. } => drop(reply.send(Err(err))),
         Request::Reindex { reply } => drop(reply.send(Err(err))),
     }
 }

@@ -23,7 +23,7 @@ pub struct Filter {
     /// Message-ID (with or without angle brackets).
     #[arg(long, value_name = "ID")]
     pub message_id: Option<String>,
-    /// Source kind: smtp-proxy, journal, imap-proxy or import.
+    /// Source kind: smtp-proxy, journal, imap-proxy, pop3-proxy or import.
     #[arg(long, value_name = "KIND")]
     pub source: Option<String>,
     /// Received at or after this time (RFC 3339 or YYYY-MM-DD, UTC).

@@ -13,27 +13,28 @@ use ed25519_dalek::VerifyingKey;
 use ed25519_dalek::pkcs8::DecodePublicKey;
 
 use crate::archive::index::Summary;
+use crate::archive::reader::ProofFigures;
 use crate::archive::{seal, verify};
 use crate::config::Config;
 
 use super::Filter;
+use super::listing::Listing;
 use super::target::Target;
 
 /// `mailseal verify`.
-pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow::Result<u8> {
-    let trusted: Option<VerifyingKey> =
-        match public_key {
-            Some(p) => {
-                let pem = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                Some(VerifyingKey::from_public_key_pem(&pem).map_err(|e| {
-                    anyhow::anyhow!("{}: not an Ed25519 public key: {e}", p.display())
-                })?)
-            }
-            None => seal::load_key(&config.archive.key_file)
-                .ok()
-                .map(|k| k.verifying_key()),
-        };
+pub fn verify(
+    config: &Config,
+    public_key: Option<&Path>,
+    json: bool,
+    seals: &[std::path::PathBuf],
+    tsa_ca: &[std::path::PathBuf],
+) -> anyhow::Result<u8> {
+    let trusted: Option<VerifyingKey> = match public_key {
+        Some(p) => Some(read_public_key(p)?),
+        None => seal::load_key(&config.archive.key_file)
+            .ok()
+            .map(|k| k.verifying_key()),
+    };
     let segments = config.archive.path.join("segments");
     if !segments.is_dir() {
         anyhow::bail!(
@@ -42,7 +43,8 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
         );
     }
     let started = Instant::now();
-    let report = verify::verify(&segments, trusted.as_ref())
+    let options = verify_options(config, seals, tsa_ca)?;
+    let report = verify::verify_with(&segments, trusted.as_ref(), &options)
         .with_context(|| format!("reading {}", segments.display()))?;
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
@@ -76,6 +78,29 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
                 "note: no trusted public key; seals were checked against the keys they name"
             )?;
         }
+        let t = &report.tree;
+        writeln!(out, "tree root {} over {} records", t.root, report.head_seq)?;
+        if t.key_rotations > 0 {
+            writeln!(
+                out,
+                "seal key rotated {} times; history followed",
+                t.key_rotations
+            )?;
+        }
+        if t.timestamps > 0 {
+            writeln!(
+                out,
+                "{} time stamps, {} checked against a time-stamp authority's CA",
+                t.timestamps, t.timestamps_checked
+            )?;
+        }
+        if t.kept_seals > 0 {
+            writeln!(
+                out,
+                "{} kept seals: the archive holds what they sealed",
+                t.kept_seals
+            )?;
+        }
     } else {
         writeln!(out, "FAILED: first broken place: {}", report.problems[0])?;
         for p in &report.problems[1..] {
@@ -86,15 +111,57 @@ pub fn verify(config: &Config, public_key: Option<&Path>, json: bool) -> anyhow:
     Ok(if report.ok() { 0 } else { 1 })
 }
 
+/// A public key from a PEM file (`key show`), or a file or argument
+/// holding it in hex.
+fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
+    let given = p.to_string_lossy();
+    let text = if given.len() == 64 && hex::decode(given.as_bytes()).is_ok() {
+        given.to_string()
+    } else {
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+    };
+    if let Some(k) = crate::archive::keys::parse_key(text.trim()) {
+        return Ok(k);
+    }
+    VerifyingKey::from_public_key_pem(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not an Ed25519 public key: {e}", p.display()))
+}
+
+/// Kept seals and time-stamp CAs for `verify`.
+fn verify_options(
+    config: &Config,
+    seals: &[std::path::PathBuf],
+    tsa_ca: &[std::path::PathBuf],
+) -> anyhow::Result<verify::TreeOptions> {
+    let mut kept = Vec::new();
+    for f in seals {
+        kept.extend(super::prove::read_seals(f)?);
+    }
+    let mut trust: Option<mailseal_tsp::Trust> = None;
+    for f in tsa_ca
+        .iter()
+        .chain(config.timestamp.iter().map(|t| &t.ca_file))
+    {
+        let pem = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let t = mailseal_tsp::Trust::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        trust.get_or_insert_with(Default::default).extend(t);
+    }
+    Ok(verify::TreeOptions { kept, tsa: trust })
+}
+
 /// `mailseal stats`.
 pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
     let st = match target.ask(|client| async move { client.stats().await })? {
         Some(st) => st,
         None => target.reader()?.stats()?,
     };
+    let proofs = proof_status(&st.proofs, target.config);
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &st)?;
+        let mut doc = serde_json::to_value(&st)?;
+        doc["proofs"] = serde_json::to_value(&proofs)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(0);
     }
@@ -134,16 +201,94 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
         None => writeln!(out, "last seal:        none")?,
     }
+    super::search::stats_section(target, &mut out)?;
+    if let Some(root) = &proofs.tree_root {
+        writeln!(out, "tree head:        root {root} (signed)")?;
+    }
+    writeln!(
+        out,
+        "seal keys:        {} ({} rotations)",
+        proofs.key, proofs.key_rotations
+    )?;
+    for a in &proofs.timestamps {
+        writeln!(
+            out,
+            "time stamps:      {}: {} of {} tree heads stamped, {} waiting",
+            a.authority, a.stamped, proofs.tree_heads, a.unstamped
+        )?;
+    }
+    if let Some(m) = proofs.mailed_seq {
+        writeln!(out, "seal mail:        seals up to record {m} mailed")?;
+    }
     Ok(0)
+}
+
+/// Tree heads, time stamps and mailed seals for `stats`.
+#[derive(serde::Serialize)]
+struct ProofStatus {
+    /// The newest signed tree head's root.
+    tree_root: Option<String>,
+    /// Version-2 seals.
+    tree_heads: u64,
+    /// The seal key now (hex).
+    key: String,
+    /// Seal-key rotations.
+    key_rotations: u64,
+    /// Per configured authority.
+    timestamps: Vec<AuthorityStatus>,
+    /// The newest seal mailed to witnesses, when `[seal_mail]` is on.
+    mailed_seq: Option<u64>,
+}
+
+/// One time-stamp authority in `stats`.
+#[derive(serde::Serialize)]
+struct AuthorityStatus {
+    /// Its configured name.
+    authority: String,
+    /// Tree heads it stamped.
+    stamped: u64,
+    /// Tree heads still waiting for its stamp.
+    unstamped: u64,
+}
+
+fn proof_status(figures: &ProofFigures, config: &Config) -> ProofStatus {
+    let mut names: Vec<String> = config.timestamp.iter().map(|t| t.name.clone()).collect();
+    for name in figures.stamped.keys() {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let timestamps = names
+        .into_iter()
+        .map(|name| {
+            let stamped = figures.stamped.get(&name).copied().unwrap_or(0);
+            AuthorityStatus {
+                unstamped: figures.tree_heads.saturating_sub(stamped),
+                stamped,
+                authority: name,
+            }
+        })
+        .collect();
+    let mailed_seq = config.seal_mail.as_ref().map(|_| {
+        std::fs::read(config.archive.path.join("seal-mail.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("mailed_seq")?.as_u64())
+            .unwrap_or(0)
+    });
+    ProofStatus {
+        tree_root: figures.tree_root.clone(),
+        tree_heads: figures.tree_heads,
+        key: figures.key.clone(),
+        key_rotations: figures.key_rotations,
+        timestamps,
+        mailed_seq,
+    }
 }
 
 /// `mailseal list`.
 pub fn list(target: &Target, filter: &Filter, json: bool) -> anyhow::Result<u8> {
-    let mut listing = Listing {
-        out: std::io::BufWriter::new(std::io::stdout().lock()),
-        json,
-        header: false,
-    };
+    let mut listing = Listing::stdout(json);
     let conditions = filter.conditions();
     let remote = {
         let conditions = conditions.clone();
@@ -160,85 +305,6 @@ pub fn list(target: &Target, filter: &Filter, json: bool) -> anyhow::Result<u8> 
     }
     listing.finish()?;
     Ok(0)
-}
-
-/// `list`'s output: a header line before the first row, then one line (or
-/// one JSON object) per record.
-struct Listing<W: Write> {
-    /// Where lines go.
-    out: W,
-    /// One JSON object per line instead of columns.
-    json: bool,
-    /// The header line is out.
-    header: bool,
-}
-
-impl<W: Write> Listing<W> {
-    fn head(&mut self) -> std::io::Result<()> {
-        if !self.json && !self.header {
-            writeln!(
-                self.out,
-                "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  hash",
-                "id", "time", "source", "from", "to", "subject", "size"
-            )?;
-        }
-        self.header = true;
-        Ok(())
-    }
-
-    fn row(&mut self, s: &Summary) -> std::io::Result<()> {
-        self.head()?;
-        let out = &mut self.out;
-        if self.json {
-            serde_json::to_writer(&mut *out, s)?;
-            return writeln!(out);
-        }
-        let source = format!(
-            "{}:{}",
-            s.source_kind.map(|k| k.as_str()).unwrap_or("-"),
-            s.source_name
-        );
-        let from = s
-            .headers
-            .from
-            .clone()
-            .or_else(|| s.mail_from.clone())
-            .unwrap_or_default();
-        let to = s
-            .headers
-            .to
-            .first()
-            .or(s.rcpts.first())
-            .cloned()
-            .unwrap_or_default();
-        let subject = s.headers.subject.clone().unwrap_or_default();
-        writeln!(
-            out,
-            "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  {}",
-            s.seq,
-            s.time,
-            clip(&source, 22),
-            clip(&from, 28),
-            clip(&to, 28),
-            clip(&subject, 30),
-            s.size,
-            &s.sha256[..s.sha256.len().min(16)]
-        )
-    }
-
-    fn finish(mut self) -> std::io::Result<()> {
-        self.head()?;
-        self.out.flush()
-    }
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut c: String = s.chars().take(n - 1).collect();
-    c.push('…');
-    c
 }
 
 /// `mailseal show`.

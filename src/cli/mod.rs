@@ -6,9 +6,12 @@
 mod filter;
 mod imap_import;
 mod inspect;
+mod listing;
 mod load;
 mod progress;
+mod prove;
 mod run;
+mod search;
 mod store;
 mod target;
 
@@ -52,9 +55,18 @@ pub enum Command {
     CheckConfig,
     /// Walk chain, content and seals; name the first broken place.
     Verify {
-        /// Trust seals only from this public key (PEM from `key show`).
+        /// Trust seals only from this public key (PEM from `key show`, or
+        /// hex), or keys it rotated to.
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
+        /// A seal kept from earlier (seal JSON, or a seal mail's
+        /// attachment): the archive must still hold what it sealed.
+        #[arg(long = "seal", value_name = "FILE")]
+        seals: Vec<PathBuf>,
+        /// CA certificate (PEM) of a time-stamp authority; tokens are
+        /// checked against these and the `[[timestamp]]` CAs.
+        #[arg(long = "tsa-ca", value_name = "FILE")]
+        tsa_ca: Vec<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -74,6 +86,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search the archive (query language: docs/search.md); prints the
+    /// columns of `list`.
+    Search {
+        /// The query, e.g. `from:example.com rechnung date:2024`.
+        #[arg(required_unless_present = "check")]
+        query: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Most hits.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// `date` (oldest first), `-date` (newest first) or `relevance`.
+        #[arg(long, default_value = "-date", allow_hyphen_values = true)]
+        sort: String,
+        /// Continue after the page that printed this cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Compare the index with the segments instead (exit 1 when
+        /// something is missing, extra or stale).
+        #[arg(long, conflicts_with = "query")]
+        check: bool,
+        /// With --check: index what is missing, remove what is extra.
+        #[arg(long, requires = "check")]
+        repair: bool,
+    },
     /// Show one record's metadata, or exactly its original bytes.
     Show {
         /// Record id.
@@ -90,9 +128,27 @@ pub enum Command {
         /// `eml` (one file per message) or `mbox`.
         #[arg(long, value_enum, default_value_t = ExportFormat::Eml)]
         format: ExportFormat,
+        /// Write `<id>.proof.json` beside each `.eml`: its proof against
+        /// the newest signed tree head.
+        #[arg(long)]
+        with_proofs: bool,
         /// Which records.
         #[command(flatten)]
         filter: Filter,
+        /// Only the records matching this search query (docs/search.md).
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
+    },
+    /// Prove a message is in the sealed archive, or that the archive
+    /// extends a seal kept earlier.
+    Prove {
+        /// The message record's id.
+        #[arg(required_unless_present = "consistency")]
+        id: Option<u64>,
+        /// Prove that the archive's newest tree head extends this seal
+        /// (seal JSON, or a seal mail's attachment).
+        #[arg(long, value_name = "OLD_SEAL", conflicts_with = "id")]
+        consistency: Option<PathBuf>,
     },
     /// Import existing mail.
     Import {
@@ -106,7 +162,7 @@ pub enum Command {
         #[command(subcommand)]
         what: KeyCommand,
     },
-    /// Drop the index and rebuild it from the segments.
+    /// Drop the indexes (sled and search) and rebuild them from the segments.
     Reindex,
     /// Hash a password (read from stdin) for `[[journal]] auth_users`.
     HashPassword,
@@ -151,6 +207,8 @@ pub enum ImportCommand {
 pub enum KeyCommand {
     /// Print the public key for auditors.
     Show,
+    /// Start a new seal key, signed over by the old one in the chain.
+    RotateSeal,
 }
 
 /// Runs one command; returns the exit code.
@@ -167,20 +225,63 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
             let target = target::Target::new(&config, cli.archive.is_some())?;
             match command {
-                Command::Verify { public_key, json } => {
-                    inspect::verify(&config, public_key.as_deref(), json)
-                }
+                Command::Verify {
+                    public_key,
+                    json,
+                    seals,
+                    tsa_ca,
+                } => inspect::verify(&config, public_key.as_deref(), json, &seals, &tsa_ca),
                 Command::Stats { json } => inspect::stats(&target, json),
                 Command::List { filter, json } => inspect::list(&target, &filter, json),
                 Command::Show { id, raw } => inspect::show(&target, id, raw),
                 Command::Key {
                     what: KeyCommand::Show,
                 } => inspect::key_show(&config),
+                Command::Key {
+                    what: KeyCommand::RotateSeal,
+                } => prove::rotate_seal(&target),
+                Command::Prove {
+                    consistency: Some(old),
+                    ..
+                } => prove::prove_consistency(&target, &old),
+                Command::Prove { id, .. } => prove::prove(&target, id.unwrap_or_default()),
                 Command::Export {
                     out,
                     format,
+                    with_proofs,
                     filter,
-                } => store::export(&target, &out, format, &filter),
+                    query,
+                } => store::export(
+                    &target,
+                    &out,
+                    format,
+                    &filter,
+                    query.as_deref(),
+                    with_proofs,
+                ),
+                Command::Search {
+                    check: true,
+                    repair,
+                    json,
+                    ..
+                } => search::check(&target, repair, json),
+                Command::Search {
+                    query,
+                    json,
+                    limit,
+                    sort,
+                    cursor,
+                    ..
+                } => search::search(
+                    &target,
+                    search::SearchArgs {
+                        query: query.unwrap_or_default(),
+                        json,
+                        limit,
+                        sort,
+                        cursor,
+                    },
+                ),
                 Command::Import {
                     what: ImportCommand::Imap(args),
                 } => imap_import::run(&target, args),

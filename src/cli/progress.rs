@@ -29,6 +29,23 @@ impl Bar {
         Bar { bar }
     }
 
+    /// A bar counting records (hidden when stderr is not a terminal).
+    pub fn records(what: &str) -> Bar {
+        let bar = Bar::new(what);
+        let style = ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} records",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.bar.set_style(style);
+        bar
+    }
+
+    /// `done` of `total` records.
+    pub fn set(&self, done: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

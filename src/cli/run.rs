@@ -1,6 +1,7 @@
 //! `mailseal run`: the daemon.
 //!
-//! Opens the archive, starts the sealer, every configured listener and the
+//! Opens the archive, starts the sealer, the search indexer (a thread that
+//! follows the archive head), every configured listener and the
 //! control socket the CLI reaches the daemon through, and waits for
 //! SIGTERM or SIGINT. Then it stops accepting, lets sessions drain
 //! (a transaction in flight completes; idle sessions are told `421`), seals
@@ -17,8 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::config::Config;
+use crate::control::SearchService;
 use crate::health::HealthState;
 use crate::imap::proxy::ImapProxy;
+use crate::pop3::Pop3Proxy;
+use crate::search::LocalDomains;
+use crate::search::indexer::Indexer;
 use crate::shutdown::Shutdown;
 use crate::smtp::listener::SmtpListener;
 
@@ -33,23 +38,63 @@ pub fn daemon(config: Config) -> anyhow::Result<u8> {
     // chain length, newest seal) already reaches `/healthz`; the archive
     // writer and the proxy sessions report to it through `crate::metrics`.
     let health = HealthState::new(config.archive.seal_interval, upstream_names(&config));
+    health.set_search_max_lag(config.search.max_lag);
     if !health.install() {
         tracing::warn!("a health state was already installed; /healthz may not see this daemon");
     }
     let archive = Archive::open(&archive_options(&config.archive))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
+    // The search indexer follows the archive on its own thread; it never
+    // stops ingest, and without it the daemon still archives.
+    let indexer = start_indexer(&config, &archive);
+    let search = indexer.as_ref().map(|i| SearchService {
+        status: i.status().clone(),
+        local: LocalDomains::new(&config.archive.local_domains),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let result = runtime.block_on(serve(&config, &archive, health));
+    let result = runtime.block_on(serve(&config, &archive, search, health));
     runtime.shutdown_timeout(Duration::from_secs(5));
+    if let Some(indexer) = indexer {
+        indexer.stop();
+    }
     let sealed = archive.close()?;
     tracing::info!(sealed = sealed.map(|s| s.seq), "stopped");
     result.map(|()| 0)
 }
 
-async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyhow::Result<()> {
+/// Starts the search indexer, which catches up with the archive at once.
+fn start_indexer(config: &Config, archive: &Archive) -> Option<Indexer> {
+    let reader = archive.reader();
+    let head = match reader.head() {
+        Ok(head) => head.seq,
+        Err(error) => {
+            tracing::error!(%error, "search indexer not started: archive head unreadable");
+            return None;
+        }
+    };
+    let indexer_config = crate::search::indexer::Config {
+        dir: crate::search::index_dir(&config.archive.path),
+        local: LocalDomains::new(&config.archive.local_domains),
+        writer: Default::default(),
+    };
+    match Indexer::spawn(indexer_config, reader, head) {
+        Ok(indexer) => Some(indexer),
+        Err(error) => {
+            tracing::error!(%error, "search indexer thread could not start");
+            None
+        }
+    }
+}
+
+async fn serve(
+    config: &Config,
+    archive: &Archive,
+    search: Option<SearchService>,
+    health: HealthState,
+) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.tracker.spawn({
         let archive = archive.clone();
@@ -64,12 +109,13 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
+    spawn_witnesses(config, archive, &shutdown)?;
     start_listeners(config, archive, &shutdown).await?;
     // The CLI's way to this daemon, bound after the listeners: whoever
     // reaches it finds every listener bound. Not on the mail path: without
     // it the daemon still archives, and the CLI reads the files itself.
     match crate::control::ControlServer::bind(&config.control, archive) {
-        Ok(control) => control.serve(archive.clone(), &shutdown),
+        Ok(control) => control.serve(archive.clone(), search, &shutdown),
         Err(error) => tracing::error!(
             %error,
             "control socket unavailable; CLI commands read the archive's files directly and cannot write"
@@ -78,13 +124,36 @@ async fn serve(config: &Config, archive: &Archive, health: HealthState) -> anyho
     crate::import::imap::schedule::spawn_jobs(config, archive, &shutdown);
     crate::notify::ready();
     tracing::info!(
-        listeners = config.smtp_proxy.len() + config.journal.len() + config.imap_proxy.len(),
+        listeners = config.smtp_proxy.len()
+            + config.journal.len()
+            + config.imap_proxy.len()
+            + config.pop3_proxy.len(),
         "ready"
     );
     shutdown.wait_for_signal().await;
     crate::notify::stopping();
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;
+    Ok(())
+}
+
+/// Starts the time-stamp authorities' tasks and the seal mailer.
+fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let authorities = config
+        .timestamp
+        .iter()
+        .map(crate::timestamp::client::Authority::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::timestamp::spawn(archive, authorities, &shutdown.tracker, &shutdown.token);
+    if let Some(c) = &config.seal_mail {
+        let mailer =
+            crate::seal_mail::Mailer::new(c, &config.archive.path, &config.archive.key_file)?;
+        shutdown.tracker.spawn(crate::seal_mail::run(
+            mailer,
+            archive.clone(),
+            shutdown.token.clone(),
+        ));
+    }
     Ok(())
 }
 
@@ -107,8 +176,15 @@ async fn start_listeners(
     for proxy in &config.imap_proxy {
         imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
     }
+    let mut pop3 = Vec::with_capacity(config.pop3_proxy.len());
+    for proxy in &config.pop3_proxy {
+        pop3.push(Pop3Proxy::bind(proxy, archive).await?);
+    }
     for listener in smtp {
         listener.serve(shutdown);
+    }
+    for proxy in pop3 {
+        proxy.serve(shutdown);
     }
     for proxy in imap {
         shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
@@ -143,5 +219,6 @@ async fn ignore_hangup(token: CancellationToken) {
 fn upstream_names(config: &Config) -> Vec<String> {
     let smtp = config.smtp_proxy.iter().map(|p| p.name.clone());
     smtp.chain(config.imap_proxy.iter().map(|p| p.name.clone()))
+        .chain(config.pop3_proxy.iter().map(|p| p.name.clone()))
         .collect()
 }

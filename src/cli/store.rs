@@ -107,7 +107,12 @@ pub fn export(
     out: &Path,
     format: ExportFormat,
     filter: &Filter,
+    query: Option<&str>,
+    with_proofs: bool,
 ) -> anyhow::Result<u8> {
+    if with_proofs && format != ExportFormat::Eml {
+        anyhow::bail!("--with-proofs needs --format eml (one proof beside each message)");
+    }
     let conditions = filter.conditions();
     let mut options = ExportOptions {
         out: out.to_path_buf(),
@@ -119,10 +124,19 @@ pub fn export(
         seal: None,
     };
     let asked = conditions.clone();
+    let q = query.map(str::to_string);
+    // The exported messages' seqs, for their proofs.
+    let mut exported = Vec::new();
     let summary =
-        if let Some(stream) = target.ask(|client| async move { client.export(asked).await })? {
-            export_remote(target, stream, &mut options)?
+        if let Some(stream) = target.ask(|client| async move { client.export(asked, q).await })? {
+            export_remote(target, stream, &mut options, &mut exported)?
         } else {
+            // The index answers the query (and is closed again before the
+            // archive is read for the export).
+            let only: Option<std::collections::BTreeSet<u64>> = match query {
+                Some(q) => Some(super::search::matching(target, q)?.into_iter().collect()),
+                None => None,
+            };
             let reader = target.reader()?;
             let head = reader.head()?;
             options.chain_head = parse_hex(&head.hash).map(|hash| ChainHead {
@@ -134,8 +148,11 @@ pub fn export(
                 .summaries()?
                 .into_iter()
                 .filter(|s| conditions.selects(s))
+                .filter(|s| only.as_ref().is_none_or(|o| o.contains(&s.seq)))
+                .filter(|s| s.seq <= head.seq)
                 .map(|s| s.seq)
                 .collect();
+            exported.clone_from(&wanted);
             let records = wanted.iter().map(|&seq| {
                 let (record, hash) = reader.record(seq)?;
                 let hash = parse_hex(&hash)
@@ -144,6 +161,9 @@ pub fn export(
             });
             export::export(records, &reader, &options, &export::NoExportProgress)?
         };
+    if with_proofs {
+        super::prove::write_proofs(target, out, &exported)?;
+    }
     let note = if summary.inexact > 0 {
         format!(
             " ({} not byte-exact in mbox: no final newline; use --format eml)",
@@ -167,6 +187,7 @@ fn export_remote(
     target: &Target,
     stream: ExportStream,
     options: &mut ExportOptions,
+    exported: &mut Vec<u64>,
 ) -> anyhow::Result<export::ExportSummary> {
     options.chain_head = parse_hex(&stream.head_hash).map(|hash| ChainHead {
         seq: stream.head_seq,
@@ -179,7 +200,10 @@ fn export_remote(
         match next {
             Ok(None) => None,
             Ok(Some((record, hash))) => Some(match parse_hex(&hash) {
-                Some(hash) => Ok((record, hash)),
+                Some(hash) => {
+                    exported.push(record.seq);
+                    Ok((record, hash))
+                }
                 None => Err(ClientError::Unexpected(format!("record hash {hash:?}"))),
             }),
             Err(e) => Some(Err(e)),
@@ -228,6 +252,8 @@ pub fn reindex(target: &Target) -> anyhow::Result<u8> {
                 })?;
             let head = archive.reader().head()?;
             archive.close()?;
+            let indexed = super::search::rebuild_local(target)?;
+            println!("search index rebuilt: up to record {indexed}");
             head.seq
         }
     };

@@ -57,6 +57,10 @@ pub(crate) struct RawArchive {
     /// Directory for spilled messages; default `<path>/spool`.
     #[serde(default)]
     spool_dir: Option<PathBuf>,
+    /// The organisation's own mail domains (search `direction:`, web,
+    /// retention).
+    #[serde(default)]
+    local_domains: Vec<String>,
 }
 
 fn default_path() -> PathBuf {
@@ -90,6 +94,7 @@ impl Default for RawArchive {
             segment_max_bytes: default_segment_max_bytes(),
             spool_memory_limit: default_spool_memory_limit(),
             spool_dir: None,
+            local_domains: Vec::new(),
         }
     }
 }
@@ -113,6 +118,10 @@ pub struct ArchiveConfig {
     pub spool_memory_limit: usize,
     /// Where spilled messages are written.
     pub spool_dir: PathBuf,
+    /// The organisation's own mail domains, lowercase, without a trailing
+    /// dot; their subdomains count too. Messages are inbound, outbound or
+    /// internal relative to them.
+    pub local_domains: Vec<String>,
 }
 
 impl ArchiveConfig {
@@ -127,6 +136,7 @@ impl ArchiveConfig {
             segment_max_bytes: DEFAULT_SEGMENT_MAX_BYTES,
             spool_memory_limit: DEFAULT_SPOOL_MEMORY_LIMIT,
             spool_dir: path.join("spool"),
+            local_domains: Vec::new(),
         }
     }
 }
@@ -157,6 +167,31 @@ impl RawArchive {
             check::positive(p, at.key("segment_max_bytes"), self.segment_max_bytes);
         let spool_memory_limit =
             check::positive(p, at.key("spool_memory_limit"), self.spool_memory_limit);
+        let mut local_domains = Vec::new();
+        let mut bad = Vec::new();
+        for d in &self.local_domains {
+            let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+            let valid = !d.is_empty()
+                && d.split('.').all(|label| {
+                    !label.is_empty()
+                        && !label.starts_with('-')
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if valid {
+                local_domains.push(d);
+            } else {
+                bad.push(format!("{d:?}"));
+            }
+        }
+        if !bad.is_empty() {
+            p.push(
+                at.key("local_domains"),
+                format!(
+                    "not domain names (like \"example.com\"): {}",
+                    bad.join(", ")
+                ),
+            );
+        }
         if self.path.as_os_str().is_empty() || !level_ok {
             return None;
         }
@@ -169,6 +204,7 @@ impl RawArchive {
             seal_interval: seal_interval?,
             segment_max_bytes: segment_max_bytes?,
             spool_memory_limit: spool_memory_limit?,
+            local_domains,
         })
     }
 }

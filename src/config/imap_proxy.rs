@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
+use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, default_max_connections};
 use super::upstream::{Upstream, raw_upstream};
@@ -34,6 +35,16 @@ pub(crate) struct RawImapProxy {
     /// The real IMAP server, `host:port`.
     #[serde(default)]
     upstream: Option<HostPort>,
+    /// How intercepted connections arrive ("redirect", "tproxy"); absent
+    /// for a proxy with a fixed upstream.
+    #[serde(default)]
+    intercept: Option<InterceptMode>,
+    /// Original destinations an intercepting proxy may relay to.
+    #[serde(default)]
+    intercept_destinations: Option<Vec<DestinationRule>>,
+    /// Under TPROXY, connect upstream from the client's own address.
+    #[serde(default)]
+    intercept_bind_client: Option<bool>,
     /// Client-leg certificate chain (PEM).
     #[serde(default)]
     tls_cert: Option<PathBuf>,
@@ -166,7 +177,7 @@ impl RawImapProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ImapProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = raw_upstream!(self).validate(p, at);
+        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self));
         let tls = raw_client_tls!(self).validate(p, at);
         let folders = at.key("skip_append_folders");
         check::folder_list(p, folders, &self.skip_append_folders, false);

@@ -28,11 +28,16 @@ mod document;
 mod http;
 mod imap_import;
 mod imap_proxy;
+mod intercept;
 mod journal;
 mod log;
 mod password;
+mod pop3;
 mod problem;
+mod seal_mail;
+mod search;
 mod smtp_proxy;
+mod timestamp;
 mod upstream;
 mod value;
 
@@ -48,12 +53,17 @@ pub use control::ControlConfig;
 pub use http::HttpConfig;
 pub use imap_import::{ImapCredential, ImapImportConfig};
 pub use imap_proxy::ImapProxyConfig;
+pub use intercept::{DestinationRule, Intercept, InterceptMode};
 pub use journal::{AuthUser, JournalConfig};
 pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
+pub use pop3::Pop3ProxyConfig;
 pub use problem::{ConfigErrors, Problem};
+pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
+pub use search::SearchConfig;
 pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
-pub use upstream::Upstream;
+pub use timestamp::TimestampConfig;
+pub use upstream::{LegTls, Target, Upstream};
 pub use value::{HostPort, TlsMode};
 
 use document::Document;
@@ -78,6 +88,9 @@ struct RawConfig {
     /// `[[imap_proxy]]` listeners.
     #[serde(default)]
     imap_proxy: Vec<imap_proxy::RawImapProxy>,
+    /// `[[pop3_proxy]]` listeners.
+    #[serde(default)]
+    pop3_proxy: Vec<pop3::RawPop3Proxy>,
     /// `[[imap_import]]` jobs.
     #[serde(default)]
     imap_import: Vec<imap_import::RawImapImport>,
@@ -90,6 +103,15 @@ struct RawConfig {
     /// `[control]`.
     #[serde(default)]
     control: control::RawControl,
+    /// `[search]`.
+    #[serde(default)]
+    search: search::RawSearch,
+    /// `[[timestamp]]` authorities.
+    #[serde(default)]
+    timestamp: Vec<timestamp::RawTimestamp>,
+    /// `[seal_mail]`.
+    #[serde(default)]
+    seal_mail: Option<seal_mail::RawSealMail>,
 }
 
 /// The validated configuration.
@@ -103,6 +125,8 @@ pub struct Config {
     pub journal: Vec<JournalConfig>,
     /// Transparent IMAP proxies.
     pub imap_proxy: Vec<ImapProxyConfig>,
+    /// Transparent POP3 proxies.
+    pub pop3_proxy: Vec<Pop3ProxyConfig>,
     /// Scheduled IMAP imports.
     pub imap_import: Vec<ImapImportConfig>,
     /// Health and metrics endpoint.
@@ -111,6 +135,12 @@ pub struct Config {
     pub log: LogConfig,
     /// The local socket the CLI reaches the daemon through.
     pub control: ControlConfig,
+    /// The search index's health bound.
+    pub search: SearchConfig,
+    /// RFC 3161 authorities that stamp every seal.
+    pub timestamp: Vec<TimestampConfig>,
+    /// Seals mailed to witnesses; `None` when off.
+    pub seal_mail: Option<SealMailConfig>,
 }
 
 impl Config {
@@ -164,10 +194,14 @@ impl Config {
             smtp_proxy: Vec::new(),
             journal: Vec::new(),
             imap_proxy: Vec::new(),
+            pop3_proxy: Vec::new(),
             imap_import: Vec::new(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
             control: ControlConfig::default(),
+            search: SearchConfig::default(),
+            timestamp: Vec::new(),
+            seal_mail: None,
         }
     }
 }
@@ -189,12 +223,26 @@ impl RawConfig {
         let imap_proxy: Vec<_> = enumerate(self.imap_proxy, &mut all_ok, |i, raw| {
             raw.validate(p, &at("imap_proxy", i))
         });
+        let pop3_proxy: Vec<_> = enumerate(self.pop3_proxy, &mut all_ok, |i, raw| {
+            raw.validate(p, &at("pop3_proxy", i))
+        });
         let imap_import: Vec<_> = enumerate(self.imap_import, &mut all_ok, |i, raw| {
             raw.validate(p, &at("imap_import", i))
         });
         let http = self.http.validate();
         let log = self.log.validate(p);
         let control = self.control.validate(p);
+        let timestamp: Vec<_> = enumerate(self.timestamp, &mut all_ok, |i, raw| {
+            raw.validate(p, &at("timestamp", i))
+        });
+        let seal_mail = match self.seal_mail.map(|raw| raw.validate(p)) {
+            Some(None) => {
+                all_ok = false;
+                None
+            }
+            Some(some) => some,
+            None => None,
+        };
         if !all_ok {
             return None;
         }
@@ -203,10 +251,14 @@ impl RawConfig {
             smtp_proxy,
             journal,
             imap_proxy,
+            pop3_proxy,
             imap_import,
             http: http?,
             log: log?,
             control: control?,
+            search: self.search.validate(),
+            timestamp,
+            seal_mail,
         })
     }
 
@@ -215,7 +267,9 @@ impl RawConfig {
         let names = each("smtp_proxy", &self.smtp_proxy, |r| r.name())
             .chain(each("journal", &self.journal, |r| r.name()))
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.name()))
-            .chain(each("imap_import", &self.imap_import, |r| r.name()));
+            .chain(each("pop3_proxy", &self.pop3_proxy, |r| r.name()))
+            .chain(each("imap_import", &self.imap_import, |r| r.name()))
+            .chain(each("timestamp", &self.timestamp, |r| r.name()));
         let mut seen: HashMap<&str, String> = HashMap::new();
         for (at, name) in names {
             let Some(name) = name.filter(|n| !n.is_empty()) else {
@@ -238,7 +292,8 @@ impl RawConfig {
         let listens = std::iter::once(("http".to_owned(), self.http.active_listen()))
             .chain(each("smtp_proxy", &self.smtp_proxy, |r| r.listen()))
             .chain(each("journal", &self.journal, |r| r.listen()))
-            .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()));
+            .chain(each("imap_proxy", &self.imap_proxy, |r| r.listen()))
+            .chain(each("pop3_proxy", &self.pop3_proxy, |r| r.listen()));
         let mut bound: Vec<(SocketAddr, String)> = Vec::new();
         for (at, addr) in listens {
             let Some(addr) = addr.filter(|a| a.port() != 0) else {

@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
+use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
 use super::problem::{At, Problems};
-use super::upstream::{Upstream, raw_upstream};
+use super::upstream::{LegTls, Upstream, raw_upstream};
 use super::value::{self, HostPort, MIB, TlsMode};
 use crate::tls::UpstreamCa;
 
@@ -34,6 +35,12 @@ pub enum SmtpUpstreamTls {
     Implicit,
 }
 
+impl LegTls for SmtpUpstreamTls {
+    fn is_plain(&self) -> bool {
+        *self == SmtpUpstreamTls::None
+    }
+}
+
 /// `[[smtp_proxy]]` as written in the file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +54,16 @@ pub(crate) struct RawSmtpProxy {
     /// The real server, `host:port`.
     #[serde(default)]
     upstream: Option<HostPort>,
+    /// How intercepted connections arrive ("redirect", "tproxy"); absent
+    /// for a proxy with a fixed upstream.
+    #[serde(default)]
+    intercept: Option<InterceptMode>,
+    /// Original destinations an intercepting proxy may relay to.
+    #[serde(default)]
+    intercept_destinations: Option<Vec<DestinationRule>>,
+    /// Under TPROXY, connect upstream from the client's own address.
+    #[serde(default)]
+    intercept_bind_client: Option<bool>,
     /// Name in mailseal's own replies; default the machine's hostname.
     #[serde(default)]
     hostname: Option<String>,
@@ -219,7 +236,7 @@ impl RawSmtpProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<SmtpProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = raw_upstream!(self).validate(p, at);
+        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self));
         let hostname = check::hostname(p, at.key("hostname"), self.hostname);
         let tls = raw_client_tls!(self).validate(p, at);
         let max_message_size =

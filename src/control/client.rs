@@ -151,8 +151,12 @@ impl Client {
     }
 
     /// `export`: the chain head, then records and contents one by one.
-    pub async fn export(&self, filter: Filter) -> Result<ExportStream, ClientError> {
-        let mut conn = self.open(Command::Export { filter }).await?;
+    pub async fn export(
+        &self,
+        filter: Filter,
+        query: Option<String>,
+    ) -> Result<ExportStream, ClientError> {
+        let mut conn = self.open(Command::Export { filter, query }).await?;
         match conn.next().await? {
             (
                 Reply::ExportHead {
@@ -169,6 +173,58 @@ impl Client {
             }),
             (other, _) => Err(unexpected(&other)),
         }
+    }
+
+    /// `search`: calls `each` per hit, returns the `search-end` figures.
+    pub async fn search(
+        &self,
+        request: SearchPage,
+        each: &mut dyn FnMut(Summary) -> io::Result<()>,
+    ) -> Result<SearchEnd, ClientError> {
+        let command = Command::Search {
+            query: request.query,
+            limit: request.limit,
+            sort: request.sort,
+            cursor: request.cursor,
+        };
+        let mut conn = self.open(command).await?;
+        loop {
+            match conn.next().await? {
+                (Reply::Summary { summary }, _) => each(*summary).map_err(ClientError::Output)?,
+                (
+                    Reply::SearchEnd {
+                        total,
+                        next_cursor,
+                        indexed,
+                        head,
+                    },
+                    _,
+                ) => {
+                    conn.done().await?;
+                    return Ok(SearchEnd {
+                        total,
+                        next_cursor,
+                        indexed,
+                        head,
+                    });
+                }
+                (other, _) => return Err(unexpected(&other)),
+            }
+        }
+    }
+
+    /// `search --check`: the report (JSON) and whether it was repaired.
+    pub async fn search_check(
+        &self,
+        repair: bool,
+    ) -> Result<(serde_json::Value, bool), ClientError> {
+        let mut conn = self.open(Command::SearchCheck { repair }).await?;
+        let answer = match conn.next().await? {
+            (Reply::SearchChecked { report, repaired }, _) => (report, repaired),
+            (other, _) => return Err(unexpected(&other)),
+        };
+        conn.done().await?;
+        Ok(answer)
     }
 
     /// `reindex`: returns the number of records indexed.
@@ -188,6 +244,32 @@ impl Client {
         let (input, output) = self.open(Command::Import).await?.input_output();
         Ok(RemoteSink::start(input, output))
     }
+}
+
+/// A `search` request.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// The query.
+    pub query: String,
+    /// Most hits.
+    pub limit: usize,
+    /// `date`, `-date` or `relevance`.
+    pub sort: String,
+    /// Continue after this cursor.
+    pub cursor: Option<String>,
+}
+
+/// What follows a search's hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchEnd {
+    /// Records that match in all.
+    pub total: u64,
+    /// For the next page.
+    pub next_cursor: Option<String>,
+    /// The index's committed sequence number.
+    pub indexed: u64,
+    /// The archive's head.
+    pub head: u64,
 }
 
 /// The records of an export, as the daemon streams them.

@@ -38,9 +38,11 @@ pub mod wire;
 use std::time::Duration;
 
 pub use client::{Client, ClientError};
+pub use handlers::SearchService;
 pub use server::{ControlServer, SetupError};
 
 use crate::archive::ArchiveError;
+use crate::search::SearchError;
 use peer::Peer;
 use protocol::{ErrorKind, ProtocolError};
 use wire::WireError;
@@ -69,6 +71,9 @@ pub enum ControlError {
     /// The daemon will not do this.
     #[error("{0}")]
     Refused(String),
+    /// The search index failed, or the query is not valid.
+    #[error(transparent)]
+    Search(#[from] SearchError),
     /// The client was silent for too long.
     #[error("nothing received for {} s", .0.as_secs())]
     Timeout(Duration),
@@ -90,6 +95,8 @@ impl ControlError {
             ControlError::Archive(ArchiveError::NoRecord(_)) => ErrorKind::NotFound,
             ControlError::Archive(_) => ErrorKind::Archive,
             ControlError::Refused(_) => ErrorKind::Refused,
+            ControlError::Search(SearchError::Query(_) | SearchError::Cursor) => ErrorKind::Refused,
+            ControlError::Search(_) => ErrorKind::Archive,
             ControlError::ShuttingDown | ControlError::Gone => ErrorKind::ShuttingDown,
         }
     }

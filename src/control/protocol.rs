@@ -194,6 +194,25 @@ pub enum Command {
     Export {
         /// Which records.
         filter: Filter,
+        /// Only records that match this search query as well.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+    },
+    /// A page of search hits (`summary` frames, then `search-end`).
+    Search {
+        /// The query (`docs/search.md`).
+        query: String,
+        /// Most hits.
+        limit: usize,
+        /// `date`, `-date` or `relevance`.
+        sort: String,
+        /// Continue after a page that handed out this cursor.
+        cursor: Option<String>,
+    },
+    /// Compare the search index with the segments; repair when asked.
+    SearchCheck {
+        /// Index what is missing, delete what is extra.
+        repair: bool,
     },
     /// Messages to append, and IMAP resume questions ([`Upload`] frames).
     Import,
@@ -210,6 +229,8 @@ impl Command {
             Command::ShowRaw { .. } => "show-raw",
             Command::Stats => "stats",
             Command::Export { .. } => "export",
+            Command::Search { .. } => "search",
+            Command::SearchCheck { .. } => "search-check",
             Command::Import => "import",
             Command::Reindex => "reindex",
         }
@@ -289,6 +310,25 @@ pub enum Reply {
     Reindexed {
         /// Records indexed.
         records: u64,
+    },
+    /// `search`: after the hits' `summary` frames.
+    SearchEnd {
+        /// Records that match in all.
+        total: u64,
+        /// For the next page; `None` on the last.
+        next_cursor: Option<String>,
+        /// The index's committed sequence number.
+        indexed: u64,
+        /// The archive's head.
+        head: u64,
+    },
+    /// `search --check`: the comparison (`search::check::CheckReport`
+    /// as JSON), and whether it was repaired.
+    SearchChecked {
+        /// The report.
+        report: serde_json::Value,
+        /// A repair ran after the check.
+        repaired: bool,
     },
     /// The command is complete.
     Done,

@@ -12,6 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, field};
 
+use super::handlers::SearchService;
 use super::peer::{self, Peer};
 use super::protocol::{ErrorKind, Reply};
 use super::session;
@@ -95,8 +96,9 @@ impl ControlServer {
     }
 
     /// Serves connections on the shutdown tracker until the token is
-    /// cancelled; then removes the socket file.
-    pub fn serve(self, archive: Archive, shutdown: &Shutdown) {
+    /// cancelled; then removes the socket file. `search` answers the
+    /// search commands (`None`: they are refused).
+    pub fn serve(self, archive: Archive, search: Option<SearchService>, shutdown: &Shutdown) {
         let shutdown = shutdown.clone();
         let tracker = shutdown.tracker.clone();
         tracker.spawn(async move {
@@ -119,6 +121,7 @@ impl ControlServer {
                     continue;
                 };
                 let (archive, serves) = (archive.clone(), serves.clone());
+                let search = search.clone();
                 let token = shutdown.token.clone();
                 shutdown.tracker.spawn(async move {
                     let peer = match Peer::of(&stream).await {
@@ -135,7 +138,7 @@ impl ControlServer {
                         pid = peer.pid,
                         cmd = field::Empty,
                     );
-                    session::serve(stream, peer, archive, &serves, token)
+                    session::serve(stream, peer, archive, search, &serves, token)
                         .instrument(span)
                         .await;
                     drop(permit);

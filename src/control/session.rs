@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::handlers;
+use super::handlers::SearchService;
 use super::peer::Peer;
 use super::protocol::{Reply, Request};
 use super::wire::{FrameReader, FrameWriter};
@@ -32,6 +33,7 @@ pub async fn serve<S>(
     stream: S,
     peer: Peer,
     archive: Archive,
+    search: Option<SearchService>,
     serves: &Path,
     token: CancellationToken,
 ) where
@@ -57,7 +59,17 @@ pub async fn serve<S>(
             match check_archive(&request, serves) {
                 Ok(()) => {
                     let command = request.command;
-                    handlers::handle(&ctx, &archive, command, &mut input, &mut output, &token).await
+                    let search = search.as_ref();
+                    handlers::handle(
+                        &ctx,
+                        &archive,
+                        search,
+                        command,
+                        &mut input,
+                        &mut output,
+                        &token,
+                    )
+                    .await
                 }
                 Err(e) => Err(e),
             }

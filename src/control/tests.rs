@@ -34,7 +34,15 @@ fn serve(archive: &Archive) -> UnixStream {
     let serves = session::absolute(&archive.options().path);
     let archive = archive.clone();
     tokio::spawn(async move {
-        session::serve(theirs, me(), archive, &serves, CancellationToken::new()).await;
+        session::serve(
+            theirs,
+            me(),
+            archive,
+            None,
+            &serves,
+            CancellationToken::new(),
+        )
+        .await;
     });
     ours
 }

@@ -30,13 +30,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt as _;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use crate::archive::Archive;
-use crate::config::ImapProxyConfig;
+use crate::config::{ImapProxyConfig, TlsMode};
 use crate::imap::reply;
+use crate::intercept::{self, Interceptor};
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
 use crate::transport::Stream;
@@ -70,6 +71,9 @@ pub enum ProxyError {
 pub struct ImapProxy {
     /// The listening socket.
     listener: TcpListener,
+    /// Routes each connection to its original destination, when the
+    /// listener intercepts.
+    interceptor: Option<Interceptor>,
     /// What every session shares.
     settings: Arc<Settings>,
     /// One permit per allowed concurrent connection.
@@ -86,15 +90,24 @@ impl ImapProxy {
             name: name.clone(),
             source,
         })?;
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| ProxyError::Bind {
-                name,
-                address,
-                source,
-            })?;
+        let interceptor = settings
+            .config
+            .upstream
+            .address
+            .intercept()
+            .map(|intercept| Interceptor::new(intercept.clone()));
+        let bound = match &interceptor {
+            Some(interceptor) => intercept::bind(address, interceptor.mode()),
+            None => TcpListener::bind(address).await,
+        };
+        let listener = bound.map_err(|source| ProxyError::Bind {
+            name,
+            address,
+            source,
+        })?;
         Ok(ImapProxy {
             listener,
+            interceptor,
             settings: Arc::new(settings),
             limit,
         })
@@ -136,11 +149,23 @@ impl ImapProxy {
                 });
                 continue;
             };
+            let upstream = match &self.interceptor {
+                None => self.settings.upstream.clone(),
+                Some(interceptor) => match span.in_scope(|| interceptor.route(&tcp, peer)) {
+                    Ok(destination) => Arc::new(self.settings.upstream.toward(destination)),
+                    Err(_) => {
+                        let implicit = self.settings.config.tls.mode == TlsMode::Implicit;
+                        shutdown.tracker.spawn(refuse(tcp, implicit));
+                        continue;
+                    }
+                },
+            };
             let settings = self.settings.clone();
             let (token, tracker) = (shutdown.token.clone(), shutdown.tracker.clone());
             let session = async move {
                 let client = Stream::tcp(tcp);
-                if let Err(error) = session::serve(settings, client, peer, token, tracker).await {
+                let served = session::serve_to(settings, upstream, client, peer, token, tracker);
+                if let Err(error) = served.await {
                     tracing::warn!(%error, "session failed");
                 }
                 drop(permit);
@@ -149,4 +174,13 @@ impl ImapProxy {
         }
         tracing::info!(listener = %name, "imap proxy stopped accepting");
     }
+}
+
+/// Closes an intercepted connection that may not pass, with a `* BYE`
+/// unless the port speaks TLS from the first byte.
+async fn refuse(mut tcp: TcpStream, implicit_tls: bool) {
+    if !implicit_tls {
+        let _ = tcp.write_all(reply::BYE_REFUSED).await;
+    }
+    let _ = tcp.shutdown().await;
 }

@@ -7,6 +7,9 @@ pub const BYE_UPSTREAM: &[u8] = b"* BYE upstream server unavailable\r\n";
 /// The listener's connection limit is reached.
 pub const BYE_LIMIT: &[u8] = b"* BYE too many connections, try again later\r\n";
 
+/// An intercepted connection whose destination may not be reached.
+pub const BYE_REFUSED: &[u8] = b"* BYE destination not allowed through this gateway\r\n";
+
 /// The client was silent past the autologout timeout.
 pub const BYE_AUTOLOGOUT: &[u8] = b"* BYE Autologout; idle for too long\r\n";
 

@@ -12,6 +12,7 @@ use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::config::TlsMode;
+use crate::intercept::Destination;
 use crate::tls::TlsError;
 use crate::transport::Stream;
 
@@ -69,10 +70,13 @@ pub enum UpstreamError {
 }
 
 /// Where an IMAP server is and how its connection is secured.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Upstream {
     /// `host:port`, for connecting, errors and logs.
     address: String,
+    /// An intercepted connection's original destination, connected to
+    /// instead of resolving `address` ([`Upstream::toward`]).
+    intercepted: Option<Destination>,
     /// Plain, implicit TLS or STARTTLS.
     mode: TlsMode,
     /// TLS client setup; present whenever the mode uses TLS.
@@ -96,10 +100,21 @@ impl Upstream {
         };
         Ok(Upstream {
             address,
+            intercepted: None,
             mode,
             tls,
             name,
         })
+    }
+
+    /// The same server settings (TLS, certificate name) toward an
+    /// intercepted connection's original destination.
+    pub fn toward(&self, destination: Destination) -> Upstream {
+        Upstream {
+            address: destination.to_string(),
+            intercepted: Some(destination),
+            ..self.clone()
+        }
     }
 
     /// `host:port`.
@@ -127,12 +142,14 @@ impl Upstream {
     }
 
     async fn connect_now(&self) -> Result<(Stream, Vec<u8>), UpstreamError> {
-        let mut stream = Stream::connect(self.address.as_str())
-            .await
-            .map_err(|source| UpstreamError::Connect {
-                address: self.address.clone(),
-                source,
-            })?;
+        let connected = match &self.intercepted {
+            Some(destination) => destination.connect().await,
+            None => Stream::connect(self.address.as_str()).await,
+        };
+        let mut stream = connected.map_err(|source| UpstreamError::Connect {
+            address: self.address.clone(),
+            source,
+        })?;
         if self.mode == TlsMode::Implicit {
             self.secure(&mut stream).await?;
         }

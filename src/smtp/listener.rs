@@ -18,6 +18,7 @@ use super::journal::JournalListener;
 use super::proxy::ProxyListener;
 use crate::archive::Archive;
 use crate::config::{JournalConfig, SmtpProxyConfig, TlsMode};
+use crate::intercept;
 use crate::server::{BindError, Listener};
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
@@ -95,13 +96,23 @@ impl SmtpListener {
     ) -> Result<SmtpListener, ListenerError> {
         let proxy = ProxyListener::new(config, archive.clone())
             .map_err(|source| tls_error(&config.name, source))?;
-        let listener = bind(
-            &config.name,
-            config.listen,
-            config.max_connections,
-            config.tls.mode,
-        )
-        .await?;
+        let listener = match config.upstream.address.intercept() {
+            Some(intercept) => {
+                let tcp = intercept::bind(config.listen, intercept.mode)
+                    .map_err(|source| BindError::new(&config.name, config.listen, source))?;
+                let busy = (config.tls.mode != TlsMode::Implicit).then_some(BUSY);
+                Listener::from_tcp(&config.name, tcp, config.max_connections, busy)
+            }
+            None => {
+                bind(
+                    &config.name,
+                    config.listen,
+                    config.max_connections,
+                    config.tls.mode,
+                )
+                .await?
+            }
+        };
         Ok(SmtpListener {
             listener,
             service: Arc::new(Service::Proxy(proxy)),

@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,7 +44,8 @@ use tracing::warn;
 
 use crate::archive::record::SourceKind;
 use crate::archive::{Archive, Spool};
-use crate::config::{SmtpProxyConfig, SmtpUpstreamTls, TlsMode};
+use crate::config::{HostPort, SmtpProxyConfig, SmtpUpstreamTls, Target, TlsMode};
+use crate::intercept::{Destination, Interceptor};
 use crate::metrics::{self, ErrorKind};
 use crate::tls::TlsError;
 
@@ -71,10 +73,8 @@ pub struct ProxyListener {
 struct Shared {
     /// The listener's name, for records, logs and metrics.
     name: String,
-    /// The upstream's host name or address, resolved at each connect.
-    host: String,
-    /// The upstream's port.
-    port: u16,
+    /// Where the upstream legs go.
+    route: Route,
     /// TLS, names, timeouts of the upstream leg.
     options: UpstreamOptions,
     /// Send XCLIENT when the upstream offers it.
@@ -112,8 +112,12 @@ impl ProxyListener {
             implicit_tls: tls.filter(|_| implicit),
             shared: Arc::new(Shared {
                 name: config.name.clone(),
-                host: config.upstream.address.host.clone(),
-                port: config.upstream.address.port,
+                route: match &config.upstream.address {
+                    Target::Fixed(address) => Route::Fixed(address.clone()),
+                    Target::Intercepted(intercept) => {
+                        Route::Intercept(Interceptor::new(intercept.clone()))
+                    }
+                },
                 options: UpstreamOptions::from_config(config, upstream_tls),
                 xclient: config.xclient,
                 xforward: config.xforward,
@@ -124,9 +128,23 @@ impl ProxyListener {
     }
 
     /// Serves one accepted connection to its end.
-    pub async fn handle(&self, tcp: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+    pub async fn handle(&self, mut tcp: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+        let upstream = match &self.shared.route {
+            Route::Fixed(address) => UpstreamAt::Fixed(address.clone()),
+            Route::Intercept(interceptor) => match interceptor.route(&tcp, peer) {
+                Ok(destination) => UpstreamAt::Intercepted(destination),
+                Err(_) => {
+                    // Plain text on an implicit-TLS port would be garbage.
+                    if self.implicit_tls.is_none() {
+                        let _ = tcp.write_all(REFUSED).await;
+                    }
+                    let _ = tcp.shutdown().await;
+                    return;
+                }
+            },
+        };
         let outcomes = TaskTracker::new();
-        let backend = ProxyBackend::new(self.shared.clone(), outcomes.clone());
+        let backend = ProxyBackend::new(self.shared.clone(), outcomes.clone(), upstream);
         let config = self.session.clone();
         let tls = self.implicit_tls.as_ref();
         connection::serve(tcp, peer, tls, backend, config, shutdown).await;
@@ -135,12 +153,35 @@ impl ProxyListener {
     }
 }
 
+/// Where a listener's upstream legs go.
+enum Route {
+    /// The configured server; its host is resolved at each connect.
+    Fixed(HostPort),
+    /// Each connection's original destination, when allowed.
+    Intercept(Interceptor),
+}
+
+/// Where one connection's upstream leg goes.
+enum UpstreamAt {
+    /// The listener's configured server.
+    Fixed(HostPort),
+    /// The intercepted connection's original destination.
+    Intercepted(Destination),
+}
+
+/// What an intercepted SMTP client that may not pass is told before the
+/// connection closes: temporary, so mail waits in the client's queue
+/// while an admin fixes `intercept_destinations` instead of bouncing.
+const REFUSED: &[u8] = b"421 4.7.0 destination not allowed through this gateway\r\n";
+
 /// The backend of one proxied connection.
 struct ProxyBackend {
     /// Listener-wide state.
     shared: Arc<Shared>,
     /// The upstream connection.
     leg: Leg,
+    /// Where this connection's upstream leg goes.
+    upstream: UpstreamAt,
     /// XCLIENT was sent (or is not wanted) on this connection.
     identified: bool,
     /// The AUTH exchange in progress.
@@ -156,8 +197,9 @@ struct ProxyBackend {
 }
 
 impl ProxyBackend {
-    fn new(shared: Arc<Shared>, outcomes: TaskTracker) -> ProxyBackend {
+    fn new(shared: Arc<Shared>, outcomes: TaskTracker, upstream: UpstreamAt) -> ProxyBackend {
         ProxyBackend {
+            upstream,
             outcomes,
             identified: !shared.xclient,
             shared,
@@ -178,15 +220,24 @@ impl ProxyBackend {
 impl Backend for ProxyBackend {
     async fn greet(&mut self, _conn: &Connection) -> Reply {
         let shared = &self.shared;
-        let connected = self
-            .leg
-            .connect(&shared.host, shared.port, &shared.options)
-            .await;
+        let (connected, upstream) = match &self.upstream {
+            UpstreamAt::Intercepted(destination) => (
+                self.leg
+                    .connect_intercepted(destination, &shared.options)
+                    .await,
+                destination.to_string(),
+            ),
+            UpstreamAt::Fixed(address) => (
+                self.leg
+                    .connect(&address.host, address.port, &shared.options)
+                    .await,
+                address.to_string(),
+            ),
+        };
         metrics::upstream_contacted(&shared.name, connected.is_ok());
         match connected {
             Ok(greeting) => greeting,
             Err(error) => {
-                let upstream = format!("{}:{}", shared.host, shared.port);
                 warn!(%upstream, %error, "upstream-unreachable");
                 metrics::error(match error {
                     UpstreamError::Tls(_) => ErrorKind::Tls,

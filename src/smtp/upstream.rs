@@ -41,6 +41,7 @@ use wire::Wire;
 
 use crate::archive::record::TlsInfo;
 use crate::config::SmtpUpstreamTls;
+use crate::intercept::Destination;
 use crate::smtp::reply::{Reply, ReplyError};
 use crate::transport::Stream;
 
@@ -130,6 +131,19 @@ pub async fn connect(
     options: &UpstreamOptions,
 ) -> Result<Upstream<TcpStream>, UpstreamError> {
     let stream = timeout(options.timeouts.connect, Stream::connect(addr))
+        .await
+        .map_err(|_| UpstreamError::Timeout("connecting"))?
+        .map_err(UpstreamError::Connect)?;
+    Upstream::start(stream, options).await
+}
+
+/// Connects to an intercepted connection's original destination (from
+/// the client's address under TPROXY) and runs [`Upstream::start`].
+pub async fn connect_intercepted(
+    destination: &Destination,
+    options: &UpstreamOptions,
+) -> Result<Upstream<TcpStream>, UpstreamError> {
+    let stream = timeout(options.timeouts.connect, destination.connect())
         .await
         .map_err(|_| UpstreamError::Timeout("connecting"))?
         .map_err(UpstreamError::Connect)?;

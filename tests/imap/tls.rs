@@ -2,7 +2,7 @@
 //! client (test certificates from rcgen), and implicit TLS or STARTTLS
 //! towards Dovecot with its certificate checked.
 
-use mailseal::config::{ClientTls, HostPort, TlsFiles, TlsMode};
+use mailseal::config::{ClientTls, HostPort, Target, TlsFiles, TlsMode};
 use mailseal::tls::UpstreamCa;
 use rustls_pki_types::ServerName;
 
@@ -113,10 +113,10 @@ async fn upstream_leg(mode: TlsMode, ca_matches: bool) {
         } else {
             d.port
         };
-        c.upstream.address = HostPort {
+        c.upstream.address = Target::Fixed(HostPort {
             host: "127.0.0.1".into(),
             port,
-        };
+        });
         c.upstream.tls = mode;
         c.upstream.ca = UpstreamCa::File(ca);
         c.upstream.server_name = ServerName::try_from("localhost").unwrap().to_owned();

@@ -23,8 +23,21 @@ impl Daemon {
     /// `listen` opens no session a test would then see (a proxy session
     /// contacts its upstream).
     pub fn start(config: &Path, listen: SocketAddr) -> Daemon {
+        Daemon::start_with(Command::new(env!("CARGO_BIN_EXE_mailseal")), config, listen)
+    }
+
+    /// [`Daemon::start`] inside network namespace `netns` (`ip netns exec`
+    /// execs the binary, so killing the child kills mailseal). The control
+    /// socket is a file, so the CLI reaches it from outside.
+    pub fn start_in_netns(netns: &str, config: &Path, listen: SocketAddr) -> Daemon {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", netns, env!("CARGO_BIN_EXE_mailseal")]);
+        Daemon::start_with(command, config, listen)
+    }
+
+    fn start_with(mut command: Command, config: &Path, listen: SocketAddr) -> Daemon {
         let log = config.with_extension("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
+        let child = command
             .arg("--config")
             .arg(config)
             .arg("run")

@@ -5,12 +5,17 @@
 pub mod certs;
 pub mod corpus;
 pub mod daemon;
+pub mod docs;
 pub mod dovecot;
 pub mod mount;
+pub mod netns;
+pub mod pop3_server;
 pub mod postfix_tools;
 pub mod process;
 pub mod sink;
 pub mod smtp;
+pub mod tsa;
+pub mod verifiers;
 
 use std::time::{Duration, Instant};
 

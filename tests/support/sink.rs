@@ -254,6 +254,39 @@ impl Drop for Sink {
 }
 
 impl Sink {
+    /// Starts a plain sink on port 25 of every address of network
+    /// namespace `netns` (IPv4 and IPv6): the real server behind an
+    /// intercepting gateway. `addr` is the IPv4 address it is reached at.
+    pub fn in_netns(netns: &str, addr: SocketAddr) -> Sink {
+        let any_port = "\"127.0.0.1\", 0,";
+        assert!(SCRIPT.contains(any_port), "sink script changed its bind");
+        let script_text = SCRIPT.replace(any_port, &format!("None, {},", addr.port()));
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("sink.py");
+        std::fs::write(&script, script_text).unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", netns])
+            .arg(require("python3"))
+            .args(["-W", "ignore::DeprecationWarning"])
+            .arg(&script)
+            .arg("--dir")
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert_eq!(
+            line.trim(),
+            addr.port().to_string(),
+            "sink did not bind {addr}"
+        );
+        Sink { child, dir, addr }
+    }
+
     /// Starts a sink with default options on `port` of 127.0.0.1, so an
     /// upstream that was killed comes back at the address the proxy knows.
     /// Each sink has its own output folder (a new process counts from 1).

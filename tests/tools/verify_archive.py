@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""An independent verifier of a mailseal archive, written only from
-docs/archive-format.md (no mailseal code). The test suite runs it against
-archives mailseal wrote, which keeps the format document honest.
+"""An independent verifier of mailseal archives, proofs and export bundles,
+written only from docs/archive-format.md (no mailseal code). The test suite
+runs it against what mailseal writes, which keeps the format document
+honest; auditors can run it anywhere Python 3 runs (needs the packages
+`zstandard` and `cryptography`).
 
-Usage: verify_archive.py ARCHIVE_DIR [PUBLIC_KEY_HEX]
-Prints 'ok RECORDS CONTENTS SEALS HEAD_SEQ HEAD_HASH' and exits 0, or prints
-the first problem and exits 1.
+Usage:
+  verify_archive.py ARCHIVE_DIR [PUBLIC_KEY_HEX]            (as before: archive)
+  verify_archive.py archive DIR [--key HEX] [--seal FILE]... [--tsa-ca PEM]...
+  verify_archive.py proof FILE [--eml FILE] [--key HEX] [--tsa-ca PEM]...
+  verify_archive.py bundle DIR [--key HEX] [--tsa-ca PEM]...
+  verify_archive.py consistency OLD_SEAL NEW [--key HEX]   (NEW: proof file or archive dir)
+
+Prints 'ok ...' and exits 0, or prints the first problem and exits 1.
+'archive' prints 'ok RECORDS CONTENTS SEALS HEAD_SEQ HEAD_HASH'.
 """
 import hashlib
 import json
@@ -17,29 +25,199 @@ import zlib
 import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+import tsp_check
+
+
+class Problem(Exception):
+    pass
+
 
 def fail(msg):
-    print("problem: " + msg)
-    sys.exit(1)
+    raise Problem(msg)
 
 
-def main():
-    root = sys.argv[1]
-    trusted = bytes.fromhex(sys.argv[2]) if len(sys.argv) > 2 else None
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+# ---- Merkle tree (RFC 9162 2.1) -------------------------------------------
+
+def leaf_hash(chain_hash):
+    return sha256(b"\x00" + chain_hash)
+
+
+def node_hash(left, right):
+    return sha256(b"\x01" + left + right)
+
+
+def split(n):
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth(leaves):
+    """Root over leaf hashes (already hashed with 0x00)."""
+    if not leaves:
+        return sha256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    k = split(len(leaves))
+    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
+
+
+class Frontier:
+    def __init__(self):
+        self.size, self.peaks = 0, []  # (level, hash), largest first
+
+    def push(self, chain_hash):
+        h, level = leaf_hash(chain_hash), 0
+        while self.peaks and self.peaks[-1][0] == level:
+            h = node_hash(self.peaks.pop()[1], h)
+            level += 1
+        self.peaks.append((level, h))
+        self.size += 1
+
+    def root(self):
+        if not self.peaks:
+            return sha256(b"")
+        r = self.peaks[-1][1]
+        for _, left in reversed(self.peaks[:-1]):
+            r = node_hash(left, r)
+        return r
+
+
+def verify_inclusion(index, size, leaf, path, root):
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(first, second, first_root, second_root, proof):
+    if first > second:
+        return False
+    if first == second:
+        return not proof and first_root == second_root
+    if first == 0:
+        return not proof and first_root == sha256(b"")
+    if not proof:
+        return False
+    path = ([first_root] if first & (first - 1) == 0 else []) + list(proof)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == first_root and sr == second_root and sn == 0
+
+
+# ---- seals, key rotations, time stamps ------------------------------------
+
+def ed25519_ok(key_hex, msg, sig_hex):
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex)).verify(bytes.fromhex(sig_hex), msg)
+        return True
+    except Exception:
+        return False
+
+
+def seal_bytes(seal):
+    version = seal.get("version")
+    if version is None and "root" not in seal:
+        return f"mailseal seal v1\n{seal['seq']}\n{seal['head_hash']}\n{seal['time']}\n".encode()
+    if version == 2 and "root" in seal:
+        return (f"mailseal tree head v2\n{seal['seq']}\n{seal['root']}\n{seal['head_hash']}\n"
+                f"{seal['time']}\n{seal['public_key']}\n").encode()
+    fail(f"seal at {seal.get('seq')}: unsupported seal version {version}")
+
+
+SEAL_FIELDS = {None: {"seq", "head_hash", "time", "public_key", "signature"},
+               2: {"version", "seq", "root", "head_hash", "time", "public_key", "signature"}}
+
+
+def check_seal_signature(seal):
+    if set(seal) != SEAL_FIELDS.get(seal.get("version"), set()):
+        fail(f"seal at {seal.get('seq')}: unexpected fields {sorted(seal)}")
+    if not ed25519_ok(seal["public_key"], seal_bytes(seal), seal["signature"]):
+        fail(f"seal at {seal['seq']}: bad signature")
+
+
+def rotation_bytes(seq, prev_hash, old_key, new_key):
+    return f"mailseal key rotation v2\n{seq}\n{prev_hash}\n{old_key}\n{new_key}\n".encode()
+
+
+def check_rotation(rec):
+    b = rec["body"]
+    if set(b) != {"type", "old_key", "new_key", "old_signature", "new_signature"}:
+        fail(f"record {rec['seq']}: unexpected key-rotation fields")
+    msg = rotation_bytes(rec["seq"], rec["prev_hash"], b["old_key"], b["new_key"])
+    if not ed25519_ok(b["old_key"], msg, b["old_signature"]):
+        fail(f"record {rec['seq']}: key rotation not signed by the old key")
+    if not ed25519_ok(b["new_key"], msg, b["new_signature"]):
+        fail(f"record {rec['seq']}: key rotation not signed by the new key")
+
+
+def check_stamp(stamp, seal, cas):
+    """A time-stamp frame against its seal; the token when CAs are given."""
+    if stamp["imprint"] != sha256(seal_bytes(seal)).hex():
+        fail(f"time stamp of seal {stamp['seq']}: stamps something else")
+    if cas:
+        import base64
+        tsp_check.check_token(base64.b64decode(stamp["token"]), bytes.fromhex(stamp["imprint"]), cas)
+        return True
+    return False
+
+
+# ---- archive -----------------------------------------------------------------
+
+BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation"}}
+FRAME_KINDS = {1: b"CRS", 2: b"CRST"}
+
+
+def verify_archive(root, trusted=None, kept=(), cas=()):
     segdir = os.path.join(root, "segments")
     names = sorted(n for n in os.listdir(segdir) if n.endswith(".seg") and len(n) == 16)
     prev, expect = bytes(32), 1
     contents, hashes = set(), {0: bytes(32)}
-    records = seals = 0
+    tree, roots = Frontier(), {0: sha256(b"")}
+    kept_sizes = {k["seq"] for k in kept}  # tree roots needed beyond the seals' own
+    keys, seals, stamps = [], [], []
+    records = 0
     for want, name in enumerate(names, start=1):
         if int(name[:12]) != want:
             fail(f"segment {want} missing")
         data = open(os.path.join(segdir, name), "rb").read()
-        if data[:8] != b"MAILSEAL" or struct.unpack(">II", data[8:16]) != (1, want):
+        if data[:8] != b"MAILSEAL" or len(data) < 16:
             fail(f"{name}: bad header")
+        version, number = struct.unpack(">II", data[8:16])
+        if number != want or version not in FRAME_KINDS:
+            fail(f"{name}: bad header or unsupported segment version {version}")
         pos = 16
         while pos < len(data):
             kind = data[pos:pos + 1]
+            if len(data) < pos + 9:
+                fail(f"{name} offset {pos}: torn frame")
             (length,) = struct.unpack(">Q", data[pos + 1:pos + 9])
             end = pos + 9 + length
             if end + 4 > len(data):
@@ -48,6 +226,8 @@ def main():
             (crc,) = struct.unpack(">I", data[end:end + 4])
             if zlib.crc32(data[pos:end]) != crc:
                 fail(f"{name} offset {pos}: frame checksum")
+            if kind not in [bytes([k]) for k in FRAME_KINDS[version]]:
+                fail(f"{name} offset {pos}: frame kind {kind!r} not allowed in segment version {version}")
             if kind == b"C":
                 sha, size, codec = payload[:32], struct.unpack(">Q", payload[32:40])[0], payload[40]
                 body = payload[41:]
@@ -55,44 +235,255 @@ def main():
                     body = zstandard.ZstdDecompressor().decompress(body, max_output_size=size)
                 elif codec != 0:
                     fail(f"{name} offset {pos}: unknown codec {codec}")
-                if hashlib.sha256(body).digest() != sha or len(body) != size:
+                if sha256(body) != sha or len(body) != size:
                     fail(f"{name} offset {pos}: content changed")
                 contents.add(sha.hex())
             elif kind == b"R":
                 stored, raw = payload[:32], payload[32:]
-                if hashlib.sha256(prev + raw).digest() != stored:
+                if sha256(prev + raw) != stored:
                     fail(f"{name} offset {pos}: record changed or chain broken")
                 rec = json.loads(raw)
                 if rec["seq"] != expect or rec["prev_hash"] != prev.hex():
                     fail(f"{name} offset {pos}: record {rec['seq']} out of order, expected {expect}")
-                body = rec["body"]
+                fmt, body = rec["format"], rec["body"]
+                if fmt not in BODY_TYPES:
+                    fail(f"record {rec['seq']}: unsupported record format {fmt}")
+                if body["type"] not in BODY_TYPES[fmt]:
+                    fail(f"record {rec['seq']}: body type {body['type']} unknown in format {fmt}")
                 if body["type"] == "message":
                     for ref in [body["content"]] + ([body["evidence"]] if body.get("evidence") else []):
                         if ref["sha256"] not in contents:
                             fail(f"record {rec['seq']}: content {ref['sha256']} not stored before it")
-                elif body["type"] != "outcome":
-                    fail(f"record {rec['seq']}: unknown body type {body['type']}")
+                elif body["type"] == "key-rotation":
+                    check_rotation(rec)
+                    if keys and keys[-1] != body["old_key"]:
+                        fail(f"record {rec['seq']}: rotates from a key that was not sealing")
+                    if not keys:
+                        keys.append(body["old_key"])
+                    keys.append(body["new_key"])
                 prev, expect = stored, expect + 1
                 hashes[rec["seq"]] = stored
+                tree.push(stored)
+                if tree.size in kept_sizes:
+                    roots[tree.size] = tree.root()
                 records += 1
             elif kind == b"S":
                 seal = json.loads(payload)
-                key = bytes.fromhex(seal["public_key"])
-                if trusted is not None and key != trusted:
-                    fail(f"seal at {seal['seq']}: made by an untrusted key")
-                signed = f"mailseal seal v1\n{seal['seq']}\n{seal['head_hash']}\n{seal['time']}\n".encode()
-                try:
-                    Ed25519PublicKey.from_public_bytes(key).verify(bytes.fromhex(seal["signature"]), signed)
-                except Exception:
-                    fail(f"seal at {seal['seq']}: bad signature")
+                check_seal_signature(seal)
+                if not keys:
+                    keys.append(seal["public_key"])
+                elif keys[-1] != seal["public_key"]:
+                    fail(f"seal at {seal['seq']}: made by {seal['public_key']}, not the chain's current key")
                 if hashes.get(seal["seq"], b"").hex() != seal["head_hash"]:
                     fail(f"seal at {seal['seq']}: head hash differs from the chain")
-                seals += 1
-            else:
-                fail(f"{name} offset {pos}: unknown frame kind {kind!r}")
+                here = tree.root() if seal["seq"] == tree.size else b""
+                if "root" in seal and here.hex() != seal["root"]:
+                    fail(f"seal at {seal['seq']}: tree root differs from the chain")
+                seals.append(seal)
+            elif kind == b"T":
+                stamps.append(json.loads(payload))
             pos = end + 4
-    print(f"ok {records} {len(contents)} {seals} {expect - 1} {prev.hex()}")
+    if trusted is not None and seals and trusted not in keys:
+        fail("sealed by keys that do not include the trusted key")
+    by_imprint = {sha256(seal_bytes(s)): s for s in seals}
+    checked = 0
+    for st in stamps:
+        s = by_imprint.get(bytes.fromhex(st["imprint"]))
+        if s is None or s["seq"] != st["seq"]:
+            fail(f"time stamp of seal {st['seq']}: stamps no seal of this archive")
+        checked += check_stamp(st, s, cas)
+    for k in kept:
+        check_kept(k, keys, hashes, roots, expect - 1)
+    return records, len(contents), len(seals), expect - 1, prev.hex(), len(stamps), checked
+
+
+def check_kept(seal, keys, hashes, roots, head):
+    check_seal_signature(seal)
+    if seal["public_key"] not in keys:
+        fail(f"kept seal {seal['seq']}: made by a key this archive never had")
+    if seal["seq"] > head:
+        fail(f"kept seal {seal['seq']}: the archive ends at {head}: rolled back")
+    if "root" in seal:
+        if roots[seal["seq"]].hex() != seal["root"]:
+            fail(f"kept seal {seal['seq']}: the archive differs from what it sealed: forked")
+    elif hashes[seal["seq"]].hex() != seal["head_hash"]:
+        fail(f"kept seal {seal['seq']}: the archive differs from what it sealed: forked")
+
+
+def load_seals(path):
+    doc = json.load(open(path))
+    return doc["seals"] if isinstance(doc, dict) and "seals" in doc else [doc]
+
+
+# ---- proofs and bundles -------------------------------------------------------
+
+def follow_keys(start, history, root, size):
+    """The key that seals after the rotations in `history` (all of the
+    archive's, each included in the tree of `size` with `root`), checked to
+    lead on from the trusted key `start`; None when nothing anchors it."""
+    recs = []
+    for entry in history:
+        rec, raw = json.loads(entry["json"]), entry["json"].encode()
+        if sha256(bytes.fromhex(rec["prev_hash"]) + raw).hex() != entry["hash"]:
+            fail(f"key history record {rec['seq']}: hash does not match")
+        if rec["body"]["type"] != "key-rotation":
+            fail(f"key history record {rec['seq']}: not a key rotation")
+        path = [bytes.fromhex(p) for p in entry["path"]]
+        if not verify_inclusion(rec["seq"] - 1, size, leaf_hash(bytes.fromhex(entry["hash"])), path, root):
+            fail(f"key history record {rec['seq']}: not in the sealed tree")
+        check_rotation(rec)
+        recs.append(rec["body"])
+    for a, b in zip(recs, recs[1:]):
+        if b["old_key"] != a["new_key"]:
+            fail("the key history has a gap")
+    keys = ([recs[0]["old_key"]] + [r["new_key"] for r in recs]) if recs else []
+    if not keys:
+        return start
+    if start is not None and start not in keys:
+        fail("the trusted key is not in the key history")
+    return keys[-1]
+
+
+def check_head(head, history, trusted, stamps, cas, archive_id):
+    check_seal_signature(head)
+    if head.get("version") != 2:
+        fail("the tree head is not a version-2 seal")
+    root, size = bytes.fromhex(head["root"]), head["seq"]
+    start = trusted if trusted is not None else archive_id
+    key = follow_keys(start, history, root, size)
+    if key is not None and key != head["public_key"]:
+        fail("the tree head was signed by a key the history does not lead to")
+    checked = 0
+    for st in stamps:
+        if st["seq"] != size:
+            fail(f"time stamp names seal {st['seq']}, not the tree head {size}")
+        checked += check_stamp(st, head, cas)
+    return root, size, checked
+
+
+def verify_proof(doc, trusted=None, cas=(), eml=None):
+    if doc.get("mailseal_proof") != 1 or doc.get("kind") != "inclusion":
+        fail("not a mailseal inclusion proof")
+    root, size, checked = check_head(doc["tree_head"], doc["key_history"], trusted,
+                                     doc["timestamps"], cas, doc["archive_id"])
+    r = doc["record"]
+    raw = r["json"].encode()
+    rec = json.loads(raw)
+    if rec["seq"] != r["seq"] or sha256(bytes.fromhex(rec["prev_hash"]) + raw).hex() != r["hash"]:
+        fail(f"record {r['seq']}: its bytes do not match its hash")
+    inc = doc["inclusion"]
+    if inc["leaf_index"] != r["seq"] - 1 or inc["tree_size"] != size:
+        fail("the audit path is for another leaf or tree")
+    path = [bytes.fromhex(p) for p in inc["path"]]
+    if not verify_inclusion(r["seq"] - 1, size, leaf_hash(bytes.fromhex(r["hash"])), path, root):
+        fail(f"record {r['seq']}: not in the signed tree")
+    if rec["body"]["type"] != "message" or rec["body"]["content"] != doc["content"]:
+        fail(f"record {r['seq']}: the content named does not match the record")
+    if eml is not None:
+        data = open(eml, "rb").read()
+        if sha256(data).hex() != doc["content"]["sha256"] or len(data) != doc["content"]["size"]:
+            fail(f"{eml}: the message differs from record {r['seq']}")
+    return r["seq"], size, checked
+
+
+def verify_bundle(d, trusted=None, cas=()):
+    manifest = json.load(open(os.path.join(d, "manifest.json")))
+    n = checked = 0
+    for entry in manifest["messages"]:
+        proof_file = os.path.join(d, f"{entry['seq']}.proof.json")
+        if not os.path.exists(proof_file):
+            fail(f"message {entry['seq']}: no proof")
+        doc = json.load(open(proof_file))
+        if doc["record"]["hash"] != entry["record_hash"]:
+            fail(f"message {entry['seq']}: proof and manifest name different records")
+        _, _, c = verify_proof(doc, trusted, cas, os.path.join(d, entry["file"]))
+        n, checked = n + 1, checked + c
+    return n, checked
+
+
+def verify_consistency_doc(old, new_path, trusted=None):
+    check_seal_signature(old)
+    if os.path.isdir(new_path):
+        _, _, _, head, _, _, _ = verify_archive(new_path, trusted, [old])
+        return old["seq"], head
+    doc = json.load(open(new_path))
+    if doc.get("mailseal_proof") != 1 or doc.get("kind") != "consistency":
+        fail("not a mailseal consistency proof")
+    if doc["old"] != old:
+        fail("the proof is for another old seal")
+    new = doc["new"]
+    start = trusted if trusted is not None else old["public_key"]
+    root, size, _ = check_head(new, doc["key_history"], start, doc["timestamps"], (), None)
+    path = [bytes.fromhex(p) for p in doc["path"]]
+    if old["seq"] == 0:
+        ok = not path
+    elif old.get("version") == 2:
+        ok = verify_consistency(old["seq"], size, bytes.fromhex(old["root"]), root, path)
+    else:  # version 1: its head record is in the new tree; its hash commits to all before
+        ok = verify_inclusion(old["seq"] - 1, size, leaf_hash(bytes.fromhex(old["head_hash"])), path, root)
+    if not ok:
+        fail(f"the archive at {size} does not extend the seal at {old['seq']}: rewritten or forked")
+    return old["seq"], size
+
+
+# ---- command line ----------------------------------------------------------------
+
+def options(args):
+    opts = {"key": None, "seal": [], "tsa-ca": [], "eml": None}
+    rest = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and a[2:] in opts:
+            if i + 1 >= len(args):
+                fail(f"{a} needs a value")
+            if isinstance(opts[a[2:]], list):
+                opts[a[2:]].append(args[i + 1])
+            else:
+                opts[a[2:]] = args[i + 1]
+            i += 2
+        else:
+            rest.append(a)
+            i += 1
+    cas = [c for f in opts["tsa-ca"] for c in tsp_check.load_pem_certs(open(f, "rb").read())]
+    return rest, opts, cas
+
+
+def main(argv):
+    if not argv:
+        print(__doc__)
+        return 2
+    cmd = argv[0]
+    if cmd not in ("archive", "proof", "bundle", "consistency"):
+        argv = ["archive", argv[0]] + (["--key", argv[1]] if len(argv) > 1 else []) + argv[2:]
+        cmd = "archive"
+    rest, o, cas = options(argv[1:])
+    if cmd == "archive":
+        kept = [s for f in o["seal"] for s in load_seals(f)]
+        r = verify_archive(rest[0], o["key"], kept, cas)
+        print(f"ok {r[0]} {r[1]} {r[2]} {r[3]} {r[4]}")
+        if r[5] or kept:
+            print(f"time stamps: {r[5]} ({r[6]} checked against a CA); kept seals: {len(kept)}")
+    elif cmd == "proof":
+        seq, size, checked = verify_proof(json.load(open(rest[0])), o["key"], cas, o["eml"])
+        print(f"ok record {seq} is in the signed tree of {size} records; {checked} time stamps checked")
+    elif cmd == "bundle":
+        n, checked = verify_bundle(rest[0], o["key"], cas)
+        print(f"ok {n} messages, each in its signed tree; {checked} time stamps checked")
+    else:
+        olds = load_seals(rest[0])
+        for old in olds:
+            a, b = verify_consistency_doc(old, rest[1], o["key"])
+            print(f"ok the tree of {b} records extends the seal of {a}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (Problem, tsp_check.TokenProblem) as p:
+        print("problem: " + str(p))
+        sys.exit(1)
+    except (KeyError, ValueError, TypeError, IndexError, OSError) as e:
+        print(f"problem: malformed input: {e!r}")
+        sys.exit(1)

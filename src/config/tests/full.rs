@@ -29,6 +29,7 @@ seal_interval = "1m"
 segment_max_bytes = 1000000
 spool_memory_limit = 65536
 spool_dir = "{d}/spool"
+local_domains = ["Example.COM.", "example.de"]
 
 [[journal]]
 name = "journal"
@@ -89,6 +90,36 @@ max_connections = 30
 capture_queue = 4
 max_literal_size = 1048576
 
+[[pop3_proxy]]
+name = "pop3"
+listen = "127.0.0.1:1995"
+upstream = "pop.internal.example.com:995"
+tls_cert = "{cert}"
+tls_key = "{key}"
+tls_mode = "implicit"
+upstream_tls = "implicit"
+upstream_ca = "{ca}"
+upstream_tls_insecure = false
+upstream_tls_name = "pop.example.com"
+complete_partial_fetches = false
+timeout_idle = "15m"
+max_connections = 40
+
+[[smtp_proxy]]
+name = "gateway-smtp"
+listen = "[::]:10025"
+intercept = "redirect"
+intercept_destinations = [{{ network = "192.0.2.25/32", ports = [25, 587] }}]
+upstream_tls = "none"
+
+[[imap_proxy]]
+name = "gateway-imap"
+listen = "0.0.0.0:10143"
+intercept = "tproxy"
+intercept_destinations = [{{ network = "2001:db8::/64", ports = [143] }}]
+intercept_bind_client = true
+upstream_tls = "none"
+
 [[imap_import]]
 name = "alice-mailbox"
 host = "imap.example.com"
@@ -124,6 +155,26 @@ host = "imap.example.com"
 user = "dave@example.com"
 oauth2_token_command = "/usr/local/bin/fetch-token dave"
 
+[[timestamp]]
+name = "tsa"
+url = "https://tsa.example.com/stamp"
+ca_file = "{ca}"
+credentials_file = "{secret}"
+timeout = "20s"
+retry = "5s"
+
+[seal_mail]
+host = "smtp.example.com"
+port = 465
+tls = "implicit"
+ca = "{ca}"
+credentials_file = "{secret}"
+from = "mailseal@example.com"
+to = ["advisor@example.net", "witness@example.org"]
+mode = "each"
+daily_at = "06:30"
+retry = "2m"
+
 [http]
 listen = "127.0.0.1:9426"
 enabled = false
@@ -150,6 +201,10 @@ fn fully_populated_example_parses_into_typed_values() {
     let config = parse(&full_example(dir.path())).unwrap();
     assert_eq!(config.archive.compression_level, 5);
     assert_eq!(config.archive.seal_interval, Duration::from_secs(60));
+    assert_eq!(
+        config.archive.local_domains,
+        vec!["example.com", "example.de"]
+    );
     let journal = &config.journal[0];
     assert!(journal.require_tls && journal.tls.files.is_some());
     assert_eq!(journal.tls.mode, TlsMode::Starttls);
@@ -179,6 +234,13 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(imap.skip_append_folders, ["Drafts", "Entwürfe"]);
     assert_eq!(imap.capture_queue, 4);
     assert_eq!(imap.max_literal_size, 1 << 20);
+    let pop3 = &config.pop3_proxy[0];
+    assert_eq!(pop3.upstream.tls, SmtpUpstreamTls::Implicit);
+    assert_eq!(pop3.upstream.server_name.to_str(), "pop.example.com");
+    assert_eq!(pop3.tls.mode, TlsMode::Implicit);
+    assert!(!pop3.complete_partial_fetches);
+    assert_eq!(pop3.timeout_idle, Duration::from_secs(15 * 60));
+    assert_eq!(pop3.max_connections, 40);
     let job = &config.imap_import[0];
     assert!(matches!(job.credential, ImapCredential::PasswordFile(_)));
     let credentials: Vec<_> = config.imap_import[1..]
@@ -199,13 +261,25 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(config.log.format, LogFormat::Json);
     assert_eq!(config.control.socket, dir.path().join("control.sock"));
     assert_eq!(config.control.group, "auditors");
+    let tsa = &config.timestamp[0];
+    assert_eq!(
+        (tsa.name.as_str(), tsa.timeout),
+        ("tsa", Duration::from_secs(20))
+    );
+    let mail = config.seal_mail.as_ref().unwrap();
+    assert_eq!(mail.tls, SealMailTls::Implicit);
+    assert_eq!(mail.mode, SealMailMode::Each);
+    assert_eq!(mail.daily_at, (6, 30));
+    assert_eq!(mail.to.len(), 2);
 }
 
 /// The keys serde knows for the section at `section` (from the message it
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" | "control" => format!("[{section}]\nzz_unknown = 1\n"),
+        "archive" | "http" | "log" | "control" | "seal_mail" => {
+            format!("[{section}]\nzz_unknown = 1\n")
+        }
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
     };
     let errors = errors(&text);
@@ -232,10 +306,13 @@ fn every_key_is_documented_and_in_the_full_example() {
         "smtp_proxy",
         "journal",
         "imap_proxy",
+        "pop3_proxy",
         "imap_import",
         "http",
         "log",
         "control",
+        "timestamp",
+        "seal_mail",
     ];
     for section in sections {
         let keys = known_keys(section);

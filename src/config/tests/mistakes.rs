@@ -356,6 +356,21 @@ fn wrong_types_and_unknown_enum_values_are_reported() {
 }
 
 #[test]
+fn local_domains_must_be_domain_names() {
+    let text = r#"
+        [archive]
+        local_domains = ["example.com", "alice@example.com", "", "bad..dots"]
+    "#;
+    let errors = errors(text);
+    let shown = errors.to_string();
+    assert!(errors.has("archive.local_domains"), "{shown}");
+    for bad in ["alice@example.com", "\"\"", "bad..dots"] {
+        assert!(shown.contains(bad), "{bad} not reported in:\n{shown}");
+    }
+    assert!(!shown.contains(": \"example.com\""), "{shown}");
+}
+
+#[test]
 fn control_socket_path_and_group_are_checked() {
     let long = format!("/run/{}/control.sock", "x".repeat(120));
     let text = format!("[control]\nsocket = {long:?}\ngroup = \"no such group!\"\n");
@@ -363,4 +378,48 @@ fn control_socket_path_and_group_are_checked() {
     assert!(errors.has("control.socket"), "{errors}");
     assert!(errors.has("control.group"), "{errors}");
     assert_eq!(errors.problems[0].line, Some(2), "{errors}");
+}
+
+#[test]
+fn time_stamp_and_seal_mail_mistakes_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (not_a_ca, _) = write_cert(dir.path(), "x");
+    std::fs::write(&not_a_ca, "no certificate here").unwrap();
+    let text = format!(
+        r#"[[timestamp]]
+name = "tsa"
+url = "ftp://tsa.example.com"
+ca_file = "{ca}"
+
+[[timestamp]]
+name = "tsa"
+url = "http://tsa.example.com"
+
+[seal_mail]
+host = "smtp.example.com"
+tls = "none"
+credentials_file = "{ca}"
+from = "not an address"
+to = []
+daily_at = "25:00"
+"#,
+        ca = not_a_ca.display()
+    );
+    let errors = errors(&text);
+    let paths: Vec<&str> = errors.problems.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "timestamp[0].url",
+        "timestamp[0].ca_file",
+        "timestamp[1].name",
+        "timestamp[1].ca_file",
+        "seal_mail.credentials_file",
+        "seal_mail.from",
+        "seal_mail.to",
+        "seal_mail.daily_at",
+    ] {
+        assert!(paths.contains(&want), "{want} not in {paths:?}");
+    }
+    let shown = errors.to_string();
+    assert!(shown.contains("SMTP AUTH sends the password"), "{shown}");
+    assert!(shown.contains("duplicate name \"tsa\""), "{shown}");
 }

@@ -1,8 +1,9 @@
 //! Whole-file configuration tests: the shipped default file and defaults
 //! here; a file with every key set in `full`; files with several mistakes
-//! at once in `mistakes`.
+//! at once in `mistakes`; interception keys in `intercept`.
 
 mod full;
+mod intercept;
 mod mistakes;
 
 use std::net::SocketAddr;

@@ -9,6 +9,9 @@
 
 mod import;
 mod read;
+mod search;
+
+pub use search::SearchService;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -27,6 +30,7 @@ const AHEAD: usize = 64;
 pub async fn handle<R, W>(
     ctx: &RequestContext,
     archive: &Archive,
+    search: Option<&SearchService>,
     command: Command,
     input: &mut FrameReader<R>,
     output: &mut FrameWriter<W>,
@@ -41,9 +45,39 @@ where
         Command::Show { id } => read::show(ctx, archive, id, output, token).await,
         Command::ShowRaw { id } => read::show_raw(ctx, archive, id, output, token).await,
         Command::Stats => read::stats(ctx, archive, output, token).await,
-        Command::Export { filter } => read::export(ctx, archive, filter, output, token).await,
+        Command::Export { filter, query } => {
+            let only = match query {
+                Some(q) => Some((q, search::service(search)?.index()?)),
+                None => None,
+            };
+            read::export(ctx, archive, filter, only, output, token).await
+        }
+        Command::Search {
+            query,
+            limit,
+            sort,
+            cursor,
+        } => {
+            let request = crate::search::SearchRequest {
+                query,
+                limit,
+                sort: search::sort(&sort)?,
+                cursor,
+            };
+            let service = search::service(search)?;
+            search::search(ctx, archive, service, request, output, token).await
+        }
+        Command::SearchCheck { repair } => {
+            let service = search::service(search)?;
+            search::check(ctx, archive, service, repair, output, token).await
+        }
         Command::Import => import::session(ctx, archive, input, output, token).await,
-        Command::Reindex => import::reindex(ctx, archive, output).await,
+        Command::Reindex => {
+            if let Some(s) = search {
+                s.status.request_rebuild();
+            }
+            import::reindex(ctx, archive, output).await
+        }
     }
 }
 

@@ -5,6 +5,9 @@
 //! The audit trail of reads (next round) is one call at the top of each
 //! handler, naming `ctx.peer` and what was read.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use tokio::io::AsyncWrite;
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +17,7 @@ use crate::archive::filter::Filter;
 use crate::control::RequestContext;
 use crate::control::protocol::Reply;
 use crate::control::wire::FrameWriter;
+use crate::search::SearchIndex;
 
 /// `list`: one `summary` frame per message record that passes `filter`.
 pub async fn list<W: AsyncWrite + Unpin>(
@@ -105,11 +109,17 @@ pub async fn export<W: AsyncWrite + Unpin>(
     _ctx: &RequestContext,
     archive: &Archive,
     filter: Filter,
+    query: Option<(String, Arc<SearchIndex>)>,
     output: &mut FrameWriter<W>,
     token: &CancellationToken,
 ) -> Result<(), ControlError> {
     let reader = archive.reader();
     produce(output, token, move |out| {
+        // `export --query`: the index says which; the filter narrows.
+        let only: Option<BTreeSet<u64>> = match &query {
+            Some((q, index)) => Some(index.matching(q)?.into_iter().collect()),
+            None => None,
+        };
         let head = reader.head()?;
         out.send(Reply::ExportHead {
             head_seq: head.seq,
@@ -121,7 +131,8 @@ pub async fn export<W: AsyncWrite + Unpin>(
             if summary.seq > head.seq {
                 break;
             }
-            if !filter.selects(&summary) {
+            if !filter.selects(&summary) || only.as_ref().is_some_and(|o| !o.contains(&summary.seq))
+            {
                 continue;
             }
             let (record, hash) = reader.record(summary.seq)?;

@@ -194,7 +194,19 @@ fn replies_and_uploads_round_trip() {
         Command::ShowRaw { id: 1 },
         Command::Export {
             filter: Filter::default(),
+            query: None,
         },
+        Command::Export {
+            filter: Filter::default(),
+            query: Some("from:a@example.org".into()),
+        },
+        Command::Search {
+            query: "rechnung".into(),
+            limit: 10,
+            sort: "-date".into(),
+            cursor: None,
+        },
+        Command::SearchCheck { repair: true },
     ] {
         let request = Request {
             archive: None,

@@ -316,7 +316,7 @@ async fn settle(settled: Settled, sh: &Shared) -> bool {
             let config = &sh.settings.config;
             if config.complete_partial_fetches && credentials.replayable() {
                 let job = Job {
-                    upstream: sh.settings.upstream.clone(),
+                    upstream: sh.upstream.clone(),
                     credentials,
                     user,
                     archive: sh.settings.archive.clone(),

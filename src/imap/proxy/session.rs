@@ -25,7 +25,7 @@ use crate::config::TlsMode;
 use crate::imap::capability;
 use crate::imap::context::Context;
 use crate::imap::reply;
-use crate::imap::upstream::UpstreamError;
+use crate::imap::upstream::{Upstream, UpstreamError};
 use crate::transport::{Socket, Stream};
 
 /// Longest wait for a client's TLS handshake.
@@ -48,6 +48,20 @@ pub enum SessionError {
 /// Serves one client connection until it ends.
 pub async fn serve<C: Socket>(
     settings: Arc<Settings>,
+    client: Stream<C>,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> Result<(), SessionError> {
+    let upstream = settings.upstream.clone();
+    serve_to(settings, upstream, client, peer, shutdown, tracker).await
+}
+
+/// Serves one client connection with `upstream` as its server (an
+/// intercepted connection's original destination).
+pub async fn serve_to<C: Socket>(
+    settings: Arc<Settings>,
+    upstream: Arc<Upstream>,
     mut client: Stream<C>,
     peer: SocketAddr,
     shutdown: CancellationToken,
@@ -61,9 +75,9 @@ pub async fn serve<C: Socket>(
     if settings.config.tls.mode == TlsMode::Implicit {
         origin.tls = Some(accept_tls(&settings, &mut client).await?);
     }
-    let connected = settings.upstream.connect().await;
+    let connected = upstream.connect().await;
     crate::metrics::upstream_contacted(&settings.config.name, connected.is_ok());
-    let (upstream, greeting) = match connected {
+    let (upstream_stream, greeting) = match connected {
         Ok(connected) => connected,
         Err(error) => {
             let _ = client.write_all(reply::BYE_UPSTREAM).await;
@@ -89,16 +103,17 @@ pub async fn serve<C: Socket>(
         captured: Captured::default(),
         tracker,
         settings,
+        upstream,
     };
     client.write_all(&greet(&shared, greeting)).await?;
     client.flush().await?;
-    tracing::info!(upstream = shared.settings.upstream.address(), "connected");
-    relay(&shared, client, upstream, &shutdown).await
+    tracing::info!(upstream = shared.upstream.address(), "connected");
+    relay(&shared, client, upstream_stream, &shutdown).await
 }
 
 /// The greeting as the client sees it.
 fn greet(shared: &Shared, greeting: Vec<u8>) -> Vec<u8> {
-    let greeting = if shared.settings.upstream.uses_starttls() {
+    let greeting = if shared.upstream.uses_starttls() {
         // Capabilities listed before the upstream's TLS are stale.
         capability::strip_code(&greeting).unwrap_or(greeting)
     } else {

@@ -40,7 +40,8 @@ pub struct Settings {
     pub archive: Archive,
     /// Client-leg TLS, when a certificate is configured.
     pub server_tls: Option<Arc<rustls::ServerConfig>>,
-    /// The real IMAP server.
+    /// The real IMAP server; for an intercepting listener, the TLS settings
+    /// each session's [`Upstream::toward`] starts from.
     pub upstream: Arc<Upstream>,
     /// Cap on one line fragment in either direction.
     pub max_line: usize,
@@ -111,6 +112,9 @@ pub(super) struct Handoff {
 pub(super) struct Shared {
     /// The listener's settings.
     pub settings: Arc<Settings>,
+    /// This session's server: the listener's, or an intercepted
+    /// connection's original destination (the completer goes there too).
+    pub upstream: Arc<Upstream>,
     /// The conversation.
     pub ctx: Mutex<Context>,
     /// Synchronizing-literal answers.

@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::net::TcpStream;
 use tracing::warn;
 
+use crate::intercept::Destination;
 use crate::metrics::{self, ErrorKind};
 use crate::smtp::reply::Reply;
 use crate::smtp::upstream::{
@@ -53,6 +54,20 @@ impl Leg {
         options: &UpstreamOptions,
     ) -> Result<Reply, UpstreamError> {
         let upstream = upstream::connect((host, port), options).await?;
+        self.peer = upstream.peer_addr();
+        let greeting = upstream.greeting().reply.clone();
+        self.upstream = Some(upstream);
+        Ok(greeting)
+    }
+
+    /// Connects to an intercepted connection's original destination, like
+    /// [`Leg::connect`].
+    pub async fn connect_intercepted(
+        &mut self,
+        destination: &Destination,
+        options: &UpstreamOptions,
+    ) -> Result<Reply, UpstreamError> {
+        let upstream = upstream::connect_intercepted(destination, options).await?;
         self.peer = upstream.peer_addr();
         let greeting = upstream.greeting().reply.clone();
         self.upstream = Some(upstream);

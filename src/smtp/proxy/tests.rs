@@ -61,7 +61,14 @@ async fn session(
     config.upstream.tls = SmtpUpstreamTls::None;
     configure(&mut config);
     let listener = ProxyListener::new(&config, archive).unwrap();
-    let backend = ProxyBackend::new(listener.shared.clone(), TaskTracker::new());
+    let backend = ProxyBackend::new(
+        listener.shared.clone(),
+        TaskTracker::new(),
+        UpstreamAt::Fixed(HostPort {
+            host: upstream.ip().to_string(),
+            port: upstream.port(),
+        }),
+    );
     let (client, server) = tokio::io::duplex(64 * 1024);
     let peer = "203.0.113.5:40000".parse().unwrap();
     let token = CancellationToken::new();

@@ -1,0 +1,126 @@
+//! `mailseal prove`, `export --with-proofs` and `key rotate-seal`.
+//!
+//! Proofs are made from the archive's files: with the tree file when this
+//! command has the archive to itself, or from a tree built in memory when
+//! the daemon holds it. The key rotation opens the archive for writing, so
+//! it needs the daemon stopped (until the control socket lets the daemon
+//! do it).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::archive::Archive;
+use crate::archive::seal::Seal;
+use crate::proof::{ProofError, Prover, source};
+
+use super::load::archive_options;
+use super::target::Target;
+
+/// Runs `make` with a prover, and once more over a rebuilt tree file when
+/// the stored one gave a proof that does not verify.
+fn with_prover<T>(
+    target: &Target,
+    make: impl Fn(&Prover<'_, source::TreeSource>) -> Result<T, ProofError>,
+) -> anyhow::Result<T> {
+    let r = target.reader()?;
+    let path = &target.config.archive.path;
+    let tree = source::open(&r, path, false)?;
+    let prover = Prover::new(&r, tree)?;
+    match make(&prover) {
+        Err(ProofError::Damaged(why)) if !r.in_memory() => {
+            tracing::warn!(%why, "tree file gave a bad proof; rebuilding it");
+            let tree = source::open(&r, path, true)?;
+            Ok(make(&Prover::new(&r, tree)?)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// `mailseal prove ID`.
+pub fn prove(target: &Target, id: u64) -> anyhow::Result<u8> {
+    let proof = with_prover(target, |p| p.inclusion(id, p.head_for(id)?))?;
+    print_json(&proof)
+}
+
+/// Reads a seal an auditor kept: a seal JSON object, or a seal mail's
+/// attachment (`{"seals": [...]}`, whose newest seal is taken).
+pub fn read_seal(path: &Path) -> anyhow::Result<Seal> {
+    read_seals(path)?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("{}: holds no seal", path.display()))
+}
+
+/// Every seal in a kept file (one seal, or a seal mail's attachment).
+pub fn read_seals(path: &Path) -> anyhow::Result<Vec<Seal>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let seals = match value.get("seals") {
+        Some(list) => serde_json::from_value(list.clone()),
+        None => serde_json::from_value(value).map(|s| vec![s]),
+    };
+    seals.with_context(|| format!("{}: not a mailseal seal", path.display()))
+}
+
+/// `mailseal prove --consistency OLD_SEAL`.
+pub fn prove_consistency(target: &Target, old: &Path) -> anyhow::Result<u8> {
+    let old = read_seal(old)?;
+    let proof = with_prover(target, |p| {
+        let new = p
+            .newest_head()
+            .ok_or_else(|| ProofError::Unprovable("the archive has no tree head yet".into()))?;
+        p.consistency(&old, new)
+    })?;
+    print_json(&proof)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(0)
+}
+
+/// Writes `<seq>.proof.json` beside each exported `<seq>.eml`, all
+/// against one tree head (the newest that covers every message).
+pub fn write_proofs(target: &Target, out: &Path, seqs: &[u64]) -> anyhow::Result<()> {
+    let Some(&last) = seqs.iter().max() else {
+        return Ok(());
+    };
+    let proofs = with_prover(target, |p| {
+        let head = p.head_for(last)?.clone();
+        seqs.iter()
+            .map(|&seq| p.inclusion(seq, &head))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    for proof in proofs {
+        let path = out.join(format!("{}.proof.json", proof.record.seq));
+        let mut f = std::fs::File::create_new(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        serde_json::to_writer_pretty(&mut f, &proof)?;
+        writeln!(f)?;
+    }
+    Ok(())
+}
+
+/// `mailseal key rotate-seal`.
+pub fn rotate_seal(target: &Target) -> anyhow::Result<u8> {
+    target.refuse_copy("key rotate-seal")?;
+    let config = target.config;
+    let archive = Archive::open(&archive_options(&config.archive))
+        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
+    let (appended, seal) = archive.rotate_key_blocking()?;
+    archive.close()?;
+    println!(
+        "seal key rotated at record {}; new key ed25519 {}",
+        appended.seq, seal.public_key
+    );
+    println!(
+        "sealed {} records with it; keep the old public key: auditors follow the history from it",
+        seal.seq
+    );
+    Ok(0)
+}
