@@ -19,7 +19,10 @@ pub fn filter(lines: &[u8], offer_stls: bool) -> Vec<u8> {
     for line in lines.split_inclusive(|&b| b == b'\n') {
         let text = line.strip_suffix(b"\n").unwrap_or(line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        let name = text.split(|&b| b == b' ').next().unwrap_or_default();
+        let name = text
+            .split(|b| !b.is_ascii_graphic())
+            .next()
+            .unwrap_or_default();
         if name.eq_ignore_ascii_case(b"STLS") || name.eq_ignore_ascii_case(b"PIPELINING") {
             continue;
         }
@@ -44,6 +47,13 @@ pub fn filter(lines: &[u8], offer_stls: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_ends_at_any_non_graphic_byte() {
+        // Found by fuzzing: a bare CR must not smuggle PIPELINING through.
+        assert_eq!(filter(b"PIPELINING\rAIN\r\nUSER\r\n", false), b"USER\r\n");
+        assert_eq!(filter(b"STLS\tX\r\n", false), b"");
+    }
 
     #[test]
     fn drops_stls_and_pipelining_and_offers_its_own() {

@@ -108,7 +108,10 @@ impl Dovecot {
             };
             files.extend(entries.map(|e| e.unwrap().path()));
         }
-        files.sort();
+        // Delivery order: Maildir names start `<seconds>.M<microseconds>`,
+        // and the microseconds are not zero-padded, so a plain sort of two
+        // files from the same second can swap them.
+        files.sort_by_key(|p| delivered(p));
         files.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 
@@ -116,6 +119,26 @@ impl Dovecot {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
     }
+}
+
+/// The (seconds, microseconds, name) a Maildir file name starts with.
+fn delivered(path: &Path) -> (u64, u64, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (secs, rest) = name.split_once('.').unwrap_or((&name, ""));
+    let usec: String = rest
+        .strip_prefix('M')
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (
+        secs.parse().unwrap_or(u64::MAX),
+        usec.parse().unwrap_or(u64::MAX),
+        name.clone(),
+    )
 }
 
 impl Drop for Dovecot {

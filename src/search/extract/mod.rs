@@ -118,14 +118,13 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extracted {
                 limit: limits.max_nested_markers,
             },
         );
-        let headers = PARSER
-            .parse_headers(raw)
-            .map(|m| HeaderFields::read(&m))
+        let headers = pdf::contained(|| PARSER.parse_headers(raw).map(|m| HeaderFields::read(&m)))
+            .flatten()
             .unwrap_or_default();
         return finish(headers, String::new(), walker);
     }
     let mut body = walker.reserve(limits.max_body_text);
-    let headers = match PARSER.parse(raw) {
+    let headers = match pdf::contained(|| PARSER.parse(raw)).flatten() {
         Some(msg) if !msg.parts.is_empty() => {
             if msg.headers().is_empty() {
                 walker.problem(None, ProblemKind::NoHeaders);

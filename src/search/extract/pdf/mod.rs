@@ -215,9 +215,26 @@ fn silence_worker_panics() {
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() != Some(WORKER_NAME) {
+            let contained = CONTAINED.with(std::cell::Cell::get);
+            if std::thread::current().name() != Some(WORKER_NAME) && !contained {
                 previous(info);
             }
         }));
     });
+}
+
+std::thread_local! {
+    /// Set while [`contained`] runs a parser on this thread.
+    static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a third-party parser that may panic on hostile input, as
+/// mail-parser 0.11 does on some broken multiparts) and turns a panic into
+/// `None`, kept out of stderr like the PDF workers' panics.
+pub(super) fn contained<T>(f: impl FnOnce() -> T) -> Option<T> {
+    silence_worker_panics();
+    CONTAINED.with(|c| c.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f)).ok();
+    CONTAINED.with(|c| c.set(false));
+    result
 }
