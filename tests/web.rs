@@ -1,6 +1,7 @@
 //! The web interface: its security rules over plain HTTP, and the pages in
 //! a real headless Chromium.
 
+mod api;
 mod browser;
 mod daemon;
 mod security;

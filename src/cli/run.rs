@@ -11,6 +11,7 @@
 //! action would kill the daemon without a drain or a seal), and changes to
 //! the configuration or certificates need a restart.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -113,7 +114,8 @@ async fn serve(
     spawn_witnesses(config, archive, &shutdown)?;
     start_listeners(config, archive, &shutdown).await?;
     if config.web.enabled {
-        start_web(config, archive, &shutdown).await?;
+        let index = search.as_ref().map(|s| Arc::clone(&s.status));
+        start_web(config, archive, index, &shutdown).await?;
     }
     // The CLI's way to this daemon, bound after the listeners: whoever
     // reaches it finds every listener bound. Not on the mail path: without
@@ -198,9 +200,19 @@ async fn start_listeners(
 
 /// Binds the web interface (loading its certificate) and serves it; its
 /// audit trail goes to the daemon's archive.
-async fn start_web(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+/// Searches go to the indexer's index; without one (the indexer could not
+/// start) the pages scan the archive.
+async fn start_web(
+    config: &Config,
+    archive: &Archive,
+    index: Option<Arc<crate::search::indexer::Status>>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
     use crate::web::{Web, WebSettings, listen::WebListener, store::ArchiveMail, trail::Trail};
-    let store = std::sync::Arc::new(ArchiveMail::new(archive.clone()));
+    let store = Arc::new(match index {
+        Some(status) => ArchiveMail::indexed(archive.clone(), status),
+        None => ArchiveMail::new(archive.clone()),
+    });
     let web = Web::new(
         WebSettings::from_config(&config.web),
         store,

@@ -121,7 +121,15 @@ impl SearchIndex {
     /// Runs a search over the last commit.
     pub fn search(&self, req: &SearchRequest) -> Result<Hits, SearchError> {
         let node = query::parse(&req.query)?;
-        let q = query::compile::compile(&node, self.fields());
+        self.search_node(&node, req)
+    }
+
+    /// Runs an already parsed query (`req.query` is not read): callers
+    /// that add clauses of their own, such as the web interface's
+    /// restriction to the mail a person may see, combine parsed nodes
+    /// instead of query strings, so no quoting can widen them.
+    pub fn search_node(&self, node: &query::Node, req: &SearchRequest) -> Result<Hits, SearchError> {
+        let q = query::compile::compile(node, self.fields());
         let after = req
             .cursor
             .as_deref()

@@ -24,6 +24,9 @@ pub enum MailError {
     /// The query could not be understood.
     #[error("{0}")]
     Query(String),
+    /// The search index cannot answer right now (being reopened, failed).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The order of results.
@@ -75,6 +78,11 @@ pub struct Found {
     pub total: usize,
     /// The requested page.
     pub hits: Vec<Hit>,
+    /// Where the next page starts (`find_after`); `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// The last record the search index holds, when the index answered
+    /// (records after it are not found yet).
+    pub indexed: Option<u64>,
 }
 
 /// One message record with what the pages need around it.
@@ -113,6 +121,19 @@ pub trait MailStore: Send + Sync + 'static {
         scope: &Scope,
         sort: Sort,
         offset: usize,
+        limit: usize,
+    ) -> Result<Found, MailError>;
+
+    /// At most `limit` messages matching `query` that `scope` allows, after
+    /// the page that handed out `cursor` (`None`: from the start). For the
+    /// JSON API: unlike offsets, a cursor neither repeats nor skips a hit
+    /// when new mail arrives between two pages.
+    fn find_after(
+        &self,
+        query: &str,
+        scope: &Scope,
+        sort: Sort,
+        cursor: Option<&str>,
         limit: usize,
     ) -> Result<Found, MailError>;
 

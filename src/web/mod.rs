@@ -14,9 +14,11 @@
 //! message outside the scope is answered exactly like one that does not
 //! exist (404), and the attempt is recorded.
 
+pub mod api;
 pub mod auth;
 pub mod guard;
 pub mod i18n;
+pub mod indexed;
 pub mod limiter;
 pub mod listen;
 pub mod mail;

@@ -217,6 +217,7 @@ pub async fn page(
                         "journal" => "source.journal",
                         "smtp-proxy" => "source.smtp-proxy",
                         "imap-proxy" => "source.imap-proxy",
+                        "pop3-proxy" => "source.pop3-proxy",
                         _ => "source.import",
                     },
                 )
