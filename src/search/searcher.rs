@@ -128,7 +128,11 @@ impl SearchIndex {
     /// that add clauses of their own, such as the web interface's
     /// restriction to the mail a person may see, combine parsed nodes
     /// instead of query strings, so no quoting can widen them.
-    pub fn search_node(&self, node: &query::Node, req: &SearchRequest) -> Result<Hits, SearchError> {
+    pub fn search_node(
+        &self,
+        node: &query::Node,
+        req: &SearchRequest,
+    ) -> Result<Hits, SearchError> {
         let q = query::compile::compile(node, self.fields());
         let after = req
             .cursor

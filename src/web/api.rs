@@ -214,13 +214,7 @@ fn page(found: Found) -> serde_json::Value {
 
 /// Opens message `id` for `s`, or answers 404 (recording the attempt)
 /// when it is missing or outside the scope.
-async fn open(
-    web: &Arc<Web>,
-    s: &Session,
-    id: &str,
-    t: Tr,
-    uri: &Uri,
-) -> Result<Stored, ApiError> {
+async fn open(web: &Arc<Web>, s: &Session, id: &str, t: Tr, uri: &Uri) -> Result<Stored, ApiError> {
     let seq = id.parse::<u64>().ok();
     let store = Arc::clone(&web.store);
     let found = match seq {
@@ -328,7 +322,15 @@ pub async fn raw(
     let Ok(Ok(bytes)) = bytes else {
         return ApiError::unavailable(t).into_response();
     };
-    if !audited(&web, &s, action::DOWNLOAD, m.record.seq, "original .eml (API)").await {
+    if !audited(
+        &web,
+        &s,
+        action::DOWNLOAD,
+        m.record.seq,
+        "original .eml (API)",
+    )
+    .await
+    {
         return ApiError::unavailable(t).into_response();
     }
     let disposition = format!("attachment; filename=\"{}.eml\"", m.record.seq);

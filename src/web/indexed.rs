@@ -210,9 +210,7 @@ pub fn find_ids(
                 return Ok(ids);
             }
             let allowed = matches!(scope, Scope::Everything)
-                || store
-                    .open(h.seq)?
-                    .is_some_and(|m| scope.allows(&m.facts()));
+                || store.open(h.seq)?.is_some_and(|m| scope.allows(&m.facts()));
             if allowed {
                 ids.push(h.seq);
             }

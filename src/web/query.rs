@@ -31,7 +31,13 @@ pub struct SearchForm {
 }
 
 /// The source kinds the form offers.
-pub const SOURCES: [&str; 5] = ["journal", "smtp-proxy", "imap-proxy", "pop3-proxy", "import"];
+pub const SOURCES: [&str; 5] = [
+    "journal",
+    "smtp-proxy",
+    "imap-proxy",
+    "pop3-proxy",
+    "import",
+];
 
 /// Quotes a value for the query language when it holds spaces or syntax.
 pub fn quote(value: &str) -> String {

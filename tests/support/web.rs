@@ -11,6 +11,8 @@ use mailseal::archive::record::{
     JournalEnvelope, JournalRecipient, MessageMeta, Rcpt, RecordBody, Source, SourceKind,
 };
 use mailseal::archive::{Archive, NewMessage, SpooledContent};
+use mailseal::search::LocalDomains;
+use mailseal::search::indexer::{Config as IndexerConfig, Indexer};
 use mailseal::web::role::Role;
 use mailseal::web::store::ArchiveMail;
 use mailseal::web::trail::Trail;
@@ -51,6 +53,8 @@ pub struct WebServer {
     shutdown: CancellationToken,
     /// The server's runtime thread.
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The search indexer the interface searches through.
+    indexer: Option<Indexer>,
 }
 
 fn meta(kind: SourceKind, from: &str, rcpts: &[&str]) -> MessageMeta {
@@ -207,6 +211,22 @@ impl WebServer {
         for m in corpus(pixel) {
             archive.append_blocking(m).unwrap();
         }
+        // Searches go through the full-text index, as in the daemon.
+        let head = archive.reader().head().unwrap().seq;
+        let indexer = Indexer::spawn(
+            IndexerConfig {
+                dir: mailseal::search::index_dir(dir.path()),
+                local: LocalDomains::new(&["corp.example".to_string()]),
+                writer: Default::default(),
+            },
+            archive.reader(),
+            head,
+        )
+        .unwrap();
+        let status = Arc::clone(indexer.status());
+        super::wait_until("the index holds the corpus", || {
+            (status.indexed.load(std::sync::atomic::Ordering::Relaxed) >= head).then_some(())
+        });
         let users_file = dir.path().join("users.toml");
         users().save(&users_file).unwrap();
         let mut s = WebSettings {
@@ -226,7 +246,8 @@ impl WebServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let web = Web::new(s, Arc::new(ArchiveMail::new(a2.clone())), Trail::new(a2));
+                let store = ArchiveMail::indexed(a2.clone(), status);
+                let web = Web::new(s, Arc::new(store), Trail::new(a2));
                 mailseal::web::serve(listener, web, stop).await.unwrap();
             });
         });
@@ -239,6 +260,7 @@ impl WebServer {
             users_file,
             shutdown,
             thread: Some(thread),
+            indexer: Some(indexer),
         }
     }
 
@@ -282,6 +304,9 @@ impl WebServer {
         self.shutdown.cancel();
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
+        }
+        if let Some(i) = self.indexer.take() {
+            i.stop();
         }
         self.archive.close().unwrap();
         std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())

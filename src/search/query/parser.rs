@@ -56,7 +56,13 @@ const KEYS: &[(&str, Key)] = &[
 ];
 
 /// The source kinds `source:` accepts.
-const SOURCES: &[&str] = &["smtp-proxy", "journal", "imap-proxy", "pop3-proxy", "import"];
+const SOURCES: &[&str] = &[
+    "smtp-proxy",
+    "journal",
+    "imap-proxy",
+    "pop3-proxy",
+    "import",
+];
 
 /// Parses a query.
 pub fn parse(query: &str) -> Result<Node, ParseError> {
