@@ -143,7 +143,10 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
     );
     // The restart's open moves a torn tail aside; then everything verifies.
     let archive = Archive::open_dir(&dir.path().join("archive")).unwrap();
-    archive.close().unwrap();
+    tokio::task::spawn_blocking(move || archive.close())
+        .await
+        .unwrap()
+        .unwrap();
     let (ok, text) = verify("after reopening");
     assert!(ok, "verify after kill -9 and reopen: {text}");
     let archive = Archive::open_dir(&dir.path().join("archive")).unwrap();
