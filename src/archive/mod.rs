@@ -53,9 +53,10 @@ pub enum ArchiveError {
     /// The archive is shutting down or its writer stopped.
     #[error("archive writer is not running")]
     Closed,
-    /// The index could not be opened or updated.
+    /// The index could not be opened or updated (a full disk under the
+    /// index becomes [`ArchiveError::DiskFull`], see the `From` below).
     #[error(transparent)]
-    Index(#[from] index::IndexError),
+    Index(index::IndexError),
     /// Scanning the segments failed.
     #[error(transparent)]
     Scan(#[from] scan::ScanError),
@@ -71,6 +72,26 @@ pub enum ArchiveError {
     /// Anything else, with a reason for the log.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<index::IndexError> for ArchiveError {
+    /// sled reports a full disk (when it writes, and on every call after a
+    /// background flush failed for lack of space) as an I/O error; callers
+    /// must see the same `DiskFull` the segment writer reports, so SMTP
+    /// answers `452` and the health page says why.
+    fn from(e: index::IndexError) -> ArchiveError {
+        match &e {
+            index::IndexError::Sled(sled::Error::Io(io))
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) =>
+            {
+                ArchiveError::DiskFull
+            }
+            _ => ArchiveError::Index(e),
+        }
+    }
 }
 
 /// What a durable append returns.

@@ -122,17 +122,33 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
         "nothing was acknowledged before the kill"
     );
 
-    let verify = Command::new(binary)
-        .arg("--config")
-        .arg(&config)
-        .arg("verify")
-        .output()
-        .unwrap();
+    // Straight after the kill, the last segment may end inside a frame the
+    // daemon was writing (never acknowledged): `verify` may name that torn
+    // tail, and nothing else.
+    let verify = |what: &str| {
+        let out = Command::new(binary)
+            .arg("--config")
+            .arg(&config)
+            .arg("verify")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("verify {what}: {text}");
+        (out.status.success(), text)
+    };
+    let (ok, text) = verify("after kill -9");
     assert!(
-        verify.status.success(),
-        "verify after kill -9: {}",
-        String::from_utf8_lossy(&verify.stdout)
+        ok || (text.contains("truncated: segment ends inside a frame") && !text.contains("also:")),
+        "verify after kill -9: {text}"
     );
+    // The restart's open moves a torn tail aside; then everything verifies.
+    let archive = Archive::open_dir(&dir.path().join("archive")).unwrap();
+    tokio::task::spawn_blocking(move || archive.close())
+        .await
+        .unwrap()
+        .unwrap();
+    let (ok, text) = verify("after reopening");
+    assert!(ok, "verify after kill -9 and reopen: {text}");
     let archive = Archive::open_dir(&dir.path().join("archive")).unwrap();
     check_acked(&archive, &acked);
     eprintln!("{} acknowledged before kill -9, all present", acked.len());
