@@ -214,7 +214,7 @@ async fn start_web(
         None => ArchiveMail::new(archive.clone()),
     });
     let web = Web::new(
-        WebSettings::from_config(&config.web),
+        WebSettings::from_config(&config.web).context("[web] imap_login_ca")?,
         store,
         Trail::new(archive.clone()),
     );

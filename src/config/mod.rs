@@ -66,7 +66,7 @@ pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
 pub use timestamp::TimestampConfig;
 pub use upstream::{LegTls, Target, Upstream};
 pub use value::{HostPort, TlsMode};
-pub use web::{DEFAULT_USERS_FILE, WebConfig, WebTls};
+pub use web::{DEFAULT_USERS_FILE, ImapLoginConfig, LoginTls, WebConfig, WebTls};
 
 use document::Document;
 use problem::{At, Problems};

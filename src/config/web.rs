@@ -10,10 +10,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rustls_pki_types::ServerName;
 use serde::Deserialize;
 
 use super::problem::{At, Problems};
+use super::value::HostPort;
 use super::{check, value};
+use crate::tls::UpstreamCa;
 
 /// Where the interface listens by default (loopback: plain HTTP allowed).
 const DEFAULT_LISTEN: &str = "127.0.0.1:9426";
@@ -50,6 +53,39 @@ pub(crate) struct RawWeb {
     /// Most messages one export may hold.
     #[serde(default = "default_export_max")]
     export_max: usize,
+    /// The IMAP server (`host:port`) that checks the mailbox passwords of
+    /// users with `login = "imap"`.
+    imap_login: Option<HostPort>,
+    /// `implicit` (IMAPS, the default) or `none` (plain, loopback only).
+    imap_login_tls: Option<LoginTls>,
+    /// Roots that verify that server: `"system"` or a PEM file.
+    #[serde(default, deserialize_with = "value::upstream_ca")]
+    imap_login_ca: UpstreamCa,
+    /// The name its certificate must carry; defaults to the host.
+    imap_login_tls_name: Option<String>,
+}
+
+/// How the web interface reaches the IMAP server that checks passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginTls {
+    /// IMAPS (port 993): the password travels only inside TLS.
+    Implicit,
+    /// Plain IMAP: allowed only to a loopback address.
+    None,
+}
+
+/// The IMAP server that checks mailbox passwords, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapLoginConfig {
+    /// The server.
+    pub address: HostPort,
+    /// Implicit TLS or (loopback only) none.
+    pub tls: LoginTls,
+    /// Roots that verify its certificate.
+    pub ca: UpstreamCa,
+    /// The name its certificate must carry.
+    pub server_name: ServerName<'static>,
 }
 
 fn default_listen() -> Option<SocketAddr> {
@@ -84,6 +120,10 @@ impl Default for RawWeb {
             session_absolute: default_absolute(),
             page_size: default_page_size(),
             export_max: default_export_max(),
+            imap_login: None,
+            imap_login_tls: None,
+            imap_login_ca: UpstreamCa::System,
+            imap_login_tls_name: None,
         }
     }
 }
@@ -116,6 +156,9 @@ pub struct WebConfig {
     pub page_size: usize,
     /// Most messages one export may hold.
     pub export_max: usize,
+    /// Where `login = "imap"` users' passwords are checked; `None`: nowhere
+    /// (such users cannot log in).
+    pub imap_login: Option<ImapLoginConfig>,
 }
 
 impl Default for WebConfig {
@@ -131,6 +174,7 @@ impl Default for WebConfig {
             session_absolute: raw.session_absolute,
             page_size: raw.page_size,
             export_max: raw.export_max,
+            imap_login: None,
         }
     }
 }
@@ -176,6 +220,26 @@ impl RawWeb {
         let export_max = check::positive(p, at.key("export_max"), self.export_max);
         let idle = check::nonzero(p, at.key("session_idle"), self.session_idle);
         let absolute = check::nonzero(p, at.key("session_absolute"), self.session_absolute);
+        let imap_login = match self.imap_login {
+            Some(address) => Some(login_server(
+                p,
+                &at,
+                address,
+                self.imap_login_tls.unwrap_or(LoginTls::Implicit),
+                self.imap_login_ca,
+                self.imap_login_tls_name,
+            )?),
+            None => {
+                if self.imap_login_tls.is_some() || self.imap_login_tls_name.is_some() {
+                    p.push(
+                        at.key("imap_login"),
+                        "imap_login_tls or imap_login_tls_name is set: imap_login (host:port) is needed too",
+                    );
+                    return None;
+                }
+                None
+            }
+        };
         Some(WebConfig {
             enabled: self.enabled,
             listen,
@@ -188,6 +252,49 @@ impl RawWeb {
             session_absolute: absolute?,
             page_size: page_size?,
             export_max: export_max?,
+            imap_login,
         })
     }
+}
+
+/// Checks the password server's keys: a plain connection only to loopback
+/// (the passwords of every `imap` user cross it), a readable CA, a valid
+/// certificate name.
+fn login_server(
+    p: &mut Problems,
+    at: &At,
+    address: HostPort,
+    tls: LoginTls,
+    ca: UpstreamCa,
+    tls_name: Option<String>,
+) -> Option<ImapLoginConfig> {
+    let loopback = address.host == "localhost"
+        || address
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls == LoginTls::None && !loopback {
+        p.push(
+            at.key("imap_login_tls"),
+            format!(
+                "{}:{} is not a loopback address: mailbox passwords go there only over TLS; \
+                 use imap_login_tls = \"implicit\" (port 993)",
+                address.host, address.port
+            ),
+        );
+        return None;
+    }
+    let ca = super::upstream::ca(p, at.key("imap_login_ca"), ca);
+    let name = super::upstream::server_name(
+        p,
+        at.key("imap_login_tls_name"),
+        tls_name,
+        Some(&address.host),
+    );
+    Some(ImapLoginConfig {
+        address,
+        tls,
+        ca: ca?,
+        server_name: name?,
+    })
 }

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
+use crate::config::LoginTls;
 use crate::config::WebConfig;
 use crate::server::{BindError, Listener};
 use crate::shutdown::Shutdown;
@@ -48,16 +49,29 @@ pub enum ListenError {
 
 impl WebSettings {
     /// The settings `[web]` asks for.
-    pub fn from_config(config: &WebConfig) -> WebSettings {
-        WebSettings {
+    pub fn from_config(config: &WebConfig) -> Result<WebSettings, crate::tls::TlsError> {
+        let imap_login = match &config.imap_login {
+            Some(l) => Some(super::auth::ImapLogin {
+                host: l.address.host.clone(),
+                port: l.address.port,
+                tls: match l.tls {
+                    LoginTls::Implicit => Some(crate::tls::client_config(&l.ca, false)?),
+                    LoginTls::None => None,
+                },
+                server_name: l.server_name.clone(),
+            }),
+            None => None,
+        };
+        Ok(WebSettings {
             users_file: config.users_file.clone(),
             session_idle: config.session_idle,
             session_absolute: config.session_absolute,
             tls: config.tls.is_some(),
             page_size: config.page_size,
             export_max: config.export_max,
+            imap_login,
             ..WebSettings::default()
-        }
+        })
     }
 }
 

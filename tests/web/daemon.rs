@@ -232,3 +232,70 @@ fn check_config_refuses_a_web_listener_off_loopback_without_tls() {
     let out = check(&config);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn mailbox_passwords_are_checked_by_the_configured_imap_server_over_tls() {
+    use crate::support::dovecot::{self, Dovecot};
+    use mailseal::web::role::Role;
+    use mailseal::web::users::{LoginMethod, User};
+    if !dovecot::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::new(dir.path());
+    let imap = Dovecot::start(Some((&certs.cert, &certs.key)));
+    let imaps = imap.tls_port.unwrap();
+    let users_file = dir.path().join("users.toml");
+    let mut all = users();
+    let mut alice = User::new(dovecot::USER, Role::User, LoginMethod::Imap);
+    alice.addresses = vec!["alice@corp.example".into()];
+    all.add(alice).unwrap();
+    all.save(&users_file).unwrap();
+    let journal = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let web = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = dir.path().join("mailseal.toml");
+    let base = format!(
+        "[archive]\npath = {:?}\n\n[[journal]]\nname = \"journal\"\nlisten = \"{journal}\"\n\n\
+         [http]\nenabled = false\n\n[web]\nenabled = true\nlisten = \"{web}\"\nusers_file = {:?}\n",
+        dir.path().join("archive").display().to_string(),
+        users_file.display().to_string(),
+    );
+    let check = |toml: &str| {
+        std::fs::write(&config, daemon::with_control(&config, toml.to_string())).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_mailseal"))
+            .arg("--config")
+            .arg(&config)
+            .arg("check-config")
+            .output()
+            .unwrap()
+    };
+    // A plain connection to anything but loopback would carry every
+    // mailbox password in clear: refused, naming the key.
+    let plain = check(&format!(
+        "{base}imap_login = \"mail.example.com:143\"\nimap_login_tls = \"none\"\n"
+    ));
+    assert!(!plain.status.success());
+    assert!(
+        text(&plain).contains("web.imap_login_tls"),
+        "{}",
+        text(&plain)
+    );
+    // IMAPS to Dovecot, its certificate checked against the test CA.
+    let ok = check(&format!(
+        "{base}imap_login = \"127.0.0.1:{imaps}\"\nimap_login_ca = {:?}\nimap_login_tls_name = \"localhost\"\n",
+        certs.ca.display().to_string()
+    ));
+    assert!(ok.status.success(), "{}", text(&ok));
+    let mut daemon = Daemon::start(&config, journal);
+    let (refused, _) = super::login_as(web, dovecot::USER, "wrong");
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    let (ok, cookie) = super::login_as(web, dovecot::USER, dovecot::PASSWORD);
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert!(!cookie.is_empty());
+    crate::support::wait_for_log(
+        "Dovecot's TLS logins",
+        || imap.log(),
+        |l| l.contains("Login: user=<alice>") && l.contains("TLS"),
+    );
+    daemon.stop();
+}
