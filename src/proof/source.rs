@@ -71,14 +71,13 @@ pub fn memory(reader: &Reader, size: u64) -> Result<TreeSource, ArchiveError> {
 
 /// The tree file of the archive in `archive` whose writer runs in this
 /// process (the daemon), read as it is: never cut, caught up or rebuilt,
-/// since the writer appends to it. `None` when it does not hold `size`
-/// leaves (a write to it failed and it waits for a rebuild at the next
-/// start); the caller builds the tree in memory then.
-pub fn live(archive: &std::path::Path, size: u64) -> Result<Option<TreeSource>, ArchiveError> {
+/// since the writer appends to it. `None` when there is none; the caller
+/// builds the tree in memory then (as when the file lacks a node or gives
+/// a proof that does not verify).
+pub fn live(archive: &std::path::Path) -> Result<Option<TreeSource>, ArchiveError> {
     let dir = archive.join(TREE_DIR);
     match TreeFile::open_read_only(&dir) {
-        Ok(f) if f.size() >= size => Ok(Some(TreeSource::File(f))),
-        Ok(_) => Ok(None),
+        Ok(f) => Ok(Some(TreeSource::File(f))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ArchiveError::Io {
             path: dir,

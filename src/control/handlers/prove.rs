@@ -165,7 +165,7 @@ impl<'a> Provers<'a> {
     /// records in memory when there is none.
     fn prover(&mut self) -> Result<&Prover<'a, TreeSource>, ControlError> {
         if self.current.is_none() {
-            let tree = match source::live(&self.dir, 0)? {
+            let tree = match source::live(&self.dir)? {
                 Some(t) => t,
                 None => {
                     tracing::warn!("no tree file; proving from memory");
