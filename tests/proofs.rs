@@ -10,3 +10,7 @@ mod upgrade;
 mod tamper;
 // Export with proofs, single proofs, bundles, consistency with kept seals.
 mod export;
+// Key rotation and proofs through the running daemon's control socket.
+mod daemon;
+// What stored time stamps alone show of a fork and a rollback.
+mod stamped;

@@ -75,6 +75,16 @@ impl TreeFile {
         Ok(t)
     }
 
+    /// Opens the tree in `dir` that another part of this process (the
+    /// archive's writer) keeps appending to, for reading only: nothing is
+    /// cut or created. Its size is what was whole when it was opened;
+    /// nodes appended later are not read.
+    pub fn open_read_only(dir: &Path) -> io::Result<TreeFile> {
+        let file = File::open(dir.join("nodes"))?;
+        let size = leaves_within(file.metadata()?.len() / 32);
+        Ok(TreeFile { file, size })
+    }
+
     /// Leaves stored.
     pub fn size(&self) -> u64 {
         self.size
@@ -323,5 +333,32 @@ mod tests {
         other.iter().for_each(|h| mem2.push(h));
         let t = Tree::open(dir.path(), 101, from(&other)).unwrap();
         assert_eq!(t.root(), mem2.root());
+    }
+
+    #[test]
+    fn a_read_only_view_reads_whole_nodes_and_never_cuts_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = hashes(50);
+        let mut mem = MemoryTree::default();
+        all.iter().for_each(|h| mem.push(h));
+        let mut t = Tree::open(dir.path(), 0, from(&all)).unwrap();
+        for h in &all {
+            t.push(h);
+        }
+        t.commit();
+        // Half a hash more, as a write in progress leaves it.
+        let nodes = dir.path().join("nodes");
+        let len = std::fs::metadata(&nodes).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&nodes).unwrap();
+        f.set_len(len + 16).unwrap();
+        let view = TreeFile::open_read_only(dir.path()).unwrap();
+        assert_eq!(view.size(), 50);
+        assert_eq!(
+            inclusion_proof(&view, 20, 50).unwrap(),
+            inclusion_proof(&mem, 20, 50).unwrap()
+        );
+        assert!(view.node(0, 50).is_err(), "no leaf beyond the size");
+        assert_eq!(std::fs::metadata(&nodes).unwrap().len(), len + 16);
+        assert!(TreeFile::open_read_only(&dir.path().join("missing")).is_err());
     }
 }

@@ -1,10 +1,11 @@
 //! `mailseal prove`, `export --with-proofs` and `key rotate-seal`.
 //!
-//! Proofs are made from the archive's files: with the tree file when this
-//! command has the archive to itself, or from a tree built in memory when
-//! the daemon holds it. The key rotation opens the archive for writing, so
-//! it needs the daemon stopped (until the control socket lets the daemon
-//! do it).
+//! When a daemon answers on the control socket it does all three: it
+//! proves from its own tree file (O(log n) per proof) and rotates the key
+//! with the writer it holds. Without a daemon this process opens the
+//! archive: proofs come from the tree file (caught up first), or from a
+//! tree built in memory on a copy (`--archive`); the rotation opens the
+//! archive for writing.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,7 +14,8 @@ use anyhow::Context;
 
 use crate::archive::Archive;
 use crate::archive::seal::Seal;
-use crate::proof::{ProofError, Prover, source};
+use crate::control::protocol::MAX_PROVE;
+use crate::proof::{InclusionProof, ProofError, Prover, source};
 
 use super::load::archive_options;
 use super::target::Target;
@@ -40,7 +42,19 @@ fn with_prover<T>(
 
 /// `mailseal prove ID`.
 pub fn prove(target: &Target, id: u64) -> anyhow::Result<u8> {
-    let proof = with_prover(target, |p| p.inclusion(id, p.head_for(id)?))?;
+    let asked = target.ask(|client| async move {
+        let mut proofs = Vec::new();
+        let mut keep = |p: InclusionProof| -> std::io::Result<()> {
+            proofs.push(p);
+            Ok(())
+        };
+        client.prove(vec![id], None, &mut keep).await?;
+        Ok(proofs)
+    })?;
+    let proof = match asked.and_then(|mut p| p.pop()) {
+        Some(proof) => proof,
+        None => with_prover(target, |p| p.inclusion(id, p.head_for(id)?))?,
+    };
     print_json(&proof)
 }
 
@@ -68,6 +82,10 @@ pub fn read_seals(path: &Path) -> anyhow::Result<Vec<Seal>> {
 /// `mailseal prove --consistency OLD_SEAL`.
 pub fn prove_consistency(target: &Target, old: &Path) -> anyhow::Result<u8> {
     let old = read_seal(old)?;
+    let kept = old.clone();
+    if let Some(proof) = target.ask(|client| async move { client.prove_consistency(kept).await })? {
+        return print_json(&proof);
+    }
     let proof = with_prover(target, |p| {
         let new = p
             .newest_head()
@@ -90,6 +108,9 @@ pub fn write_proofs(target: &Target, out: &Path, seqs: &[u64]) -> anyhow::Result
     let Some(&last) = seqs.iter().max() else {
         return Ok(());
     };
+    if write_remote(target, out, seqs)? {
+        return Ok(());
+    }
     let proofs = with_prover(target, |p| {
         let head = p.head_for(last)?.clone();
         seqs.iter()
@@ -97,26 +118,69 @@ pub fn write_proofs(target: &Target, out: &Path, seqs: &[u64]) -> anyhow::Result
             .collect::<Result<Vec<_>, _>>()
     })?;
     for proof in proofs {
-        let path = out.join(format!("{}.proof.json", proof.record.seq));
-        let mut f = std::fs::File::create_new(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        serde_json::to_writer_pretty(&mut f, &proof)?;
-        writeln!(f)?;
+        write_proof(out, &proof)?;
     }
+    Ok(())
+}
+
+/// The proofs of `seqs` from the daemon, in requests of at most
+/// `MAX_PROVE` records; false when no daemon answers. The request holding
+/// the newest record goes first and fixes the tree head for the others.
+fn write_remote(target: &Target, out: &Path, seqs: &[u64]) -> anyhow::Result<bool> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    let mut tree_size = None;
+    for chunk in sorted.rchunks(MAX_PROVE) {
+        let mut head = None;
+        let asked = target.ask(|client| {
+            let head = &mut head;
+            async move {
+                client
+                    .prove(chunk.to_vec(), tree_size, &mut |proof: InclusionProof| {
+                        *head = Some(proof.tree_head.seq);
+                        write_proof(out, &proof).map_err(std::io::Error::other)
+                    })
+                    .await
+            }
+        })?;
+        if asked.is_none() {
+            // No daemon: fine before the first request (this process
+            // proves instead), not between two (proofs of two heads).
+            anyhow::ensure!(tree_size.is_none(), "the daemon stopped during the export");
+            return Ok(false);
+        }
+        tree_size = tree_size.or(head);
+    }
+    Ok(true)
+}
+
+/// Writes `<seq>.proof.json` into `out`.
+fn write_proof(out: &Path, proof: &InclusionProof) -> anyhow::Result<()> {
+    let path = out.join(format!("{}.proof.json", proof.record.seq));
+    let mut f =
+        std::fs::File::create_new(&path).with_context(|| format!("creating {}", path.display()))?;
+    serde_json::to_writer_pretty(&mut f, proof)?;
+    writeln!(f)?;
     Ok(())
 }
 
 /// `mailseal key rotate-seal`.
 pub fn rotate_seal(target: &Target) -> anyhow::Result<u8> {
     target.refuse_copy("key rotate-seal")?;
-    let config = target.config;
-    let archive = Archive::open(&archive_options(&config.archive))
-        .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
-    let (appended, seal) = archive.rotate_key_blocking()?;
-    archive.close()?;
+    let (seq, seal) = match target.ask(|client| async move { client.rotate_seal().await })? {
+        Some(done) => done,
+        None => {
+            let config = target.config;
+            let archive = Archive::open(&archive_options(&config.archive))
+                .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
+            let (appended, seal) = archive.rotate_key_blocking()?;
+            archive.close()?;
+            (appended.seq, seal)
+        }
+    };
     println!(
-        "seal key rotated at record {}; new key ed25519 {}",
-        appended.seq, seal.public_key
+        "seal key rotated at record {seq}; new key ed25519 {}",
+        seal.public_key
     );
     println!(
         "sealed {} records with it; keep the old public key: auditors follow the history from it",

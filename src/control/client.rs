@@ -21,6 +21,7 @@ use crate::archive::reader::Stats;
 use crate::archive::record::Record;
 use crate::archive::seal::Seal;
 use crate::config::ControlConfig;
+use crate::proof::{ConsistencyProof, InclusionProof};
 
 /// One record as `show` prints it.
 #[derive(Debug, Clone)]
@@ -254,6 +255,49 @@ impl Client {
             detail,
         };
         self.open(command).await?.done().await
+    }
+
+    /// `prove`: calls `each` with the proof of every record in `seqs`
+    /// (at most [`super::protocol::MAX_PROVE`]), all in one tree head: the one of
+    /// `tree_size` records, or the newest that covers them all.
+    pub async fn prove(
+        &self,
+        seqs: Vec<u64>,
+        tree_size: Option<u64>,
+        each: &mut dyn FnMut(InclusionProof) -> io::Result<()>,
+    ) -> Result<(), ClientError> {
+        let mut conn = self.open(Command::Prove { seqs, tree_size }).await?;
+        loop {
+            match conn.next().await? {
+                (Reply::Inclusion { proof }, _) => each(*proof).map_err(ClientError::Output)?,
+                (Reply::Done, _) => return Ok(()),
+                (other, _) => return Err(unexpected(&other)),
+            }
+        }
+    }
+
+    /// `prove --consistency`: the newest tree head extends `old`.
+    pub async fn prove_consistency(&self, old: Seal) -> Result<ConsistencyProof, ClientError> {
+        let command = Command::ProveConsistency { old: Box::new(old) };
+        let mut conn = self.open(command).await?;
+        let proof = match conn.next().await? {
+            (Reply::Consistency { proof }, _) => *proof,
+            (other, _) => return Err(unexpected(&other)),
+        };
+        conn.done().await?;
+        Ok(proof)
+    }
+
+    /// `key rotate-seal`: the rotation record's seq and the first seal
+    /// made with the new key.
+    pub async fn rotate_seal(&self) -> Result<(u64, Seal), ClientError> {
+        let mut conn = self.open(Command::RotateSeal).await?;
+        let answer = match conn.next().await? {
+            (Reply::Rotated { seq, seal }, _) => (seq, *seal),
+            (other, _) => return Err(unexpected(&other)),
+        };
+        conn.done().await?;
+        Ok(answer)
     }
 
     /// `reindex`: returns the number of records indexed.

@@ -9,7 +9,9 @@
 //!  mailseal list/show/stats/export ─┐                    ┌─ handlers::read ──> Archive::reader (index)
 //!  mailseal import eml|mbox|maildir ┼─ client ══ socket ═╡
 //!  mailseal import imap (sink)  ────┤  (frames)   server ├─ handlers::import ─> Archive::append (durable)
-//!  mailseal reindex ────────────────┘          + session └─ reindex ─────────> Archive::reindex
+//!  mailseal reindex ────────────────┤          + session ├─ reindex ─────────> Archive::reindex
+//!  mailseal prove, key rotate-seal ─┘                    └─ handlers::prove ─> proof::Prover (tree file),
+//!                                                                              Archive::rotate_key_blocking
 //! ```
 //!
 //! Without I/O: `protocol` (frames and messages). With I/O: `wire`
@@ -22,8 +24,8 @@
 //! user. The audit trail (a sealed `audit` record per read) is written from
 //! there: one call per handler, before it answers.
 //!
-//! Nothing but `cli` uses this module; it uses `archive`, `import` and
-//! `config`.
+//! Nothing but `cli` uses this module; it uses `archive`, `proof`,
+//! `import`, `search` and `config`.
 
 pub mod client;
 mod error;

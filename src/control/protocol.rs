@@ -28,6 +28,7 @@ use crate::archive::index::Summary;
 use crate::archive::reader::Stats;
 use crate::archive::record::{ImportContext, Record};
 use crate::archive::seal::Seal;
+use crate::proof::{ConsistencyProof, InclusionProof};
 
 /// The first two bytes of every frame.
 pub const MAGIC: [u8; 2] = *b"MS";
@@ -234,7 +235,28 @@ pub enum Command {
         /// What was changed.
         detail: String,
     },
+    /// Proofs of message records in one signed tree head (`prove ID`,
+    /// `export --with-proofs`), as `inclusion` frames, answered from the
+    /// daemon's tree file. At most [`MAX_PROVE`] records.
+    Prove {
+        /// The message records, in the order their proofs come.
+        seqs: Vec<u64>,
+        /// The tree head: the seal of this many records. `None`: the
+        /// newest (time-stamped if any) that covers every record asked.
+        tree_size: Option<u64>,
+    },
+    /// `prove --consistency`: the newest tree head extends `old`.
+    ProveConsistency {
+        /// The seal an auditor kept.
+        old: Box<Seal>,
+    },
+    /// `key rotate-seal`: a new seal key, signed over by the old one.
+    RotateSeal,
 }
+
+/// Most records one `prove` request names (the request stays far below
+/// [`MAX_HEADER`]; the client splits larger sets).
+pub const MAX_PROVE: usize = 10_000;
 
 impl Command {
     /// The command's name, for logs.
@@ -251,6 +273,9 @@ impl Command {
             Command::Reindex => "reindex",
             Command::Audit { .. } => "audit",
             Command::Note { .. } => "note",
+            Command::Prove { .. } => "prove",
+            Command::ProveConsistency { .. } => "prove-consistency",
+            Command::RotateSeal => "rotate-seal",
         }
     }
 }
@@ -347,6 +372,23 @@ pub enum Reply {
         report: serde_json::Value,
         /// A repair ran after the check.
         repaired: bool,
+    },
+    /// `prove`: one record's proof.
+    Inclusion {
+        /// The proof, as `mailseal prove` prints it.
+        proof: Box<InclusionProof>,
+    },
+    /// `prove --consistency`: the proof.
+    Consistency {
+        /// The proof, as `mailseal prove --consistency` prints it.
+        proof: Box<ConsistencyProof>,
+    },
+    /// `key rotate-seal` is durable.
+    Rotated {
+        /// The key-rotation record's seq.
+        seq: u64,
+        /// The first seal made with the new key.
+        seal: Box<Seal>,
     },
     /// The command is complete.
     Done,

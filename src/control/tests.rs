@@ -1,7 +1,8 @@
 //! The daemon's session and the CLI's client over a socket pair, without
 //! a daemon process: reads from the index, a pipelined import through the
-//! [`RemoteSink`](super::remote::RemoteSink), and what a broken import
-//! leaves behind (nothing half-archived).
+//! [`RemoteSink`](super::remote::RemoteSink), what a broken import
+//! leaves behind (nothing half-archived), proofs from the tree file and
+//! the seal-key rotation.
 
 use std::path::Path;
 
@@ -18,6 +19,7 @@ use crate::archive::filter::Filter;
 use crate::archive::record::{ImportContext, Source, SourceKind};
 use crate::archive::{Archive, MessageMeta, NewMessage, SpooledContent};
 use crate::import::ImportSink;
+use crate::proof::{InclusionProof, Prover, source};
 
 fn me() -> Peer {
     Peer {
@@ -215,6 +217,77 @@ async fn a_request_for_another_archive_is_refused() {
         }
         other => panic!("{other:?}"),
     }
+    tokio::task::spawn_blocking(move || archive.close().unwrap())
+        .await
+        .unwrap();
+}
+
+/// Every `inclusion` proof of a `prove` answer, or the error.
+async fn proofs(archive: &Archive, seqs: Vec<u64>) -> Result<Vec<InclusionProof>, String> {
+    let command = Command::Prove {
+        seqs,
+        tree_size: None,
+    };
+    let mut conn = open(archive, command).await;
+    let mut out = Vec::new();
+    for (reply, _) in replies(&mut conn).await {
+        match reply {
+            Reply::Inclusion { proof } => out.push(*proof),
+            Reply::Done => return Ok(out),
+            Reply::Error { message, .. } => return Err(message),
+            other => panic!("{other:?}"),
+        }
+    }
+    Err("no done".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_from_the_tree_file_match_the_records_and_survive_a_damaged_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_in(dir.path()).await;
+    for n in 0..5 {
+        archive.append(message(n, 700 + n)).await.unwrap();
+    }
+    let sealed = archive.seal().await.unwrap().unwrap();
+    let reader = archive.reader();
+    let memory = Prover::new(&reader, source::memory(&reader, sealed.seq).unwrap()).unwrap();
+    let want: Vec<InclusionProof> = (1..=5)
+        .map(|seq| memory.inclusion(seq, &sealed).unwrap())
+        .collect();
+    assert_eq!(proofs(&archive, (1..=5).collect()).await.unwrap(), want);
+
+    // A tree file gone bad: the daemon proves from memory instead.
+    let nodes = dir.path().join("tree").join("nodes");
+    let len = std::fs::metadata(&nodes).unwrap().len() as usize;
+    std::fs::write(&nodes, vec![0u8; len]).unwrap();
+    assert_eq!(proofs(&archive, (1..=5).collect()).await.unwrap(), want);
+
+    let unsealed = archive.append(message(9, 900)).await.unwrap().seq;
+    let refused = proofs(&archive, vec![unsealed]).await.unwrap_err();
+    assert!(
+        refused.contains("not sealed by a tree head yet"),
+        "{refused}"
+    );
+
+    // The rotation through the socket: the old key seals up to it, the
+    // new one from it on.
+    let old = archive.public_key();
+    let mut conn = open(&archive, Command::RotateSeal).await;
+    let (seq, seal) = match &replies(&mut conn).await[..] {
+        [(Reply::Rotated { seq, seal }, _), (Reply::Done, _)] => (*seq, seal.clone()),
+        other => panic!("{other:?}"),
+    };
+    // After the message, the audit record of the refused `prove`.
+    assert_eq!(seq, unsealed + 2);
+    assert_eq!(seal.seq, seq);
+    assert_ne!(archive.public_key(), old);
+    assert_eq!(
+        seal.public_key,
+        hex::encode(archive.public_key().as_bytes())
+    );
+    let seals = archive.reader().seals().unwrap();
+    let before = seals.iter().find(|s| s.seq == seq - 1).unwrap();
+    assert_eq!(before.public_key, hex::encode(old.as_bytes()));
     tokio::task::spawn_blocking(move || archive.close().unwrap())
         .await
         .unwrap();

@@ -103,6 +103,15 @@ where
             })
     }
 
+    /// The newest version-2 seal of `size` records: the tree head the
+    /// first proofs of a set used, for the rest of the set.
+    pub fn head_of_size(&self, size: u64) -> Option<&Seal> {
+        self.seals
+            .iter()
+            .rev()
+            .find(|s| s.version == Some(2) && s.seq == size)
+    }
+
     /// The newest version-2 seal.
     pub fn newest_head(&self) -> Option<&Seal> {
         self.seals.iter().rev().find(|s| s.version == Some(2))

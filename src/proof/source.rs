@@ -1,6 +1,8 @@
-//! Where a command-line prover reads the tree from: the tree file when it
-//! has the archive to itself (caught up with the chain first), or a tree
-//! built in memory from the records when the daemon holds the archive.
+//! Where a prover reads the tree from: the tree file when the command
+//! line has the archive to itself (caught up with the chain first); the
+//! daemon's own tree file, read as its writer left it, when the daemon
+//! answers through the control socket; or a tree built in memory from the
+//! records (a copy, or a tree file that gave a bad proof).
 
 use std::io;
 
@@ -40,11 +42,7 @@ pub fn open(
         source: e,
     };
     if reader.in_memory() {
-        let mut tree = MemoryTree::default();
-        for h in reader.hashes_from(1)?.take(head as usize) {
-            tree.push(&h?);
-        }
-        return Ok(TreeSource::Memory(tree));
+        return memory(reader, head);
     }
     let dir = archive.join(TREE_DIR);
     if rebuild {
@@ -59,4 +57,31 @@ pub fn open(
     .map_err(io_err)?;
     tree.close();
     TreeFile::open(&dir).map(TreeSource::File).map_err(io_err)
+}
+
+/// The tree of the first `size` records, built in memory from their chain
+/// hashes (O(n): a fallback).
+pub fn memory(reader: &Reader, size: u64) -> Result<TreeSource, ArchiveError> {
+    let mut tree = MemoryTree::default();
+    for h in reader.hashes_from(1)?.take(size as usize) {
+        tree.push(&h?);
+    }
+    Ok(TreeSource::Memory(tree))
+}
+
+/// The tree file of the archive in `archive` whose writer runs in this
+/// process (the daemon), read as it is: never cut, caught up or rebuilt,
+/// since the writer appends to it. `None` when there is none; the caller
+/// builds the tree in memory then (as when the file lacks a node or gives
+/// a proof that does not verify).
+pub fn live(archive: &std::path::Path) -> Result<Option<TreeSource>, ArchiveError> {
+    let dir = archive.join(TREE_DIR);
+    match TreeFile::open_read_only(&dir) {
+        Ok(f) => Ok(Some(TreeSource::File(f))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ArchiveError::Io {
+            path: dir,
+            source: e,
+        }),
+    }
 }

@@ -9,6 +9,7 @@
 
 mod audit;
 mod import;
+mod prove;
 mod read;
 mod search;
 
@@ -83,6 +84,11 @@ where
             audit::list(ctx, archive, since, user, output, token).await
         }
         Command::Note { action, detail } => audit::note(ctx, archive, &action, detail).await,
+        Command::Prove { seqs, tree_size } => {
+            prove::prove(ctx, archive, seqs, tree_size, output, token).await
+        }
+        Command::ProveConsistency { old } => prove::consistency(archive, *old, output, token).await,
+        Command::RotateSeal => prove::rotate_seal(ctx, archive, output).await,
     }
 }
 
