@@ -101,7 +101,7 @@ async fn an_archive_that_fails_closes_the_client_before_the_final_dot() {
     assert!(c.cmd("RETR 1").await.starts_with("+OK"));
     assert_eq!(c.body().await, None, "closed without the terminating line");
     // No QUIT reached the server: nothing was deleted, both are there.
-    let mut direct = Raw::login(s.server.addr()).await;
+    let mut direct = Raw::login(s.server.pop3_addr()).await;
     assert_eq!(direct.retr(1).await.unwrap(), messages[0]);
     assert_eq!(direct.retr(2).await.unwrap(), messages[1]);
     direct.cmd("QUIT").await;
@@ -156,13 +156,13 @@ async fn an_upstream_dying_mid_retr_never_gives_the_client_a_final_dot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_retr_every_message_the_client_completed_is_archived() {
-    if !pop3_server::available() {
+    if !dovecot::pop3_available() {
         return;
     }
     let messages: Vec<Vec<u8>> = (0..12)
         .map(|i| crate::support::corpus::message(i, 1_500_000))
         .collect();
-    let server = tokio::task::spawn_blocking(|| Pop3Server::start(None))
+    let server = tokio::task::spawn_blocking(|| Dovecot::pop3(None))
         .await
         .unwrap();
     server.deliver(&messages);
@@ -174,7 +174,7 @@ async fn kill_9_mid_retr_every_message_the_client_completed_is_archived() {
          [[pop3_proxy]]\nname = \"pop3\"\nlisten = \"{listen}\"\nupstream = \"{up}\"\n\
          upstream_tls = \"none\"\n\n[http]\nenabled = false\n",
         archive = archive_dir.display().to_string(),
-        up = server.addr(),
+        up = server.pop3_addr(),
     );
     let config = dir.path().join("mailseal.toml");
     std::fs::write(&config, with_control(&config, text)).unwrap();
