@@ -29,8 +29,8 @@
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
 //! on any two modules that use each other): `health`, `notify`,
 //! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
-//! `tls` < `config`, `transport` < `intercept`, `pop3`, `seal_mail`,
-//! `timestamp` < `smtp`, `imap` < `import` < `search` < `control` < `cli`.
+//! `tls` < `config`, `transport` < `intercept`, `seal_mail`, `timestamp`
+//! < `smtp`, `imap`, `pop3` < `import` < `search` < `control` < `cli`.
 
 pub mod archive;
 pub mod cli;

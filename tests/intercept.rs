@@ -3,6 +3,9 @@
 //! `mailseal run`, and a byte-exact aiosmtpd on the server's own address.
 //! The client talks to the *server's* address and never to mailseal.
 
+// The same for POP3, against Dovecot's POP3 server behind the gateway.
+mod pop3;
+
 use std::net::SocketAddr;
 use std::path::Path;
 

@@ -14,7 +14,7 @@ use mailseal::shutdown::Shutdown;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
-use crate::support::pop3_server::{self, PASSWORD, Pop3Server, USER};
+use crate::support::dovecot::{self, Dovecot, PASSWORD, USER};
 
 // Clients through the proxy: poplib, logins (USER, APOP, AUTH), CAPA.
 mod relay;
@@ -28,7 +28,7 @@ mod failures;
 /// A Dovecot POP3 server, an archive and the proxy in front of them.
 pub struct Setup {
     /// The upstream.
-    pub server: Pop3Server,
+    pub server: Dovecot,
     /// The archive the proxy writes to.
     pub archive: Archive,
     /// Where the proxy listens.
@@ -43,12 +43,12 @@ pub struct Setup {
 /// proxy configured by `adjust` in front of it.
 pub async fn setup(
     messages: &[Vec<u8>],
-    adjust: impl FnOnce(&mut Pop3ProxyConfig, &Pop3Server),
+    adjust: impl FnOnce(&mut Pop3ProxyConfig, &Dovecot),
 ) -> Option<Setup> {
-    if !pop3_server::available() {
+    if !dovecot::pop3_available() {
         return None;
     }
-    let server = tokio::task::spawn_blocking(|| Pop3Server::start(None))
+    let server = tokio::task::spawn_blocking(|| Dovecot::pop3(None))
         .await
         .unwrap();
     server.deliver(messages);
@@ -57,13 +57,16 @@ pub async fn setup(
 
 /// A proxy in front of an already started server.
 pub async fn setup_with(
-    server: Pop3Server,
-    adjust: impl FnOnce(&mut Pop3ProxyConfig, &Pop3Server),
+    server: Dovecot,
+    adjust: impl FnOnce(&mut Pop3ProxyConfig, &Dovecot),
 ) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let archive = Archive::open_dir(dir.path()).unwrap();
-    let mut config =
-        Pop3ProxyConfig::for_test("pop3-test", "127.0.0.1:0".parse().unwrap(), server.addr());
+    let mut config = Pop3ProxyConfig::for_test(
+        "pop3-test",
+        "127.0.0.1:0".parse().unwrap(),
+        server.pop3_addr(),
+    );
     adjust(&mut config, &server);
     let proxy = Pop3Proxy::bind(&config, &archive).await.unwrap();
     let addr = proxy.local_addr().unwrap();

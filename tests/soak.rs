@@ -1,7 +1,8 @@
 //! Soak and crash test through the network: the real `mailseal run` with
 //! an SMTP proxy (in front of an aiosmtpd sink that keeps exactly what it
-//! accepted), a journal listener and an IMAP proxy (in front of a private
-//! Dovecot), driven by many concurrent clients while a chaos thread
+//! accepted), a journal listener, an IMAP proxy and a POP3 proxy (in front
+//! of a private Dovecot; POP3 clients download what they put into their
+//! own maildrops), driven by many concurrent clients while a chaos thread
 //! SIGKILLs the daemon and restarts it on the same config, archive and
 //! ports, and kills and restarts the sink. Afterwards (daemon stopped
 //! gracefully) every acknowledged message must be in the archive exactly
@@ -22,6 +23,8 @@ mod client;
 mod smtp_client;
 // A never-panicking IMAP APPEND client.
 mod imap_client;
+// A never-panicking POP3 client that fills its maildrop and downloads it.
+mod pop3_client;
 // The daemon, the sink and the chaos that kills them.
 mod chaos;
 // The archive as the library reads it afterwards.
@@ -52,7 +55,7 @@ struct Plan {
     /// Seconds between two strikes of the chaos, drawn uniformly.
     strike_every: (f64, f64),
     /// Clients per way in.
-    clients: [(Way, usize); 3],
+    clients: [(Way, usize); 4],
 }
 
 /// The daemon's listeners.
@@ -63,6 +66,8 @@ struct Listeners {
     journal: SocketAddr,
     /// `[[imap_proxy]]`.
     imap: SocketAddr,
+    /// `[[pop3_proxy]]`.
+    pop3: SocketAddr,
 }
 
 impl Listeners {
@@ -72,6 +77,7 @@ impl Listeners {
             smtp: any(),
             journal: any(),
             imap: any(),
+            pop3: any(),
         }
     }
 
@@ -80,6 +86,7 @@ impl Listeners {
             Way::SmtpProxy => self.smtp,
             Way::Journal => self.journal,
             Way::ImapProxy => self.imap,
+            Way::Pop3Proxy => self.pop3,
         }
     }
 }
@@ -89,7 +96,7 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 /// The configuration every life of the daemon runs with.
-fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: SocketAddr) -> PathBuf {
+fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: &Dovecot) -> PathBuf {
     let path = dir.join("mailseal.toml");
     let text = format!(
         "[archive]\npath = \"{archive}\"\nseal_interval = \"2s\"\n\n\
@@ -100,11 +107,16 @@ fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: SocketAddr) -> Pa
          hostname = \"mailseal.test\"\nallowed_networks = [\"127.0.0.0/8\"]\n\n\
          [[imap_proxy]]\nname = \"imap\"\nlisten = \"{imap}\"\nupstream = \"{dovecot}\"\n\
          tls_mode = \"none\"\nupstream_tls = \"none\"\n\n\
+         [[pop3_proxy]]\nname = \"pop3\"\nlisten = \"{pop3}\"\nupstream = \"{pop3_upstream}\"\n\
+         upstream_tls = \"none\"\n\n\
          [http]\nenabled = false\n",
         archive = dir.join("archive").display(),
         smtp = at.smtp,
         journal = at.journal,
         imap = at.imap,
+        dovecot = dovecot.addr(),
+        pop3 = at.pop3,
+        pop3_upstream = dovecot.pop3_addr(),
     );
     std::fs::write(&path, crate::support::daemon::with_control(&path, text)).unwrap();
     path
@@ -112,7 +124,13 @@ fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: SocketAddr) -> Pa
 
 /// Runs the clients and the chaos for `plan.seconds`; returns the clients'
 /// ledgers.
-fn drive(plan: &Plan, plant: &mut Plant, at: &Listeners, seed: u64) -> Vec<Lane> {
+fn drive(
+    plan: &Plan,
+    plant: &mut Plant,
+    at: &Listeners,
+    dovecot: &Dovecot,
+    seed: u64,
+) -> Vec<Lane> {
     let next = AtomicU64::new(1);
     let chaos_stop = AtomicBool::new(false);
     let client_stop = AtomicBool::new(false);
@@ -130,9 +148,14 @@ fn drive(plan: &Plan, plant: &mut Plant, at: &Listeners, seed: u64) -> Vec<Lane>
                 lane,
                 next: &next,
                 stop: &client_stop,
+                dovecot,
             };
+            if way == Way::Pop3Proxy {
+                dovecot.add_user(&pop3_client::user(lane));
+            }
             clients.push(s.spawn(move || match way {
                 Way::ImapProxy => client::run::<imap_client::Imap>(&job),
+                Way::Pop3Proxy => client::run::<pop3_client::Pop3>(&job),
                 _ => client::run::<smtp_client::Smtp>(&job),
             }));
         }
@@ -156,18 +179,19 @@ fn drive(plan: &Plan, plant: &mut Plant, at: &Listeners, seed: u64) -> Vec<Lane>
 
 /// Sets everything up, drives it, stops the daemon gracefully and judges.
 fn run(plan: &Plan) -> Option<Report> {
-    if !dovecot::available() {
+    if !dovecot::pop3_available() {
         return None;
     }
     let seed = env_u64("MAILSEAL_SOAK_SEED").unwrap_or_else(|| rand::random::<u32>().into());
     println!("soak: seconds = {}, seed = {seed}", plan.seconds);
-    let dovecot = Dovecot::start(None);
+    let dovecot = Dovecot::pop3(None);
     let dir = tempfile::tempdir().unwrap();
     let at = Listeners::new();
     let sink_port = free_port();
-    let config = config(dir.path(), &at, sink_port, dovecot.addr());
-    let mut plant = Plant::start(config, vec![at.smtp, at.journal, at.imap], sink_port);
-    let lanes = drive(plan, &mut plant, &at, seed);
+    let config = config(dir.path(), &at, sink_port, &dovecot);
+    let listens = vec![at.smtp, at.journal, at.imap, at.pop3];
+    let mut plant = Plant::start(config, listens, sink_port);
+    let lanes = drive(plan, &mut plant, &at, &dovecot, seed);
     plant.sample();
     plant.daemon.stop();
 
@@ -236,7 +260,12 @@ fn kill9_and_upstream_kills_under_load_lose_no_acknowledged_message() {
     soak(&Plan {
         seconds: seconds(),
         strike_every: (1.0, 4.0),
-        clients: [(Way::SmtpProxy, 6), (Way::Journal, 4), (Way::ImapProxy, 3)],
+        clients: [
+            (Way::SmtpProxy, 6),
+            (Way::Journal, 4),
+            (Way::ImapProxy, 3),
+            (Way::Pop3Proxy, 3),
+        ],
     });
 }
 
@@ -247,6 +276,28 @@ fn imap_appends_acknowledged_before_a_kill9_are_archived() {
     soak(&Plan {
         seconds: seconds(),
         strike_every: (0.3, 1.2),
-        clients: [(Way::SmtpProxy, 0), (Way::Journal, 0), (Way::ImapProxy, 6)],
+        clients: [
+            (Way::SmtpProxy, 0),
+            (Way::Journal, 0),
+            (Way::ImapProxy, 6),
+            (Way::Pop3Proxy, 0),
+        ],
+    });
+}
+
+/// POP3 only, killed often, so a kill often falls between the archive
+/// commit and a RETR's terminating `.`, or mid-body: a client that got
+/// the `.` must find the message archived.
+#[test]
+fn pop3_downloads_completed_before_a_kill9_are_archived() {
+    soak(&Plan {
+        seconds: seconds(),
+        strike_every: (0.3, 1.2),
+        clients: [
+            (Way::SmtpProxy, 0),
+            (Way::Journal, 0),
+            (Way::ImapProxy, 0),
+            (Way::Pop3Proxy, 6),
+        ],
     });
 }

@@ -1,5 +1,5 @@
 //! Inline interception, shared by every proxy (`[[smtp_proxy]]`,
-//! `[[imap_proxy]]`, and the POP3 proxy to come): the keys `intercept`,
+//! `[[imap_proxy]]`, `[[pop3_proxy]]`): the keys `intercept`,
 //! `intercept_destinations` and `intercept_bind_client`, their checks, and
 //! the validated [`Intercept`].
 //!

@@ -1,5 +1,6 @@
 //! `[[pop3_proxy]]`: a transparent POP3 proxy that archives every message
-//! a client downloads.
+//! a client downloads, in front of one server or (with `intercept`) on a
+//! gateway, in front of each connection's original destination.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
+use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, SmtpUpstreamTls, default_max_connections};
 use super::upstream::{Upstream, raw_upstream};
@@ -31,6 +33,16 @@ pub(crate) struct RawPop3Proxy {
     /// The real POP3 server, `host:port`.
     #[serde(default)]
     upstream: Option<HostPort>,
+    /// How intercepted connections arrive ("redirect", "tproxy"); absent
+    /// for a proxy with a fixed upstream.
+    #[serde(default)]
+    intercept: Option<InterceptMode>,
+    /// Original destinations an intercepting proxy may relay to.
+    #[serde(default)]
+    intercept_destinations: Option<Vec<DestinationRule>>,
+    /// Under TPROXY, connect upstream from the client's own address.
+    #[serde(default)]
+    intercept_bind_client: Option<bool>,
     /// Client-leg certificate chain (PEM).
     #[serde(default)]
     tls_cert: Option<PathBuf>,
@@ -81,7 +93,8 @@ pub struct Pop3ProxyConfig {
     pub name: String,
     /// Address clients connect to.
     pub listen: SocketAddr,
-    /// The real POP3 server, and the TLS towards it (`starttls` means STLS).
+    /// The real POP3 server (or, intercepting, each connection's original
+    /// destination), and the TLS towards it (`starttls` means STLS).
     pub upstream: Upstream<SmtpUpstreamTls>,
     /// TLS towards the clients (`starttls` means mailseal's own STLS).
     pub tls: ClientTls,
@@ -125,7 +138,7 @@ impl RawPop3Proxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<Pop3ProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = raw_upstream!(self).validate(p, at);
+        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self));
         let tls = raw_client_tls!(self).validate(p, at);
         let timeout_idle = check::nonzero(p, at.key("timeout_idle"), self.timeout_idle);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);

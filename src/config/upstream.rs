@@ -1,5 +1,5 @@
 //! The upstream leg, shared by every proxy (`[[smtp_proxy]]`,
-//! `[[imap_proxy]]`, and the POP3 proxy to come): the keys `upstream`,
+//! `[[imap_proxy]]`, `[[pop3_proxy]]`): the keys `upstream`,
 //! `upstream_tls`, `upstream_ca`, `upstream_tls_insecure` and
 //! `upstream_tls_name`, their checks, and the validated [`Upstream`]. Its
 //! [`Target`] is either the fixed `upstream` or, for an intercepting proxy,

@@ -15,8 +15,8 @@
 //! A proxy with `intercept` set binds through [`bind`], asks
 //! [`Interceptor::route`] for each accepted socket, and connects its
 //! upstream leg with [`Destination::connect`]; a refused connection gets
-//! its protocol's refusal and is closed. Nothing here knows a protocol,
-//! so the POP3 proxy adopts it the same way as SMTP and IMAP.
+//! its protocol's refusal and is closed. Nothing here knows a protocol:
+//! the SMTP, IMAP and POP3 proxies use it the same way.
 //!
 //! The socket options come from socket2 (`SO_ORIGINAL_DST`,
 //! `IP6T_SO_ORIGINAL_DST`, `IP_TRANSPARENT`, `IPV6_TRANSPARENT`); this

@@ -2,6 +2,10 @@
 
 /// A client over the connection limit.
 pub const BUSY: &[u8] = b"-ERR [SYS/TEMP] too many connections, try again later\r\n";
+/// An intercepted connection whose destination is not allowed (or is a
+/// loop); `SYS/TEMP`, so a client retries once the admin has fixed
+/// `intercept_destinations`, as SMTP's `421` makes mail wait.
+pub const REFUSED: &[u8] = b"-ERR [SYS/TEMP] destination not allowed through this gateway\r\n";
 /// The upstream could not be reached.
 pub const UPSTREAM_DOWN: &[u8] = b"-ERR [SYS/TEMP] mail server unavailable, try again later\r\n";
 /// The answer to `STLS` before the handshake.

@@ -3,6 +3,8 @@
 //! greeting. The stream comes back after the greeting and after the STLS
 //! handshake, ready for the relay; the greeting is returned unchanged
 //! because an APOP client computes its digest from the timestamp in it.
+//! An intercepting proxy reaches each connection's original destination
+//! ([`Upstream::toward`]) with the same TLS settings.
 
 use std::io;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::response::Status;
 use crate::config::{Pop3ProxyConfig, SmtpUpstreamTls};
+use crate::intercept::Destination;
 use crate::tls::TlsError;
 use crate::transport::Stream;
 
@@ -59,10 +62,13 @@ pub enum UpstreamError {
 }
 
 /// Where a POP3 server is and how its connection is secured.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Upstream {
     /// `host:port`, for connecting, records and logs.
     address: String,
+    /// An intercepted connection's original destination, connected to
+    /// instead of resolving `address` ([`Upstream::toward`]).
+    intercepted: Option<Destination>,
     /// Plain, STLS (opportunistic or required) or implicit TLS.
     mode: SmtpUpstreamTls,
     /// TLS client setup; present whenever the mode may use TLS.
@@ -81,10 +87,21 @@ impl Upstream {
         };
         Ok(Upstream {
             address: leg.address.to_string(),
+            intercepted: None,
             mode: leg.tls,
             tls,
             name: leg.server_name.clone(),
         })
+    }
+
+    /// The same server settings (TLS, certificate name) toward an
+    /// intercepted connection's original destination.
+    pub fn toward(&self, destination: Destination) -> Upstream {
+        Upstream {
+            address: destination.to_string(),
+            intercepted: Some(destination),
+            ..self.clone()
+        }
     }
 
     /// `host:port`.
@@ -105,9 +122,11 @@ impl Upstream {
     }
 
     async fn connect_now(&self) -> Result<(Stream, Vec<u8>), UpstreamError> {
-        let mut stream = Stream::connect(self.address.as_str())
-            .await
-            .map_err(|e| self.lost(e))?;
+        let connected = match &self.intercepted {
+            Some(destination) => destination.connect().await,
+            None => Stream::connect(self.address.as_str()).await,
+        };
+        let mut stream = connected.map_err(|e| self.lost(e))?;
         if self.mode == SmtpUpstreamTls::Implicit {
             self.secure(&mut stream).await?;
         }

@@ -11,7 +11,7 @@ async fn retr_is_relayed_unchanged_and_archived_with_its_uidl() {
     let Some(s) = setup(&messages, |_, _| {}).await else {
         return;
     };
-    let mut direct = Raw::login(s.server.addr()).await;
+    let mut direct = Raw::login(s.server.pop3_addr()).await;
     let mut c = Raw::login(s.proxy).await;
     for n in 1..=messages.len() {
         let status = direct.cmd(&format!("RETR {n}")).await;
@@ -23,7 +23,7 @@ async fn retr_is_relayed_unchanged_and_archived_with_its_uidl() {
     }
     direct.cmd("QUIT").await;
     // The UIDLs as the server gives them; the client never asked.
-    let mut direct = Raw::login(s.server.addr()).await;
+    let mut direct = Raw::login(s.server.pop3_addr()).await;
     assert!(direct.cmd("UIDL").await.starts_with("+OK"));
     let (_, listing) = direct.body().await.unwrap();
     let uidls: Vec<String> = String::from_utf8(listing)

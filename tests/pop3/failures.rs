@@ -101,11 +101,62 @@ async fn an_archive_that_fails_closes_the_client_before_the_final_dot() {
     assert!(c.cmd("RETR 1").await.starts_with("+OK"));
     assert_eq!(c.body().await, None, "closed without the terminating line");
     // No QUIT reached the server: nothing was deleted, both are there.
-    let mut direct = Raw::login(s.server.addr()).await;
+    let mut direct = Raw::login(s.server.pop3_addr()).await;
     assert_eq!(direct.retr(1).await.unwrap(), messages[0]);
     assert_eq!(direct.retr(2).await.unwrap(), messages[1]);
     direct.cmd("QUIT").await;
     assert_eq!(s.server.count(), messages.len());
+}
+
+/// A full disk under the archive, not a closed one: the client is closed
+/// before the terminating `.`, the `DELE` it sent before never takes
+/// effect (no UPDATE), and once space is back the same download is
+/// archived and completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_archive_disk_closes_before_the_final_dot_and_deletes_nothing() {
+    if !dovecot::pop3_available() {
+        return;
+    }
+    let Some(disk) = crate::support::mount::Tmpfs::mount("16m") else {
+        eprintln!("SKIPPED: mounting a test filesystem needs root");
+        return;
+    };
+    let messages = vec![
+        crate::support::corpus::message(5, 200_000),
+        crate::support::corpus::message(6, 3_000),
+    ];
+    let server = tokio::task::spawn_blocking(|| Dovecot::pop3(None))
+        .await
+        .unwrap();
+    server.deliver(&messages);
+    let archive = Archive::open_dir(&disk.path().join("archive")).unwrap();
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let config = Pop3ProxyConfig::for_test("pop3-full", listen, server.pop3_addr());
+    let proxy = Pop3Proxy::bind(&config, &archive).await.unwrap();
+    let addr = proxy.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    proxy.serve(&shutdown);
+
+    let filler = disk.fill("filler");
+    let mut c = Raw::login(addr).await;
+    assert!(c.cmd("DELE 2").await.starts_with("+OK"));
+    assert!(c.cmd("RETR 1").await.starts_with("+OK"));
+    assert_eq!(c.body().await, None, "closed without the terminating line");
+    assert!(archived(&archive).is_empty(), "archived on a full disk?");
+    assert_eq!(server.count(), messages.len(), "nothing deleted");
+
+    std::fs::remove_file(&filler).unwrap();
+    let mut c = Raw::login(addr).await;
+    assert_eq!(c.retr(1).await.as_ref(), Some(&messages[0]));
+    c.cmd("QUIT").await;
+    let found = archived(&archive);
+    assert_eq!(
+        found.len(),
+        1,
+        "the download is archived once space is back"
+    );
+    assert_eq!(found[0].1, messages[0]);
+    shutdown.drain(Duration::from_secs(10)).await;
 }
 
 /// A POP3 server that dies in the middle of the first `RETR`.
@@ -156,13 +207,13 @@ async fn an_upstream_dying_mid_retr_never_gives_the_client_a_final_dot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_retr_every_message_the_client_completed_is_archived() {
-    if !pop3_server::available() {
+    if !dovecot::pop3_available() {
         return;
     }
     let messages: Vec<Vec<u8>> = (0..12)
         .map(|i| crate::support::corpus::message(i, 1_500_000))
         .collect();
-    let server = tokio::task::spawn_blocking(|| Pop3Server::start(None))
+    let server = tokio::task::spawn_blocking(|| Dovecot::pop3(None))
         .await
         .unwrap();
     server.deliver(&messages);
@@ -174,7 +225,7 @@ async fn kill_9_mid_retr_every_message_the_client_completed_is_archived() {
          [[pop3_proxy]]\nname = \"pop3\"\nlisten = \"{listen}\"\nupstream = \"{up}\"\n\
          upstream_tls = \"none\"\n\n[http]\nenabled = false\n",
         archive = archive_dir.display().to_string(),
-        up = server.addr(),
+        up = server.pop3_addr(),
     );
     let config = dir.path().join("mailseal.toml");
     std::fs::write(&config, with_control(&config, text)).unwrap();

@@ -68,7 +68,7 @@ async fn poplib_downloads_the_cpython_corpus_byte_exact_into_the_archive() {
         let context = pop3(meta);
         assert_eq!(context.user.as_deref(), Some(USER));
         assert_eq!(context.direction, "retr");
-        assert_eq!(context.upstream, s.server.addr().to_string());
+        assert_eq!(context.upstream, s.server.pop3_addr().to_string());
         assert_eq!(meta.source.kind.as_str(), "pop3-proxy");
         assert_eq!(meta.source.name, "pop3-test");
     }
@@ -84,7 +84,7 @@ async fn capa_drops_pipelining_and_the_servers_stls() {
     let Some(s) = setup(&[], |_, _| {}).await else {
         return;
     };
-    let (mut direct, _) = Raw::connect(s.server.addr()).await;
+    let (mut direct, _) = Raw::connect(s.server.pop3_addr()).await;
     assert!(direct.cmd("CAPA").await.starts_with("+OK"));
     let (raw, _) = direct.body().await.unwrap();
     assert!(
@@ -109,7 +109,7 @@ async fn a_wrong_password_is_the_upstreams_answer_and_nothing_is_kept() {
     let Some(s) = setup(&awkward(), |_, _| {}).await else {
         return;
     };
-    let (mut direct, _) = Raw::connect(s.server.addr()).await;
+    let (mut direct, _) = Raw::connect(s.server.pop3_addr()).await;
     direct.cmd(&format!("USER {USER}")).await;
     let refused_direct = direct.cmd("PASS wrong").await;
     let (mut c, _) = Raw::connect(s.proxy).await;

@@ -9,13 +9,13 @@ use super::*;
 use crate::support::certs::TestCerts;
 
 /// A Dovecot with TLS, and certificates for both legs.
-async fn tls_server(dir: &std::path::Path) -> Option<(Pop3Server, TestCerts)> {
-    if !pop3_server::available() {
+async fn tls_server(dir: &std::path::Path) -> Option<(Dovecot, TestCerts)> {
+    if !dovecot::pop3_available() {
         return None;
     }
     let certs = TestCerts::new(dir);
     let (cert, key) = (certs.cert.clone(), certs.key.clone());
-    let server = tokio::task::spawn_blocking(move || Pop3Server::start(Some((&cert, &key))))
+    let server = tokio::task::spawn_blocking(move || Dovecot::pop3(Some((&cert, &key))))
         .await
         .unwrap();
     server.deliver(&awkward());
@@ -108,7 +108,7 @@ async fn implicit_tls_on_both_legs() {
     let s = setup_with(server, |config, server| {
         config.tls = client_tls(&certs, TlsMode::Implicit);
         config.upstream =
-            mailseal::config::Upstream::for_test(server.tls_addr(), SmtpUpstreamTls::Implicit);
+            mailseal::config::Upstream::for_test(server.pop3s_addr(), SmtpUpstreamTls::Implicit);
         config.upstream.ca = UpstreamCa::File(certs.ca.clone());
     })
     .await;

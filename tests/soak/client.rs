@@ -10,6 +10,7 @@ use rand::Rng as _;
 
 use super::ledger::{Attempt, Lane, Path, Sent};
 use super::message;
+use crate::support::dovecot::Dovecot;
 
 /// Tries per message before the client moves on, as an MTA would after
 /// its retries.
@@ -17,8 +18,9 @@ pub const TRIES: usize = 3;
 
 /// A protocol session that can carry one message after another.
 pub trait Session: Sized {
-    /// Connects, reads the greeting and gets ready (EHLO, LOGIN).
-    fn open(addr: SocketAddr) -> Result<Self, String>;
+    /// Connects to `job.addr`, reads the greeting and gets ready (EHLO,
+    /// LOGIN).
+    fn open(job: &Job<'_>) -> Result<Self, String>;
     /// Sends one message and says how that ended.
     fn send(&mut self, content: &[u8]) -> Attempt;
     /// Ends the session politely (errors do not matter).
@@ -39,6 +41,8 @@ pub struct Job<'a> {
     pub next: &'a AtomicU64,
     /// Set when the run is over.
     pub stop: &'a AtomicBool,
+    /// The POP3 upstream, whose maildrops POP3 clients fill themselves.
+    pub dovecot: &'a Dovecot,
 }
 
 /// Runs one client until `job.stop` is set; returns its ledger.
@@ -97,7 +101,7 @@ fn connected<'s, S: Session>(
         if job.stop.load(Ordering::Relaxed) {
             return None;
         }
-        match S::open(job.addr) {
+        match S::open(job) {
             Ok(s) => *session = Some(s),
             Err(_) => {
                 lane.connect_failures += 1;

@@ -2,10 +2,10 @@
 //! APPENDs, and never panics: every failure becomes an [`Attempt`].
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use super::client::Session;
+use super::client::{Job, Session};
 use super::ledger::Attempt;
 use crate::support::dovecot::{PASSWORD, USER};
 
@@ -72,8 +72,8 @@ impl Imap {
 }
 
 impl Session for Imap {
-    fn open(addr: SocketAddr) -> Result<Imap, String> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+    fn open(job: &Job<'_>) -> Result<Imap, String> {
+        let stream = TcpStream::connect_timeout(&job.addr, Duration::from_secs(10))
             .map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(LINE_WAIT)).ok();
         stream.set_write_timeout(Some(LINE_WAIT)).ok();

@@ -1,9 +1,10 @@
 //! What each client saw: per message, how many attempts and whether one
-//! was acknowledged (SMTP `250` after the data, IMAP tagged `OK`).
+//! was acknowledged (SMTP `250` after the data, IMAP tagged `OK`, the
+//! terminating `.` of a POP3 `RETR`).
 
 use std::collections::BTreeMap;
 
-/// The three ways into the daemon the soak drives.
+/// The four ways into the daemon the soak drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Path {
     /// `[[smtp_proxy]]` in front of the sink.
@@ -12,6 +13,8 @@ pub enum Path {
     Journal,
     /// `[[imap_proxy]]` in front of Dovecot (APPEND).
     ImapProxy,
+    /// `[[pop3_proxy]]` in front of Dovecot (RETR).
+    Pop3Proxy,
 }
 
 impl Path {
@@ -21,6 +24,7 @@ impl Path {
             Path::SmtpProxy => "smtp-proxy",
             Path::Journal => "journal",
             Path::ImapProxy => "imap-proxy",
+            Path::Pop3Proxy => "pop3-proxy",
         }
     }
 }
@@ -28,7 +32,8 @@ impl Path {
 /// How one attempt ended.
 #[derive(Debug, Clone)]
 pub enum Attempt {
-    /// `250` at the end of data, or the APPEND's tagged `OK`.
+    /// `250` at the end of data, the APPEND's tagged `OK`, or a RETR's
+    /// terminating `.` after the whole message.
     Acked,
     /// A reply that refused (4xx/5xx, `NO`/`BAD`), with its text.
     Refused(String),

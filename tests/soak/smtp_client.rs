@@ -3,13 +3,13 @@
 //! Used for both the SMTP proxy and the journal listener.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use mailseal::smtp::data::stuff;
 use mailseal::smtp::reply::{Reply, ReplyParser};
 
-use super::client::Session;
+use super::client::{Job, Session};
 use super::ledger::Attempt;
 
 /// Longest wait for one reply. Generous: the machine is loaded and the
@@ -70,8 +70,8 @@ impl Smtp {
 }
 
 impl Session for Smtp {
-    fn open(addr: SocketAddr) -> Result<Smtp, String> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+    fn open(job: &Job<'_>) -> Result<Smtp, String> {
+        let stream = TcpStream::connect_timeout(&job.addr, Duration::from_secs(10))
             .map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(REPLY_WAIT)).ok();
         stream.set_write_timeout(Some(REPLY_WAIT)).ok();

@@ -1,7 +1,10 @@
-//! A private Dovecot on loopback for the IMAP tests: passwd-file users,
+//! A private Dovecot for the IMAP and POP3 tests: passwd-file users,
 //! Maildir storage that keeps CRLF (so stored files are the bytes that
 //! crossed the wire), `Drafts`/`Sent` special-use folders, COMPRESS enabled
 //! (so the proxy has something to remove) and optional implicit TLS.
+//! [`Options`] add POP3 (APOP, UIDLs, a maildrop the tests fill with files
+//! directly, so a download is the file's bytes) and a network namespace
+//! to run in (the server behind an intercepting gateway).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -13,16 +16,35 @@ pub const USER: &str = "alice";
 /// Its password.
 pub const PASSWORD: &str = "secret";
 
+/// What an instance serves besides plain IMAP on 127.0.0.1.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Options<'a> {
+    /// Certificate and key: implicit TLS ports (imaps, and pop3s with
+    /// POP3) and STARTTLS/STLS on the plain ones.
+    pub tls: Option<(&'a Path, &'a Path)>,
+    /// Serve POP3 too, with APOP and stable UIDLs.
+    pub pop3: bool,
+    /// Run inside this network namespace, on all its addresses and the
+    /// standard ports (110, 143, 993, 995).
+    pub netns: Option<&'a str>,
+}
+
 /// A running Dovecot, stopped when dropped.
 pub struct Dovecot {
     /// Holds configuration, mail, state and logs; removed on drop.
     dir: tempfile::TempDir,
-    /// The `dovecot -F` master process.
+    /// The `dovecot -F` master process (`ip netns exec` execs it).
     child: Child,
     /// Plain IMAP port.
     pub port: u16,
     /// Implicit TLS port, when started with a certificate.
     pub tls_port: Option<u16>,
+    /// Plain POP3 port (STLS offered with a certificate), when serving POP3.
+    pub pop3_port: Option<u16>,
+    /// Implicit-TLS POP3 port (pop3s), with POP3 and a certificate.
+    pub pop3s_port: Option<u16>,
+    /// The network namespace it runs in, if any.
+    netns: Option<String>,
 }
 
 /// True when Dovecot is installed; tests skip (with a note) otherwise.
@@ -34,6 +56,15 @@ pub fn available() -> bool {
     found
 }
 
+/// True when Dovecot's POP3 server (`dovecot-pop3d`) is installed too.
+pub fn pop3_available() -> bool {
+    let found = available() && Path::new("/usr/lib/dovecot/pop3").exists();
+    if !found {
+        eprintln!("dovecot-pop3d not installed; POP3 test skipped");
+    }
+    found
+}
+
 /// A free port on 127.0.0.1 (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -41,21 +72,49 @@ pub fn free_port() -> u16 {
 }
 
 impl Dovecot {
-    /// Starts an instance; with `tls = Some((cert, key))` it also listens
-    /// for implicit TLS.
+    /// Starts an IMAP instance; with `tls = Some((cert, key))` it also
+    /// listens for implicit TLS.
     pub fn start(tls: Option<(&Path, &Path)>) -> Dovecot {
+        Dovecot::start_with(Options {
+            tls,
+            ..Options::default()
+        })
+    }
+
+    /// Starts an instance serving POP3 (and IMAP); with a certificate it
+    /// offers STLS and listens for implicit TLS too.
+    pub fn pop3(tls: Option<(&Path, &Path)>) -> Dovecot {
+        Dovecot::start_with(Options {
+            tls,
+            pop3: true,
+            ..Options::default()
+        })
+    }
+
+    /// Starts an instance as `options` say.
+    pub fn start_with(options: Options<'_>) -> Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for sub in ["mail", "run", "state"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
+        if options.pop3 {
+            maildrop(&d.join("mail").join(USER));
+        }
         set_mode(&d.join("mail"), 0o777);
         set_mode(d, 0o755);
         std::fs::write(d.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
-        let port = free_port();
-        let tls_port = tls.map(|_| free_port());
-        std::fs::write(d.join("dovecot.conf"), config(d, port, tls_port, tls)).unwrap();
-        let child = Command::new("dovecot")
+        let ports = Ports::choose(&options);
+        std::fs::write(d.join("dovecot.conf"), config(d, &ports, &options)).unwrap();
+        let mut command = match options.netns {
+            Some(netns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns, "dovecot"]);
+                command
+            }
+            None => Command::new("dovecot"),
+        };
+        let child = command
             .arg("-c")
             .arg(d.join("dovecot.conf"))
             .arg("-F")
@@ -66,28 +125,100 @@ impl Dovecot {
         let dovecot = Dovecot {
             dir,
             child,
-            port,
-            tls_port,
+            port: ports.imap,
+            tls_port: ports.imaps,
+            pop3_port: ports.pop3,
+            pop3s_port: ports.pop3s,
+            netns: options.netns.map(str::to_owned),
         };
         dovecot.wait_ready();
         dovecot
     }
 
+    /// Waits until every port answers (inside the namespace, if any).
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(self.addr()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "dovecot did not start: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let ports = [Some(self.port), self.pop3_port];
+        for port in ports.into_iter().flatten() {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !self.listens(port) {
+                assert!(
+                    Instant::now() < deadline,
+                    "dovecot did not start: {}",
+                    self.log()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
+    }
+
+    fn listens(&self, port: u16) -> bool {
+        let Some(netns) = &self.netns else {
+            return TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok();
+        };
+        let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+        Command::new("ip")
+            .args(["netns", "exec", netns, "bash", "-c", &probe])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// The plain IMAP address.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The plain POP3 address.
+    pub fn pop3_addr(&self) -> SocketAddr {
+        let port = self.pop3_port.expect("started with POP3");
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// The implicit-TLS POP3 address.
+    pub fn pop3s_addr(&self) -> SocketAddr {
+        let port = self.pop3s_port.expect("started with POP3 and TLS");
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Adds `user` (password [`PASSWORD`]) with an empty INBOX the test
+    /// can deliver to; Dovecot rereads its user file when it changes.
+    pub fn add_user(&self, user: &str) {
+        maildrop(&self.inbox_of(user));
+        let users = self.dir.path().join("users");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(users)
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(file, "{user}:{{PLAIN}}{PASSWORD}").unwrap();
+    }
+
+    /// The INBOX Maildir of any user.
+    pub fn inbox_of(&self, user: &str) -> PathBuf {
+        self.dir.path().join("mail").join(user)
+    }
+
+    /// Delivers `messages` into the test user's INBOX, in order, as they
+    /// are (the POP3 server sends a file's bytes; files use CRLF).
+    pub fn deliver(&self, messages: &[Vec<u8>]) {
+        let new = self.maildir("INBOX").join("new");
+        let base = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        for (i, m) in messages.iter().enumerate() {
+            let name = new.join(format!("{}.M{i:06}P1.test", base + i as u64));
+            std::fs::write(&name, m).unwrap();
+            set_mode(&name, 0o666);
+        }
+    }
+
+    /// How many messages the test user's INBOX holds now.
+    pub fn count(&self) -> usize {
+        ["new", "cur"]
+            .iter()
+            .map(|sub| std::fs::read_dir(self.maildir("INBOX").join(sub)).map_or(0, |d| d.count()))
+            .sum()
     }
 
     /// The Maildir folder of `folder` (`INBOX`, `Sent`, ...) of the test user.
@@ -161,14 +292,53 @@ impl Drop for Dovecot {
     }
 }
 
+/// A Maildir the tests deliver to by writing files, made before Dovecot
+/// (running as nobody) first looks at it, writable by both.
+fn maildrop(root: &Path) {
+    for sub in ["", "new", "cur", "tmp"] {
+        let folder = root.join(sub);
+        std::fs::create_dir_all(&folder).unwrap();
+        set_mode(&folder, 0o777);
+    }
+}
+
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn config(d: &Path, port: u16, tls_port: Option<u16>, tls: Option<(&Path, &Path)>) -> String {
+/// The ports an instance listens on.
+struct Ports {
+    /// Plain IMAP.
+    imap: u16,
+    /// Implicit-TLS IMAP, with a certificate.
+    imaps: Option<u16>,
+    /// Plain POP3, with POP3.
+    pop3: Option<u16>,
+    /// Implicit-TLS POP3, with POP3 and a certificate.
+    pop3s: Option<u16>,
+}
+
+impl Ports {
+    /// Free loopback ports, or the standard ones in a namespace of its own.
+    fn choose(options: &Options<'_>) -> Ports {
+        let pick = |standard: u16| match options.netns {
+            Some(_) => standard,
+            None => free_port(),
+        };
+        let tls = options.tls.is_some();
+        Ports {
+            imap: pick(143),
+            imaps: tls.then(|| pick(993)),
+            pop3: options.pop3.then(|| pick(110)),
+            pop3s: (options.pop3 && tls).then(|| pick(995)),
+        }
+    }
+}
+
+fn config(d: &Path, ports: &Ports, options: &Options<'_>) -> String {
     let d = d.display();
-    let ssl = match tls {
+    let ssl = match options.tls {
         Some((cert, key)) => format!(
             "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
             cert.display(),
@@ -176,15 +346,27 @@ fn config(d: &Path, port: u16, tls_port: Option<u16>, tls: Option<(&Path, &Path)
         ),
         None => "ssl = no\n".to_owned(),
     };
-    let imaps = tls_port.unwrap_or(0);
+    let (port, imaps) = (ports.imap, ports.imaps.unwrap_or(0));
+    let listen = match options.netns {
+        Some(_) => "*, ::",
+        None => "127.0.0.1",
+    };
+    let (protocols, apop, pop3) = match ports.pop3 {
+        Some(pop3) => (
+            "imap pop3",
+            " apop",
+            pop3_config(pop3, ports.pop3s.unwrap_or(0)),
+        ),
+        None => ("imap", "", String::new()),
+    };
     format!(
         r#"base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
+protocols = {protocols}
+listen = {listen}
 {ssl}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{apop}
 mail_location = maildir:{d}/mail/%u
 mail_save_crlf = yes
 mail_plugins = zlib
@@ -219,8 +401,25 @@ service imap-login {{
     port = {imaps}
   }}
 }}
-default_internal_user = nobody
+{pop3}default_internal_user = nobody
 default_login_user = nobody
+"#
+    )
+}
+
+/// The POP3 part of the configuration: its ports, and UIDLs that stay the
+/// same for a message (so archive records can be checked against them).
+fn pop3_config(port: u16, pop3s: u16) -> String {
+    format!(
+        r#"pop3_uidl_format = %08Xu%08Xv
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s}
+  }}
+}}
 "#
     )
 }

@@ -10,7 +10,6 @@ pub mod dovecot;
 pub mod http;
 pub mod mount;
 pub mod netns;
-pub mod pop3_server;
 pub mod postfix_tools;
 pub mod process;
 pub mod sink;

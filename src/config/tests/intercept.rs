@@ -1,5 +1,6 @@
-//! The interception keys of `[[smtp_proxy]]` and `[[imap_proxy]]`: a
-//! working intercepting proxy, and the mistakes an admin can make with it.
+//! The interception keys of `[[smtp_proxy]]`, `[[imap_proxy]]` and
+//! `[[pop3_proxy]]`: a working intercepting proxy, and the mistakes an
+//! admin can make with it.
 
 use std::net::SocketAddr;
 
@@ -65,6 +66,27 @@ fn an_intercepting_imap_proxy_under_tproxy_may_connect_as_the_client() {
 }
 
 #[test]
+fn an_intercepting_pop3_proxy_has_no_fixed_upstream() {
+    let config = parse(
+        r#"
+        [[pop3_proxy]]
+        name = "gw-pop3"
+        listen = "[::]:10110"
+        intercept = "redirect"
+        intercept_destinations = [{ network = "192.0.2.110/32", ports = [110, 995] }]
+        upstream_tls = "none"
+        "#,
+    )
+    .unwrap();
+    let upstream = &config.pop3_proxy[0].upstream;
+    assert_eq!(upstream.address.fixed(), None);
+    let intercept = upstream.address.intercept().unwrap();
+    assert_eq!(intercept.mode, InterceptMode::Redirect);
+    assert!(intercept.allows("192.0.2.110:995".parse().unwrap()));
+    assert!(!intercept.allows("192.0.2.111:110".parse().unwrap()));
+}
+
+#[test]
 fn intercept_mistakes_are_all_reported() {
     let found = paths(
         r#"
@@ -101,6 +123,20 @@ fn intercept_mistakes_are_all_reported() {
         listen = "127.0.0.1:5"
         upstream = "imap.example.com:993"
         intercept_destinations = [{ network = "192.0.2.0/24", ports = [993] }]
+
+        [[pop3_proxy]]
+        name = "pop3-both"
+        listen = "127.0.0.1:6"
+        intercept = "redirect"
+        upstream = "pop.example.com:110"
+        intercept_destinations = [{ network = "192.0.2.0/24", ports = [110] }]
+        upstream_tls = "none"
+
+        [[pop3_proxy]]
+        name = "pop3-tls-without-name"
+        listen = "127.0.0.1:7"
+        intercept = "tproxy"
+        intercept_destinations = [{ network = "192.0.2.0/24", ports = [110] }]
         "#,
     );
     assert_eq!(
@@ -112,6 +148,8 @@ fn intercept_mistakes_are_all_reported() {
             "smtp_proxy[3].upstream_tls_name",
             "smtp_proxy[3].intercept_destinations[0].ports",
             "imap_proxy[0].intercept_destinations",
+            "pop3_proxy[0].upstream",
+            "pop3_proxy[1].upstream_tls_name",
         ]
     );
 }

@@ -1,6 +1,9 @@
 //! The POP3 proxy, with I/O: a `[[pop3_proxy]]` listener ([`Pop3Proxy`])
 //! binds a protocol-neutral [`Listener`] (accept loop, connection limit,
 //! one span per connection, shutdown) and runs one [`session`] per client.
+//! With `intercept` set, the listener takes the connections nftables hands
+//! it, and each goes to its original destination if [`Interceptor::route`]
+//! lets it (a refused client gets `-ERR` and is closed).
 //!
 //! A session connects to the real server through
 //! [`crate::pop3::upstream`] and relays one command at a time over two
@@ -22,8 +25,12 @@ pub mod session;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+
 use crate::archive::Archive;
 use crate::config::{Pop3ProxyConfig, TlsMode};
+use crate::intercept::{self, Interceptor};
 use crate::pop3::reply;
 use crate::pop3::upstream::Upstream;
 use crate::server::{BindError, Listener};
@@ -55,20 +62,27 @@ pub struct Settings {
     pub archive: Archive,
     /// Client-leg TLS, when a certificate is configured.
     pub server_tls: Option<Arc<rustls::ServerConfig>>,
-    /// The real POP3 server.
-    pub upstream: Upstream,
+    /// The real POP3 server (for an intercepting listener: its TLS
+    /// settings, aimed at each connection's destination).
+    pub upstream: Arc<Upstream>,
+    /// Routes each connection to its original destination, when the
+    /// listener intercepts.
+    pub interceptor: Option<Interceptor>,
 }
 
 impl Settings {
     /// Loads certificates and builds the TLS setups of both legs.
     pub fn new(config: Pop3ProxyConfig, archive: Archive) -> Result<Settings, TlsError> {
         let server_tls = config.tls.server_config()?;
-        let upstream = Upstream::new(&config)?;
+        let upstream = Arc::new(Upstream::new(&config)?);
+        let interceptor = (config.upstream.address.intercept())
+            .map(|intercept| Interceptor::new(intercept.clone()));
         Ok(Settings {
             config,
             archive,
             server_tls,
             upstream,
+            interceptor,
         })
     }
 }
@@ -94,8 +108,15 @@ impl Pop3Proxy {
             })?;
         // Plain text on an implicit-TLS port would be garbage to the client.
         let busy = (config.tls.mode != TlsMode::Implicit).then_some(reply::BUSY);
-        let listener =
-            Listener::bind(&config.name, config.listen, config.max_connections, busy).await?;
+        let (name, listen, max) = (&config.name, config.listen, config.max_connections);
+        let listener = match &settings.interceptor {
+            Some(interceptor) => {
+                let tcp = intercept::bind(listen, interceptor.mode())
+                    .map_err(|source| BindError::new(name, listen, source))?;
+                Listener::from_tcp(name, tcp, max, busy)
+            }
+            None => Listener::bind(name, listen, max, busy).await?,
+        };
         Ok(Pop3Proxy {
             listener,
             settings: Arc::new(settings),
@@ -116,10 +137,32 @@ impl Pop3Proxy {
             let settings = settings.clone();
             let token = token.clone();
             async move {
-                if let Err(error) = session::serve(settings, Stream::tcp(tcp), peer, token).await {
+                let upstream = match &settings.interceptor {
+                    None => settings.upstream.clone(),
+                    Some(interceptor) => match interceptor.route(&tcp, peer) {
+                        Ok(destination) => Arc::new(settings.upstream.toward(destination)),
+                        Err(_) => {
+                            let implicit = settings.config.tls.mode == TlsMode::Implicit;
+                            return refuse(tcp, implicit).await;
+                        }
+                    },
+                };
+                let client = Stream::tcp(tcp);
+                let served = session::serve(settings, upstream, client, peer, token);
+                if let Err(error) = served.await {
                     tracing::warn!(%error, "session failed");
                 }
             }
         });
     }
+}
+
+/// Closes an intercepted connection that may not pass, with `-ERR`
+/// unless the port speaks TLS from the first byte. The connection never
+/// reached a server, so there is nothing to delete or keep.
+async fn refuse(mut tcp: TcpStream, implicit_tls: bool) {
+    if !implicit_tls {
+        let _ = tcp.write_all(reply::REFUSED).await;
+    }
+    let _ = tcp.shutdown().await;
 }

@@ -28,7 +28,7 @@ use crate::pop3::command::Command;
 use crate::pop3::identity::sasl_user;
 use crate::pop3::multiline::Body;
 use crate::pop3::response::{self, Status};
-use crate::pop3::upstream::UpstreamError;
+use crate::pop3::upstream::{Upstream, UpstreamError};
 use crate::pop3::{capability, reply};
 use crate::transport::{Socket, Stream};
 
@@ -91,9 +91,11 @@ pub(super) struct Session<C> {
     pub uidls: HashMap<u32, String>,
 }
 
-/// Serves one client connection until it ends.
+/// Serves one client connection until it ends, relaying to `upstream`
+/// (the listener's server, or an intercepted connection's destination).
 pub async fn serve<C: Socket>(
     settings: Arc<Settings>,
+    upstream: Arc<Upstream>,
     mut client: Stream<C>,
     peer: SocketAddr,
     shutdown: CancellationToken,
@@ -102,12 +104,12 @@ pub async fn serve<C: Socket>(
         listener: settings.config.name.clone(),
         peer: peer.to_string(),
         tls: None,
-        upstream: settings.upstream.address().to_owned(),
+        upstream: upstream.address().to_owned(),
     };
     if settings.config.tls.mode == TlsMode::Implicit {
         origin.tls = Some(accept_tls(&settings, &mut client).await?);
     }
-    let connected = settings.upstream.connect().await;
+    let connected = upstream.connect().await;
     metrics::upstream_contacted(&settings.config.name, connected.is_ok());
     let (upstream, greeting) = match connected {
         Ok(connected) => connected,
