@@ -38,6 +38,8 @@ mod metrics;
 mod search;
 // Text extraction for search: charsets, documents, hostile input, corpora.
 mod search_extract;
+// Search against a brute-force scan: CPython's corpus and a generated multi-charset one.
+mod search_brute;
 // Inline interception in network namespaces: nftables redirect, allow-list, loops.
 mod intercept;
 // The module graph of src/: no two modules use each other.
