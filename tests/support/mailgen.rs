@@ -9,9 +9,13 @@
 
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
-use encoding_rs::{Encoding, ISO_2022_JP, SHIFT_JIS, UTF_8, WINDOWS_1252};
+use encoding_rs::{Encoding, WINDOWS_1252};
 
 use super::docs;
+
+mod charsets;
+
+use charsets::{CHARSETS, Charset, TOPICS_ASCII, TOPICS_LATIN};
 
 /// One mailbox of the source data.
 #[derive(Debug, Clone)]
@@ -61,93 +65,6 @@ pub struct Generated {
     /// The Date header, if the message has one.
     pub date: Option<DateTime<Utc>>,
 }
-
-/// A charset of the corpus: MIME label, encoder, and text in its script.
-struct Charset {
-    /// MIME label.
-    label: &'static str,
-    /// encoding_rs encoder (Windows-1252 for ISO-8859-1: identical on the
-    /// Latin-1 letters used).
-    enc: &'static Encoding,
-    /// Subjects.
-    subjects: &'static [&'static str],
-    /// Body sentences.
-    sentences: &'static [&'static str],
-    /// Display names.
-    names: &'static [&'static str],
-    /// Whether words with umlauts are representable.
-    latin: bool,
-}
-
-const CHARSETS: [Charset; 5] = [
-    Charset {
-        label: "iso-8859-1",
-        enc: WINDOWS_1252,
-        subjects: &["Grüße aus München", "Größe der Lieferung"],
-        sentences: &[
-            "Die Rechnung für Jürgen Müller liegt bei. Maß: 3½ m².",
-            "Bitte prüfen Sie die Straße und die Hausnummer.",
-        ],
-        names: &["Jürgen Müller", "Käthe Weiß"],
-        latin: true,
-    },
-    Charset {
-        label: "windows-1252",
-        enc: WINDOWS_1252,
-        subjects: &["Angebot „Sommer“ – 20 €", "Preisliste — gültig ab März"],
-        sentences: &[
-            "Preis: 1.234,50 € — „gültig“ bis Ende März.",
-            "Unser Angebot für Zoë’s Café – netto 99 €.",
-        ],
-        names: &["Renée Dupont", "Zoë Œhlenschläger"],
-        latin: true,
-    },
-    Charset {
-        label: "utf-8",
-        enc: UTF_8,
-        subjects: &["Κόσμε Привет 世界", "Отчёт über Ölpreise"],
-        sentences: &[
-            "Grüße, привет мир, γειά σου, 你好世界.",
-            "Ежемесячный отчёт: Ölpreise steigen, Überweisung folgt.",
-        ],
-        names: &["Дмитрий Иванов", "Ωμέγα Ölmann"],
-        latin: true,
-    },
-    Charset {
-        label: "shift_jis",
-        enc: SHIFT_JIS,
-        subjects: &["請求書のご案内", "見積書の送付"],
-        sentences: &[
-            "山田様、請求書を添付いたします。よろしくお願いいたします。",
-            "見積書をお送りします。ご検討ください。",
-        ],
-        names: &["山田太郎", "佐藤花子"],
-        latin: false,
-    },
-    Charset {
-        label: "iso-2022-jp",
-        enc: ISO_2022_JP,
-        subjects: &["会議の議事録", "出張報告"],
-        sentences: &[
-            "本日の会議の議事録を送付します。ご確認ください。",
-            "大阪出張の報告書です。",
-        ],
-        names: &["鈴木一郎", "高橋美咲"],
-        latin: false,
-    },
-];
-
-/// Topic words shared across messages (so OR, AND and stems find several);
-/// the ASCII ones also fit the Japanese charsets.
-const TOPICS_LATIN: [&str; 6] = [
-    "Rechnungen",
-    "Müller",
-    "invoices",
-    "Vertrag",
-    "Mueller",
-    "Lieferung",
-];
-const TOPICS_ASCII: [&str; 5] = ["Rechnung", "invoice", "contract", "Muller", "Vertraege"];
 
 const SENDER_ADDRESSES: [&str; 5] = [
     "joerg.mueller@fabrikam.com",
