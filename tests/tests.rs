@@ -38,6 +38,10 @@ mod metrics;
 mod search;
 // Text extraction for search: charsets, documents, hostile input, corpora.
 mod search_extract;
+// Search against a brute-force scan: CPython's corpus and a generated multi-charset one.
+mod search_brute;
+// The search index on a full disk or unwritable: ingest goes on, lag degrades health.
+mod search_stall;
 // Inline interception in network namespaces: nftables redirect, allow-list, loops.
 mod intercept;
 // The module graph of src/: no two modules use each other.

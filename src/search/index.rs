@@ -113,12 +113,7 @@ impl SearchIndex {
                 tracing::warn!(error = %e, dir = %dir.display(), "search index unusable; rebuilding it")
             }
         }
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|source| SearchError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        empty_dir(dir)?;
         Self::create(dir, options)
     }
 
@@ -323,6 +318,30 @@ impl std::fmt::Debug for SearchIndex {
             .field("indexed", &self.indexed_seq())
             .finish_non_exhaustive()
     }
+}
+
+/// Removes what is in `dir`, keeping `dir` itself: it may be a mount
+/// point (an index on a disk of its own), which cannot be removed.
+fn empty_dir(dir: &Path) -> Result<(), SearchError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SearchError::Io { path, source }
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        let removed = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(io(&path))?;
+    }
+    Ok(())
 }
 
 /// The last commit's payload, if it has one this build understands.

@@ -229,6 +229,12 @@ impl Worker {
                     if let Ok(mut g) = self.status.error.lock() {
                         *g = Some(e.to_string());
                     }
+                    // An index that cannot even be opened never reaches the
+                    // session's poll: without this the head (and the lag
+                    // that `max_lag` bounds) would stay where it was.
+                    if let Err(e) = self.poll_head() {
+                        tracing::warn!(error = %e, "archive head unreadable");
+                    }
                     self.status.report();
                     self.signal.wait(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);

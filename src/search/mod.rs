@@ -47,6 +47,3 @@ pub fn index_dir(archive: &std::path::Path) -> std::path::PathBuf {
 }
 pub use index::{SearchError, SearchIndex};
 pub use searcher::{Hit, Hits, SearchRequest, Sort};
-
-#[cfg(test)]
-mod brute_tests;

@@ -200,6 +200,9 @@ session_idle = "15m"
 session_absolute = "8h"
 page_size = 25
 export_max = 500
+
+[search]
+max_lag = 1234
 "#,
         cert = cert.display(),
         key = key.display(),
@@ -298,13 +301,14 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(web.session_idle, Duration::from_secs(15 * 60));
     assert_eq!(web.session_absolute, Duration::from_secs(8 * 3600));
     assert_eq!((web.page_size, web.export_max), (25, 500));
+    assert_eq!(config.search.max_lag, 1234);
 }
 
 /// The keys serde knows for the section at `section` (from the message it
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" | "control" | "seal_mail" | "web" => {
+        "archive" | "http" | "log" | "control" | "seal_mail" | "web" | "search" => {
             format!("[{section}]\nzz_unknown = 1\n")
         }
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
@@ -341,10 +345,13 @@ fn every_key_is_documented_and_in_the_full_example() {
         "timestamp",
         "seal_mail",
         "web",
+        "search",
     ];
     for section in sections {
         let keys = known_keys(section);
-        assert!(keys.len() >= 2, "{section}: {keys:?}");
+        // `[search]` has one key; every other section several.
+        let least = if section == "search" { 1 } else { 2 };
+        assert!(keys.len() >= least, "{section}: {keys:?}");
         for key in keys {
             let assignment = format!("{key} =");
             assert!(
