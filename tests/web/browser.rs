@@ -62,16 +62,27 @@ fn login(b: &Browser, server: &WebServer, user: &str) {
 }
 
 /// Waits for a finished download called `name` in the browser's folder.
+/// Chromium reserves the final name with an empty file while it writes a
+/// `.crdownload` beside it, so the name alone does not mean finished.
 fn downloaded(b: &Browser, name_prefix: &str, suffix: &str) -> PathBuf {
     wait_until(&format!("download {name_prefix}*{suffix}"), || {
-        std::fs::read_dir(b.downloads())
+        let files: Vec<PathBuf> = std::fs::read_dir(b.downloads())
             .ok()?
             .flatten()
             .map(|e| e.path())
-            .find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().into_owned();
-                n.starts_with(name_prefix) && n.ends_with(suffix)
-            })
+            .collect();
+        if files
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "crdownload"))
+        {
+            return None;
+        }
+        files.into_iter().find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(name_prefix)
+                && n.ends_with(suffix)
+                && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+        })
     })
 }
 
