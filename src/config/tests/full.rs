@@ -200,6 +200,10 @@ session_idle = "15m"
 session_absolute = "8h"
 page_size = 25
 export_max = 500
+imap_login = "mail.example.com:993"
+imap_login_tls = "implicit"
+imap_login_ca = "{ca}"
+imap_login_tls_name = "imap.example.com"
 
 [search]
 max_lag = 1234
@@ -301,6 +305,14 @@ fn fully_populated_example_parses_into_typed_values() {
     assert_eq!(web.session_idle, Duration::from_secs(15 * 60));
     assert_eq!(web.session_absolute, Duration::from_secs(8 * 3600));
     assert_eq!((web.page_size, web.export_max), (25, 500));
+    let login = web.imap_login.as_ref().expect("imap_login");
+    assert_eq!(login.address.to_string(), "mail.example.com:993");
+    assert_eq!(login.tls, crate::config::LoginTls::Implicit);
+    assert_eq!(
+        login.ca,
+        crate::tls::UpstreamCa::File(dir.path().join("ca.crt"))
+    );
+    assert_eq!(login.server_name.to_str(), "imap.example.com");
     assert_eq!(config.search.max_lag, 1234);
 }
 
