@@ -149,6 +149,10 @@ pub trait MailStore: Send + Sync + 'static {
     /// Counts, sizes, chain head and last seal.
     fn stats(&self) -> Result<Stats, MailError>;
 
+    /// The newest record's id (cheap, unlike [`stats`](Self::stats), which
+    /// walks every record).
+    fn head_seq(&self) -> Result<u64, MailError>;
+
     /// The newest seal that covers record `seq`, if one does yet.
     fn covering_seal(&self, seq: u64) -> Result<Option<Seal>, MailError>;
 

@@ -151,6 +151,10 @@ impl MailStore for ArchiveMail {
         Ok(self.archive.reader().stats()?)
     }
 
+    fn head_seq(&self) -> Result<u64, MailError> {
+        Ok(self.archive.reader().head()?.seq)
+    }
+
     fn covering_seal(&self, seq: u64) -> Result<Option<Seal>, MailError> {
         Ok(self.archive.reader().last_seal()?.filter(|s| s.seq >= seq))
     }

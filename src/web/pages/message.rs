@@ -157,8 +157,12 @@ pub async fn page(
         .as_deref()
         .map(|h| sanitize::clean(h, images.allowed()));
     let store = Arc::clone(&web.store);
-    let (seal, stats) = tokio::task::spawn_blocking(move || {
-        (store.covering_seal(seq).ok().flatten(), store.stats().ok())
+    // The head only: `stats` walks every record, which a page view must not.
+    let (seal, head) = tokio::task::spawn_blocking(move || {
+        (
+            store.covering_seal(seq).ok().flatten(),
+            store.head_seq().ok(),
+        )
     })
     .await
     .unwrap_or((None, None));
@@ -185,7 +189,7 @@ pub async fn page(
         }
     }
     let rcpts: Vec<&str> = meta.rcpts.iter().map(|r| r.address.as_str()).collect();
-    let head = stats.as_ref().map_or(seq, |st| st.head_seq);
+    let head = head.unwrap_or(seq);
     let page = MessagePage {
         c: Chrome::new(t, Some(&s), "message.title", &uri),
         id: seq,
