@@ -29,8 +29,9 @@
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
 //! on any two modules that use each other): `health`, `notify`,
 //! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
-//! `tls` < `config`, `transport` < `intercept`, `seal_mail`, `timestamp`
-//! < `smtp`, `imap`, `pop3` < `import` < `search` < `control` < `cli`.
+//! `search`, `tls` < `config`, `transport` < `intercept`, `seal_mail`,
+//! `timestamp`, `web` < `smtp`, `imap`, `pop3` < `import` < `control` <
+//! `cli`.
 
 pub mod archive;
 pub mod cli;
