@@ -77,8 +77,8 @@ pub enum ArchiveError {
 impl From<index::IndexError> for ArchiveError {
     /// sled reports a full disk (when it writes, and on every call after a
     /// background flush failed for lack of space) as an I/O error; callers
-    /// must see the same `DiskFull` the segment writer reports, so SMTP
-    /// answers `452` and the health page says why.
+    /// must see the same `DiskFull` the segment writer reports, so the log
+    /// and the caller say the disk is full, not that the index failed.
     fn from(e: index::IndexError) -> ArchiveError {
         match &e {
             index::IndexError::Sled(sled::Error::Io(io))
