@@ -230,14 +230,7 @@ async fn open(web: &Arc<Web>, s: &Session, id: &str, t: Tr, uri: &Uri) -> Result
     match found {
         Some(m) if s.scope.allows(&m.facts()) => Ok(m),
         _ => {
-            let mut event = trail::by(s, action::DENIED);
-            event.outcome = "denied".into();
-            event.records = seq.filter(|&n| n > 0).into_iter().collect();
-            event.detail = Some(format!(
-                "{}: no such message, or outside the user's mail",
-                uri.path().chars().take(200).collect::<String>()
-            ));
-            if web.trail.record(event).await.is_err() {
+            if !trail::denied(web, s, seq, uri.path()).await {
                 return Err(ApiError::unavailable(t));
             }
             Err(ApiError::new(
@@ -248,14 +241,6 @@ async fn open(web: &Arc<Web>, s: &Session, id: &str, t: Tr, uri: &Uri) -> Result
             ))
         }
     }
-}
-
-/// Records that `s` read record `seq`.
-async fn audited(web: &Web, s: &Session, act: &str, seq: u64, detail: &str) -> bool {
-    let mut event = trail::by(s, act);
-    event.records = vec![seq];
-    event.detail = Some(detail.to_owned());
-    web.trail.record(event).await.is_ok()
 }
 
 /// `GET /api/v1/messages/{id}`: the record (envelope, journal report,
@@ -281,7 +266,7 @@ pub async fn message(
     let Ok(Ok(seal)) = seal else {
         return ApiError::unavailable(t).into_response();
     };
-    if !audited(&web, &s, action::VIEW, seq, "API").await {
+    if !trail::accessed(&web, &s, action::VIEW, seq, "API").await {
         return ApiError::unavailable(t).into_response();
     }
     let body = json!({
@@ -312,17 +297,10 @@ pub async fn raw(
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
-    let store = Arc::clone(&web.store);
-    let sha = m.summary.sha256.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        store.write_content(&sha, &mut out).map(|_| out)
-    })
-    .await;
-    let Ok(Ok(bytes)) = bytes else {
+    let Some(bytes) = super::pages::message_bytes(&web, &m).await else {
         return ApiError::unavailable(t).into_response();
     };
-    if !audited(
+    if !trail::accessed(
         &web,
         &s,
         action::DOWNLOAD,

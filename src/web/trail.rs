@@ -55,6 +55,29 @@ pub fn by(session: &Session, action: &str) -> AuditEvent {
     }
 }
 
+/// Records that the person of `s` did `act` on record `seq`; false when the
+/// record could not be written (and nothing may be served).
+pub async fn accessed(web: &Web, s: &Session, act: &str, seq: u64, detail: &str) -> bool {
+    let mut event = by(s, act);
+    event.records = vec![seq];
+    event.detail = Some(detail.to_owned());
+    web.trail.record(event).await.is_ok()
+}
+
+/// Records a refused look at message `seq` (missing, or outside the
+/// person's scope: the two are not told apart); false when the record
+/// could not be written.
+pub async fn denied(web: &Web, s: &Session, seq: Option<u64>, path: &str) -> bool {
+    let mut event = by(s, action::DENIED);
+    event.outcome = "denied".into();
+    event.records = seq.filter(|&n| n > 0).into_iter().collect();
+    event.detail = Some(format!(
+        "{}: no such message, or outside the user's mail",
+        path.chars().take(200).collect::<String>()
+    ));
+    web.trail.record(event).await.is_ok()
+}
+
 /// An event of someone not logged in (a failed login).
 pub fn anonymous(peer: IpAddr, tried: &str, action: &str) -> AuditEvent {
     AuditEvent {

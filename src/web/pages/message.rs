@@ -90,14 +90,7 @@ async fn open(
     match found {
         Some(m) if s.scope.allows(&m.facts()) => Ok(m),
         _ => {
-            let mut event = trail::by(s, action::DENIED);
-            event.outcome = "denied".into();
-            event.records = seq.filter(|&n| n > 0).into_iter().collect();
-            event.detail = Some(format!(
-                "{}: no such message, or outside the user's mail",
-                uri.path().chars().take(200).collect::<String>()
-            ));
-            if web.trail.record(event).await.is_err() {
+            if !trail::denied(web, s, seq, uri.path()).await {
                 return Err(unavailable(t, Some(s), uri));
             }
             Err(not_found(t, Some(s), uri))
@@ -105,7 +98,8 @@ async fn open(
     }
 }
 
-async fn bytes(web: &Arc<Web>, m: &Stored) -> Option<Vec<u8>> {
+/// The archived bytes of `m` (logged and `None` when they cannot be read).
+pub(crate) async fn bytes(web: &Arc<Web>, m: &Stored) -> Option<Vec<u8>> {
     let store = Arc::clone(&web.store);
     let sha = m.summary.sha256.clone();
     tokio::task::spawn_blocking(move || {
@@ -116,13 +110,6 @@ async fn bytes(web: &Arc<Web>, m: &Stored) -> Option<Vec<u8>> {
     .ok()?
     .inspect_err(|e| tracing::error!(error = %e, "reading message content failed"))
     .ok()
-}
-
-async fn audited(web: &Web, s: &Session, act: &str, seq: u64, detail: &str) -> bool {
-    let mut event = trail::by(s, act);
-    event.records = vec![seq];
-    event.detail = Some(detail.to_owned());
-    web.trail.record(event).await.is_ok()
 }
 
 /// `GET /message/{id}`.
@@ -166,7 +153,7 @@ pub async fn page(
     })
     .await
     .unwrap_or((None, None));
-    if !audited(&web, &s, action::VIEW, seq, "message page").await {
+    if !trail::accessed(&web, &s, action::VIEW, seq, "message page").await {
         return unavailable(t, Some(&s), &uri);
     }
     let Some(meta) = m.meta() else {
@@ -258,7 +245,7 @@ pub async fn body(
     } else {
         "html body"
     };
-    if !audited(&web, &s, action::VIEW, m.record.seq, detail).await {
+    if !trail::accessed(&web, &s, action::VIEW, m.record.seq, detail).await {
         return unavailable(t, Some(&s), &uri);
     }
     let doc = format!(
@@ -300,7 +287,7 @@ pub async fn raw(
     let Some(b) = bytes(&web, &m).await else {
         return unavailable(t, Some(&s), &uri);
     };
-    if !audited(&web, &s, action::DOWNLOAD, m.record.seq, "original .eml").await {
+    if !trail::accessed(&web, &s, action::DOWNLOAD, m.record.seq, "original .eml").await {
         return unavailable(t, Some(&s), &uri);
     }
     download(b, "message/rfc822", &format!("{}.eml", m.record.seq))
@@ -329,7 +316,7 @@ pub async fn attachment(
         return not_found(t, Some(&s), &uri);
     };
     let detail = format!("attachment {}: {} ({} bytes)", n, a.name, a.size);
-    if !audited(&web, &s, action::DOWNLOAD, m.record.seq, &detail).await {
+    if !trail::accessed(&web, &s, action::DOWNLOAD, m.record.seq, &detail).await {
         return unavailable(t, Some(&s), &uri);
     }
     // Always a download, never rendered here: an HTML attachment must not

@@ -6,6 +6,8 @@ mod audit_log;
 mod export;
 mod login;
 mod message;
+
+pub(crate) use message::bytes as message_bytes;
 mod search;
 
 use std::sync::Arc;
