@@ -297,7 +297,7 @@ pub async fn raw(
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
-    let Some(bytes) = super::pages::message_bytes(&web, &m).await else {
+    let Some(bytes) = web.message_bytes(&m).await else {
         return ApiError::unavailable(t).into_response();
     };
     if !trail::accessed(

@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use limiter::{Limiter, Limits};
-use mail::MailStore;
+use mail::{MailStore, Stored};
 use session::Sessions;
 use trail::Trail;
 use users::{Users, UsersError};
@@ -148,6 +148,21 @@ impl Web {
         let mut cache = self.users.write().unwrap_or_else(|p| p.into_inner());
         cache.mtime = None;
         Ok(())
+    }
+
+    /// The archived bytes of `m` (logged and `None` when they cannot be
+    /// read).
+    pub async fn message_bytes(&self, m: &Stored) -> Option<Vec<u8>> {
+        let store = Arc::clone(&self.store);
+        let sha = m.summary.sha256.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            store.write_content(&sha, &mut out).map(|_| out)
+        })
+        .await
+        .ok()?
+        .inspect_err(|e| tracing::error!(error = %e, "reading message content failed"))
+        .ok()
     }
 }
 

@@ -98,20 +98,6 @@ async fn open(
     }
 }
 
-/// The archived bytes of `m` (logged and `None` when they cannot be read).
-pub(crate) async fn bytes(web: &Arc<Web>, m: &Stored) -> Option<Vec<u8>> {
-    let store = Arc::clone(&web.store);
-    let sha = m.summary.sha256.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        store.write_content(&sha, &mut out).map(|_| out)
-    })
-    .await
-    .ok()?
-    .inspect_err(|e| tracing::error!(error = %e, "reading message content failed"))
-    .ok()
-}
-
 /// `GET /message/{id}`.
 pub async fn page(
     State(web): State<Arc<Web>>,
@@ -134,7 +120,7 @@ pub async fn page(
     let view = if too_large {
         message::View::default()
     } else {
-        match bytes(&web, &m).await {
+        match web.message_bytes(&m).await {
             Some(b) => message::view(&b),
             None => return unavailable(t, Some(&s), &uri),
         }
@@ -235,7 +221,7 @@ pub async fn body(
     if m.summary.size > VIEW_LIMIT {
         return not_found(t, Some(&s), &uri);
     }
-    let Some(b) = bytes(&web, &m).await else {
+    let Some(b) = web.message_bytes(&m).await else {
         return unavailable(t, Some(&s), &uri);
     };
     let html_body = message::view(&b).html.unwrap_or_default();
@@ -284,7 +270,7 @@ pub async fn raw(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let Some(b) = bytes(&web, &m).await else {
+    let Some(b) = web.message_bytes(&m).await else {
         return unavailable(t, Some(&s), &uri);
     };
     if !trail::accessed(&web, &s, action::DOWNLOAD, m.record.seq, "original .eml").await {
@@ -309,7 +295,7 @@ pub async fn attachment(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let Some(b) = bytes(&web, &m).await else {
+    let Some(b) = web.message_bytes(&m).await else {
         return unavailable(t, Some(&s), &uri);
     };
     let Some((a, data)) = message::attachment(&b, n) else {

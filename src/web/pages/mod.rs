@@ -7,7 +7,6 @@ mod export;
 mod login;
 mod message;
 
-pub(crate) use message::bytes as message_bytes;
 mod search;
 
 use std::sync::Arc;
