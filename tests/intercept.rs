@@ -138,6 +138,22 @@ fn redirected_mail_reaches_its_server_byte_exact_and_is_archived() {
     assert_eq!(sha256(&received[1].content), sha256(&v6));
     daemon.stop();
     assert_eq!(archived(&daemon), [sha256(&v4), sha256(&v6)]);
+    // Each record names the server the client was talking to.
+    assert_eq!(
+        interceptions(&daemon),
+        [
+            serde_json::json!({
+                "mode": "redirect",
+                "destination": format!("{SERVER_V4}:25"),
+                "from_client": false,
+            }),
+            serde_json::json!({
+                "mode": "redirect",
+                "destination": format!("[{SERVER_V6}]:25"),
+                "from_client": false,
+            }),
+        ]
+    );
     // The log names where each connection was headed and who sent it.
     let log = daemon.log();
     assert!(
@@ -207,21 +223,38 @@ fn destinations_outside_the_list_and_loops_are_refused() {
     assert!(archived(&daemon).is_empty());
 }
 
-/// SHA-256 of every archived message, in archive order.
-fn archived(daemon: &Daemon) -> Vec<String> {
+/// The sequence numbers of every archived message, in archive order.
+fn messages(daemon: &Daemon) -> Vec<String> {
     let list = daemon.cli(&["list", "--json"]);
     assert!(list.status.success(), "{list:?}");
     let text = String::from_utf8_lossy(&list.stdout);
-    let mut hashes = Vec::new();
-    for line in text.lines() {
+    let rows = text.lines().map(|line| {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
-        if row["kind"] != "message" {
-            continue;
-        }
-        let seq = row["seq"].to_string();
+        row
+    });
+    rows.filter(|row| row["kind"] == "message")
+        .map(|row| row["seq"].to_string())
+        .collect()
+}
+
+/// SHA-256 of every archived message, in archive order.
+fn archived(daemon: &Daemon) -> Vec<String> {
+    let raw = |seq: String| {
         let show = daemon.cli(&["show", &seq, "--raw"]);
         assert!(show.status.success(), "{show:?}");
-        hashes.push(sha256(&show.stdout));
-    }
-    hashes
+        sha256(&show.stdout)
+    };
+    messages(daemon).into_iter().map(raw).collect()
+}
+
+/// The `intercepted` object of every archived message's record, in
+/// archive order (`null` where a record has none).
+fn interceptions(daemon: &Daemon) -> Vec<serde_json::Value> {
+    let intercepted = |seq: String| {
+        let show = daemon.cli(&["show", &seq]);
+        assert!(show.status.success(), "{show:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        doc["record"]["body"]["intercepted"].clone()
+    };
+    messages(daemon).into_iter().map(intercepted).collect()
 }

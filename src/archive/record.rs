@@ -99,6 +99,11 @@ pub struct MessageMeta {
     /// shape and older readers still read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pop3: Option<Pop3Context>,
+    /// Where an intercepted connection was headed (the original
+    /// destination nftables redirected to mailseal). Left out of the JSON
+    /// for every connection that was not intercepted, like `pop3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intercepted: Option<Interception>,
     /// The message itself.
     pub content: ContentRef,
     /// A second stored content that is evidence for this record (the whole
@@ -234,6 +239,20 @@ pub struct Pop3Context {
     /// completed a `TOP` with its own `RETR`) or `top` (only the headers
     /// and first lines were seen: completion off or failed).
     pub direction: String,
+}
+
+/// How an intercepted connection reached mailseal and where it was going.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interception {
+    /// `redirect` (nftables `redirect`/`dnat`) or `tproxy`.
+    pub mode: String,
+    /// The address the client connected to, `ip:port` (`[ip]:port` for
+    /// IPv6): the server the message went to.
+    pub destination: String,
+    /// The upstream connection was made from the client's own address
+    /// (TPROXY with `intercept_bind_client`), so the server saw the client.
+    pub from_client: bool,
 }
 
 /// Where an importer found a message.

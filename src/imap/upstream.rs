@@ -11,6 +11,7 @@ use std::time::Duration;
 use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
 
+use crate::archive::record::Interception;
 use crate::config::TlsMode;
 use crate::intercept::Destination;
 use crate::tls::TlsError;
@@ -120,6 +121,12 @@ impl Upstream {
     /// `host:port`.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The original destination of an intercepted connection, as its
+    /// message records name it.
+    pub fn interception(&self) -> Option<Interception> {
+        self.intercepted.as_ref().map(Destination::record)
     }
 
     /// True when the connection starts plain and is upgraded by STARTTLS

@@ -33,6 +33,7 @@ use std::net::{IpAddr, SocketAddr};
 use socket2::SockRef;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::archive::record::Interception;
 use crate::config::{Intercept, InterceptMode};
 use crate::metrics::{self, ErrorKind};
 use crate::transport::Stream;
@@ -64,6 +65,8 @@ pub struct Destination {
     /// The client's address, to connect from (TPROXY with
     /// `intercept_bind_client`); `None` connects from the gateway's own.
     pub source: Option<IpAddr>,
+    /// How the connection was handed to mailseal, for the record.
+    pub mode: InterceptMode,
 }
 
 impl fmt::Display for Destination {
@@ -73,6 +76,19 @@ impl fmt::Display for Destination {
 }
 
 impl Destination {
+    /// What a message record says about this interception.
+    pub fn record(&self) -> Interception {
+        Interception {
+            mode: match self.mode {
+                InterceptMode::Redirect => "redirect",
+                InterceptMode::Tproxy => "tproxy",
+            }
+            .to_owned(),
+            destination: self.addr.to_string(),
+            from_client: self.source.is_some(),
+        }
+    }
+
     /// Connects to the destination (from the client's address when set),
     /// with Nagle off like every other upstream connection.
     pub async fn connect(&self) -> io::Result<Stream> {
@@ -160,6 +176,10 @@ impl Interceptor {
             return Err(Refusal::NotAllowed(addr));
         }
         let source = self.config.bind_client.then(|| peer.ip().to_canonical());
-        Ok(Destination { addr, source })
+        Ok(Destination {
+            addr,
+            source,
+            mode: self.config.mode,
+        })
     }
 }

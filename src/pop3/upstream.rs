@@ -14,6 +14,7 @@ use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
 
 use super::response::Status;
+use crate::archive::record::Interception;
 use crate::config::{Pop3ProxyConfig, SmtpUpstreamTls};
 use crate::intercept::Destination;
 use crate::tls::TlsError;
@@ -107,6 +108,12 @@ impl Upstream {
     /// `host:port`.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The original destination of an intercepted connection, as its
+    /// message records name it.
+    pub fn interception(&self) -> Option<Interception> {
+        self.intercepted.as_ref().map(Destination::record)
     }
 
     /// Connects, secures the stream as configured and reads the greeting,

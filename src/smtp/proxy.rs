@@ -306,8 +306,11 @@ impl Backend for ProxyBackend {
         }
     }
 
-    async fn commit(&mut self, transaction: Transaction) -> Reply {
+    async fn commit(&mut self, mut transaction: Transaction) -> Reply {
         self.in_data = false;
+        if let UpstreamAt::Intercepted(destination) = &self.upstream {
+            transaction.meta.intercepted = Some(destination.record());
+        }
         let delivery = Delivery {
             listener: &self.shared.name,
             started: self.started.take().unwrap_or_else(Instant::now),

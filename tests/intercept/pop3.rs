@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::archived;
+use super::{archived, interceptions};
 use crate::pop3::awkward;
 use crate::smtp_proxy::sha256;
 use crate::support::daemon::{Daemon, with_control};
@@ -149,6 +149,12 @@ fn a_redirected_pop3_download_is_archived_and_other_destinations_are_refused() {
     daemon.stop();
     let expected: Vec<String> = messages.iter().map(|m| sha256(m)).collect();
     assert_eq!(archived(&daemon), expected, "every download, byte-exact");
+    let headed = serde_json::json!({
+        "mode": "redirect",
+        "destination": format!("{SERVER_V4}:110"),
+        "from_client": false,
+    });
+    assert_eq!(interceptions(&daemon), vec![headed; messages.len()]);
     let log = daemon.log();
     assert!(
         log.contains(&format!("destination={SERVER_V4}:110")),

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::archive::record::{ImapContext, MessageMeta, Source, SourceKind, TlsInfo};
+use crate::archive::record::{ImapContext, Interception, MessageMeta, Source, SourceKind, TlsInfo};
 use crate::archive::{Archive, NewMessage, SpooledContent};
 use crate::metrics::{self, ErrorKind};
 
@@ -53,6 +53,8 @@ pub struct Origin {
     pub peer: String,
     /// TLS of the client leg, once encrypted.
     pub tls: Option<TlsInfo>,
+    /// Where an intercepted connection was headed (`None` otherwise).
+    pub intercepted: Option<Interception>,
 }
 
 /// Where in the IMAP conversation a message was seen.
@@ -191,6 +193,7 @@ fn meta(origin: &Origin, place: Place, direction: Direction) -> MessageMeta {
         peer: Some(origin.peer.clone()),
         tls: origin.tls.clone(),
         auth_user: place.user.clone(),
+        intercepted: origin.intercepted.clone(),
         imap: Some(ImapContext {
             user: place.user,
             mailbox: place.mailbox,
@@ -212,6 +215,7 @@ mod tests {
             listener: "imap".into(),
             peer: "127.0.0.1:5".into(),
             tls: None,
+            intercepted: None,
         };
         let place = Place {
             user: Some("alice".into()),

@@ -71,6 +71,7 @@ pub async fn serve_to<C: Socket>(
         listener: settings.config.name.clone(),
         peer: peer.to_string(),
         tls: None,
+        intercepted: upstream.interception(),
     };
     if settings.config.tls.mode == TlsMode::Implicit {
         origin.tls = Some(accept_tls(&settings, &mut client).await?);

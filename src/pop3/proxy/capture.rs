@@ -3,7 +3,7 @@
 //! upstream, as the IMAP proxy keeps one per user and UID), and the commit
 //! the session awaits before it lets a `RETR`'s terminating `.` through.
 
-use crate::archive::record::{MessageMeta, Pop3Context, Source, SourceKind, TlsInfo};
+use crate::archive::record::{Interception, MessageMeta, Pop3Context, Source, SourceKind, TlsInfo};
 use crate::archive::{Archive, ArchiveError, NewMessage, SpooledContent};
 use crate::metrics::{self, ErrorKind};
 
@@ -41,6 +41,8 @@ pub struct Origin {
     pub tls: Option<TlsInfo>,
     /// The upstream's `host:port`.
     pub upstream: String,
+    /// Where an intercepted connection was headed (`None` otherwise).
+    pub intercepted: Option<Interception>,
 }
 
 /// True when the archive already holds this user's message with this
@@ -116,6 +118,7 @@ fn meta(
         peer: Some(origin.peer.clone()),
         tls: origin.tls.clone(),
         auth_user: user.map(str::to_owned),
+        intercepted: origin.intercepted.clone(),
         pop3: Some(Pop3Context {
             user: user.map(str::to_owned),
             upstream: origin.upstream.clone(),
@@ -136,6 +139,7 @@ mod tests {
             peer: "127.0.0.1:5".into(),
             tls: None,
             upstream: "127.0.0.1:110".into(),
+            intercepted: None,
         }
     }
 

@@ -105,6 +105,7 @@ pub async fn serve<C: Socket>(
         peer: peer.to_string(),
         tls: None,
         upstream: upstream.address().to_owned(),
+        intercepted: upstream.interception(),
     };
     if settings.config.tls.mode == TlsMode::Implicit {
         origin.tls = Some(accept_tls(&settings, &mut client).await?);
