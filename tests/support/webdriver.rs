@@ -99,6 +99,20 @@ impl Browser {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body) {
+            Ok(value) => value,
+            Err((status, v)) => panic!("webdriver {method} {path}: {status} {v}"),
+        }
+    }
+
+    /// A WebDriver call; an answer other than 200 is returned as its
+    /// status and body.
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (u16, Value)> {
         let path = format!("/session/{}{path}", self.session);
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let a = http::request(
@@ -109,12 +123,10 @@ impl Browser {
             body.as_bytes(),
         );
         let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-        assert!(
-            a.status == 200,
-            "webdriver {method} {path}: {} {v}",
-            a.status
-        );
-        v["value"].clone()
+        match a.status {
+            200 => Ok(v["value"].clone()),
+            status => Err((status, v)),
+        }
     }
 
     /// Loads `url` and waits for it.
@@ -183,13 +195,31 @@ impl Browser {
         self.call("POST", &format!("/element/{el}/click"), Some(json!({})));
     }
 
-    /// The visible text of `css`.
+    /// Clicks `css`, which leads to another page, and waits until that page
+    /// has replaced this one: a click only starts the navigation, and
+    /// reading at once could read the old page.
+    pub fn click_to_load(&self, css: &str) {
+        let old = self.find("html");
+        self.click(css);
+        super::wait_until(&format!("the page after {css}"), || {
+            self.try_call("GET", &format!("/element/{old}/name"), None)
+                .is_err()
+                .then_some(())
+        });
+    }
+
+    /// The visible text of `css`; found again when the page changed
+    /// between finding the element and reading it.
     pub fn text(&self, css: &str) -> String {
-        let el = self.find(css);
-        self.call("GET", &format!("/element/{el}/text"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        super::wait_until(&format!("the text of {css}"), || {
+            let el = self.find(css);
+            let text = self.try_call("GET", &format!("/element/{el}/text"), None);
+            match text {
+                Ok(v) => Some(v.as_str().unwrap_or_default().to_owned()),
+                Err((_, v)) if v["value"]["error"] == "stale element reference" => None,
+                Err((status, v)) => panic!("webdriver text of {css}: {status} {v}"),
+            }
+        })
     }
 
     /// The page's HTML now.

@@ -57,7 +57,7 @@ fn login(b: &Browser, server: &WebServer, user: &str) {
     b.goto(&format!("{}/login", server.url));
     b.fill("#user", user);
     b.fill("#password", PASSWORD);
-    b.click("#login");
+    b.click_to_load("#login");
     b.find("#who");
 }
 
@@ -137,7 +137,7 @@ fn an_auditor_searches_reads_downloads_and_exports() {
 
     // The query box.
     b.fill("#q", "Rechnung");
-    b.click("#search");
+    b.click_to_load("#search");
     assert!(b.text("#count").starts_with("1 messages found"));
     let rows = b.find_all("#results tbody tr");
     assert_eq!(rows.len(), 1);
@@ -149,7 +149,7 @@ fn an_auditor_searches_reads_downloads_and_exports() {
     b.run("document.getElementById('advanced').open = true");
     b.fill("#f-from", "boss@corp.example");
     b.click("#f-source option[value=journal]");
-    b.click("#search");
+    b.click_to_load("#search");
     assert!(b.text("#count").starts_with("1 messages found"));
     assert!(b.text("#results").contains("Contract draft"));
     assert!(
@@ -242,11 +242,11 @@ fn the_interface_speaks_german() {
     assert_ne!(shown, utc, "the script did not localise the date");
     shot(&b, "results-de");
     // Switch to English and back by the links.
-    b.click(".langs a[lang=en]");
+    b.click_to_load(".langs a[lang=en]");
     wait_until("English", || {
         (b.text("h1") == "Search the archive").then_some(())
     });
-    b.click(".langs a[lang=de]");
+    b.click_to_load(".langs a[lang=de]");
     wait_until("German", || {
         (b.text("h1") == "Archiv durchsuchen").then_some(())
     });
@@ -290,7 +290,7 @@ fn hostile_html_runs_no_script_and_loads_nothing_outside() {
     assert_eq!(pixel.hits(), 0, "the remote image was fetched");
 
     // Only when the reader asks do images load, and scripts still do not run.
-    b.click("#show-images");
+    b.click_to_load("#show-images");
     wait_until("the remote image's request", || {
         (pixel.hits() > 0).then_some(())
     });
