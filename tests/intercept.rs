@@ -6,6 +6,9 @@
 // The same for POP3, against Dovecot's POP3 server behind the gateway.
 mod pop3;
 
+// `check-config` on a host that is not ready to intercept.
+mod host;
+
 use std::net::SocketAddr;
 use std::path::Path;
 

@@ -44,6 +44,11 @@ pub fn check_config(path: Option<&Path>) -> anyhow::Result<u8> {
                 c.imap_import.len(),
                 c.archive.path.display()
             );
+            let listeners = crate::intercept::host::listeners(&c);
+            let host = crate::intercept::host::Host::probe();
+            for warning in crate::intercept::host::warnings(&listeners, &host) {
+                eprintln!("warning: {warning}");
+            }
             Ok(0)
         }
         Err(e) => {

@@ -22,6 +22,7 @@
 //! `IP6T_SO_ORIGINAL_DST`, `IP_TRANSPARENT`, `IPV6_TRANSPARENT`); this
 //! module has no `unsafe` of its own.
 
+pub mod host;
 mod original;
 #[cfg(test)]
 mod tests;
