@@ -9,6 +9,9 @@ mod pop3;
 // `check-config` on a host that is not ready to intercept.
 mod host;
 
+// The shipped example rulesets, TPROXY, and fail-closed.
+mod placements;
+
 use std::net::SocketAddr;
 use std::path::Path;
 

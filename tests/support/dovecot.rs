@@ -202,6 +202,10 @@ impl Dovecot {
     /// are (the POP3 server sends a file's bytes; files use CRLF).
     pub fn deliver(&self, messages: &[Vec<u8>]) {
         let new = self.maildir("INBOX").join("new");
+        if !new.exists() {
+            // Dovecot makes the Maildir at the first login; before it, here.
+            maildrop(&self.dir.path().join("mail").join(USER));
+        }
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

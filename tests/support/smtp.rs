@@ -172,9 +172,24 @@ pub struct Postfix {
 }
 
 impl Postfix {
-    /// Starts Postfix relaying everything to `relay` and applying the
-    /// extra `main.cf` lines (for example `always_bcc = ...`).
+    /// Starts Postfix on a free port of 127.0.0.1, relaying everything to
+    /// `relay` and applying the extra `main.cf` lines (for example
+    /// `always_bcc = ...`).
     pub fn start(relay: SocketAddr, extra_main_cf: &str) -> Postfix {
+        let port = free_port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Postfix::start_at(None, addr, relay, extra_main_cf)
+    }
+
+    /// Starts Postfix inside network namespace `netns` (when given) on
+    /// `addr`, relaying to `relay`; `mynetworks` is every address the
+    /// tests use, so it accepts relaying from the client namespace too.
+    pub fn start_at(
+        netns: Option<&str>,
+        addr: SocketAddr,
+        relay: SocketAddr,
+        extra_main_cf: &str,
+    ) -> Postfix {
         let postfix = require("postfix");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
@@ -186,16 +201,17 @@ impl Postfix {
             .arg(p.join("data"))
             .status();
         assert!(chown.unwrap().success(), "chown postfix failed");
-        let port = free_port();
         let main_cf = format!(
             "compatibility_level = 3.6\nqueue_directory = {q}\ndata_directory = {d}\n\
-             mail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\n\
-             inet_protocols = ipv4\nmyhostname = pf.test\nmydestination =\n\
-             mynetworks = 127.0.0.0/8\nrelayhost = [{rip}]:{rport}\nalias_maps =\n\
+             mail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = {ip}\n\
+             inet_protocols = {family}\nmyhostname = pf.test\nmydestination =\n\
+             mynetworks = 127.0.0.0/8 10.231.0.0/16\nrelayhost = [{rip}]:{rport}\nalias_maps =\n\
              alias_database =\nmaillog_file = {log}\nmaillog_file_prefixes = /tmp\n\
              smtp_tls_security_level = none\n{extra_main_cf}\n",
             q = p.join("queue").display(),
             d = p.join("data").display(),
+            ip = addr.ip(),
+            family = if addr.is_ipv4() { "ipv4" } else { "ipv6" },
             rip = relay.ip(),
             rport = relay.port(),
             log = p.join("maillog").display(),
@@ -207,7 +223,7 @@ impl Postfix {
             .map(|l| {
                 let fields: Vec<&str> = l.split_whitespace().collect();
                 if l.starts_with("smtp ") && fields.get(1) == Some(&"inet") {
-                    format!("127.0.0.1:{port} inet n - n - - smtpd\n")
+                    format!("{addr} inet n - n - - smtpd\n")
                 } else if !l.starts_with(['#', ' ']) && fields.len() >= 8 && fields[4] == "y" {
                     // No chroot: the private instance has no chroot tree.
                     let mut fields = fields;
@@ -221,9 +237,18 @@ impl Postfix {
         std::fs::write(p.join("etc/master.cf"), master).unwrap();
         // `postfix start` has been seen to fail once in a full suite run on
         // the loaded 2-core box, with its reason only in the instance's log:
-        // try again, and show that log if it keeps failing.
+        // try again, and show that log if it keeps failing. In a namespace,
+        // `ip netns exec` runs it there and the master inherits it.
         let start = || {
-            Command::new(&postfix)
+            let mut command = match netns {
+                Some(netns) => {
+                    let mut c = Command::new("ip");
+                    c.args(["netns", "exec", netns]).arg(&postfix);
+                    c
+                }
+                None => Command::new(&postfix),
+            };
+            command
                 .args(["-c"])
                 .arg(p.join("etc"))
                 .arg("start")
@@ -245,14 +270,33 @@ impl Postfix {
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(p.join("maillog")).unwrap_or_default()
         );
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let listening = || match netns {
+            Some(netns) => Command::new("ip")
+                .args(["netns", "exec", netns, "ss", "-Htln"])
+                .arg(format!("sport = :{}", addr.port()))
+                .output()
+                .is_ok_and(|o| !o.stdout.is_empty()),
+            None => std::net::TcpStream::connect(addr).is_ok(),
+        };
         for _ in 0..100 {
-            if std::net::TcpStream::connect(addr).is_ok() {
+            if listening() {
                 return Postfix { dir, addr };
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("postfix did not listen on {addr}");
+    }
+
+    /// Runs `postqueue -f` on this instance: deliver the queue now instead
+    /// of at the next retry (minutes away).
+    pub fn flush(&self) {
+        let out = Command::new(require("postqueue"))
+            .args(["-c"])
+            .arg(self.dir.path().join("etc"))
+            .arg("-f")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "postqueue -f: {out:?}");
     }
 
     /// Postfix's log so far (for failure messages).
