@@ -23,6 +23,14 @@ pub fn ready() {
     );
 }
 
+/// A reload (SIGHUP) started; [`ready`] follows when it is done.
+pub fn reloading() {
+    send(
+        &[NotifyState::Reloading, NotifyState::Status("reloading")],
+        "reloading",
+    );
+}
+
 /// The graceful drain started (SIGTERM): no new sessions, commits finish.
 pub fn stopping() {
     send(

@@ -3,8 +3,9 @@
 //! binds a [`Listener`] and gives it a handler for one connection (SMTP:
 //! [`crate::smtp::listener`]).
 //!
-//! Each accept loop runs on the shutdown tracker and stops accepting when
-//! the token is cancelled; each connection runs as its own task on the
+//! Each accept loop runs on its generation's `acceptors` and stops
+//! accepting when `accepting` is cancelled (a stop or a reload), dropping
+//! its socket; each connection runs as its own task on the daemon's
 //! tracker, in a `tracing` span carrying the listener name and the peer,
 //! holding one permit of the listener's connection limit and counted in
 //! `mailseal_connections_open`. A client over the limit gets the refusal
@@ -112,7 +113,7 @@ impl Listener {
     {
         let shutdown_handles = shutdown.clone();
         shutdown
-            .tracker
+            .acceptors
             .spawn(self.accept_loop(shutdown_handles, handler));
     }
 
@@ -125,7 +126,7 @@ impl Listener {
         loop {
             let accepted = tokio::select! {
                 biased;
-                () = shutdown.token.cancelled() => break,
+                () = shutdown.accepting.cancelled() => break,
                 accepted = self.tcp.accept() => accepted,
             };
             let (tcp, peer) = match accepted {

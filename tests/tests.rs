@@ -44,6 +44,8 @@ mod search_brute;
 mod search_stall;
 // Inline interception in network namespaces: nftables redirect, allow-list, loops.
 mod intercept;
+// SIGHUP: listeners replaced while sessions in progress finish.
+mod reload;
 // The module graph of src/: no two modules use each other.
 mod layers;
 // Format 2: tree heads, proofs, key history, the tamper matrix (issue 16).

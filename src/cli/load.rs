@@ -13,6 +13,14 @@ use super::DEFAULT_CONFIG;
 /// used; when it does not exist and `--archive` names a directory, the
 /// built-in defaults are used (an auditor's copy needs no config).
 pub fn config(path: Option<&Path>, archive: Option<&Path>, daemon: bool) -> anyhow::Result<Config> {
+    let config = read(path, archive)?;
+    init_logging(&config, daemon);
+    Ok(config)
+}
+
+/// Reads and validates the config as [`config`] does, without touching
+/// logging: what `run` does again at a reload.
+pub fn read(path: Option<&Path>, archive: Option<&Path>) -> anyhow::Result<Config> {
     let default = Path::new(DEFAULT_CONFIG);
     let mut config = match (path, archive) {
         (Some(p), _) => Config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -26,7 +34,6 @@ pub fn config(path: Option<&Path>, archive: Option<&Path>, daemon: bool) -> anyh
     if let Some(dir) = archive {
         config.archive = ArchiveConfig::at(dir);
     }
-    init_logging(&config, daemon);
     Ok(config)
 }
 

@@ -11,6 +11,7 @@ mod listing;
 mod load;
 mod progress;
 mod prove;
+mod reload;
 mod run;
 mod search;
 mod store;
@@ -235,7 +236,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::HashPassword => store::hash_password(),
         Command::Run => {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
-            run::daemon(config)
+            let source = run::Source {
+                config: cli.config.clone(),
+                archive: cli.archive.clone(),
+            };
+            run::daemon(config, source)
         }
         command => {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;

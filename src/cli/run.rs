@@ -7,15 +7,13 @@
 //! (a transaction in flight completes; idle sessions are told `421`), seals
 //! the chain head and exits 0.
 //!
-//! Reload is not implemented: SIGHUP is logged and ignored (its default
-//! action would kill the daemon without a drain or a seal), and changes to
-//! the configuration or certificates need a restart.
+//! SIGHUP reloads the listeners (see [`super::reload`]); everything else
+//! in the configuration takes effect at the next restart.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio_util::sync::CancellationToken;
 
 use crate::archive::Archive;
 use crate::config::Config;
@@ -34,7 +32,7 @@ use super::load::archive_options;
 const DRAIN: Duration = Duration::from_secs(30);
 
 /// Runs until a stop signal.
-pub fn daemon(config: Config) -> anyhow::Result<u8> {
+pub fn daemon(config: Config, source: Source) -> anyhow::Result<u8> {
     // Installed before the archive opens, so what opening finds (writable,
     // chain length, newest seal) already reaches `/healthz`; the archive
     // writer and the proxy sessions report to it through `crate::metrics`.
@@ -62,7 +60,7 @@ pub fn daemon(config: Config) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let result = runtime.block_on(serve(&config, &archive, search, health));
+    let result = runtime.block_on(serve(&config, &source, &archive, search, health));
     runtime.shutdown_timeout(Duration::from_secs(5));
     if let Some(indexer) = indexer {
         indexer.stop();
@@ -96,8 +94,18 @@ fn start_indexer(config: &Config, archive: &Archive) -> Option<Indexer> {
     }
 }
 
+/// Where the configuration came from, to read it again at a reload.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// `--config`, if given.
+    pub config: Option<std::path::PathBuf>,
+    /// `--archive`, if given (it overrides `[archive]`, at a reload too).
+    pub archive: Option<std::path::PathBuf>,
+}
+
 async fn serve(
     config: &Config,
+    source: &Source,
     archive: &Archive,
     search: Option<SearchService>,
     health: HealthState,
@@ -108,16 +116,15 @@ async fn serve(
         let token = shutdown.token.clone();
         async move { archive.seal_periodically(token).await }
     });
-    shutdown
-        .tracker
-        .spawn(ignore_hangup(shutdown.token.clone()));
     if config.http.enabled {
         let http = crate::http::HttpServer::bind(config.http.listen, health).await?;
         let token = shutdown.token.clone();
         shutdown.tracker.spawn(http.run(token));
     }
     spawn_witnesses(config, archive, &shutdown)?;
-    start_listeners(config, archive, &shutdown).await?;
+    // The mail listeners are one generation, which a reload replaces.
+    let listeners = shutdown.next_generation();
+    start_listeners(config, archive, &listeners).await?;
     if config.web.enabled {
         let index = search.as_ref().map(|s| Arc::clone(&s.status));
         start_web(config, archive, index, &shutdown).await?;
@@ -141,7 +148,7 @@ async fn serve(
             + config.pop3_proxy.len(),
         "ready"
     );
-    shutdown.wait_for_signal().await;
+    super::reload::until_stopped(&shutdown, source, archive, config.clone(), listeners).await;
     crate::notify::stopping();
     tracing::info!("stopping: draining sessions");
     shutdown.drain(DRAIN).await;
@@ -171,7 +178,7 @@ fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> a
 /// Binds every configured listener before serving any, so a port that
 /// cannot be bound (or a certificate that cannot be loaded) stops the
 /// daemon at start with an error naming the listener, before READY.
-async fn start_listeners(
+pub(super) async fn start_listeners(
     config: &Config,
     archive: &Archive,
     shutdown: &Shutdown,
@@ -227,28 +234,6 @@ async fn start_web(
     tracing::info!(addr = ?listener.local_addr().ok(), tls = config.web.tls.is_some(), "web interface");
     listener.serve(shutdown);
     Ok(())
-}
-
-/// Logs SIGHUP instead of dying of it: `kill -HUP` or a log rotation
-/// script must not stop the daemon without a drain and a seal.
-async fn ignore_hangup(token: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        loop {
-            tokio::select! {
-                () = token.cancelled() => return,
-                Some(()) = hangup.recv() => tracing::warn!(
-                    "SIGHUP ignored: reload is not implemented; restart to apply configuration or certificate changes"
-                ),
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    token.cancelled().await;
 }
 
 /// Tells the health state which listeners must archive mail regularly.

@@ -118,7 +118,8 @@ impl ImapProxy {
         self.listener.local_addr()
     }
 
-    /// Accepts clients until `shutdown.token` is cancelled; sessions run on
+    /// Accepts clients until `shutdown.accepting` is cancelled (a stop or
+    /// a reload); sessions run on
     /// `shutdown.tracker`, say `* BYE` at their next response boundary and
     /// let archive commits in flight finish.
     pub async fn serve(self, shutdown: Shutdown) {
@@ -127,7 +128,7 @@ impl ImapProxy {
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
-                _ = shutdown.token.cancelled() => break,
+                _ = shutdown.accepting.cancelled() => break,
             };
             let (tcp, peer) = match accepted {
                 Ok(accepted) => accepted,
