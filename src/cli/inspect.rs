@@ -113,7 +113,7 @@ pub fn verify(
 
 /// A public key from a PEM file (`key show`), or a file or argument
 /// holding it in hex.
-fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
+pub(super) fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
     let given = p.to_string_lossy();
     let text = if given.len() == 64 && hex::decode(given.as_bytes()).is_ok() {
         given.to_string()
@@ -128,7 +128,7 @@ fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
 }
 
 /// Kept seals and time-stamp CAs for `verify`.
-fn verify_options(
+pub(super) fn verify_options(
     config: &Config,
     seals: &[std::path::PathBuf],
     tsa_ca: &[std::path::PathBuf],
@@ -197,6 +197,7 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         ratio(st.unique_bytes, st.stored_bytes)
     )?;
     writeln!(out, "chain head:       {} {}", st.head_seq, st.head_hash)?;
+    super::replica::stats_lines(target.config, st.head_seq, &mut out)?;
     match &st.last_seal {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
         None => writeln!(out, "last seal:        none")?,

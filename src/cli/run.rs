@@ -112,6 +112,7 @@ async fn serve(
         shutdown.tracker.spawn(http.run(token));
     }
     spawn_witnesses(config, archive, &shutdown)?;
+    spawn_replicas(config, archive, &shutdown)?;
     start_listeners(config, archive, &shutdown).await?;
     if config.web.enabled {
         let index = search.as_ref().map(|s| Arc::clone(&s.status));
@@ -159,6 +160,20 @@ fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> a
             archive.clone(),
             shutdown.token.clone(),
         ));
+    }
+    Ok(())
+}
+
+/// Starts one replicator per `[[replica]]`; a bad credentials file or CA
+/// stops the daemon at start, a bucket that cannot be reached does not
+/// (the replicator retries and `/healthz` shows the lag).
+fn spawn_replicas(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+    for r in &config.replica {
+        let replicator = crate::replica::replicator::Replicator::new(r.clone(), archive.clone())
+            .with_context(|| format!("[[replica]] {}", r.name))?;
+        shutdown
+            .tracker
+            .spawn(replicator.run(shutdown.token.clone()));
     }
     Ok(())
 }
