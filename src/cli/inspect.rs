@@ -197,7 +197,6 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         ratio(st.unique_bytes, st.stored_bytes)
     )?;
     writeln!(out, "chain head:       {} {}", st.head_seq, st.head_hash)?;
-    super::replica::stats_lines(target.config, st.head_seq, &mut out)?;
     match &st.last_seal {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
         None => writeln!(out, "last seal:        none")?,

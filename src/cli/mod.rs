@@ -297,7 +297,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     replica: name,
                     prefix,
                 } => replica::restore(&config, &into, &name, prefix.as_deref()),
-                Command::Stats { json } => inspect::stats(&target, json),
+                Command::Stats { json } => {
+                    let code = inspect::stats(&target, json)?;
+                    if !json {
+                        replica::stats_lines(&config, &mut std::io::stdout().lock())?;
+                    }
+                    Ok(code)
+                }
                 Command::List { filter, json } => inspect::list(&target, &filter, json),
                 Command::Show { id, raw } => inspect::show(&target, id, raw),
                 Command::Key {
