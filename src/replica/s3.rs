@@ -409,11 +409,16 @@ impl S3 {
             None => host.clone(),
         };
         // The signer signs `host` itself; content-length is not signed.
-        let signed: Vec<(&str, &str)> = headers
+        // It merges its own parameters into ours, so both lists go in
+        // sorted by name (unsorted, the signature does not match).
+        let mut signed: Vec<(&str, &str)> = headers
             .iter()
             .filter(|(k, _)| *k != "content-length")
             .map(|(k, v)| (*k, v.as_str()))
             .collect();
+        signed.sort_unstable();
+        let mut query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        query.sort_unstable();
         let url = rusty_s3::signing::sign(
             &jiff::Timestamp::now(),
             method,
@@ -423,7 +428,7 @@ impl S3 {
             None,
             self.bucket.region(),
             SIGNATURE_LIFETIME,
-            query.iter().map(|(k, v)| (*k, v.as_str())),
+            query.into_iter(),
             signed.into_iter(),
         );
         let target = &url[url::Position::BeforePath..];
