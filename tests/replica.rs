@@ -34,7 +34,12 @@ struct Replica<'a> {
     lock: &'a str,
 }
 
-fn write_config(dir: &Path, ceph: &Ceph, r: &Replica<'_>, archive_extra: &str) -> (PathBuf, SocketAddr, SocketAddr) {
+fn write_config(
+    dir: &Path,
+    ceph: &Ceph,
+    r: &Replica<'_>,
+    archive_extra: &str,
+) -> (PathBuf, SocketAddr, SocketAddr) {
     let journal = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = dir.join("mailseal.toml");
@@ -81,7 +86,9 @@ impl Gateway {
             let mut sent = Vec::new();
             for i in from..to {
                 let m = corpus::message(i, 200 + (i * 7919) % 40_000);
-                let reply = c.send_message("a@example.com", "b@example.org", &m, "250").await;
+                let reply = c
+                    .send_message("a@example.com", "b@example.org", &m, "250")
+                    .await;
                 let ids = archived_ids(&reply.text());
                 assert_eq!(ids.len(), 1, "{}", reply.text());
                 sent.push((ids[0], m));
@@ -107,7 +114,10 @@ impl Gateway {
 }
 
 fn mailseal(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailseal")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mailseal"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -136,19 +146,35 @@ fn journal_replicate_wipe_restore_byte_exact() {
     // /metrics and /healthz show the replica caught up.
     wait_until("replica lag 0 in /metrics", || {
         let m = crate::support::http::request(gw.http, "GET", "/metrics", &[], b"").text();
-        m.contains("mailseal_replica_lag_bytes{replica=\"offsite\"} 0").then_some(())
+        m.contains("mailseal_replica_lag_bytes{replica=\"offsite\"} 0")
+            .then_some(())
     });
     let m = crate::support::http::request(gw.http, "GET", "/metrics", &[], b"").text();
     let last = gw.sent.iter().map(|(id, _)| *id).max().unwrap();
-    assert!(m.contains("mailseal_replica_lag_records{replica=\"offsite\"} 0"), "{m}");
-    assert!(m.contains("mailseal_replica_failing{replica=\"offsite\"} 0"), "{m}");
-    assert!(m.contains(&format!("mailseal_replica_replicated_seq{{replica=\"offsite\"}} {last}")), "{m}");
+    assert!(
+        m.contains("mailseal_replica_lag_records{replica=\"offsite\"} 0"),
+        "{m}"
+    );
+    assert!(
+        m.contains("mailseal_replica_failing{replica=\"offsite\"} 0"),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "mailseal_replica_replicated_seq{{replica=\"offsite\"}} {last}"
+        )),
+        "{m}"
+    );
     let health = crate::support::http::request(gw.http, "GET", "/healthz", &[], b"").text();
     let health: serde_json::Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["replicas"][0]["name"], "offsite", "{health}");
     assert_eq!(health["replicas"][0]["lagging"], false, "{health}");
     let stats = gw.cli(&["stats"]);
-    assert!(text(&stats).contains("replica offsite:"), "{}", text(&stats));
+    assert!(
+        text(&stats).contains("replica offsite:"),
+        "{}",
+        text(&stats)
+    );
     gw.daemon.stop();
 
     // The admin's key backup: the seal key never goes to the bucket.
@@ -158,7 +184,13 @@ fn journal_replicate_wipe_restore_byte_exact() {
 
     let restored = dir.path().join("restored");
     let config = gw.config.to_str().unwrap();
-    let out = mailseal(&["--config", config, "restore", "--from-replica", restored.to_str().unwrap()]);
+    let out = mailseal(&[
+        "--config",
+        config,
+        "restore",
+        "--from-replica",
+        restored.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // Every message byte-exact from the restored copy (read-only, no index).
@@ -169,12 +201,24 @@ fn journal_replicate_wipe_restore_byte_exact() {
         assert!(out.stdout == *bytes, "record {id} differs after restore");
     }
     // Verified against the public key that came from the bucket.
-    let keys: Vec<_> = std::fs::read_dir(restored.join("public-keys")).unwrap().collect();
+    let keys: Vec<_> = std::fs::read_dir(restored.join("public-keys"))
+        .unwrap()
+        .collect();
     assert_eq!(keys.len(), 1);
     let key = keys[0].as_ref().unwrap().path();
-    let out = mailseal(&["--archive", archive, "verify", "--public-key", key.to_str().unwrap()]);
+    let out = mailseal(&[
+        "--archive",
+        archive,
+        "verify",
+        "--public-key",
+        key.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains(&format!("ok: {} records", gw.sent.len())), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("ok: {} records", gw.sent.len())),
+        "{}",
+        text(&out)
+    );
 
     // With the key back from its backup, the archive opens for writing:
     // the index is rebuilt from the restored segments.
@@ -191,7 +235,14 @@ fn journal_replicate_wipe_restore_byte_exact() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // And the bucket verifies without any local copy.
-    let out = mailseal(&["--config", config, "verify", "--replica", "--public-key", key.to_str().unwrap()]);
+    let out = mailseal(&[
+        "--config",
+        config,
+        "verify",
+        "--replica",
+        "--public-key",
+        key.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("gw1: ok: "), "{}", text(&out));
 }
@@ -218,7 +269,12 @@ fn object_lock_refuses_delete_and_keeps_versions() {
         assert_eq!(info.lock_mode.as_deref(), Some("COMPLIANCE"), "{}", v.key);
         let version = v.version.as_deref().unwrap();
         let err = block_on(s3.delete(&v.key, Some(version))).unwrap_err();
-        assert_eq!(err.status(), Some(403), "deleting {} {version}: {err}", v.key);
+        assert_eq!(
+            err.status(),
+            Some(403),
+            "deleting {} {version}: {err}",
+            v.key
+        );
     }
     // "Overwriting": a PUT under the same name adds a version; the locked
     // one stays, byte for byte.
@@ -266,7 +322,10 @@ fn tampered_object_without_lock_is_found_by_verify_replica() {
     let needle = b"Subject: test message 3\r\n";
     let objects = block_on(s3.list("gw1/")).unwrap();
     let mut changed = false;
-    for o in objects.iter().filter(|o| !o.key.contains("/seals/") && !o.key.contains("/keys/")) {
+    for o in objects
+        .iter()
+        .filter(|o| !o.key.contains("/seals/") && !o.key.contains("/keys/"))
+    {
         let mut bytes = block_on(s3.get(&o.key)).unwrap();
         if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
             bytes[at + 9] = b's';

@@ -61,7 +61,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `mailseal restore --from-replica DIR`.
-pub fn restore(config: &Config, into: &Path, name: &str, prefix: Option<&str>) -> anyhow::Result<u8> {
+pub fn restore(
+    config: &Config,
+    into: &Path,
+    name: &str,
+    prefix: Option<&str>,
+) -> anyhow::Result<u8> {
     let r = replica(config, name)?;
     let prefix = prefix.map_or(r.prefix.as_str(), |p| p.trim_matches('/'));
     let s3 = crate::replica::client(r)?;
@@ -96,18 +101,28 @@ pub fn verify(config: &Config, ask: &VerifyReplica<'_>) -> anyhow::Result<u8> {
     let prefixes = if ask.all {
         rt.block_on(restore::gateways(&s3))?
     } else {
-        vec![ask.prefix.map_or(r.prefix.clone(), |p| p.trim_matches('/').to_owned())]
+        vec![
+            ask.prefix
+                .map_or(r.prefix.clone(), |p| p.trim_matches('/').to_owned()),
+        ]
     };
     if prefixes.is_empty() {
         anyhow::bail!("bucket {} holds no mailseal archive", r.bucket);
     }
-    let trusted = ask.public_key.map(super::inspect::read_public_key).transpose()?;
+    let trusted = ask
+        .public_key
+        .map(super::inspect::read_public_key)
+        .transpose()?;
     let options = super::inspect::verify_options(config, ask.seals, ask.tsa_ca)?;
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut docs = Vec::new();
     for prefix in &prefixes {
-        let shown = if prefix.is_empty() { "(no prefix)" } else { prefix };
+        let shown = if prefix.is_empty() {
+            "(no prefix)"
+        } else {
+            prefix
+        };
         let result = verify_one(&rt, &s3, prefix, trusted.as_ref(), &options);
         match result {
             Ok(report) => {
@@ -126,7 +141,11 @@ pub fn verify(config: &Config, ask: &VerifyReplica<'_>) -> anyhow::Result<u8> {
                         report.head_hash
                     )?;
                 } else {
-                    writeln!(out, "{shown}: FAILED: first broken place: {}", report.problems[0])?;
+                    writeln!(
+                        out,
+                        "{shown}: FAILED: first broken place: {}",
+                        report.problems[0]
+                    )?;
                     for p in &report.problems[1..] {
                         writeln!(out, "  also: {p}")?;
                     }

@@ -134,8 +134,9 @@ impl RawReplica {
         let name = check::name(p, at, self.name.as_deref());
         let endpoint = check::required(p, at.key("endpoint"), self.endpoint).and_then(|u| {
             let ok = (u.starts_with("http://") || u.starts_with("https://"))
-                && u.parse::<hyper::Uri>()
-                    .is_ok_and(|uri| uri.host().is_some() && uri.path().trim_matches('/').is_empty());
+                && u.parse::<hyper::Uri>().is_ok_and(|uri| {
+                    uri.host().is_some() && uri.path().trim_matches('/').is_empty()
+                });
             if !ok {
                 p.push(
                     at.key("endpoint"),

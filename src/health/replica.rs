@@ -27,10 +27,12 @@ pub struct ReplicaReport {
 impl HealthState {
     /// A replica reported: see [`crate::metrics::replica_progress`].
     pub fn replica(&self, report: ReplicaReport) {
-        self.with(|h| match h.replicas.iter_mut().find(|r| r.name == report.name) {
-            Some(r) => *r = report,
-            None => h.replicas.push(report),
-        });
+        self.with(
+            |h| match h.replicas.iter_mut().find(|r| r.name == report.name) {
+                Some(r) => *r = report,
+                None => h.replicas.push(report),
+            },
+        );
     }
 }
 

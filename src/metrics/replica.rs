@@ -49,13 +49,41 @@ pub(super) struct ReplicaMetrics {
 impl ReplicaMetrics {
     /// Adds the series to the daemon's registry.
     pub(super) fn register(&self, r: &mut Registry) {
-        r.register("replica_replicated_seq", "Last record verified in the replica's bucket", self.seq.clone());
-        r.register("replica_lag_records", "Records archived but not yet in the replica's bucket", self.lag_records.clone());
-        r.register("replica_lag_bytes", "Segment bytes not yet in the replica's bucket", self.lag_bytes.clone());
-        r.register("replica_lag_seconds", "Seconds the replica's bucket has been behind the archive", self.lag_seconds.clone());
-        r.register("replica_uploaded_objects", "Objects uploaded to the replica's bucket and verified", self.objects.clone());
-        r.register("replica_uploaded_bytes", "Bytes uploaded to the replica's bucket and verified", self.bytes.clone());
-        r.register("replica_failing", "1 while the replica's latest upload attempt failed", self.failing.clone());
+        r.register(
+            "replica_replicated_seq",
+            "Last record verified in the replica's bucket",
+            self.seq.clone(),
+        );
+        r.register(
+            "replica_lag_records",
+            "Records archived but not yet in the replica's bucket",
+            self.lag_records.clone(),
+        );
+        r.register(
+            "replica_lag_bytes",
+            "Segment bytes not yet in the replica's bucket",
+            self.lag_bytes.clone(),
+        );
+        r.register(
+            "replica_lag_seconds",
+            "Seconds the replica's bucket has been behind the archive",
+            self.lag_seconds.clone(),
+        );
+        r.register(
+            "replica_uploaded_objects",
+            "Objects uploaded to the replica's bucket and verified",
+            self.objects.clone(),
+        );
+        r.register(
+            "replica_uploaded_bytes",
+            "Bytes uploaded to the replica's bucket and verified",
+            self.bytes.clone(),
+        );
+        r.register(
+            "replica_failing",
+            "1 while the replica's latest upload attempt failed",
+            self.failing.clone(),
+        );
     }
 }
 
@@ -91,10 +119,14 @@ pub fn replica_progress(name: &str, p: &ReplicaProgress) {
     m.seq.get_or_create(&labels).set(gauge(p.replicated_seq));
     m.lag_records.get_or_create(&labels).set(gauge(lag_records));
     m.lag_bytes.get_or_create(&labels).set(gauge(p.lag_bytes));
-    m.lag_seconds.get_or_create(&labels).set(gauge(p.lag_seconds));
+    m.lag_seconds
+        .get_or_create(&labels)
+        .set(gauge(p.lag_seconds));
     m.objects.get_or_create(&labels).set(gauge(p.objects));
     m.bytes.get_or_create(&labels).set(gauge(p.bytes));
-    m.failing.get_or_create(&labels).set(i64::from(p.error.is_some()));
+    m.failing
+        .get_or_create(&labels)
+        .set(i64::from(p.error.is_some()));
     if let Some(health) = HealthState::installed() {
         health.replica(ReplicaReport {
             name: name.to_owned(),

@@ -63,7 +63,10 @@ pub fn chunks_from(prefix: &str, n: u32, start: u64) -> String {
 
 /// Name of a seal found at `offset` of segment `n`.
 pub fn seal(prefix: &str, seq: u64, n: u32, offset: u64) -> String {
-    full(prefix, &format!("seals/{seq:020}-{n:012}-{offset:020}.json"))
+    full(
+        prefix,
+        &format!("seals/{seq:020}-{n:012}-{offset:020}.json"),
+    )
 }
 
 /// Name of a public key.
@@ -83,7 +86,10 @@ pub fn parse(prefix: &str, name: &str) -> Option<Object> {
             .then(|| s.parse::<u64>().ok())
             .flatten()
     };
-    if let Some(n) = rest.strip_prefix("segments/").and_then(|r| r.strip_suffix(".seg")) {
+    if let Some(n) = rest
+        .strip_prefix("segments/")
+        .and_then(|r| r.strip_suffix(".seg"))
+    {
         return Some(Object::Segment(u32::try_from(number(n, 12)?).ok()?));
     }
     if let Some(r) = rest.strip_prefix("chunks/") {
@@ -96,7 +102,10 @@ pub fn parse(prefix: &str, name: &str) -> Option<Object> {
             end,
         });
     }
-    if let Some(r) = rest.strip_prefix("seals/").and_then(|r| r.strip_suffix(".json")) {
+    if let Some(r) = rest
+        .strip_prefix("seals/")
+        .and_then(|r| r.strip_suffix(".json"))
+    {
         let seq = r.split('-').next()?;
         return Some(Object::Seal {
             seq: number(seq, 20)?,
@@ -122,7 +131,10 @@ mod tests {
                 end: 4096
             })
         );
-        assert_eq!(parse(p, &seal(p, 42, 2, 99)), Some(Object::Seal { seq: 42 }));
+        assert_eq!(
+            parse(p, &seal(p, 42, 2, 99)),
+            Some(Object::Seal { seq: 42 })
+        );
         let k = "ab".repeat(32);
         assert_eq!(parse(p, &key(p, &k)), Some(Object::Key(k.clone())));
         assert_eq!(parse("", &segment("", 1)), Some(Object::Segment(1)));

@@ -158,8 +158,9 @@ impl Replicator {
                 self.put_chunk(n, &path, start, end).await?;
             }
             for (offset, payload) in found.seals {
-                let s: Seal = serde_json::from_slice(&payload)
-                    .map_err(|e| ReplicaError::Local(format!("seal in segment {n} at {offset}: {e}")))?;
+                let s: Seal = serde_json::from_slice(&payload).map_err(|e| {
+                    ReplicaError::Local(format!("seal in segment {n} at {offset}: {e}"))
+                })?;
                 self.ensure_key(&s.public_key).await?;
                 let key = layout::seal(&self.config.prefix, s.seq, n, offset);
                 self.put(&key, Source::Bytes(payload)).await?;
@@ -179,12 +180,20 @@ impl Replicator {
     /// Uploads bytes `start..end` of the open segment `n` as chunks. A
     /// chunk from `start` already in the bucket (an upload the checkpoint
     /// missed before a crash) is checked against the segment and counted.
-    async fn put_chunk(&mut self, n: u32, path: &Path, mut start: u64, end: u64) -> Result<(), ReplicaError> {
+    async fn put_chunk(
+        &mut self,
+        n: u32,
+        path: &Path,
+        mut start: u64,
+        end: u64,
+    ) -> Result<(), ReplicaError> {
         let prefix = layout::chunks_from(&self.config.prefix, n, start);
         let mut found = self.s3.list(&prefix).await?;
         found.sort_by_key(|l| std::cmp::Reverse(l.size));
         if let Some(there) = found.first() {
-            let Some(layout::Object::Chunk { end: e, .. }) = layout::parse(&self.config.prefix, &there.key) else {
+            let Some(layout::Object::Chunk { end: e, .. }) =
+                layout::parse(&self.config.prefix, &there.key)
+            else {
                 return Err(ReplicaError::Conflict {
                     key: there.key.clone(),
                     detail: "not a chunk name mailseal writes".to_owned(),
@@ -193,7 +202,9 @@ impl Replicator {
             if e > end {
                 return Err(ReplicaError::Conflict {
                     key: there.key.clone(),
-                    detail: format!("the bucket holds bytes up to {e}, the archive's durable end is {end}"),
+                    detail: format!(
+                        "the bucket holds bytes up to {e}, the archive's durable end is {end}"
+                    ),
                 });
             }
             let local = upload::sha256_of(path, start, e - start).await?;
@@ -223,7 +234,9 @@ impl Replicator {
             return Ok(());
         }
         let Some(key) = crate::archive::keys::parse_key(hex_key) else {
-            return Err(ReplicaError::Local(format!("unreadable public key {hex_key}")));
+            return Err(ReplicaError::Local(format!(
+                "unreadable public key {hex_key}"
+            )));
         };
         let name = layout::key(&self.config.prefix, hex_key);
         self.put(&name, Source::Bytes(seal::public_pem(&key).into_bytes()))
@@ -239,7 +252,8 @@ impl Replicator {
             Source::Bytes(b) => b.len() as u64,
         };
         let lock = self.config.object_lock.header().map(|mode| {
-            let until = chrono::Utc::now() + chrono::Duration::days(i64::from(self.config.retain_days));
+            let until =
+                chrono::Utc::now() + chrono::Duration::days(i64::from(self.config.retain_days));
             (mode, until.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         });
         let done = upload::ensure(&self.s3, key, source, lock).await?;
@@ -267,7 +281,11 @@ impl Replicator {
                 let len = std::fs::metadata(self.segments.join(segment::file_name(n)))
                     .map(|m| m.len())
                     .unwrap_or(0);
-                bytes += if n == c.segment { len.saturating_sub(c.offset) } else { len };
+                bytes += if n == c.segment {
+                    len.saturating_sub(c.offset)
+                } else {
+                    len
+                };
             }
             bytes + head.offset
         };
@@ -321,7 +339,9 @@ async fn scan(dir: &Path, n: u32, start: u64, end: u64) -> Result<Found, Replica
                 break;
             };
             match fh.kind {
-                Kind::Seal => found.seals.push((fh.at.offset, r.read_payload(&fh).map_err(local)?)),
+                Kind::Seal => found
+                    .seals
+                    .push((fh.at.offset, r.read_payload(&fh).map_err(local)?)),
                 Kind::Record => {
                     let payload = r.read_payload(&fh).map_err(local)?;
                     if let Some(json) = payload.get(32..)

@@ -83,7 +83,9 @@ pub async fn gateways(s3: &S3) -> Result<Vec<String>, ReplicaError> {
                 if o.key.starts_with(kind) {
                     Some(String::new())
                 } else {
-                    o.key.find(&format!("/{kind}")).map(|i| o.key[..i].to_owned())
+                    o.key
+                        .find(&format!("/{kind}"))
+                        .map(|i| o.key[..i].to_owned())
                 }
             });
         if let Some(p) = prefix
@@ -187,7 +189,11 @@ async fn join(
             .filter(|(s, _, _)| *s == pos)
             .max_by_key(|(_, e, _)| *e);
         let Some((_, end, key)) = next else {
-            if let Some((s, _, _)) = chunks.iter().filter(|(s, _, _)| *s > pos).min_by_key(|c| c.0) {
+            if let Some((s, _, _)) = chunks
+                .iter()
+                .filter(|(s, _, _)| *s > pos)
+                .min_by_key(|c| c.0)
+            {
                 return Err(ReplicaError::Incomplete(format!(
                     "segment {n}: bytes {pos}..{s} are missing (no chunk under {} starts at {pos})",
                     layout::folder(prefix)
@@ -231,7 +237,9 @@ async fn agree(s3: &S3, key: &str, path: &Path, start: u64, end: u64) -> Result<
 
 /// A scratch directory for `verify --replica` (removed when dropped).
 pub fn scratch() -> std::io::Result<tempfile::TempDir> {
-    tempfile::Builder::new().prefix("mailseal-replica-").tempdir()
+    tempfile::Builder::new()
+        .prefix("mailseal-replica-")
+        .tempdir()
 }
 
 /// The `segments/` folder of a restored archive.

@@ -453,7 +453,11 @@ impl S3 {
         });
         let resp = tokio::time::timeout(RESPONSE_TIMEOUT, sender.send_request(req))
             .await
-            .map_err(|_| S3Error::Transport(format!("{name} {key}: no answer within {RESPONSE_TIMEOUT:?}")))?
+            .map_err(|_| {
+                S3Error::Transport(format!(
+                    "{name} {key}: no answer within {RESPONSE_TIMEOUT:?}"
+                ))
+            })?
             .map_err(|e| S3Error::Transport(format!("{name} {key}: {e}")))?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -498,7 +502,9 @@ impl S3 {
 }
 
 fn empty() -> Body {
-    Full::new(Bytes::new()).map_err(|never| match never {}).boxed()
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 fn name_of(m: Method) -> hyper::Method {

@@ -99,7 +99,9 @@ pub async fn ensure(
     }
     let headers = PutHeaders { md5, sha256, lock };
     match source {
-        Source::File { path, offset, len } => s3.put_file(key, &path, offset, len, &headers).await?,
+        Source::File { path, offset, len } => {
+            s3.put_file(key, &path, offset, len, &headers).await?
+        }
         Source::Bytes(b) => s3.put_bytes(key, b, &headers).await?,
     }
     let Some(got) = s3.head(key).await? else {

@@ -116,7 +116,13 @@ impl Ceph {
         let pid_file = self.dir.join("run/client.rgw.a.pid");
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let pid = pid.trim().to_owned();
-        assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         while Path::new(&format!("/proc/{pid}")).exists() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -128,7 +134,10 @@ impl Ceph {
             .unwrap();
         assert!(status.success());
         crate::support::wait_until("radosgw answering again", || {
-            block_on(self.s3("none").list("")).err().and_then(|e| e.status()).map(drop)
+            block_on(self.s3("none").list(""))
+                .err()
+                .and_then(|e| e.status())
+                .map(drop)
         });
     }
 }
