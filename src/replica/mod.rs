@@ -16,6 +16,7 @@
 
 pub mod checkpoint;
 pub mod layout;
+mod listing;
 pub mod replicator;
 pub mod restore;
 pub mod s3;
