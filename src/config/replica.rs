@@ -170,19 +170,23 @@ impl RawReplica {
         if self.region.is_empty() {
             p.push(at.key("region"), "must not be empty");
         }
+        // `Err` for a file that is set but unusable; every key is still
+        // checked before giving up.
         let credentials_file = match self.credentials_file {
-            Some(f) => Some(check::readable_file(p, at.key("credentials_file"), &f)?),
-            None => None,
+            Some(f) => check::readable_file(p, at.key("credentials_file"), &f)
+                .map(Some)
+                .ok_or(()),
+            None => Ok(None),
         };
         let ca_file = match self.ca_file {
             Some(f) => match crate::tls::load_roots(&f) {
-                Ok(_) => Some(f),
+                Ok(_) => Ok(Some(f)),
                 Err(e) => {
                     p.push(at.key("ca_file"), e.to_string());
-                    return None;
+                    Err(())
                 }
             },
-            None => None,
+            None => Ok(None),
         };
         let object_lock = match self.object_lock.as_str() {
             "compliance" => Some(ObjectLock::Compliance),
@@ -204,6 +208,9 @@ impl RawReplica {
         }
         let interval = check::nonzero(p, at.key("interval"), self.interval);
         let max_lag = check::nonzero(p, at.key("max_lag"), self.max_lag);
+        let (Ok(credentials_file), Ok(ca_file)) = (credentials_file, ca_file) else {
+            return None;
+        };
         if !prefix_ok || self.region.is_empty() {
             return None;
         }
