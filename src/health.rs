@@ -15,6 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+mod replica;
+pub use replica::ReplicaReport;
+
 /// What one upstream did the last time a session contacted it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct UpstreamState {
@@ -50,6 +53,8 @@ struct HealthInner {
     /// Listeners with an `expect_mail_within`: a source gone silent (a
     /// journal rule switched off) is the commonest way mail goes missing.
     sources: Vec<SourceState>,
+    /// The replicas, as their replicators reported.
+    replicas: Vec<ReplicaReport>,
 }
 
 /// What a witness (time-stamp authority, seal mailer) reported last.
@@ -107,6 +112,7 @@ impl HealthState {
             search_max_lag: u64::MAX,
             witnesses: Vec::new(),
             sources: Vec::new(),
+            replicas: Vec::new(),
         };
         HealthState {
             inner: Arc::new(Mutex::new(inner)),
@@ -283,9 +289,16 @@ impl HealthState {
                 })
                 .collect();
             let silent = sources.iter().any(|s| s.silent);
+            let replica_behind = h.replicas.iter().any(|r| r.lagging);
             let status = if !h.archive_writable {
                 Status::Fail
-            } else if upstream_down || seal_overdue || search_behind || witness_failing || silent {
+            } else if upstream_down
+                || seal_overdue
+                || search_behind
+                || witness_failing
+                || silent
+                || replica_behind
+            {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -299,6 +312,7 @@ impl HealthState {
                 search,
                 witnesses,
                 sources,
+                replicas: h.replicas.clone(),
             }
         })
     }
@@ -340,6 +354,9 @@ pub struct HealthReport {
     pub witnesses: Vec<WitnessReport>,
     /// One entry per listener with an `expect_mail_within`.
     pub sources: Vec<SourceReport>,
+    /// One entry per `[[replica]]`; one behind by more than its `max_lag`
+    /// makes the status `degraded`.
+    pub replicas: Vec<ReplicaReport>,
 }
 
 /// The search index in `/healthz`.

@@ -29,8 +29,8 @@
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
 //! on any two modules that use each other): `health`, `notify`,
 //! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
-//! `search`, `tls` < `config`, `transport` < `intercept`, `seal_mail`,
-//! `timestamp`, `web` < `smtp`, `imap`, `pop3` < `import` < `control` <
+//! `search`, `tls` < `config`, `transport` < `intercept`, `replica`,
+//! `seal_mail`, `timestamp`, `web` < `smtp`, `imap`, `pop3` < `import` < `control` <
 //! `cli`.
 
 pub mod archive;
@@ -47,6 +47,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pop3;
 pub mod proof;
+pub mod replica;
 pub mod seal_mail;
 pub mod search;
 pub mod server;

@@ -39,6 +39,9 @@
 //!
 //! A witness is what takes seals off the box: a time-stamp authority
 //! (`timestamp:NAME`) or the seal mailer (`seal_mail`); see [`witness`].
+//!
+//! The replicas' series (`replica_*`, label `replica`) are listed in
+//! `metrics/replica.rs`.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -53,6 +56,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::health::HealthState;
+
+mod replica;
+pub use replica::{ReplicaProgress, replica_progress};
 
 /// The content type of what [`render`] returns (OpenMetrics text, which
 /// Prometheus negotiates and parses).
@@ -183,6 +189,8 @@ struct Metrics {
     listener_silent: Family<ListenerLabels, Gauge>,
     /// Per listener: Unix time of the latest message archived through it.
     last_mail: Family<ListenerLabels, Gauge>,
+    /// The replicas' series (`metrics/replica.rs`).
+    replica: replica::ReplicaMetrics,
 }
 
 impl Metrics {
@@ -210,6 +218,7 @@ impl Metrics {
             witness_last_success: Family::default(),
             listener_silent: Family::default(),
             last_mail: Family::default(),
+            replica: replica::ReplicaMetrics::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -303,6 +312,7 @@ impl Metrics {
             "Unix time of the latest message archived through the listener",
             m.last_mail.clone(),
         );
+        m.replica.register(r);
         m
     }
 }

@@ -54,3 +54,5 @@ mod proofs;
 mod witness;
 // The web interface: security over HTTP, and real Chromium driving the pages.
 mod web;
+// Replication to a real Ceph RGW (S3 Object Lock): restore, lock, tamper (issue 18).
+mod replica;

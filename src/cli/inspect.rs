@@ -113,7 +113,7 @@ pub fn verify(
 
 /// A public key from a PEM file (`key show`), or a file or argument
 /// holding it in hex.
-fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
+pub(super) fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
     let given = p.to_string_lossy();
     let text = if given.len() == 64 && hex::decode(given.as_bytes()).is_ok() {
         given.to_string()
@@ -128,7 +128,7 @@ fn read_public_key(p: &Path) -> anyhow::Result<VerifyingKey> {
 }
 
 /// Kept seals and time-stamp CAs for `verify`.
-fn verify_options(
+pub(super) fn verify_options(
     config: &Config,
     seals: &[std::path::PathBuf],
     tsa_ca: &[std::path::PathBuf],

@@ -12,6 +12,7 @@ mod load;
 mod progress;
 mod prove;
 mod reload;
+mod replica;
 mod run;
 mod search;
 mod store;
@@ -73,6 +74,29 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Verify the copy in a `[[replica]]` bucket instead of the local
+        /// archive (the block named NAME, or the first): rebuilt in a
+        /// scratch directory from the bucket alone.
+        #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+        replica: Option<String>,
+        /// With --replica: every gateway (prefix) in the bucket, one line each.
+        #[arg(long, requires = "replica")]
+        all: bool,
+        /// With --replica: this gateway's prefix instead of the block's.
+        #[arg(long, requires = "replica", conflicts_with = "all")]
+        prefix: Option<String>,
+    },
+    /// Rebuild an archive directory from a `[[replica]]` bucket alone.
+    Restore {
+        /// The new archive directory (must be empty or absent).
+        #[arg(long = "from-replica", value_name = "DIR")]
+        into: PathBuf,
+        /// The `[[replica]]` block to read (default: the first).
+        #[arg(long, value_name = "NAME", default_value = "")]
+        replica: String,
+        /// The gateway's prefix in the bucket (default: the block's).
+        #[arg(long)]
+        prefix: Option<String>,
     },
     /// Counts and bytes by source, dedup and compression, chain head, last seal.
     Stats {
@@ -236,7 +260,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::HashPassword => store::hash_password(),
         Command::Run => {
             let config = load::config(cli.config.as_deref(), cli.archive.as_deref(), daemon)?;
-            let source = run::Source {
+            let source = reload::Source {
                 config: cli.config.clone(),
                 archive: cli.archive.clone(),
             };
@@ -251,8 +275,40 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     json,
                     seals,
                     tsa_ca,
+                    replica: Some(name),
+                    all,
+                    prefix,
+                } => replica::verify(
+                    &config,
+                    &replica::VerifyReplica {
+                        name: &name,
+                        all,
+                        prefix: prefix.as_deref(),
+                        public_key: public_key.as_deref(),
+                        seals: &seals,
+                        tsa_ca: &tsa_ca,
+                        json,
+                    },
+                ),
+                Command::Verify {
+                    public_key,
+                    json,
+                    seals,
+                    tsa_ca,
+                    ..
                 } => inspect::verify(&config, public_key.as_deref(), json, &seals, &tsa_ca),
-                Command::Stats { json } => inspect::stats(&target, json),
+                Command::Restore {
+                    into,
+                    replica: name,
+                    prefix,
+                } => replica::restore(&config, &into, &name, prefix.as_deref()),
+                Command::Stats { json } => {
+                    let code = inspect::stats(&target, json)?;
+                    if !json {
+                        replica::stats_lines(&config, &mut std::io::stdout().lock())?;
+                    }
+                    Ok(code)
+                }
                 Command::List { filter, json } => inspect::list(&target, &filter, json),
                 Command::Show { id, raw } => inspect::show(&target, id, raw),
                 Command::Key {

@@ -1,4 +1,5 @@
-//! SIGHUP: reload the mail listeners without an outage.
+//! The mail listeners: bound at start ([`start_listeners`]) and replaced
+//! at SIGHUP without an outage.
 //!
 //! With fail-closed interception a restart is a mail outage, so a reload
 //! must replace the listeners (`[[smtp_proxy]]`, `[[journal]]`,
@@ -17,14 +18,59 @@
 //! connecting then is refused and retries, as during any other outage, and
 //! nothing passes unarchived. Sections the daemon reads once (`[archive]`,
 //! `[http]`, `[web]`, `[control]`, `[search]`, `[log]`, time stamps, seal
-//! mail, import jobs) keep their running values; a change to them is logged
+//! mail, import jobs, replicas) keep their running values; a change to them is logged
 //! as needing a restart.
 
 use crate::archive::Archive;
 use crate::config::Config;
+use crate::imap::proxy::ImapProxy;
+use crate::pop3::Pop3Proxy;
 use crate::shutdown::Shutdown;
+use crate::smtp::listener::SmtpListener;
 
-use super::run::{Source, start_listeners};
+/// Where the configuration came from, to read it again at a reload.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// `--config`, if given.
+    pub config: Option<std::path::PathBuf>,
+    /// `--archive`, if given (it overrides `[archive]`, at a reload too).
+    pub archive: Option<std::path::PathBuf>,
+}
+
+/// Binds every configured listener before serving any, so a port that
+/// cannot be bound (or a certificate that cannot be loaded) stops the
+/// daemon at start with an error naming the listener, before READY.
+pub async fn start_listeners(
+    config: &Config,
+    archive: &Archive,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut smtp = Vec::with_capacity(config.smtp_proxy.len() + config.journal.len());
+    for proxy in &config.smtp_proxy {
+        smtp.push(SmtpListener::proxy(proxy, archive).await?);
+    }
+    for journal in &config.journal {
+        smtp.push(SmtpListener::journal(journal, archive).await?);
+    }
+    let mut imap = Vec::with_capacity(config.imap_proxy.len());
+    for proxy in &config.imap_proxy {
+        imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
+    }
+    let mut pop3 = Vec::with_capacity(config.pop3_proxy.len());
+    for proxy in &config.pop3_proxy {
+        pop3.push(Pop3Proxy::bind(proxy, archive).await?);
+    }
+    for listener in smtp {
+        listener.serve(shutdown);
+    }
+    for proxy in pop3 {
+        proxy.serve(shutdown);
+    }
+    for proxy in imap {
+        shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
+    }
+    Ok(())
+}
 
 /// Serves until SIGTERM or SIGINT, reloading the listeners at each SIGHUP
 /// (whose default action would kill the daemon without a drain or a seal).
@@ -133,6 +179,7 @@ fn restart_only(running: &Config, new: &Config) -> Vec<&'static str> {
         ("seal_mail", running.seal_mail != new.seal_mail),
         ("web", running.web != new.web),
         ("imap_import", running.imap_import != new.imap_import),
+        ("replica", running.replica != new.replica),
     ];
     sections
         .into_iter()

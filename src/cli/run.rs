@@ -19,14 +19,12 @@ use crate::archive::Archive;
 use crate::config::Config;
 use crate::control::SearchService;
 use crate::health::HealthState;
-use crate::imap::proxy::ImapProxy;
-use crate::pop3::Pop3Proxy;
 use crate::search::LocalDomains;
 use crate::search::indexer::Indexer;
 use crate::shutdown::Shutdown;
-use crate::smtp::listener::SmtpListener;
 
 use super::load::archive_options;
+use super::reload::{Source, start_listeners};
 
 /// How long sessions get to finish after a stop signal.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -94,15 +92,6 @@ fn start_indexer(config: &Config, archive: &Archive) -> Option<Indexer> {
     }
 }
 
-/// Where the configuration came from, to read it again at a reload.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// `--config`, if given.
-    pub config: Option<std::path::PathBuf>,
-    /// `--archive`, if given (it overrides `[archive]`, at a reload too).
-    pub archive: Option<std::path::PathBuf>,
-}
-
 async fn serve(
     config: &Config,
     source: &Source,
@@ -122,6 +111,7 @@ async fn serve(
         shutdown.tracker.spawn(http.run(token));
     }
     spawn_witnesses(config, archive, &shutdown)?;
+    spawn_replicas(config, archive, &shutdown)?;
     // The mail listeners are one generation, which a reload replaces.
     let listeners = shutdown.next_generation();
     start_listeners(config, archive, &listeners).await?;
@@ -175,37 +165,16 @@ fn spawn_witnesses(config: &Config, archive: &Archive, shutdown: &Shutdown) -> a
     Ok(())
 }
 
-/// Binds every configured listener before serving any, so a port that
-/// cannot be bound (or a certificate that cannot be loaded) stops the
-/// daemon at start with an error naming the listener, before READY.
-pub(super) async fn start_listeners(
-    config: &Config,
-    archive: &Archive,
-    shutdown: &Shutdown,
-) -> anyhow::Result<()> {
-    let mut smtp = Vec::with_capacity(config.smtp_proxy.len() + config.journal.len());
-    for proxy in &config.smtp_proxy {
-        smtp.push(SmtpListener::proxy(proxy, archive).await?);
-    }
-    for journal in &config.journal {
-        smtp.push(SmtpListener::journal(journal, archive).await?);
-    }
-    let mut imap = Vec::with_capacity(config.imap_proxy.len());
-    for proxy in &config.imap_proxy {
-        imap.push(ImapProxy::bind(proxy.clone(), archive.clone()).await?);
-    }
-    let mut pop3 = Vec::with_capacity(config.pop3_proxy.len());
-    for proxy in &config.pop3_proxy {
-        pop3.push(Pop3Proxy::bind(proxy, archive).await?);
-    }
-    for listener in smtp {
-        listener.serve(shutdown);
-    }
-    for proxy in pop3 {
-        proxy.serve(shutdown);
-    }
-    for proxy in imap {
-        shutdown.tracker.spawn(proxy.serve(shutdown.clone()));
+/// Starts one replicator per `[[replica]]`; a bad credentials file or CA
+/// stops the daemon at start, a bucket that cannot be reached does not
+/// (the replicator retries and `/healthz` shows the lag).
+fn spawn_replicas(config: &Config, archive: &Archive, shutdown: &Shutdown) -> anyhow::Result<()> {
+    for r in &config.replica {
+        let replicator = crate::replica::replicator::Replicator::new(r.clone(), archive.clone())
+            .with_context(|| format!("[[replica]] {}", r.name))?;
+        shutdown
+            .tracker
+            .spawn(replicator.run(shutdown.token.clone()));
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ mod log;
 mod password;
 mod pop3;
 mod problem;
+mod replica;
 mod seal_mail;
 mod search;
 mod smtp_proxy;
@@ -60,6 +61,7 @@ pub use log::{LogConfig, LogFormat};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use pop3::Pop3ProxyConfig;
 pub use problem::{ConfigErrors, Problem};
+pub use replica::{ObjectLock, ReplicaConfig};
 pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
 pub use search::SearchConfig;
 pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
@@ -117,6 +119,9 @@ struct RawConfig {
     /// `[web]`.
     #[serde(default)]
     web: web::RawWeb,
+    /// `[[replica]]` buckets.
+    #[serde(default)]
+    replica: Vec<replica::RawReplica>,
 }
 
 /// The validated configuration.
@@ -148,6 +153,8 @@ pub struct Config {
     pub seal_mail: Option<SealMailConfig>,
     /// The web interface.
     pub web: WebConfig,
+    /// S3 buckets that hold an off-box copy of the archive.
+    pub replica: Vec<ReplicaConfig>,
 }
 
 impl Config {
@@ -210,6 +217,7 @@ impl Config {
             timestamp: Vec::new(),
             seal_mail: None,
             web: WebConfig::default(),
+            replica: Vec::new(),
         }
     }
 }
@@ -252,6 +260,9 @@ impl RawConfig {
             None => None,
         };
         let web = self.web.validate(p);
+        let replica: Vec<_> = enumerate(self.replica, &mut all_ok, |i, raw| {
+            raw.validate(p, &at("replica", i))
+        });
         if !all_ok {
             return None;
         }
@@ -269,6 +280,7 @@ impl RawConfig {
             timestamp,
             seal_mail,
             web: web?,
+            replica,
         })
     }
 
@@ -279,7 +291,8 @@ impl RawConfig {
             .chain(each("imap_proxy", &self.imap_proxy, |r| r.name()))
             .chain(each("pop3_proxy", &self.pop3_proxy, |r| r.name()))
             .chain(each("imap_import", &self.imap_import, |r| r.name()))
-            .chain(each("timestamp", &self.timestamp, |r| r.name()));
+            .chain(each("timestamp", &self.timestamp, |r| r.name()))
+            .chain(each("replica", &self.replica, |r| r.name()));
         let mut seen: HashMap<&str, String> = HashMap::new();
         for (at, name) in names {
             let Some(name) = name.filter(|n| !n.is_empty()) else {

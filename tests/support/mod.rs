@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod ceph;
 pub mod certs;
 pub mod corpus;
 pub mod daemon;

@@ -1,10 +1,12 @@
 //! Whole-file configuration tests: the shipped default file and defaults
 //! here; a file with every key set in `full`; files with several mistakes
-//! at once in `mistakes`; interception keys in `intercept`.
+//! at once in `mistakes`; interception keys in `intercept`; `[[replica]]`
+//! in `replica`.
 
 mod full;
 mod intercept;
 mod mistakes;
+mod replica;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
