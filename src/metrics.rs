@@ -183,6 +183,9 @@ struct Metrics {
     listener_silent: Family<ListenerLabels, Gauge>,
     /// Per listener: Unix time of the latest message archived through it.
     last_mail: Family<ListenerLabels, Gauge>,
+    /// Per intercepting listener: connections relayed blind
+    /// (`intercept_unknown_tls = "pass-unarchived"`), the archive's gap.
+    intercept_unarchived: Family<ListenerLabels, Counter>,
 }
 
 impl Metrics {
@@ -210,6 +213,7 @@ impl Metrics {
             witness_last_success: Family::default(),
             listener_silent: Family::default(),
             last_mail: Family::default(),
+            intercept_unarchived: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -303,6 +307,11 @@ impl Metrics {
             "Unix time of the latest message archived through the listener",
             m.last_mail.clone(),
         );
+        r.register(
+            "intercept_unarchived_connections",
+            "Intercepted connections relayed blind, without archiving (pass-unarchived)",
+            m.intercept_unarchived.clone(),
+        );
         m
     }
 }
@@ -314,6 +323,15 @@ fn listener(name: &str) -> ListenerLabels {
     ListenerLabels {
         listener: name.to_owned(),
     }
+}
+
+/// An intercepted connection through `listener` is relayed blind: none
+/// of it reaches the archive.
+pub fn intercept_unarchived(listener_name: &str) {
+    METRICS
+        .intercept_unarchived
+        .get_or_create(&listener(listener_name))
+        .inc();
 }
 
 /// A message of `bytes` bytes became durable through `listener`.
