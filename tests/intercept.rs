@@ -5,6 +5,8 @@
 
 // The same for POP3, against Dovecot's POP3 server behind the gateway.
 mod pop3;
+// TLS on intercepted SMTP: certificates per destination, refuse, mint, pass-unarchived.
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -78,14 +78,6 @@ pub struct InterceptTls {
     pub ca: Option<TlsFiles>,
 }
 
-impl InterceptTls {
-    /// True when the proxy can terminate client TLS through these
-    /// settings alone (no listener `tls_cert` needed).
-    pub fn terminates(&self) -> bool {
-        !self.certificates.is_empty() || self.unknown == UnknownTls::Mint
-    }
-}
-
 /// The TLS keys of an intercepting proxy, as written.
 #[derive(Debug, Default)]
 pub(crate) struct RawInterceptTls {

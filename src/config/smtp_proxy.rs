@@ -256,15 +256,19 @@ impl RawSmtpProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<SmtpProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let terminates = self.intercept.is_some()
+        // Certificates per destination, minting or a blind relay handle
+        // the client's TLS: no tls_cert needed.
+        let handled = self.intercept.is_some()
             && (self
                 .intercept_certificates
                 .as_ref()
                 .is_some_and(|c| !c.is_empty())
-                || self.intercept_unknown_tls == Some(UnknownTls::Mint));
+                || self
+                    .intercept_unknown_tls
+                    .is_some_and(|u| u != UnknownTls::Refuse));
         let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self, tls));
         let hostname = check::hostname(p, at.key("hostname"), self.hostname);
-        let tls = raw_client_tls!(self).validate_with(p, at, terminates);
+        let tls = raw_client_tls!(self).validate_with(p, at, handled);
         let blind = upstream
             .as_ref()
             .and_then(|u| u.address.intercept())
