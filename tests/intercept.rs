@@ -7,6 +7,8 @@
 mod pop3;
 // TLS on intercepted SMTP: certificates per destination, refuse, mint, pass-unarchived.
 mod tls;
+// IMAP over implicit TLS (993) with a per-destination certificate, to Dovecot.
+mod imap_tls;
 
 use std::net::SocketAddr;
 use std::path::Path;

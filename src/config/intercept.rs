@@ -1,7 +1,7 @@
 //! Inline interception, shared by every proxy (`[[smtp_proxy]]`,
 //! `[[imap_proxy]]`, `[[pop3_proxy]]`): the keys `intercept`,
 //! `intercept_destinations` and `intercept_bind_client`, their checks, and
-//! the validated [`Intercept`]; the TLS keys of the SMTP proxy
+//! the validated [`Intercept`]; the TLS keys of the SMTP and IMAP proxies
 //! are [`super::intercept_tls`]'s.
 //!
 //! An intercepting proxy has no fixed `upstream`: nftables hands it
@@ -80,7 +80,7 @@ pub(crate) struct RawIntercept {
     pub(crate) destinations: Option<Vec<DestinationRule>>,
     /// `intercept_bind_client`.
     pub(crate) bind_client: Option<bool>,
-    /// `intercept_certificates` and the other TLS keys (SMTP only).
+    /// `intercept_certificates` and the other TLS keys (SMTP and IMAP).
     pub(crate) tls: RawInterceptTls,
     /// The proxy also has `tls_cert`.
     pub(crate) listener_cert: bool,

@@ -1,8 +1,7 @@
 //! TLS on intercepted connections: the keys `intercept_certificates`,
 //! `intercept_unknown_tls`, `intercept_ca_cert` and `intercept_ca_key` of
-//! an intercepting `[[smtp_proxy]]` (the IMAP and POP3 proxies do not have
-//! them yet), their checks, and
-//! the validated [`InterceptTls`].
+//! an intercepting `[[smtp_proxy]]` or `[[imap_proxy]]` (not yet the POP3
+//! proxy), their checks, and the validated [`InterceptTls`].
 //!
 //! An intercepting proxy terminates TLS with the certificate of the
 //! server the client meant: an entry of `intercept_certificates` chosen by
@@ -136,6 +135,7 @@ impl RawInterceptTls {
                 Ok(_) => Some(TlsFiles { cert, key }),
                 Err(error) => {
                     let blame = match &error {
+                        TlsError::KeyMismatch { .. } => "intercept_ca_key",
                         TlsError::Read { path, .. }
                         | TlsError::Pem { path, .. }
                         | TlsError::NoKey { path }

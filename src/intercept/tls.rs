@@ -149,6 +149,19 @@ impl TlsPolicy {
         }))
     }
 
+    /// The configuration that picks the certificate for `destination`
+    /// during the handshake, without deciding first (the IMAP proxy's
+    /// STARTTLS: a destination without one fails the handshake).
+    pub fn for_destination(
+        &self,
+        destination: &Destination,
+    ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        tls::resolver_config(Arc::new(ForDestination {
+            inner: self.inner.clone(),
+            destination: destination.addr.ip(),
+        }))
+    }
+
     /// The decision for implicit TLS, once the ClientHello is read.
     pub fn at_hello(&self, destination: &Destination, sni: Option<&str>) -> Decision {
         let ip = destination.addr.ip();

@@ -53,9 +53,9 @@ impl fmt::Debug for MintingCa {
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> TlsError {
-    TlsError::Ca {
+    TlsError::MintCa {
         path: path.to_path_buf(),
-        source: rustls::Error::General(reason.into()),
+        reason: reason.into(),
     }
 }
 
@@ -91,10 +91,9 @@ impl MintingCa {
             .to_der()
             .map_err(|e| invalid(cert, e.to_string()))?;
         if spki != key_pair.public_key_der() {
-            return Err(TlsError::Pair {
+            return Err(TlsError::KeyMismatch {
                 cert: cert.to_path_buf(),
                 key: key.to_path_buf(),
-                source: rustls::Error::General("the key does not belong to the certificate".into()),
             });
         }
         let mut params = CertificateParams::default();

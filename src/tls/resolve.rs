@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::InconsistentKeys;
 use rustls::server::{Acceptor, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -23,7 +24,13 @@ pub fn certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsEr
     };
     let certified = CertifiedKey::from_der(chain, private_key, &provider()).map_err(pair)?;
     // from_der lets a key whose public half it cannot see pass.
-    certified.keys_match().map_err(pair)?;
+    certified.keys_match().map_err(|error| match error {
+        rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => TlsError::KeyMismatch {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        },
+        other => pair(other),
+    })?;
     Ok(Arc::new(certified))
 }
 

@@ -19,14 +19,14 @@ use crate::support::sink::{Sink, SinkOptions, SinkTls};
 use crate::support::smtp::require;
 
 /// A CA of the test, written as `NAME.pem` and `NAME.key`.
-struct Ca {
+pub(super) struct Ca {
     cert: rcgen::Certificate,
     key: KeyPair,
-    pem: PathBuf,
+    pub(super) pem: PathBuf,
     key_file: PathBuf,
 }
 
-fn ca(dir: &Path, name: &str, common_name: &str) -> Ca {
+pub(super) fn ca(dir: &Path, name: &str, common_name: &str) -> Ca {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params
@@ -47,7 +47,7 @@ fn ca(dir: &Path, name: &str, common_name: &str) -> Ca {
 }
 
 /// A server certificate for `names` signed by `ca`: (cert, key) files.
-fn leaf(dir: &Path, file: &str, names: &[&str], ca: &Ca) -> (PathBuf, PathBuf) {
+pub(super) fn leaf(dir: &Path, file: &str, names: &[&str], ca: &Ca) -> (PathBuf, PathBuf) {
     let key = KeyPair::generate().unwrap();
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(names.clone()).unwrap();
@@ -147,7 +147,7 @@ fn tls_sink(lab: &Lab, port: u16, tls: SinkTls, cert: &(PathBuf, PathBuf)) -> Si
 
 /// Writes a config with `listeners` (already formatted `[[smtp_proxy]]`
 /// tables) and the metrics endpoint on the gateway's loopback.
-fn write_config(dir: &Path, listeners: &str) -> PathBuf {
+pub(super) fn write_config(dir: &Path, listeners: &str) -> PathBuf {
     let path = dir.join("mailseal.toml");
     let text = format!(
         "[archive]\npath = \"{}\"\n\n{listeners}\n[http]\nlisten = \"127.0.0.1:9425\"\n",
