@@ -66,7 +66,7 @@ enum Unknown {
     /// `refuse`.
     Refuse,
     /// `mint`, with the local CA.
-    Mint(MintingCa),
+    Mint(Box<MintingCa>),
     /// `pass-unarchived`.
     Blind,
 }
@@ -125,7 +125,9 @@ impl TlsPolicy {
             None => None,
         };
         let unknown = match (config.unknown, &config.ca) {
-            (UnknownTls::Mint, Some(ca)) => Unknown::Mint(MintingCa::load(&ca.cert, &ca.key)?),
+            (UnknownTls::Mint, Some(ca)) => {
+                Unknown::Mint(Box::new(MintingCa::load(&ca.cert, &ca.key)?))
+            }
             (UnknownTls::PassUnarchived, _) => Unknown::Blind,
             _ => Unknown::Refuse,
         };

@@ -22,15 +22,16 @@ pub fn certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsEr
         key: key.to_path_buf(),
         source,
     };
-    let certified = CertifiedKey::from_der(chain, private_key, &provider()).map_err(pair)?;
-    // from_der lets a key whose public half it cannot see pass.
-    certified.keys_match().map_err(|error| match error {
+    let checked = |error| match error {
         rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => TlsError::KeyMismatch {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
         },
         other => pair(other),
-    })?;
+    };
+    let certified = CertifiedKey::from_der(chain, private_key, &provider()).map_err(checked)?;
+    // from_der lets a key whose public half it cannot see pass.
+    certified.keys_match().map_err(checked)?;
     Ok(Arc::new(certified))
 }
 

@@ -181,7 +181,7 @@ upstream_tls = "none"
     assert!(
         found
             .to_string()
-            .contains("leaf.key: the key does not belong to the certificate"),
+            .contains("stray.key: the key does not belong to the certificate"),
         "{found}"
     );
 }
