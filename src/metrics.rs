@@ -191,6 +191,9 @@ struct Metrics {
     last_mail: Family<ListenerLabels, Gauge>,
     /// The replicas' series (`metrics/replica.rs`).
     replica: replica::ReplicaMetrics,
+    /// Per intercepting listener: connections relayed blind
+    /// (`intercept_unknown_tls = "pass-unarchived"`), the archive's gap.
+    intercept_unarchived: Family<ListenerLabels, Counter>,
 }
 
 impl Metrics {
@@ -219,6 +222,7 @@ impl Metrics {
             listener_silent: Family::default(),
             last_mail: Family::default(),
             replica: replica::ReplicaMetrics::default(),
+            intercept_unarchived: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -313,6 +317,11 @@ impl Metrics {
             m.last_mail.clone(),
         );
         m.replica.register(r);
+        r.register(
+            "intercept_unarchived_connections",
+            "Intercepted connections relayed blind, without archiving (pass-unarchived)",
+            m.intercept_unarchived.clone(),
+        );
         m
     }
 }
@@ -324,6 +333,15 @@ fn listener(name: &str) -> ListenerLabels {
     ListenerLabels {
         listener: name.to_owned(),
     }
+}
+
+/// An intercepted connection through `listener` is relayed blind: none
+/// of it reaches the archive.
+pub fn intercept_unarchived(listener_name: &str) {
+    METRICS
+        .intercept_unarchived
+        .get_or_create(&listener(listener_name))
+        .inc();
 }
 
 /// A message of `bytes` bytes became durable through `listener`.

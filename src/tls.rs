@@ -23,6 +23,12 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::archive::record::TlsInfo;
 
+mod mint;
+mod resolve;
+
+pub use mint::MintingCa;
+pub use resolve::{Hello, certified_key, client_hello, resolver_config};
+
 /// Which roots verify an upstream server's certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum UpstreamCa {
@@ -88,6 +94,25 @@ pub enum TlsError {
     /// rustls refused the protocol versions (cannot happen with the defaults).
     #[error("TLS configuration: {0}")]
     Config(rustls::Error),
+    /// The minting CA (interception) cannot be used as one.
+    #[error("{}: {reason}", path.display())]
+    MintCa {
+        /// The CA certificate file.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// The key belongs to another certificate.
+    #[error("{}: the key does not belong to the certificate {}", key.display(), cert.display())]
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// A certificate could not be minted for a name (interception).
+    #[error("cannot mint a certificate for {0}")]
+    Mint(String),
 }
 
 /// The crypto provider every configuration uses.

@@ -5,6 +5,10 @@
 
 // The same for POP3, against Dovecot's POP3 server behind the gateway.
 mod pop3;
+// TLS on intercepted SMTP: certificates per destination, refuse, mint, pass-unarchived.
+mod tls;
+// IMAP over implicit TLS (993) with a per-destination certificate, to Dovecot.
+mod imap_tls;
 
 // `check-config` on a host that is not ready to intercept.
 mod host;

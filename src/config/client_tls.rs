@@ -93,7 +93,19 @@ impl RawClientTls {
     /// Checks the group inside the section at `at` (`journal[0]`); problems
     /// name the section's flat keys (`journal[0].tls_key`).
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ClientTls> {
-        let cert_given = self.cert.is_some();
+        self.validate_with(p, at, false)
+    }
+
+    /// Like [`RawClientTls::validate`]; `elsewhere`: certificates come
+    /// from another key (an intercepting proxy's `intercept_certificates`
+    /// or minting CA), so a TLS mode needs no `tls_cert`.
+    pub(crate) fn validate_with(
+        self,
+        p: &mut Problems,
+        at: &At,
+        elsewhere: bool,
+    ) -> Option<ClientTls> {
+        let cert_given = self.cert.is_some() || elsewhere;
         let files = files(p, at, self.cert, self.key);
         let mode = mode(p, at, self.mode, cert_given);
         Some(ClientTls {

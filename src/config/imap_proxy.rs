@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
 use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
+use super::intercept_tls::{InterceptCertificate, UnknownTls};
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, default_max_connections};
 use super::upstream::{Upstream, raw_upstream};
@@ -45,6 +46,18 @@ pub(crate) struct RawImapProxy {
     /// Under TPROXY, connect upstream from the client's own address.
     #[serde(default)]
     intercept_bind_client: Option<bool>,
+    /// Client-leg certificates per original destination or SNI.
+    #[serde(default)]
+    intercept_certificates: Option<Vec<InterceptCertificate>>,
+    /// What happens for a destination without a certificate.
+    #[serde(default)]
+    intercept_unknown_tls: Option<UnknownTls>,
+    /// The local CA that mints certificates (`mint`).
+    #[serde(default)]
+    intercept_ca_cert: Option<PathBuf>,
+    /// The local CA's private key.
+    #[serde(default)]
+    intercept_ca_key: Option<PathBuf>,
     /// Client-leg certificate chain (PEM).
     #[serde(default)]
     tls_cert: Option<PathBuf>,
@@ -184,8 +197,28 @@ impl RawImapProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ImapProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self));
-        let tls = raw_client_tls!(self).validate(p, at);
+        // Certificates per destination, minting or a blind relay handle
+        // the client's TLS: no tls_cert needed.
+        let handled = self.intercept.is_some()
+            && (self
+                .intercept_certificates
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+                || self
+                    .intercept_unknown_tls
+                    .is_some_and(|u| u != UnknownTls::Refuse));
+        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self, tls));
+        let tls = raw_client_tls!(self).validate_with(p, at, handled);
+        let blind = upstream
+            .as_ref()
+            .and_then(|u| u.address.intercept())
+            .is_some_and(|i| i.tls.unknown == UnknownTls::PassUnarchived);
+        if blind && tls.as_ref().is_some_and(|t| t.mode != TlsMode::Implicit) {
+            p.push(
+                at.key("intercept_unknown_tls"),
+                "pass-unarchived is decided before the handshake, so it needs tls_mode = \"implicit\" (a blind relay after STARTTLS is not built)",
+            );
+        }
         let folders = at.key("skip_append_folders");
         check::folder_list(p, folders, &self.skip_append_folders, false);
         let flags = at.key("skip_append_special_use");

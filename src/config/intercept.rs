@@ -1,7 +1,8 @@
 //! Inline interception, shared by every proxy (`[[smtp_proxy]]`,
 //! `[[imap_proxy]]`, `[[pop3_proxy]]`): the keys `intercept`,
 //! `intercept_destinations` and `intercept_bind_client`, their checks, and
-//! the validated [`Intercept`].
+//! the validated [`Intercept`]; the TLS keys of the SMTP and IMAP proxies
+//! are [`super::intercept_tls`]'s.
 //!
 //! An intercepting proxy has no fixed `upstream`: nftables hands it
 //! connections meant for other hosts, and it relays each one to the host it
@@ -13,6 +14,7 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use super::intercept_tls::{InterceptTls, RawInterceptTls};
 use super::problem::{At, Problems};
 
 /// How intercepted connections reach the listener.
@@ -58,6 +60,8 @@ pub struct Intercept {
     /// Under TPROXY, connect upstream from the client's own address, so
     /// the server sees the real client without XCLIENT.
     pub bind_client: bool,
+    /// Certificates per destination and what happens without one.
+    pub tls: InterceptTls,
 }
 
 impl Intercept {
@@ -76,16 +80,39 @@ pub(crate) struct RawIntercept {
     pub(crate) destinations: Option<Vec<DestinationRule>>,
     /// `intercept_bind_client`.
     pub(crate) bind_client: Option<bool>,
+    /// `intercept_certificates` and the other TLS keys (SMTP and IMAP).
+    pub(crate) tls: RawInterceptTls,
+    /// The proxy also has `tls_cert`.
+    pub(crate) listener_cert: bool,
 }
 
 /// Moves a proxy's flat `intercept`, `intercept_destinations` and
-/// `intercept_bind_client` fields into a [`RawIntercept`].
+/// `intercept_bind_client` fields into a [`RawIntercept`]; with `tls`, also
+/// `intercept_certificates`, `intercept_unknown_tls`, `intercept_ca_cert`
+/// and `intercept_ca_key` (the proxies that terminate intercepted TLS per
+/// destination).
 macro_rules! raw_intercept {
     ($section:expr) => {
         $crate::config::intercept::RawIntercept {
             mode: $section.intercept,
             destinations: $section.intercept_destinations,
             bind_client: $section.intercept_bind_client,
+            tls: Default::default(),
+            listener_cert: $section.tls_cert.is_some(),
+        }
+    };
+    ($section:expr, tls) => {
+        $crate::config::intercept::RawIntercept {
+            mode: $section.intercept,
+            destinations: $section.intercept_destinations,
+            bind_client: $section.intercept_bind_client,
+            listener_cert: $section.tls_cert.is_some(),
+            tls: $crate::config::intercept_tls::RawInterceptTls {
+                certificates: $section.intercept_certificates,
+                unknown: $section.intercept_unknown_tls,
+                ca_cert: $section.intercept_ca_cert,
+                ca_key: $section.intercept_ca_key,
+            },
         }
     };
 }
@@ -96,19 +123,23 @@ impl RawIntercept {
     /// was recorded; `Some(None)`: the proxy does not intercept.
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<Option<Intercept>> {
         let Some(mode) = self.mode else {
-            let stray = [
-                ("intercept_destinations", self.destinations.is_some()),
-                ("intercept_bind_client", self.bind_client.is_some()),
-            ];
-            let mut ok = true;
-            for (key, set) in stray {
-                if set {
-                    p.push(at.key(key), "only used with intercept");
-                    ok = false;
-                }
+            let mut stray = self.tls.given();
+            stray.extend(
+                self.destinations
+                    .is_some()
+                    .then_some("intercept_destinations"),
+            );
+            stray.extend(
+                self.bind_client
+                    .is_some()
+                    .then_some("intercept_bind_client"),
+            );
+            for key in &stray {
+                p.push(at.key(key), "only used with intercept");
             }
-            return ok.then_some(None);
+            return stray.is_empty().then_some(None);
         };
+        let tls = self.tls.validate(p, at, self.listener_cert);
         let destinations = destinations(p, at, self.destinations);
         let bind_client = self.bind_client.unwrap_or(false);
         if bind_client && mode != InterceptMode::Tproxy {
@@ -122,6 +153,7 @@ impl RawIntercept {
             mode,
             destinations: destinations?,
             bind_client,
+            tls: tls?,
         }))
     }
 }

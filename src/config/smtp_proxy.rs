@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
 use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
+use super::intercept_tls::{InterceptCertificate, UnknownTls};
 use super::problem::{At, Problems};
 use super::upstream::{LegTls, Upstream, raw_upstream};
 use super::value::{self, HostPort, MIB, TlsMode};
@@ -64,6 +65,18 @@ pub(crate) struct RawSmtpProxy {
     /// Under TPROXY, connect upstream from the client's own address.
     #[serde(default)]
     intercept_bind_client: Option<bool>,
+    /// Client-leg certificates per original destination or SNI.
+    #[serde(default)]
+    intercept_certificates: Option<Vec<InterceptCertificate>>,
+    /// What happens for a destination without a certificate.
+    #[serde(default)]
+    intercept_unknown_tls: Option<UnknownTls>,
+    /// The local CA that mints certificates (`mint`).
+    #[serde(default)]
+    intercept_ca_cert: Option<PathBuf>,
+    /// The local CA's private key.
+    #[serde(default)]
+    intercept_ca_key: Option<PathBuf>,
     /// Name in mailseal's own replies; default the machine's hostname.
     #[serde(default)]
     hostname: Option<String>,
@@ -243,9 +256,29 @@ impl RawSmtpProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<SmtpProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self));
+        // Certificates per destination, minting or a blind relay handle
+        // the client's TLS: no tls_cert needed.
+        let handled = self.intercept.is_some()
+            && (self
+                .intercept_certificates
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+                || self
+                    .intercept_unknown_tls
+                    .is_some_and(|u| u != UnknownTls::Refuse));
+        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self, tls));
         let hostname = check::hostname(p, at.key("hostname"), self.hostname);
-        let tls = raw_client_tls!(self).validate(p, at);
+        let tls = raw_client_tls!(self).validate_with(p, at, handled);
+        let blind = upstream
+            .as_ref()
+            .and_then(|u| u.address.intercept())
+            .is_some_and(|i| i.tls.unknown == UnknownTls::PassUnarchived);
+        if blind && tls.as_ref().is_some_and(|t| t.mode != TlsMode::Implicit) {
+            p.push(
+                at.key("intercept_unknown_tls"),
+                "pass-unarchived is decided before the handshake, so it needs tls_mode = \"implicit\" (a blind relay after STARTTLS is not built)",
+            );
+        }
         let max_message_size =
             check::positive(p, at.key("max_message_size"), self.max_message_size);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);

@@ -37,11 +37,12 @@ use tracing::Instrument as _;
 use crate::archive::Archive;
 use crate::config::{ImapProxyConfig, TlsMode};
 use crate::imap::reply;
-use crate::intercept::{self, Interceptor};
+use crate::intercept::{self, Decision, Destination, Interceptor, TlsPolicy};
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
 use crate::transport::Stream;
 
+use crate::imap::upstream::Upstream;
 use shared::Settings;
 
 /// Why a listener could not start.
@@ -74,6 +75,9 @@ pub struct ImapProxy {
     /// Routes each connection to its original destination, when the
     /// listener intercepts.
     interceptor: Option<Interceptor>,
+    /// Certificates per destination, for an intercepting listener that
+    /// speaks TLS with its clients.
+    tls_policy: Option<Arc<TlsPolicy>>,
     /// What every session shares.
     settings: Arc<Settings>,
     /// One permit per allowed concurrent connection.
@@ -96,6 +100,19 @@ impl ImapProxy {
             .address
             .intercept()
             .map(|intercept| Interceptor::new(intercept.clone()));
+        let intercept = settings.config.upstream.address.intercept();
+        let tls_policy = match intercept {
+            Some(intercept) if settings.config.tls.mode != TlsMode::None => {
+                let files = settings.config.tls.files.as_ref();
+                let policy = TlsPolicy::new(&settings.config.name, &intercept.tls, files);
+                let policy = policy.map_err(|source| ProxyError::Tls {
+                    name: name.clone(),
+                    source,
+                })?;
+                Some(Arc::new(policy))
+            }
+            _ => None,
+        };
         let bound = match &interceptor {
             Some(interceptor) => intercept::bind(address, interceptor.mode()),
             None => TcpListener::bind(address).await,
@@ -108,6 +125,7 @@ impl ImapProxy {
         Ok(ImapProxy {
             listener,
             interceptor,
+            tls_policy,
             settings: Arc::new(settings),
             limit,
         })
@@ -150,10 +168,10 @@ impl ImapProxy {
                 });
                 continue;
             };
-            let upstream = match &self.interceptor {
-                None => self.settings.upstream.clone(),
+            let destination = match &self.interceptor {
+                None => None,
                 Some(interceptor) => match span.in_scope(|| interceptor.route(&tcp, peer)) {
-                    Ok(destination) => Arc::new(self.settings.upstream.toward(destination)),
+                    Ok(destination) => Some(destination),
                     Err(_) => {
                         let implicit = self.settings.config.tls.mode == TlsMode::Implicit;
                         shutdown.tracker.spawn(refuse(tcp, implicit));
@@ -162,10 +180,21 @@ impl ImapProxy {
                 },
             };
             let settings = self.settings.clone();
+            let policy = self.tls_policy.clone();
             let (token, tracker) = (shutdown.token.clone(), shutdown.tracker.clone());
             let session = async move {
+                let routed = match destination {
+                    None => Some((settings.upstream.clone(), settings.server_tls.clone(), tcp)),
+                    Some(destination) => intercepted(&settings, policy, destination, tcp).await,
+                };
+                // None: refused before the handshake, or relayed blind.
+                let Some((upstream, server_tls, tcp)) = routed else {
+                    drop(permit);
+                    return;
+                };
                 let client = Stream::tcp(tcp);
-                let served = session::serve_to(settings, upstream, client, peer, token, tracker);
+                let served =
+                    session::serve_to(settings, upstream, server_tls, client, peer, token, tracker);
                 if let Err(error) = served.await {
                     tracing::warn!(%error, "session failed");
                 }
@@ -176,6 +205,49 @@ impl ImapProxy {
         tracing::info!(listener = %name, "imap proxy stopped accepting");
     }
 }
+
+/// The server and client-leg TLS of an intercepted connection: its
+/// destination's certificate (implicit TLS decides on the ClientHello's
+/// SNI; STARTTLS picks during the handshake), or `None` once it was
+/// refused or relayed blind.
+async fn intercepted(
+    settings: &Settings,
+    policy: Option<Arc<TlsPolicy>>,
+    destination: Destination,
+    tcp: TcpStream,
+) -> Option<(Arc<Upstream>, Option<Arc<rustls::ServerConfig>>, TcpStream)> {
+    let toward = |name| Some(Arc::new(settings.upstream.toward(destination).named(name)));
+    let Some(policy) = policy else {
+        return Some((toward(None)?, settings.server_tls.clone(), tcp));
+    };
+    if settings.config.tls.mode != TlsMode::Implicit {
+        let name = policy.upstream_name(&destination);
+        let server_tls = policy.for_destination(&destination).ok();
+        return Some((toward(name)?, server_tls, tcp));
+    }
+    let sni = match intercept::peek_sni(&tcp, BLIND_CONNECT).await {
+        Ok(sni) => sni,
+        Err(error) => {
+            tracing::info!(%error, "tls-failed");
+            return None;
+        }
+    };
+    match policy.at_hello(&destination, sni.as_deref()) {
+        Decision::Terminate {
+            config,
+            upstream_name,
+        } => Some((toward(upstream_name)?, Some(config), tcp)),
+        Decision::Refuse => None,
+        Decision::Blind => {
+            intercept::relay_blind(tcp, &destination, BLIND_CONNECT).await;
+            None
+        }
+    }
+}
+
+/// Connecting to an intercepted destination for a blind relay, and
+/// waiting for an intercepted client's ClientHello.
+const BLIND_CONNECT: Duration = Duration::from_secs(30);
 
 /// Closes an intercepted connection that may not pass, with a `* BYE`
 /// unless the port speaks TLS from the first byte.

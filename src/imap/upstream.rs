@@ -118,6 +118,15 @@ impl Upstream {
         }
     }
 
+    /// The same, checking the server's certificate for `name` when one
+    /// is given (an intercepted destination's certificate entry).
+    pub fn named(self, name: Option<ServerName<'static>>) -> Upstream {
+        match name {
+            Some(name) => Upstream { name, ..self },
+            None => self,
+        }
+    }
+
     /// `host:port`.
     pub fn address(&self) -> &str {
         &self.address

@@ -18,6 +18,10 @@
 //! its protocol's refusal and is closed. Nothing here knows a protocol:
 //! the SMTP, IMAP and POP3 proxies use it the same way.
 //!
+//! TLS on an intercepted connection ([`TlsPolicy`]) is terminated with
+//! the certificate that belongs to its destination, minted by a local CA,
+//! refused, or relayed blind ([`relay_blind`]), as the listener says.
+//!
 //! The socket options come from socket2 (`SO_ORIGINAL_DST`,
 //! `IP6T_SO_ORIGINAL_DST`, `IP_TRANSPARENT`, `IPV6_TRANSPARENT`); this
 //! module has no `unsafe` of its own.
@@ -26,6 +30,9 @@ pub mod host;
 mod original;
 #[cfg(test)]
 mod tests;
+mod tls;
+
+pub use tls::{Decision, TlsPolicy, peek_sni, relay_blind};
 
 use std::fmt;
 use std::io;

@@ -18,6 +18,7 @@ fn interceptor(mode: InterceptMode) -> Interceptor {
             ports: (1..=u16::MAX).collect(),
         }],
         bind_client: false,
+        tls: Default::default(),
     })
 }
 

@@ -28,6 +28,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::archive::record::TlsInfo;
 use crate::archive::{MessageMeta, Spool, SpooledContent};
@@ -122,4 +123,15 @@ pub trait Backend: Send {
 
     /// Where the session spools the content of the next message.
     fn spool(&self) -> Spool;
+
+    /// The TLS configuration for the client's STARTTLS: the listener's
+    /// own (`listener`) unless this connection needs another (an
+    /// intercepted connection's destination has its own certificate);
+    /// `Err` refuses STARTTLS with that reply.
+    fn starttls_config(
+        &mut self,
+        listener: Arc<rustls::ServerConfig>,
+    ) -> Result<Arc<rustls::ServerConfig>, Reply> {
+        Ok(listener)
+    }
 }

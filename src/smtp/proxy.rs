@@ -20,6 +20,11 @@
 //! * **DATA** streams upstream as it arrives; the final `.` is sent by
 //!   [`commit`] only after the archive commit is durable.
 //!
+//! * **TLS on intercepted connections** ([`TlsPolicy`]): implicit TLS is
+//!   decided once the ClientHello is read (a certificate for the
+//!   destination, refused before the handshake completes, or relayed
+//!   blind), STARTTLS when the client asks (`454 4.7.0` when refused).
+//!
 //! Failures: upstream unreachable at connect gives `421 4.4.1`; a lost
 //! upstream gives `421 4.4.2` to commands and `451 4.4.2` to a message;
 //! an archive failure gives `451 4.3.0` and the upstream transaction is
@@ -36,16 +41,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::archive::record::SourceKind;
 use crate::archive::{Archive, Spool};
 use crate::config::{HostPort, SmtpProxyConfig, SmtpUpstreamTls, Target, TlsMode};
-use crate::intercept::{Destination, Interceptor};
+use crate::intercept::{self, Decision, Destination, Interceptor, TlsPolicy};
 use crate::metrics::{self, ErrorKind};
 use crate::tls::TlsError;
 
@@ -65,6 +71,8 @@ pub struct ProxyListener {
     session: Arc<SessionConfig>,
     /// Set for implicit TLS on the client leg (`tls_mode = "implicit"`).
     implicit_tls: Option<Arc<rustls::ServerConfig>>,
+    /// `tls_mode = "implicit"`.
+    implicit: bool,
     /// What the backends need.
     shared: Arc<Shared>,
 }
@@ -85,14 +93,29 @@ struct Shared {
     auth_without_tls: bool,
     /// Where messages go.
     archive: Archive,
+    /// Certificates per destination, for an intercepting listener that
+    /// speaks TLS with its clients.
+    tls_policy: Option<TlsPolicy>,
 }
 
 impl ProxyListener {
     /// Prepares a listener from its configuration (loads the client-leg
     /// certificate and the upstream's trust roots).
     pub fn new(config: &SmtpProxyConfig, archive: Archive) -> Result<ProxyListener, TlsError> {
-        let tls = config.tls.server_config()?;
         let implicit = config.tls.mode == TlsMode::Implicit;
+        let tls_policy = match config.upstream.address.intercept() {
+            Some(intercept) if config.tls.mode != TlsMode::None => Some(TlsPolicy::new(
+                &config.name,
+                &intercept.tls,
+                config.tls.files.as_ref(),
+            )?),
+            _ => None,
+        };
+        let tls = match &tls_policy {
+            // Offers STARTTLS; each connection's own comes from the policy.
+            Some(policy) => Some(policy.offer()?),
+            None => config.tls.server_config()?,
+        };
         let upstream_tls = match config.upstream.tls {
             SmtpUpstreamTls::None => None,
             _ => Some(config.upstream.client_config()?),
@@ -110,6 +133,7 @@ impl ProxyListener {
         Ok(ProxyListener {
             session: Arc::new(session),
             implicit_tls: tls.filter(|_| implicit),
+            implicit,
             shared: Arc::new(Shared {
                 name: config.name.clone(),
                 route: match &config.upstream.address {
@@ -123,16 +147,59 @@ impl ProxyListener {
                 xforward: config.xforward,
                 auth_without_tls: config.allow_auth_without_tls,
                 archive,
+                tls_policy,
             }),
         })
     }
 
     /// Serves one accepted connection to its end.
     pub async fn handle(&self, mut tcp: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+        let mut implicit_tls = self.implicit_tls.clone();
         let upstream = match &self.shared.route {
             Route::Fixed(address) => UpstreamAt::Fixed(address.clone()),
             Route::Intercept(interceptor) => match interceptor.route(&tcp, peer) {
-                Ok(destination) => UpstreamAt::Intercepted(destination),
+                Ok(destination) => {
+                    let Some(policy) = self.shared.tls_policy.as_ref().filter(|_| self.implicit)
+                    else {
+                        let name = self
+                            .shared
+                            .tls_policy
+                            .as_ref()
+                            .and_then(|p| p.upstream_name(&destination));
+                        return self
+                            .serve(
+                                tcp,
+                                peer,
+                                implicit_tls,
+                                UpstreamAt::Intercepted(destination, name),
+                                shutdown,
+                            )
+                            .await;
+                    };
+                    let sni = match intercept::peek_sni(&tcp, self.session.command_timeout).await {
+                        Ok(sni) => sni,
+                        Err(error) => {
+                            metrics::error(ErrorKind::Tls);
+                            info!(%error, "tls-failed");
+                            return;
+                        }
+                    };
+                    match policy.at_hello(&destination, sni.as_deref()) {
+                        Decision::Terminate {
+                            config,
+                            upstream_name,
+                        } => {
+                            implicit_tls = Some(config);
+                            UpstreamAt::Intercepted(destination, upstream_name)
+                        }
+                        // Closed before the handshake completes.
+                        Decision::Refuse => return,
+                        Decision::Blind => {
+                            let connect = self.shared.options.timeouts.connect;
+                            return intercept::relay_blind(tcp, &destination, connect).await;
+                        }
+                    }
+                }
                 Err(_) => {
                     // Plain text on an implicit-TLS port would be garbage.
                     if self.implicit_tls.is_none() {
@@ -143,10 +210,22 @@ impl ProxyListener {
                 }
             },
         };
+        self.serve(tcp, peer, implicit_tls, upstream, shutdown)
+            .await;
+    }
+
+    async fn serve(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        implicit_tls: Option<Arc<rustls::ServerConfig>>,
+        upstream: UpstreamAt,
+        shutdown: CancellationToken,
+    ) {
         let outcomes = TaskTracker::new();
         let backend = ProxyBackend::new(self.shared.clone(), outcomes.clone(), upstream);
         let config = self.session.clone();
-        let tls = self.implicit_tls.as_ref();
+        let tls = implicit_tls.as_ref();
         connection::serve(tcp, peer, tls, backend, config, shutdown).await;
         outcomes.close();
         outcomes.wait().await;
@@ -165,8 +244,9 @@ enum Route {
 enum UpstreamAt {
     /// The listener's configured server.
     Fixed(HostPort),
-    /// The intercepted connection's original destination.
-    Intercepted(Destination),
+    /// The intercepted connection's original destination, and the name
+    /// its certificate must carry when it is not `upstream_tls_name`.
+    Intercepted(Destination, Option<ServerName<'static>>),
 }
 
 /// What an intercepted SMTP client that may not pass is told before the
@@ -221,12 +301,16 @@ impl Backend for ProxyBackend {
     async fn greet(&mut self, _conn: &Connection) -> Reply {
         let shared = &self.shared;
         let (connected, upstream) = match &self.upstream {
-            UpstreamAt::Intercepted(destination) => (
-                self.leg
-                    .connect_intercepted(destination, &shared.options)
-                    .await,
-                destination.to_string(),
-            ),
+            UpstreamAt::Intercepted(destination, name) => {
+                let mut options = shared.options.clone();
+                if let Some(name) = name {
+                    options.server_name = name.clone();
+                }
+                (
+                    self.leg.connect_intercepted(destination, &options).await,
+                    destination.to_string(),
+                )
+            }
             UpstreamAt::Fixed(address) => (
                 self.leg
                     .connect(&address.host, address.port, &shared.options)
@@ -308,7 +392,7 @@ impl Backend for ProxyBackend {
 
     async fn commit(&mut self, mut transaction: Transaction) -> Reply {
         self.in_data = false;
-        if let UpstreamAt::Intercepted(destination) = &self.upstream {
+        if let UpstreamAt::Intercepted(destination, _) = &self.upstream {
             transaction.meta.intercepted = Some(destination.record());
         }
         let delivery = Delivery {
@@ -337,5 +421,23 @@ impl Backend for ProxyBackend {
 
     fn spool(&self) -> Spool {
         self.shared.archive.spool()
+    }
+
+    fn starttls_config(
+        &mut self,
+        listener: Arc<rustls::ServerConfig>,
+    ) -> Result<Arc<rustls::ServerConfig>, Reply> {
+        let (Some(policy), UpstreamAt::Intercepted(destination, _)) =
+            (&self.shared.tls_policy, &self.upstream)
+        else {
+            return Ok(listener);
+        };
+        match policy.at_starttls(destination) {
+            Decision::Terminate { config, .. } => Ok(config),
+            Decision::Refuse | Decision::Blind => Err(Reply::new(
+                454,
+                "4.7.0 TLS not available for this destination",
+            )),
+        }
     }
 }

@@ -114,6 +114,17 @@ pub enum SinkTls {
     Implicit,
 }
 
+impl SinkTls {
+    /// The script's `--tls` value.
+    fn arg(self) -> &'static str {
+        match self {
+            SinkTls::None => "none",
+            SinkTls::Starttls => "starttls",
+            SinkTls::Implicit => "implicit",
+        }
+    }
+}
+
 /// How to start a sink.
 #[derive(Debug, Clone)]
 pub struct SinkOptions {
@@ -175,12 +186,7 @@ impl Sink {
         // aiosmtpd warns about its own use of a deprecated field.
         command.args(["-W", "ignore::DeprecationWarning"]);
         command.arg(&script).arg("--dir").arg(&out);
-        let tls = match options.tls {
-            SinkTls::None => "none",
-            SinkTls::Starttls => "starttls",
-            SinkTls::Implicit => "implicit",
-        };
-        command.args(["--tls", tls]);
+        command.args(["--tls", options.tls.arg()]);
         if let Some((cert, key)) = &options.cert {
             command.arg("--cert").arg(cert).arg("--key").arg(key);
         }
@@ -258,6 +264,12 @@ impl Sink {
     /// namespace `netns` (IPv4 and IPv6): the real server behind an
     /// intercepting gateway. `addr` is the IPv4 address it is reached at.
     pub fn in_netns(netns: &str, addr: SocketAddr) -> Sink {
+        Sink::in_netns_with(netns, addr, &SinkOptions::default())
+    }
+
+    /// [`Sink::in_netns`] with TLS (and the other options) as `options`
+    /// say.
+    pub fn in_netns_with(netns: &str, addr: SocketAddr, options: &SinkOptions) -> Sink {
         let any_port = "\"127.0.0.1\", 0,";
         assert!(SCRIPT.contains(any_port), "sink script changed its bind");
         let script_text = SCRIPT.replace(any_port, &format!("None, {},", addr.port()));
@@ -273,6 +285,13 @@ impl Sink {
             .arg(&script)
             .arg("--dir")
             .arg(&out)
+            .args(["--tls", options.tls.arg()])
+            .args(
+                options
+                    .cert
+                    .iter()
+                    .flat_map(|(cert, key)| [Path::new("--cert"), cert, Path::new("--key"), key]),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

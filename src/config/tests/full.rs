@@ -12,6 +12,14 @@ use crate::tls::UpstreamCa;
 fn full_example(dir: &Path) -> String {
     let (cert, key) = write_cert(dir, "server");
     let (ca, _) = write_cert(dir, "ca");
+    let (mint_ca, mint_ca_key) = (dir.join("mint-ca.pem"), dir.join("mint-ca.key"));
+    let mint_key = rcgen::KeyPair::generate().unwrap();
+    let mut mint_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    mint_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let mint_cert = mint_params.self_signed(&mint_key).unwrap();
+    std::fs::write(&mint_ca, mint_cert.pem()).unwrap();
+    std::fs::write(&mint_ca_key, mint_key.serialize_pem()).unwrap();
+    let (mint_ca, mint_ca_key) = (mint_ca.display(), mint_ca_key.display());
     let secret = dir.join("secret");
     std::fs::write(&secret, "pw\n").unwrap();
     let users = dir.join("users");
@@ -113,6 +121,11 @@ name = "gateway-smtp"
 listen = "[::]:10025"
 intercept = "redirect"
 intercept_destinations = [{{ network = "192.0.2.25/32", ports = [25, 587] }}]
+tls_mode = "starttls"
+intercept_certificates = [{{ destinations = ["192.0.2.25/32"], names = ["localhost"], cert = "{cert}", key = "{key}" }}]
+intercept_unknown_tls = "mint"
+intercept_ca_cert = "{mint_ca}"
+intercept_ca_key = "{mint_ca_key}"
 upstream_tls = "none"
 
 [[imap_proxy]]
@@ -121,6 +134,10 @@ listen = "0.0.0.0:10143"
 intercept = "tproxy"
 intercept_destinations = [{{ network = "2001:db8::/64", ports = [143] }}]
 intercept_bind_client = true
+intercept_certificates = [{{ names = ["localhost"], cert = "{cert}", key = "{key}" }}]
+intercept_unknown_tls = "mint"
+intercept_ca_cert = "{mint_ca}"
+intercept_ca_key = "{mint_ca_key}"
 upstream_tls = "none"
 
 [[imap_import]]

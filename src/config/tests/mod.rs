@@ -1,10 +1,11 @@
 //! Whole-file configuration tests: the shipped default file and defaults
 //! here; a file with every key set in `full`; files with several mistakes
-//! at once in `mistakes`; interception keys in `intercept`; `[[replica]]`
-//! in `replica`.
+//! at once in `mistakes`; interception keys in `intercept`, its TLS keys
+//! in `intercept_tls`; `[[replica]]` in `replica`.
 
 mod full;
 mod intercept;
+mod intercept_tls;
 mod mistakes;
 mod replica;
 

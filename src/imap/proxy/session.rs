@@ -54,14 +54,20 @@ pub async fn serve<C: Socket>(
     tracker: TaskTracker,
 ) -> Result<(), SessionError> {
     let upstream = settings.upstream.clone();
-    serve_to(settings, upstream, client, peer, shutdown, tracker).await
+    let server_tls = settings.server_tls.clone();
+    serve_to(
+        settings, upstream, server_tls, client, peer, shutdown, tracker,
+    )
+    .await
 }
 
-/// Serves one client connection with `upstream` as its server (an
-/// intercepted connection's original destination).
+/// Serves one client connection with `upstream` as its server and
+/// `server_tls` towards the client (an intercepted connection's original
+/// destination and its certificate).
 pub async fn serve_to<C: Socket>(
     settings: Arc<Settings>,
     upstream: Arc<Upstream>,
+    server_tls: Option<Arc<rustls::ServerConfig>>,
     mut client: Stream<C>,
     peer: SocketAddr,
     shutdown: CancellationToken,
@@ -74,7 +80,7 @@ pub async fn serve_to<C: Socket>(
         intercepted: upstream.interception(),
     };
     if settings.config.tls.mode == TlsMode::Implicit {
-        origin.tls = Some(accept_tls(&settings, &mut client).await?);
+        origin.tls = Some(accept_tls(server_tls.as_ref(), &mut client).await?);
     }
     let connected = upstream.connect().await;
     crate::metrics::upstream_contacted(&settings.config.name, connected.is_ok());
@@ -105,6 +111,7 @@ pub async fn serve_to<C: Socket>(
         tracker,
         settings,
         upstream,
+        server_tls,
     };
     client.write_all(&greet(&shared, greeting)).await?;
     client.flush().await?;
@@ -154,7 +161,7 @@ async fn relay<C: Socket>(
         );
         client = c_read.unsplit(c_write.into_inner());
         if up == Stop::StartTls && down == Stop::StartTls {
-            let info = accept_tls(&shared.settings, &mut client).await?;
+            let info = accept_tls(shared.server_tls.as_ref(), &mut client).await?;
             shared.client_tls.store(true, Ordering::Relaxed);
             Shared::lock(&shared.origin).tls = Some(info);
             tracing::info!("client leg upgraded to TLS");
@@ -172,10 +179,10 @@ async fn relay<C: Socket>(
 
 /// The TLS handshake with the client, in place.
 async fn accept_tls<C: Socket>(
-    settings: &Settings,
+    server_tls: Option<&Arc<rustls::ServerConfig>>,
     client: &mut Stream<C>,
 ) -> Result<TlsInfo, SessionError> {
-    let Some(config) = &settings.server_tls else {
+    let Some(config) = server_tls else {
         return Err(SessionError::Tls(std::io::Error::other(
             "no certificate configured",
         )));

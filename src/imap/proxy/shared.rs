@@ -115,6 +115,9 @@ pub(super) struct Shared {
     /// This session's server: the listener's, or an intercepted
     /// connection's original destination (the completer goes there too).
     pub upstream: Arc<Upstream>,
+    /// This session's client-leg TLS: the listener's, or the one that
+    /// belongs to an intercepted connection's destination.
+    pub server_tls: Option<Arc<rustls::ServerConfig>>,
     /// The conversation.
     pub ctx: Mutex<Context>,
     /// Synchronizing-literal answers.
@@ -145,7 +148,7 @@ impl Shared {
     /// True while the proxy offers STARTTLS to the client.
     pub fn offer_starttls(&self) -> bool {
         self.settings.config.tls.mode == TlsMode::Starttls
-            && self.settings.server_tls.is_some()
+            && self.server_tls.is_some()
             && !self.client_tls.load(Ordering::Relaxed)
     }
 

@@ -26,6 +26,10 @@ where
         let Some(tls_config) = available else {
             return Ok(self.refuse(Reply::new(502, "5.5.1 STARTTLS not available")));
         };
+        let tls_config = match self.backend.starttls_config(tls_config) {
+            Ok(config) => config,
+            Err(reply) => return Ok(self.refuse(reply)),
+        };
         if !self.inbuf.is_empty() {
             // Plain-text bytes sent after STARTTLS must not be taken as
             // commands of the encrypted session (CVE-2011-0411).
