@@ -51,9 +51,7 @@ pub fn check_config(path: Option<&Path>) -> anyhow::Result<u8> {
                 c.imap_import.len(),
                 c.archive.path.display()
             );
-            let listeners = crate::intercept::host::listeners(&c);
-            let host = crate::intercept::host::Host::probe();
-            for warning in crate::intercept::host::warnings(&listeners, &host) {
+            for warning in crate::intercept::host::check(&c) {
                 eprintln!("warning: {warning}");
             }
             Ok(0)

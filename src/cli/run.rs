@@ -37,9 +37,7 @@ pub fn daemon(config: Config, source: Source) -> anyhow::Result<u8> {
     let health = HealthState::new(config.archive.seal_interval, upstream_names(&config));
     health.set_search_max_lag(config.search.max_lag);
     expect_mail(&config, &health);
-    let listeners = crate::intercept::host::listeners(&config);
-    let host = crate::intercept::host::Host::probe();
-    for warning in crate::intercept::host::warnings(&listeners, &host) {
+    for warning in crate::intercept::host::check(&config) {
         tracing::warn!(%warning, "interception is not ready on this host");
     }
     if !health.install() {

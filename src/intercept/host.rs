@@ -59,6 +59,17 @@ impl Host {
     }
 }
 
+/// What keeps `config`'s intercepting listeners from working on this
+/// host; the host is probed (sysctls, capabilities, `systemctl`) only when
+/// some listener intercepts.
+pub fn check(config: &Config) -> Vec<String> {
+    let listeners = listeners(config);
+    if listeners.is_empty() {
+        return Vec::new();
+    }
+    warnings(&listeners, &Host::probe())
+}
+
 /// Every intercepting listener of `config`.
 pub fn listeners(config: &Config) -> Vec<Listener> {
     let ipv6 = |rules: &[crate::config::DestinationRule]| {
