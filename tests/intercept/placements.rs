@@ -47,6 +47,15 @@ fn example(name: &str, defines: &[(&str, &str)]) -> String {
     lines.join("\n") + "\n"
 }
 
+/// Loads the users ↔ mail server example into the gateway, the users on
+/// `g1` and the server namespace as the mail server.
+fn users_ruleset(lab: &Lab) {
+    lab.gateway_rules(&example(
+        "nftables-users-to-mailserver.nft",
+        &[("USERS_IF", "\"g1\""), ("MAIL_SERVER", SERVER_V4)],
+    ));
+}
+
 /// A config with `listeners` (TOML) and the archive in `dir`.
 fn config(dir: &Path, listeners: &str) -> PathBuf {
     let path = dir.join("mailseal.toml");
@@ -111,11 +120,7 @@ fn the_users_placement_ruleset_intercepts_smtp_and_imap_to_the_mail_server() {
         eprintln!("skipped: creating network namespaces needs root and iproute2");
         return;
     };
-    let server_ip = SERVER_V4.to_owned();
-    lab.gateway_rules(&example(
-        "nftables-users-to-mailserver.nft",
-        &[("USERS_IF", "\"g1\""), ("MAIL_SERVER", &server_ip)],
-    ));
+    users_ruleset(&lab);
     let sink = Sink::in_netns(&lab.server.name, netns::at(SERVER_V4, 25));
     let imap = Dovecot::start_with(Options {
         netns: Some(&lab.server.name),
@@ -199,13 +204,12 @@ fn the_internet_placement_ruleset_tproxies_and_the_server_sees_the_client() {
     };
     // The client namespace plays the company's mail server sending out;
     // the server namespace is a foreign MX host on the internet.
-    let client_ip = CLIENT_V4.to_owned();
     lab.gateway_rules(&example(
         "nftables-mailserver-to-internet.nft",
         &[
             ("INSIDE_IF", "\"g1\""),
             ("OUTSIDE_IF", "\"g2\""),
-            ("MAIL_SERVER", &client_ip),
+            ("MAIL_SERVER", CLIENT_V4),
         ],
     ));
     // The policy routing and loose reverse-path filter the example asks for.
@@ -284,11 +288,7 @@ fn while_mailseal_is_down_nothing_passes_and_the_client_mta_delivers_later() {
         eprintln!("skipped: creating network namespaces needs root and iproute2");
         return;
     };
-    let server_ip = SERVER_V4.to_owned();
-    lab.gateway_rules(&example(
-        "nftables-users-to-mailserver.nft",
-        &[("USERS_IF", "\"g1\""), ("MAIL_SERVER", &server_ip)],
-    ));
+    users_ruleset(&lab);
     let sink = Sink::in_netns(&lab.server.name, netns::at(SERVER_V4, 25));
     // The client's MTA relays everything to the server's address.
     let mta = Postfix::start_at(
