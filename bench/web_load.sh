@@ -9,6 +9,11 @@
 #   bench/web_load.sh [RECORDS] [CLIENTS] [SECONDS]
 # Defaults: 100,000 messages of 4 kB, 50 clients, 60 s.
 # MAILSEAL_BIN: a mailseal binary to measure instead of building one.
+# WEB_LOAD_ARCHIVE: an archive to serve instead of generating one, such as
+# the 1,000,000 realistic messages `BENCH_KEEP=1 cargo bench --bench
+# search_ingest` leaves (RECORDS is then how many messages it holds; the
+# queries use that corpus's words, people and domains). The archive gains
+# the bench's login records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-100000}
@@ -29,10 +34,11 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 JOURNAL=$(port)
 WEB=$(port)
 HTTP=$(port)
-python3 bench/gen_mbox.py "$DIR/gen.mbox" "$RECORDS" 4000
+ARCHIVE=${WEB_LOAD_ARCHIVE:-$DIR/archive}
+VOCABULARY=${WEB_LOAD_ARCHIVE:+corpus}
 cat > "$DIR/run.toml" <<TOML
 [archive]
-path = "$DIR/archive"
+path = "$ARCHIVE"
 [[journal]]
 name = "bench"
 listen = "127.0.0.1:$JOURNAL"
@@ -49,8 +55,11 @@ socket = "$DIR/control.sock"
 TOML
 echo 'a long passphrase for the bench' |
     "$MAILSEAL_BIN" --config "$DIR/run.toml" user --users-file "$DIR/users.toml" add anna --role auditor > /dev/null
-"$MAILSEAL_BIN" --config "$DIR/run.toml" import mbox "$DIR/gen.mbox" > /dev/null
-rm "$DIR/gen.mbox"
+if [ -z "${WEB_LOAD_ARCHIVE:-}" ]; then
+    python3 bench/gen_mbox.py "$DIR/gen.mbox" "$RECORDS" 4000
+    "$MAILSEAL_BIN" --config "$DIR/run.toml" import mbox "$DIR/gen.mbox" > /dev/null
+    rm "$DIR/gen.mbox"
+fi
 "$MAILSEAL_BIN" --config "$DIR/run.toml" run 2> "$DIR/daemon.log" &
 DAEMON=$!
 # Wait until the index holds every record.
@@ -69,11 +78,15 @@ while time.time() < deadline:
     time.sleep(1)
 sys.exit("index did not catch up")
 PY
-python3 - "$WEB" "$CLIENTS" "$SECONDS_" "$RECORDS" "$DAEMON" <<'PY'
+python3 - "$WEB" "$CLIENTS" "$SECONDS_" "$RECORDS" "$DAEMON" "$VOCABULARY" <<'PY'
 import http.client, random, re, sys, threading, time, urllib.parse
 port, clients, seconds, records, pid = (int(a) for a in sys.argv[1:6])
+corpus = len(sys.argv) > 6 and sys.argv[6] == "corpus"
 WORDS = ["order", "invoice", "delivery", "contract", "payment", "meeting",
          "quote", "shipment", "account", "reminder", "update", "report"]
+if corpus:  # bench/search/corpus.rs
+    WORDS = ["rechnung", "invoice", "vertrag", "lieferung", "angebot", "payment",
+             "delivery", "contract", "mahnung", "termin", "reminder", "budget"]
 
 def login():
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -90,9 +103,20 @@ def login():
     session = re.search(r"__Host-mailseal=([^;]+)", r.getheader("set-cookie")).group(1)
     return c, {"Cookie": f"__Host-mailseal={session}"}
 
+def corpus_query(rnd):
+    d = rnd.randrange(3000)
+    tld = ["de", "com", "co.uk", "at", "ch", "org"][d % 6]
+    return rnd.choice([
+        lambda: rnd.choice(WORDS),
+        lambda: f"{rnd.choice(WORDS)} {rnd.choice(WORDS)}",
+        lambda: f"from:firma{d}.{tld}",
+        lambda: f"to:firma{d}.{tld} {rnd.choice(WORDS)}",
+        lambda: f"subject:{rnd.randrange(records // 4)}",
+    ])()
+
 def path(rnd):
     if rnd.random() < 0.5:
-        q = rnd.choice([
+        q = corpus_query(rnd) if corpus else rnd.choice([
             lambda: rnd.choice(WORDS),
             lambda: f"{rnd.choice(WORDS)} {rnd.choice(WORDS)}",
             lambda: f"from:sender{rnd.randrange(97)}@example.com",

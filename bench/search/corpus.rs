@@ -124,7 +124,9 @@ pub struct Generated {
     pub rcpts: Vec<String>,
     /// Bcc recipient known only to the journal report.
     pub bcc: Option<String>,
-    /// Receive time, Unix seconds.
+    /// Receive time, Unix seconds (the in-process benchmark's record
+    /// time; a daemon stamps its own).
+    #[allow(dead_code)]
     pub received: i64,
 }
 
@@ -193,6 +195,44 @@ impl Corpus {
         let mut out = s.join(" ");
         out.push('.');
         out
+    }
+
+    /// `n` sentences, one per line.
+    fn lines(&self, rng: &mut StdRng, german: bool, n: usize) -> String {
+        (0..n)
+            .map(|_| self.sentence(rng, german))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Message `i` as all-text mail of about `size` bytes (plain 8bit
+    /// prose, no attachment): far more text per message than the mix.
+    pub fn text_message(&self, i: u64, size: usize) -> Generated {
+        let mut rng = StdRng::seed_from_u64(!self.seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let german = rng.gen_bool(0.6);
+        let (from_name, from) = person(&mut rng, false);
+        let (to_name, to) = person(&mut rng, true);
+        let received = 1_480_000_000 + (i as i64) * 300 + rng.gen_range(0..300);
+        let date = chrono::DateTime::from_timestamp(received, 0)
+            .map(|d| d.to_rfc2822())
+            .unwrap_or_default();
+        let subject = self.sentence(&mut rng, german);
+        let mut m = format!(
+            "From: {from_name} <{from}>\r\nTo: {to_name} <{to}>\r\nSubject: {subject}\r\n\
+             Date: {date}\r\nMessage-ID: <x{i}@{LOCAL_DOMAIN}>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        );
+        while m.len() < size {
+            m.push_str(&self.sentence(&mut rng, german));
+            m.push_str("\r\n");
+        }
+        Generated {
+            raw: m.into_bytes(),
+            mail_from: from,
+            rcpts: vec![to],
+            bcc: None,
+            received,
+        }
     }
 
     /// Message `i` (its receive time grows with `i`, ten years of mail).
@@ -332,7 +372,26 @@ impl Corpus {
             raw.extend_from_slice(format!(
                 "\r\n--{b}\r\nContent-Type: {ty}; name=\"{name}-{i}.{ext}\"\r\nContent-Disposition: attachment; filename=\"{name}-{i}.{ext}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             ).as_bytes());
-            let bytes: Vec<u8> = (0..size).map(|_| rng.r#gen::<u8>()).collect();
+            let bytes = match ext {
+                // Real documents, so the extractor does its real work: a
+                // PDF of 1–3 pages of text whose size is mostly a scanned
+                // letterhead, a DOCX of 10–60 paragraphs.
+                "pdf" => {
+                    let pages: Vec<String> = (0..rng.gen_range(1..4))
+                        .map(|_| self.lines(&mut rng, german, 30))
+                        .collect();
+                    let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
+                    crate::docs::pdf(&pages, size)
+                }
+                "docx" => {
+                    let paras: Vec<String> = (0..rng.gen_range(10..60))
+                        .map(|_| self.lines(&mut rng, german, 3).replace('\n', " "))
+                        .collect();
+                    let paras: Vec<&str> = paras.iter().map(String::as_str).collect();
+                    crate::docs::docx(&paras)
+                }
+                _ => (0..size).map(|_| rng.r#gen::<u8>()).collect(),
+            };
             let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
             for line in b64.as_bytes().chunks(76) {
                 raw.extend_from_slice(line);

@@ -6,15 +6,21 @@
 //! `BENCH_MESSAGES` (default 20000), `BENCH_DIR` (default a temporary
 //! directory; the index alone needs about a tenth of the raw bytes, which
 //! are generated on the fly and not kept), `BENCH_COLD` (1: drop the page
-//! cache before each cold query; needs root), `BENCH_THREADS` (tantivy
-//! writer threads, default 1 as in the daemon).
+//! cache before each cold query; needs root), `BENCH_KIND=text100k`
+//! (all-text 100 kB mail instead of the mix), `BENCH_THREADS` (tantivy
+//! writer threads, default 1 as in the daemon). `cargo bench --bench
+//! search_ingest` measures the daemon's indexer under journal ingest.
 //! The messages come from `corpus.rs` (deterministic). Results go to
 //! stdout as Markdown for docs/benchmarks.md.
 
 // A benchmark stops at the first surprise: unwrapping is how it says so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../tests/support/docs.rs"]
+mod docs;
+
 mod corpus;
+mod queries;
 
 use std::time::{Duration, Instant};
 
@@ -24,10 +30,7 @@ use mailseal::archive::record::{
 };
 use mailseal::search::catchup::index_record;
 use mailseal::search::index::WriterOptions;
-use mailseal::search::{LocalDomains, SearchIndex, SearchRequest, Sort};
-
-/// Makes the j-th query of one shape.
-type QueryMaker = Box<dyn Fn(usize) -> String>;
+use mailseal::search::{LocalDomains, SearchIndex};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -96,18 +99,10 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
-
-fn drop_caches() -> bool {
-    std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
-}
-
 fn main() {
     let n = env("BENCH_MESSAGES", 20_000) as u64;
     let threads = env("BENCH_THREADS", 1);
+    let text100k = std::env::var("BENCH_KIND").is_ok_and(|k| k == "text100k");
     let tmp = tempfile::tempdir_in("target").unwrap_or_else(|e| panic!("tempdir: {e}"));
     let dir = std::env::var("BENCH_DIR")
         .map(std::path::PathBuf::from)
@@ -129,7 +124,11 @@ fn main() {
     let started = Instant::now();
     for seq in 1..=n {
         let t = Instant::now();
-        let g = corpus.message(seq);
+        let g = if text100k {
+            corpus.text_message(seq, 100_000)
+        } else {
+            corpus.message(seq)
+        };
         gen_time += t.elapsed();
         raw_bytes += g.raw.len() as u64;
         if bccs.len() < 100 {
@@ -167,136 +166,7 @@ fn main() {
         raw_bytes as f64 / 1e6 / index_time.as_secs_f64(),
     );
 
-    let people: Vec<String> = (0..50)
-        .map(|i| corpus.message(i * 7 + 1).mail_from)
-        .collect();
-    let shapes: Vec<(&str, QueryMaker)> = vec![
-        (
-            "common word",
-            Box::new(|j| ["rechnung", "invoice", "vertrag", "delivery"][j % 4].to_string()),
-        ),
-        (
-            "two words",
-            Box::new(|j| {
-                ["angebot frist", "payment reminder", "lieferung termin"][j % 3].to_string()
-            }),
-        ),
-        (
-            "phrase",
-            Box::new(|j| {
-                [
-                    "\"bitte prüfen\"",
-                    "\"next week\"",
-                    "\"freundlichen grüßen\"",
-                ][j % 3]
-                    .to_string()
-            }),
-        ),
-        (
-            "from:address",
-            Box::new(move |j| format!("from:{}", people[j % people.len()])),
-        ),
-        (
-            "from:domain",
-            Box::new(|j| format!("from:firma{}.de", (j * 37) % 3000)),
-        ),
-        (
-            "rcpt: + word",
-            Box::new(|j| format!("rcpt:firma{}.com rechnung", (j * 11) % 3000)),
-        ),
-        (
-            "bcc:",
-            Box::new(move |j| format!("bcc:{}", bccs[j % bccs.len().max(1)])),
-        ),
-        (
-            "word + date range",
-            Box::new(|j| format!("vertrag date:{}-0{}", 2017 + j % 8, 1 + j % 9)),
-        ),
-        (
-            "attachment filter",
-            Box::new(|j| format!("has:attachment type:pdf received:{}", 2017 + j % 8)),
-        ),
-        ("size:>1M", Box::new(|_| "size:>1M".to_string())),
-        (
-            "prefix",
-            Box::new(|j| ["rechn*", "liefer*", "confirm*"][j % 3].to_string()),
-        ),
-        (
-            "boolean",
-            Box::new(|j| format!("(angebot OR offer) -mahnung from:firma{}.de", j % 3000)),
-        ),
-        (
-            "thread",
-            Box::new(move |j| format!("thread:t{}@x", (j as u64 * 997) % (n / 4).max(1))),
-        ),
-        (
-            "subject + direction",
-            Box::new(|j| {
-                [
-                    "subject:invoice direction:outbound",
-                    "subject:rechnung direction:inbound",
-                ][j % 2]
-                    .to_string()
-            }),
-        ),
-    ];
-    let cold = env("BENCH_COLD", 0) == 1;
-    println!();
-    println!("| query shape | example | hits | warm p50 | warm p99 | cold p50 | cold max |");
-    println!("|---|---|---|---|---|---|---|");
-    for (name, make) in &shapes {
-        let mut cold_times = Vec::new();
-        if cold {
-            for j in 0..5 {
-                if !drop_caches() {
-                    break;
-                }
-                let req = SearchRequest {
-                    query: make(1000 + j),
-                    limit: 50,
-                    sort: Sort::DateDesc,
-                    cursor: None,
-                };
-                let t = Instant::now();
-                index
-                    .search(&req)
-                    .unwrap_or_else(|e| panic!("{}: {e}", req.query));
-                cold_times.push(t.elapsed());
-            }
-        }
-        let mut times = Vec::new();
-        let mut hits = 0;
-        for j in 0..200 {
-            let req = SearchRequest {
-                query: make(j),
-                limit: 50,
-                sort: Sort::DateDesc,
-                cursor: None,
-            };
-            let t = Instant::now();
-            let h = index
-                .search(&req)
-                .unwrap_or_else(|e| panic!("{}: {e}", req.query));
-            times.push(t.elapsed());
-            hits += h.total;
-        }
-        times.sort();
-        cold_times.sort();
-        let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
-        println!(
-            "| {name} | `{}` | {} | {} | {} | {} | {} |",
-            make(0).replace('|', "\\|"),
-            hits / 200,
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.99)),
-            if cold_times.is_empty() {
-                "-".into()
-            } else {
-                ms(percentile(&cold_times, 0.5))
-            },
-            cold_times.last().map_or("-".into(), |d| ms(*d)),
-        );
-    }
+    queries::latency_table(&index, &corpus, n, bccs, env("BENCH_COLD", 0) == 1);
     let t = Instant::now();
     let all = index.all_seqs().unwrap_or_else(|e| panic!("{e}"));
     println!(

@@ -1,0 +1,378 @@
+//! Replication to S3 Object Lock against a real single-node Ceph RGW:
+//! journal ingest at full speed (Postfix's `smtp-source`, SESSIONS
+//! connections, SIZE-byte messages) with and without a `[[replica]]`,
+//! alternating, then the replica's throughput, the lag it holds while
+//! ingest runs, how long it takes to catch up, and `mailseal restore
+//! --from-replica` speed from the bucket.
+//!
+//! `cargo build --release && cargo bench --bench replica` with options
+//! through env: `BENCH_MESSAGES` (default 20000), `BENCH_SIZE` (default
+//! 100000), `BENCH_SESSIONS` (default 20), `BENCH_ROUNDS` (default 3),
+//! `BENCH_INTERVAL` (the replica's upload interval, default "10s"),
+//! `BENCH_DIR` (default /var/tmp; the Ceph cluster's sparse bluestore
+//! file holds every round's bucket, about 1.1 times the raw mail of all
+//! rounds, plus two archives at a time), `MAILSEAL_BIN` (default
+//! target/release/mailseal). Needs root, smtp-source and the Ceph packages
+//! (`.ci/install-deps`). The cluster is the recipe of
+//! `tests/support/ceph/` (bluestore, no manager), stopped at the end.
+
+// A benchmark stops at the first surprise: unwrapping is how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailseal::replica::S3;
+
+const ACCESS_KEY: &str = "MAILSEALTESTACCESS01";
+const SECRET_KEY: &str = "mailsealtestsecretkey0000000000000000000";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Bytes of every file under `dir`.
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The cluster, stopped (and its folder removed) when dropped.
+struct Ceph {
+    dir: PathBuf,
+    endpoint: String,
+}
+
+impl Ceph {
+    fn start(parent: &Path) -> Ceph {
+        let dir = parent.join(format!("mailseal-bench-ceph-{}", std::process::id()));
+        let port = free_port().to_string();
+        let out = Command::new("tests/support/ceph/ceph-up.sh")
+            .env("CEPH_DIR", &dir)
+            .env("WITH_MGR", "0")
+            .env("OBJECTSTORE", "bluestore")
+            // Sparse; every round's bucket stays (Object Lock).
+            .env("BLOCK_SIZE", (32u64 << 30).to_string())
+            .env("MON_V2", free_port().to_string())
+            .env("MON_V1", free_port().to_string())
+            .env("RGW_PORT", &port)
+            .output()
+            .unwrap();
+        let ceph = Ceph {
+            dir,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        assert!(
+            out.status.success(),
+            "ceph-up.sh: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ceph
+    }
+
+    fn s3(&self, bucket: &str) -> S3 {
+        S3::new(
+            &self.endpoint,
+            "us-east-1",
+            bucket,
+            true,
+            None,
+            (ACCESS_KEY.to_owned(), SECRET_KEY.to_owned()),
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for Ceph {
+    fn drop(&mut self) {
+        let _ = Command::new("tests/support/ceph/ceph-down.sh")
+            .env("CEPH_DIR", &self.dir)
+            .output();
+    }
+}
+
+/// One `mailseal run` with a journal listener and, optionally, a replica.
+struct Daemon {
+    child: Child,
+    journal: u16,
+    http: u16,
+    config: PathBuf,
+}
+
+impl Daemon {
+    fn start(bin: &str, dir: &Path, replica: Option<(&Ceph, &str)>) -> Daemon {
+        let (journal, http) = (free_port(), free_port());
+        let config = dir.join("bench.toml");
+        let mut text = format!(
+            "[archive]\npath = \"{}\"\n\
+             [[journal]]\nname = \"bench\"\nlisten = \"127.0.0.1:{journal}\"\nmax_connections = 100\n\
+             [http]\nlisten = \"127.0.0.1:{http}\"\n[log]\nlevel = \"warn\"\n\
+             [control]\nsocket = \"{}\"\n",
+            dir.join("archive").display(),
+            dir.join("control.sock").display(),
+        );
+        if let Some((ceph, bucket)) = replica {
+            let creds = dir.join("replica.secret");
+            std::fs::write(&creds, format!("{ACCESS_KEY}:{SECRET_KEY}\n")).unwrap();
+            let interval = std::env::var("BENCH_INTERVAL").unwrap_or_else(|_| "10s".into());
+            text.push_str(&format!(
+                "[[replica]]\nname = \"offsite\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\n\
+                 prefix = \"gw1\"\ncredentials_file = \"{}\"\nobject_lock = \"compliance\"\n\
+                 retain_days = 1\ninterval = \"{interval}\"\n",
+                ceph.endpoint,
+                creds.display()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        let log = std::fs::File::create(dir.join("daemon.log")).unwrap();
+        let child = Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e} (build it: cargo build --release)"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", journal)).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Daemon {
+            child,
+            journal,
+            http,
+            config,
+        }
+    }
+
+    /// `(lag_records, lag_bytes)` of the replica from `/metrics`.
+    fn replica_lag(&self) -> Option<(u64, u64)> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l.contains("replica=\"offsite\""))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|v| v as u64)
+        };
+        Some((
+            value("mailseal_replica_lag_records")?,
+            value("mailseal_replica_lag_bytes")?,
+        ))
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+struct Round {
+    with_replica: bool,
+    ingest: f64,
+    /// Ingest start until the bucket held every record.
+    caught_up: f64,
+    lag_records: Vec<u64>,
+    lag_bytes: Vec<u64>,
+    restore_secs: f64,
+    restored_bytes: u64,
+}
+
+fn round(bin: &str, parent: &Path, ceph: Option<(&Ceph, &str)>) -> Round {
+    let (n, size, sessions) = (
+        env("BENCH_MESSAGES", 20_000),
+        env("BENCH_SIZE", 100_000),
+        env("BENCH_SESSIONS", 20),
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("mailseal-bench-replica.")
+        .tempdir_in(parent)
+        .unwrap();
+    let daemon = Daemon::start(bin, dir.path(), ceph);
+    let started = Instant::now();
+    let mut source = Command::new("smtp-source")
+        .args(["-s", &sessions.to_string(), "-m", &n.to_string()])
+        .args(["-l", &size.to_string()])
+        .args(["-f", "bench@example.com", "-t", "journal@example.com"])
+        .arg(format!("127.0.0.1:{}", daemon.journal))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("smtp-source: {e} (./.ci/install-deps installs Postfix)"));
+    let mut lag_records = Vec::new();
+    let mut lag_bytes = Vec::new();
+    let ingest = loop {
+        if let Some(status) = source.try_wait().unwrap() {
+            assert!(status.success(), "smtp-source failed");
+            break started.elapsed().as_secs_f64();
+        }
+        if ceph.is_some()
+            && let Some((records, bytes)) = daemon.replica_lag()
+        {
+            lag_records.push(records);
+            lag_bytes.push(bytes);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let caught_up = if ceph.is_some() {
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        loop {
+            if daemon.replica_lag().is_some_and(|(r, b)| r == 0 && b == 0) {
+                break started.elapsed().as_secs_f64();
+            }
+            assert!(Instant::now() < deadline, "the replica did not catch up");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    } else {
+        ingest
+    };
+    let config = daemon.config.clone();
+    daemon.stop();
+    let (mut restore_secs, mut restored_bytes) = (0.0, 0);
+    if ceph.is_some() {
+        let into = dir.path().join("restored");
+        let t = Instant::now();
+        let out = Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .arg("restore")
+            .arg("--from-replica")
+            .arg(&into)
+            .output()
+            .unwrap();
+        restore_secs = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "restore: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        restored_bytes = tree_bytes(&into.join("segments"));
+        let original = tree_bytes(&dir.path().join("archive").join("segments"));
+        assert_eq!(restored_bytes, original, "the restored segments differ");
+    }
+    Round {
+        with_replica: ceph.is_some(),
+        ingest: n as f64 / ingest,
+        caught_up,
+        lag_records,
+        lag_bytes,
+        restore_secs,
+        restored_bytes,
+    }
+}
+
+fn main() {
+    let bin = std::env::var("MAILSEAL_BIN").unwrap_or_else(|_| "target/release/mailseal".into());
+    let parent = PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()));
+    let rounds = env("BENCH_ROUNDS", 3);
+    let (n, size) = (env("BENCH_MESSAGES", 20_000), env("BENCH_SIZE", 100_000));
+    eprintln!("starting Ceph (bluestore, no manager) ...");
+    let ceph = Ceph::start(&parent);
+    let mut results = Vec::new();
+    for r in 0..rounds {
+        // A then B, then B then A: neither always runs on a warmer disk.
+        let order = if r % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for with in order {
+            let bucket = format!("bench-{r}");
+            if with {
+                block_on(ceph.s3(&bucket).create_bucket(true)).unwrap();
+            }
+            let result = round(&bin, &parent, with.then_some((&ceph, bucket.as_str())));
+            eprintln!(
+                "round {r} {}: {:.0} msg/s ingest",
+                if with { "with replica" } else { "plain" },
+                result.ingest
+            );
+            results.push(result);
+        }
+    }
+
+    let raw_mb = (n * size) as f64 / 1e6;
+    println!(
+        "{n} messages of {size} bytes through the journal listener, {} sessions, {rounds} rounds alternating\n",
+        env("BENCH_SESSIONS", 20)
+    );
+    println!(
+        "| round | ingest msg/s, no replica | ingest msg/s, with replica | bucket caught up after | replication MB/s | msg/s | lag records p50 / max | lag MB p50 / max | restore | restore MB/s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let (mut plain, mut with, mut repl, mut restore) = (vec![], vec![], vec![], vec![]);
+    for (r, pair) in results.chunks(2).enumerate() {
+        let a = pair.iter().find(|x| !x.with_replica).unwrap();
+        let b = pair.iter().find(|x| x.with_replica).unwrap();
+        let mut lr = b.lag_records.clone();
+        let mut lb: Vec<f64> = b.lag_bytes.iter().map(|v| *v as f64 / 1e6).collect();
+        lr.sort_unstable();
+        let (lr50, lrmax) = (
+            lr.get(lr.len() / 2).copied().unwrap_or(0),
+            lr.last().copied().unwrap_or(0),
+        );
+        let lbmax = lb.iter().copied().fold(0.0, f64::max);
+        let lb50 = if lb.is_empty() { 0.0 } else { median(&mut lb) };
+        let mbs = b.restored_bytes as f64 / 1e6 / b.caught_up;
+        let restore_mbs = b.restored_bytes as f64 / 1e6 / b.restore_secs;
+        println!(
+            "| {r} | {:.0} | {:.0} | {:.1} s | {mbs:.0} | {:.0} | {lr50} / {lrmax} | {lb50:.0} / {lbmax:.0} | {:.1} s | {restore_mbs:.0} |",
+            a.ingest,
+            b.ingest,
+            b.caught_up,
+            n as f64 / b.caught_up,
+            b.restore_secs,
+        );
+        plain.push(a.ingest);
+        with.push(b.ingest);
+        repl.push(mbs);
+        restore.push(restore_mbs);
+    }
+    println!(
+        "\nmedians: ingest {:.0} msg/s without a replica, {:.0} with ({:.2}x); replication {:.0} MB/s of segment bytes; restore {:.0} MB/s ({raw_mb:.0} MB of raw mail per round)",
+        median(&mut plain),
+        median(&mut with),
+        median(&mut with.clone()) / median(&mut plain.clone()),
+        median(&mut repl),
+        median(&mut restore),
+    );
+}

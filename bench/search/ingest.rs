@@ -1,0 +1,425 @@
+//! Search under ingest: the daemon's indexer against journal ingest at
+//! full speed. Starts `mailseal run` with a `[[journal]]` listener, feeds
+//! it the realistic corpus (`corpus.rs`, each message wrapped in an
+//! Exchange/Microsoft 365 journal report so Bcc recipients reach the
+//! index) over `BENCH_SESSIONS` SMTP connections, samples `/healthz`
+//! (search lag) and the daemon's RSS every second, then reports ingest and
+//! indexing rates, the largest lag, the index size against the raw bytes,
+//! `mailseal search --check`'s time, the daemon's RSS with the index open,
+//! and, after stopping the daemon, the latency table of `queries.rs` over
+//! the index the daemon built.
+//!
+//! `cargo bench --bench search_ingest` with options through env:
+//! `BENCH_MESSAGES` (default 20000), `BENCH_SESSIONS` (default 8),
+//! `BENCH_KIND` (`mix`, the default, or `text100k`: all-text 100 kB mail),
+//! `BENCH_DIR` (the archive's parent; default a new directory under
+//! /var/tmp; about 15 kB of archive per message of the mix),
+//! `BENCH_KEEP=1` (keep it, for `bench/web_load.sh` with
+//! `WEB_LOAD_ARCHIVE`), `BENCH_COLD=1` (cold queries; root),
+//! `MAILSEAL_BIN` (default target/release/mailseal, which must be built).
+
+// A benchmark stops at the first surprise: unwrapping is how it says so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../tests/support/docs.rs"]
+mod docs;
+
+mod corpus;
+mod queries;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailseal::search::SearchIndex;
+use mailseal::search::index::WriterOptions;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Bytes of every file under `dir`.
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// `VmRSS` and `VmHWM` of a process, in kB.
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// `(indexed_seq, head_seq, lag)` from `/healthz`.
+fn search_progress(http: u16) -> Option<(u64, u64, u64)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(b"GET /healthz HTTP/1.0\r\nHost: bench\r\n\r\n")
+        .ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    let body = reply.split("\r\n\r\n").nth(1)?;
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let s = v.get("search")?;
+    Some((
+        s.get("indexed_seq")?.as_u64()?,
+        s.get("head_seq")?.as_u64()?,
+        s.get("lag")?.as_u64()?,
+    ))
+}
+
+/// Message `i` as Exchange journals it: a report naming the envelope
+/// (Sender, To, Cc, Bcc) with the original attached.
+fn journal_report(g: &corpus::Generated, i: u64) -> Vec<u8> {
+    let b = format!("_journal_{i:x}_");
+    let mut envelope = format!("Sender: {}\r\n", g.mail_from);
+    for (k, r) in g.rcpts.iter().enumerate() {
+        envelope.push_str(&format!("{}: {r}\r\n", if k == 0 { "To" } else { "Cc" }));
+    }
+    if let Some(bcc) = &g.bcc {
+        envelope.push_str(&format!("Bcc: {bcc}\r\n"));
+    }
+    let mut out = format!(
+        "From: Microsoft Outlook <journal-agent@{d}>\r\nTo: <journal@archive.{d}>\r\n\
+         Subject: journal report {i}\r\nMessage-ID: <j{i}@journal.{d}>\r\nX-MS-Journal-Report:\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n\
+         --{b}\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n\r\n{envelope}\r\n\
+         --{b}\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n",
+        d = corpus::LOCAL_DOMAIN
+    )
+    .into_bytes();
+    out.extend_from_slice(&g.raw);
+    out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    out
+}
+
+/// The journaling server's side of one SMTP connection, as Exchange and
+/// Postfix behave: the end of data goes out with the last bytes of the
+/// message, and Nagle is off. (lettre's client writes the final `.` on
+/// its own, which Nagle holds until the server's delayed ACK: 40 ms a
+/// message on loopback, which measured lettre, not mailseal.)
+struct Smtp {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Smtp {
+    fn connect(port: u16) -> Smtp {
+        let writer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        writer.set_nodelay(true).unwrap();
+        let mut smtp = Smtp {
+            reader: std::io::BufReader::new(writer.try_clone().unwrap()),
+            writer,
+        };
+        smtp.expect("greeting", 220);
+        smtp.command("EHLO exchange.example.com", 250);
+        smtp
+    }
+
+    /// Reads one (multi-line) reply and checks its code.
+    fn expect(&mut self, what: &str, code: u16) {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            assert!(
+                line.starts_with(&code.to_string()),
+                "{what}: expected {code}, got {line:?}"
+            );
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return;
+            }
+        }
+    }
+
+    fn command(&mut self, line: &str, code: u16) {
+        use std::io::Write;
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .unwrap();
+        self.expect(line, code);
+    }
+
+    fn send(&mut self, message: &[u8], i: u64) {
+        use std::io::Write;
+        let d = corpus::LOCAL_DOMAIN;
+        self.command(&format!("MAIL FROM:<journal-agent@{d}> BODY=8BITMIME"), 250);
+        self.command(&format!("RCPT TO:<journal@archive.{d}>"), 250);
+        self.command("DATA", 354);
+        let mut data = Vec::with_capacity(message.len() + 64);
+        for line in message.split_inclusive(|&b| b == b'\n') {
+            if line.first() == Some(&b'.') {
+                data.push(b'.');
+            }
+            data.extend_from_slice(line);
+        }
+        if !data.ends_with(b"\r\n") {
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b".\r\n");
+        self.writer.write_all(&data).unwrap();
+        self.expect(&format!("message {i}"), 250);
+    }
+
+    fn quit(mut self) {
+        self.command("QUIT", 221);
+    }
+}
+
+struct Daemon {
+    child: Child,
+    config: PathBuf,
+    bin: String,
+}
+
+impl Daemon {
+    fn start(bin: &str, dir: &Path, journal: u16, http: u16) -> Daemon {
+        let config = dir.join("bench.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[archive]\npath = \"{archive}\"\n\
+                 [[journal]]\nname = \"exchange\"\nlisten = \"127.0.0.1:{journal}\"\nmax_connections = 100\n\
+                 [http]\nlisten = \"127.0.0.1:{http}\"\n\
+                 [log]\nlevel = \"warn\"\n\
+                 [control]\nsocket = \"{socket}\"\n",
+                archive = dir.join("archive").display(),
+                socket = dir.join("control.sock").display(),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("daemon.log")).unwrap();
+        let child = Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e} (build it: cargo build --release)"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", journal)).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Daemon {
+            child,
+            config,
+            bin: bin.to_string(),
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> (Duration, String) {
+        let t = Instant::now();
+        let out = Command::new(&self.bin)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "mailseal {args:?}: {text}");
+        (took, text)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn main() {
+    let n = env("BENCH_MESSAGES", 20_000) as u64;
+    let sessions = env("BENCH_SESSIONS", 8);
+    let text100k = std::env::var("BENCH_KIND").is_ok_and(|k| k == "text100k");
+    let bin = std::env::var("MAILSEAL_BIN").unwrap_or_else(|_| "target/release/mailseal".into());
+    let parent = std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into());
+    let dir = tempfile::Builder::new()
+        .prefix("mailseal-search-ingest.")
+        .tempdir_in(&parent)
+        .unwrap();
+    let keep = env("BENCH_KEEP", 0) == 1;
+    let (journal, http) = (free_port(), free_port());
+    let daemon = Daemon::start(&bin, dir.path(), journal, http);
+    let pid = daemon.child.id();
+
+    let corpus = Arc::new(corpus::Corpus::new(42));
+    let next = Arc::new(AtomicU64::new(1));
+    let raw_bytes = Arc::new(AtomicU64::new(0));
+    let sizes = Arc::new(Mutex::new(Vec::with_capacity(n as usize)));
+    let bccs = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let senders: Vec<_> = (0..sessions)
+        .map(|_| {
+            let (corpus, next, raw_bytes, sizes, bccs) = (
+                corpus.clone(),
+                next.clone(),
+                raw_bytes.clone(),
+                sizes.clone(),
+                bccs.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut conn = Smtp::connect(journal);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i > n {
+                        break;
+                    }
+                    let g = if text100k {
+                        corpus.text_message(i, 100_000)
+                    } else {
+                        corpus.message(i)
+                    };
+                    raw_bytes.fetch_add(g.raw.len() as u64, Ordering::Relaxed);
+                    sizes.lock().unwrap().push(g.raw.len());
+                    if let Some(b) = &g.bcc {
+                        let mut bccs = bccs.lock().unwrap();
+                        if bccs.len() < 100 {
+                            bccs.push(b.clone());
+                        }
+                    }
+                    conn.send(&journal_report(&g, i), i);
+                }
+                conn.quit();
+            })
+        })
+        .collect();
+
+    // Sample until every sender is done and the index holds every record.
+    let mut max_lag = 0;
+    let mut peak_rss = 0;
+    let mut ingest_time = None;
+    let mut last_print = Instant::now();
+    let mut samples = Vec::new();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let sent = (next.load(Ordering::Relaxed) - 1).min(n);
+        let (now_rss, _) = rss(pid);
+        peak_rss = peak_rss.max(now_rss);
+        let progress = search_progress(http);
+        if let Some((indexed, head, lag)) = progress {
+            max_lag = max_lag.max(lag);
+            samples.push((started.elapsed().as_secs(), head, indexed, lag, now_rss));
+            if last_print.elapsed() > Duration::from_secs(30) {
+                last_print = Instant::now();
+                eprintln!(
+                    "{:>5} s: {head} archived, {indexed} indexed, lag {lag}, RSS {} MB",
+                    started.elapsed().as_secs(),
+                    now_rss / 1024
+                );
+            }
+        }
+        if ingest_time.is_none() && senders.iter().all(|s| s.is_finished()) {
+            ingest_time = Some(started.elapsed());
+            eprintln!("ingest done: {sent} messages");
+        }
+        if ingest_time.is_some()
+            && progress.is_some_and(|(indexed, _, lag)| lag == 0 && indexed >= n)
+        {
+            break;
+        }
+    }
+    let indexed_time = started.elapsed();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let ingest_time = ingest_time.unwrap_or(indexed_time);
+    std::thread::sleep(Duration::from_secs(5));
+    let (idle_rss, hwm) = rss(pid);
+    let (check_time, check_out) = daemon.cli(&["search", "--check"]);
+    let index_dir = dir.path().join("archive").join("search");
+    let index_bytes = tree_bytes(&index_dir);
+    let archive_bytes = tree_bytes(&dir.path().join("archive"));
+    let raw = raw_bytes.load(Ordering::Relaxed);
+    let mut sizes = std::mem::take(&mut *sizes.lock().unwrap());
+    sizes.sort_unstable();
+    daemon.stop();
+
+    println!(
+        "{n} {} messages over {sessions} journal sessions, {:.2} GB raw, median {:.1} kB",
+        if text100k { "all-text 100 kB" } else { "mixed" },
+        raw as f64 / 1e9,
+        sizes[sizes.len() / 2] as f64 / 1e3
+    );
+    println!();
+    println!(
+        "| ingest msg/s (durable 250) | indexed msg/s (until lag 0) | largest lag | lag 0 after ingest | index bytes | index/raw | archive bytes | peak RSS | RSS idle, index open |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {:.0} | {:.0} | {max_lag} | {:.1} s | {:.2} GB | {:.3} | {:.2} GB | {} MB | {} MB |",
+        n as f64 / ingest_time.as_secs_f64(),
+        n as f64 / indexed_time.as_secs_f64(),
+        (indexed_time - ingest_time).as_secs_f64(),
+        index_bytes as f64 / 1e9,
+        index_bytes as f64 / raw as f64,
+        archive_bytes as f64 / 1e9,
+        peak_rss.max(hwm) / 1024,
+        idle_rss / 1024,
+    );
+    println!();
+    println!(
+        "`mailseal search --check` through the daemon: {:.1} s ({})",
+        check_time.as_secs_f64(),
+        check_out.lines().next().unwrap_or("").trim()
+    );
+    println!();
+    println!("Lag over time (seconds since the first message: archived, indexed, lag, RSS):");
+    let step = (samples.len() / 12).max(1);
+    for (t, head, indexed, lag, rss) in samples.iter().step_by(step) {
+        println!(
+            "- {t} s: {head} archived, {indexed} indexed, lag {lag}, {} MB",
+            rss / 1024
+        );
+    }
+
+    if !text100k {
+        let index = SearchIndex::open(
+            &index_dir,
+            WriterOptions {
+                threads: 1,
+                memory_bytes: 64 * 1024 * 1024,
+            },
+        )
+        .unwrap_or_else(|e| panic!("open the daemon's index: {e}"));
+        println!();
+        let bccs = std::mem::take(&mut *bccs.lock().unwrap());
+        queries::latency_table(&index, &corpus, n, bccs, env("BENCH_COLD", 0) == 1);
+    }
+    if keep {
+        let kept = dir.keep();
+        println!("\nkept: {}", kept.join("archive").display());
+    }
+}
