@@ -5,6 +5,8 @@
 
 // The same for POP3, against Dovecot's POP3 server behind the gateway.
 mod pop3;
+// POP3 over STLS and implicit TLS (995) with a per-destination certificate.
+mod pop3_tls;
 // TLS on intercepted SMTP: certificates per destination, refuse, mint, pass-unarchived.
 mod tls;
 // IMAP over implicit TLS (993) with a per-destination certificate, to Dovecot.

@@ -42,7 +42,8 @@ pub enum UserCommand {
         /// auditor, user, admin or data-officer.
         #[arg(long)]
         role: String,
-        /// How the password is checked: local, imap or ldap.
+        /// How the password is checked: local (this file) or imap (the
+        /// mailbox password, `[web] imap_login`).
         #[arg(long, default_value = "local")]
         login: String,
         /// One of the user's own mail addresses (role user; repeatable).
@@ -193,8 +194,10 @@ pub fn run(config: &Config, args: UserArgs) -> anyhow::Result<u8> {
             let login = match login.as_str() {
                 "local" => LoginMethod::Local,
                 "imap" => LoginMethod::Imap,
-                "ldap" => LoginMethod::Ldap,
-                other => anyhow::bail!("unknown login method {other:?}; use local, imap or ldap"),
+                "ldap" => anyhow::bail!(
+                    "LDAP login is not built; use local, or imap with [web] imap_login (docs/decisions.md)"
+                ),
+                other => anyhow::bail!("unknown login method {other:?}; use local or imap"),
             };
             let mut user = User::new(&name, role, login);
             user.addresses = addresses

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
 use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
-use super::intercept_tls::{InterceptCertificate, UnknownTls};
+use super::intercept_tls::{
+    InterceptCertificate, UnknownTls, check_blind_needs_implicit, handles_client_tls,
+};
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, default_max_connections};
 use super::upstream::{Upstream, raw_upstream};
@@ -197,28 +199,18 @@ impl RawImapProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<ImapProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        // Certificates per destination, minting or a blind relay handle
-        // the client's TLS: no tls_cert needed.
-        let handled = self.intercept.is_some()
-            && (self
-                .intercept_certificates
-                .as_ref()
-                .is_some_and(|c| !c.is_empty())
-                || self
-                    .intercept_unknown_tls
-                    .is_some_and(|u| u != UnknownTls::Refuse));
+        let handled = handles_client_tls(
+            self.intercept.is_some(),
+            self.intercept_certificates.as_deref(),
+            self.intercept_unknown_tls,
+        );
         let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self, tls));
         let tls = raw_client_tls!(self).validate_with(p, at, handled);
-        let blind = upstream
+        let intercept_tls = upstream
             .as_ref()
             .and_then(|u| u.address.intercept())
-            .is_some_and(|i| i.tls.unknown == UnknownTls::PassUnarchived);
-        if blind && tls.as_ref().is_some_and(|t| t.mode != TlsMode::Implicit) {
-            p.push(
-                at.key("intercept_unknown_tls"),
-                "pass-unarchived is decided before the handshake, so it needs tls_mode = \"implicit\" (a blind relay after STARTTLS is not built)",
-            );
-        }
+            .map(|i| &i.tls);
+        check_blind_needs_implicit(p, at, intercept_tls, tls.as_ref());
         let folders = at.key("skip_append_folders");
         check::folder_list(p, folders, &self.skip_append_folders, false);
         let flags = at.key("skip_append_special_use");

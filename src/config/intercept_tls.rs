@@ -1,7 +1,7 @@
 //! TLS on intercepted connections: the keys `intercept_certificates`,
 //! `intercept_unknown_tls`, `intercept_ca_cert` and `intercept_ca_key` of
-//! an intercepting `[[smtp_proxy]]` or `[[imap_proxy]]` (not yet the POP3
-//! proxy), their checks, and the validated [`InterceptTls`].
+//! an intercepting `[[smtp_proxy]]`, `[[imap_proxy]]` or `[[pop3_proxy]]`,
+//! their checks, and the validated [`InterceptTls`].
 //!
 //! An intercepting proxy terminates TLS with the certificate of the
 //! server the client meant: an entry of `intercept_certificates` chosen by
@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use super::client_tls::TlsFiles;
+use super::client_tls::{ClientTls, TlsFiles};
 use super::problem::{At, Problems};
+use super::value::TlsMode;
 use crate::tls::{self, TlsError};
 
 /// What an intercepting proxy does when a client wants TLS towards a
@@ -63,6 +64,36 @@ impl InterceptCertificate {
                         .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(domain))
                 })
         })
+    }
+}
+
+/// True when an intercepting proxy's client-leg TLS is handled without a
+/// `tls_cert` of its own: certificates per destination, minting, or a
+/// blind relay.
+pub(crate) fn handles_client_tls(
+    intercepting: bool,
+    certificates: Option<&[InterceptCertificate]>,
+    unknown: Option<UnknownTls>,
+) -> bool {
+    intercepting
+        && (certificates.is_some_and(|c| !c.is_empty())
+            || unknown.is_some_and(|u| u != UnknownTls::Refuse))
+}
+
+/// `pass-unarchived` is decided on the ClientHello, before any handshake,
+/// so a proxy that has it must speak implicit TLS with its clients.
+pub(crate) fn check_blind_needs_implicit(
+    p: &mut Problems,
+    at: &At,
+    intercept_tls: Option<&InterceptTls>,
+    client_tls: Option<&ClientTls>,
+) {
+    let blind = intercept_tls.is_some_and(|t| t.unknown == UnknownTls::PassUnarchived);
+    if blind && client_tls.is_some_and(|t| t.mode != TlsMode::Implicit) {
+        p.push(
+            at.key("intercept_unknown_tls"),
+            "pass-unarchived is decided before the handshake, so it needs tls_mode = \"implicit\" (a blind relay after STARTTLS is not built)",
+        );
     }
 }
 

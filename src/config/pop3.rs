@@ -11,6 +11,9 @@ use serde::Deserialize;
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
 use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
+use super::intercept_tls::{
+    InterceptCertificate, UnknownTls, check_blind_needs_implicit, handles_client_tls,
+};
 use super::problem::{At, Problems};
 use super::smtp_proxy::{DEFAULT_MAX_CONNECTIONS, SmtpUpstreamTls, default_max_connections};
 use super::upstream::{Upstream, raw_upstream};
@@ -43,6 +46,18 @@ pub(crate) struct RawPop3Proxy {
     /// Under TPROXY, connect upstream from the client's own address.
     #[serde(default)]
     intercept_bind_client: Option<bool>,
+    /// Client-leg certificates per original destination or SNI.
+    #[serde(default)]
+    intercept_certificates: Option<Vec<InterceptCertificate>>,
+    /// What happens for a destination without a certificate.
+    #[serde(default)]
+    intercept_unknown_tls: Option<UnknownTls>,
+    /// The local CA that mints certificates (`mint`).
+    #[serde(default)]
+    intercept_ca_cert: Option<PathBuf>,
+    /// The local CA's private key.
+    #[serde(default)]
+    intercept_ca_key: Option<PathBuf>,
     /// Client-leg certificate chain (PEM).
     #[serde(default)]
     tls_cert: Option<PathBuf>,
@@ -138,8 +153,18 @@ impl RawPop3Proxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<Pop3ProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self));
-        let tls = raw_client_tls!(self).validate(p, at);
+        let handled = handles_client_tls(
+            self.intercept.is_some(),
+            self.intercept_certificates.as_deref(),
+            self.intercept_unknown_tls,
+        );
+        let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self, tls));
+        let tls = raw_client_tls!(self).validate_with(p, at, handled);
+        let intercept_tls = upstream
+            .as_ref()
+            .and_then(|u| u.address.intercept())
+            .map(|i| &i.tls);
+        check_blind_needs_implicit(p, at, intercept_tls, tls.as_ref());
         let timeout_idle = check::nonzero(p, at.key("timeout_idle"), self.timeout_idle);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);
         Some(Pop3ProxyConfig {

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use super::check;
 use super::client_tls::{ClientTls, raw_client_tls};
 use super::intercept::{DestinationRule, InterceptMode, raw_intercept};
-use super::intercept_tls::{InterceptCertificate, UnknownTls};
+use super::intercept_tls::{
+    InterceptCertificate, UnknownTls, check_blind_needs_implicit, handles_client_tls,
+};
 use super::problem::{At, Problems};
 use super::upstream::{LegTls, Upstream, raw_upstream};
 use super::value::{self, HostPort, MIB, TlsMode};
@@ -256,29 +258,19 @@ impl RawSmtpProxy {
     pub(crate) fn validate(self, p: &mut Problems, at: &At) -> Option<SmtpProxyConfig> {
         let name = check::name(p, at, self.name.as_deref());
         let listen = check::required(p, at.key("listen"), self.listen);
-        // Certificates per destination, minting or a blind relay handle
-        // the client's TLS: no tls_cert needed.
-        let handled = self.intercept.is_some()
-            && (self
-                .intercept_certificates
-                .as_ref()
-                .is_some_and(|c| !c.is_empty())
-                || self
-                    .intercept_unknown_tls
-                    .is_some_and(|u| u != UnknownTls::Refuse));
+        let handled = handles_client_tls(
+            self.intercept.is_some(),
+            self.intercept_certificates.as_deref(),
+            self.intercept_unknown_tls,
+        );
         let upstream = raw_upstream!(self).validate_with(p, at, raw_intercept!(self, tls));
         let hostname = check::hostname(p, at.key("hostname"), self.hostname);
         let tls = raw_client_tls!(self).validate_with(p, at, handled);
-        let blind = upstream
+        let intercept_tls = upstream
             .as_ref()
             .and_then(|u| u.address.intercept())
-            .is_some_and(|i| i.tls.unknown == UnknownTls::PassUnarchived);
-        if blind && tls.as_ref().is_some_and(|t| t.mode != TlsMode::Implicit) {
-            p.push(
-                at.key("intercept_unknown_tls"),
-                "pass-unarchived is decided before the handshake, so it needs tls_mode = \"implicit\" (a blind relay after STARTTLS is not built)",
-            );
-        }
+            .map(|i| &i.tls);
+        check_blind_needs_implicit(p, at, intercept_tls, tls.as_ref());
         let max_message_size =
             check::positive(p, at.key("max_message_size"), self.max_message_size);
         let max_connections = check::positive(p, at.key("max_connections"), self.max_connections);

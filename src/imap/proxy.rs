@@ -37,7 +37,7 @@ use tracing::Instrument as _;
 use crate::archive::Archive;
 use crate::config::{ImapProxyConfig, TlsMode};
 use crate::imap::reply;
-use crate::intercept::{self, Decision, Destination, Interceptor, TlsPolicy};
+use crate::intercept::{self, Destination, Interceptor, TlsPolicy};
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
 use crate::transport::Stream;
@@ -225,24 +225,10 @@ async fn intercepted(
         let server_tls = policy.for_destination(&destination).ok();
         return Some((toward(name)?, server_tls, tcp));
     }
-    let sni = match intercept::peek_sni(&tcp, BLIND_CONNECT).await {
-        Ok(sni) => sni,
-        Err(error) => {
-            tracing::info!(%error, "tls-failed");
-            return None;
-        }
-    };
-    match policy.at_hello(&destination, sni.as_deref()) {
-        Decision::Terminate {
-            config,
-            upstream_name,
-        } => Some((toward(upstream_name)?, Some(config), tcp)),
-        Decision::Refuse => None,
-        Decision::Blind => {
-            intercept::relay_blind(tcp, &destination, BLIND_CONNECT).await;
-            None
-        }
-    }
+    let (tcp, config, name) = policy
+        .implicit(tcp, &destination, BLIND_CONNECT, BLIND_CONNECT)
+        .await?;
+    Some((toward(name)?, Some(config), tcp))
 }
 
 /// Connecting to an intercepted destination for a blind relay, and

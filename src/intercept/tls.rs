@@ -179,6 +179,45 @@ impl TlsPolicy {
         self.terminate(destination, upstream_name)
     }
 
+    /// Implicit TLS on an intercepted connection, from its first byte:
+    /// peeks the ClientHello (waiting at most `hello`) and decides. `Some`
+    /// with the configuration for the handshake and the name the upstream
+    /// leg checks; `None` once the connection was refused before the
+    /// handshake (or sent no TLS) or relayed blind to its end (`connect`
+    /// bounds reaching the destination).
+    pub async fn implicit(
+        &self,
+        tcp: TcpStream,
+        destination: &Destination,
+        hello: Duration,
+        connect: Duration,
+    ) -> Option<(
+        TcpStream,
+        Arc<rustls::ServerConfig>,
+        Option<ServerName<'static>>,
+    )> {
+        let sni = match peek_sni(&tcp, hello).await {
+            Ok(sni) => sni,
+            Err(error) => {
+                metrics::error(metrics::ErrorKind::Tls);
+                tracing::info!(%error, "tls-failed");
+                return None;
+            }
+        };
+        match self.at_hello(destination, sni.as_deref()) {
+            Decision::Terminate {
+                config,
+                upstream_name,
+            } => Some((tcp, config, upstream_name)),
+            // Closed before the handshake completes.
+            Decision::Refuse => None,
+            Decision::Blind => {
+                relay_blind(tcp, destination, connect).await;
+                None
+            }
+        }
+    }
+
     /// The decision when a client asks for STARTTLS (its SNI comes only
     /// with the handshake): terminate when some certificate could serve
     /// the destination.

@@ -12,6 +12,11 @@ pub const UPSTREAM_DOWN: &[u8] = b"-ERR [SYS/TEMP] mail server unavailable, try 
 pub const STLS_GO: &[u8] = b"+OK begin TLS negotiation\r\n";
 /// `STLS` when mailseal offers none (no certificate, or already TLS).
 pub const STLS_NO: &[u8] = b"-ERR STLS not available\r\n";
+/// `STLS` on an intercepted connection whose destination has no
+/// certificate (`intercept_unknown_tls = "refuse"`): nothing secret has
+/// passed, and a client that goes on in plain text is archived as usual.
+pub const STLS_NO_DESTINATION: &[u8] =
+    b"-ERR [SYS/TEMP] TLS not available for this destination\r\n";
 /// `STLS` with more commands already sent after it (command injection).
 pub const STLS_PIPELINED: &[u8] = b"-ERR nothing may follow STLS before the handshake\r\n";
 /// A command line over the length cap.

@@ -105,6 +105,15 @@ impl Upstream {
         }
     }
 
+    /// The same, checking the server's certificate for `name` (the
+    /// intercept certificate entry's) instead of `upstream_tls_name`.
+    pub fn named(self, name: Option<ServerName<'static>>) -> Upstream {
+        match name {
+            Some(name) => Upstream { name, ..self },
+            None => self,
+        }
+    }
+
     /// `host:port`.
     pub fn address(&self) -> &str {
         &self.address

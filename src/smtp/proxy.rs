@@ -46,12 +46,12 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::archive::record::SourceKind;
 use crate::archive::{Archive, Spool};
 use crate::config::{HostPort, SmtpProxyConfig, SmtpUpstreamTls, Target, TlsMode};
-use crate::intercept::{self, Decision, Destination, Interceptor, TlsPolicy};
+use crate::intercept::{Decision, Destination, Interceptor, TlsPolicy};
 use crate::metrics::{self, ErrorKind};
 use crate::tls::TlsError;
 
@@ -176,28 +176,17 @@ impl ProxyListener {
                             )
                             .await;
                     };
-                    let sni = match intercept::peek_sni(&tcp, self.session.command_timeout).await {
-                        Ok(sni) => sni,
-                        Err(error) => {
-                            metrics::error(ErrorKind::Tls);
-                            info!(%error, "tls-failed");
-                            return;
-                        }
-                    };
-                    match policy.at_hello(&destination, sni.as_deref()) {
-                        Decision::Terminate {
-                            config,
-                            upstream_name,
-                        } => {
+                    let (hello, connect) = (
+                        self.session.command_timeout,
+                        self.shared.options.timeouts.connect,
+                    );
+                    match policy.implicit(tcp, &destination, hello, connect).await {
+                        Some((accepted, config, upstream_name)) => {
+                            tcp = accepted;
                             implicit_tls = Some(config);
                             UpstreamAt::Intercepted(destination, upstream_name)
                         }
-                        // Closed before the handshake completes.
-                        Decision::Refuse => return,
-                        Decision::Blind => {
-                            let connect = self.shared.options.timeouts.connect;
-                            return intercept::relay_blind(tcp, &destination, connect).await;
-                        }
+                        None => return,
                     }
                 }
                 Err(_) => {

@@ -114,7 +114,6 @@ pub async fn check(
             Some(server) => imap_login(server, &user.name, password).await,
             None => Err(Refusal::NotConfigured),
         },
-        LoginMethod::Ldap => Err(Refusal::NotConfigured),
     }
 }
 

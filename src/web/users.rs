@@ -64,8 +64,6 @@ pub enum LoginMethod {
     /// The Argon2 hash in this file.
     #[default]
     Local,
-    /// A bind against the configured LDAP directory.
-    Ldap,
     /// A LOGIN against the configured IMAP server with the mailbox password.
     Imap,
 }
@@ -75,7 +73,6 @@ impl LoginMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             LoginMethod::Local => "local",
-            LoginMethod::Ldap => "ldap",
             LoginMethod::Imap => "imap",
         }
     }

@@ -1,8 +1,11 @@
-//! IMAP over implicit TLS (993) through the namespace gateway: an
-//! intercepting `[[imap_proxy]]` presents the certificate configured for
-//! the server's address, Dovecot serves imaps on the server's own address,
-//! and imaplib in the client namespace APPENDs and FETCHes a message while
-//! verifying the certificate for the address it dialled.
+//! IMAP over implicit TLS (993) and STARTTLS (143) through the namespace
+//! gateway: intercepting `[[imap_proxy]]` listeners present the
+//! certificate configured for the server's address, Dovecot serves both on
+//! the server's own address, and imaplib in the client namespace APPENDs
+//! and FETCHes a message while verifying the certificate for the address
+//! it dialled.
+
+use std::collections::BTreeSet;
 
 use super::archived;
 use super::tls::{ca, leaf, write_config};
@@ -13,20 +16,26 @@ use crate::support::dovecot::{self, Dovecot, Options, PASSWORD, USER};
 use crate::support::netns::{self, Lab, SERVER_V4};
 use crate::support::smtp::require;
 
-/// Logs in at the server's address over implicit TLS (trusting `cafile`),
-/// APPENDs the message file to INBOX and FETCHes it back into `out`;
-/// prints `ok ISSUER-CN`.
+/// Logs in at the server's address over implicit TLS (port 993) or
+/// STARTTLS (143), trusting `cafile`, APPENDs the message file to INBOX
+/// and FETCHes the newest message back into `out`; prints `ok ISSUER-CN`.
 const APPEND_FETCH: &str = r#"
 import imaplib, ssl, sys
-host, user, password, cafile, path, out = sys.argv[1:7]
+host, port, user, password, cafile, path, out = sys.argv[1:8]
 ctx = ssl.create_default_context(cafile=cafile)
-m = imaplib.IMAP4_SSL(host, 993, ssl_context=ctx, timeout=30)
+if port == "993":
+    m = imaplib.IMAP4_SSL(host, 993, ssl_context=ctx, timeout=30)
+else:
+    m = imaplib.IMAP4(host, int(port), timeout=30)
+    m.starttls(ssl_context=ctx)
 issuer = dict(x[0] for x in m.sock.getpeercert()["issuer"])["commonName"]
 m.login(user, password)
 typ, _ = m.append("INBOX", None, None, open(path, "rb").read())
 assert typ == "OK", typ
 m.select("INBOX")
-typ, data = m.fetch("1", "(BODY[])")
+typ, data = m.search(None, "ALL")
+newest = data[0].split()[-1].decode()
+typ, data = m.fetch(newest, "(BODY[])")
 assert typ == "OK", typ
 open(out, "wb").write(data[0][1])
 m.logout()
@@ -34,7 +43,7 @@ print("ok", issuer)
 "#;
 
 #[test]
-fn an_intercepted_imaps_session_gets_its_servers_certificate_and_is_captured() {
+fn intercepted_imaps_and_starttls_sessions_get_their_servers_certificate_and_are_captured() {
     if !dovecot::available() {
         return;
     }
@@ -48,6 +57,7 @@ table inet mailseal {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         iifname "g1" tcp dport 993 redirect to :10993
+        iifname "g1" tcp dport 143 redirect to :10143
     }
 }
 "#,
@@ -61,53 +71,58 @@ table inet mailseal {
         netns: Some(&lab.server.name),
         ..Options::default()
     });
-    let listener = format!(
-        r#"[[imap_proxy]]
-name = "gw-imaps"
-listen = "[::]:10993"
+    let listener = |name: &str, port: u16, server_port: u16, mode: &str, upstream: &str| {
+        format!(
+            r#"[[imap_proxy]]
+name = "{name}"
+listen = "[::]:{port}"
 intercept = "redirect"
-intercept_destinations = [{{ network = "{SERVER_V4}/32", ports = [993] }}]
-tls_mode = "implicit"
+intercept_destinations = [{{ network = "{SERVER_V4}/32", ports = [{server_port}] }}]
+tls_mode = "{mode}"
 intercept_certificates = [
     {{ destinations = ["{SERVER_V4}/32"], names = ["mail.example.test"], cert = "{c}", key = "{k}" }},
 ]
-upstream_tls = "implicit"
+upstream_tls = "{upstream}"
 upstream_ca = "{ca}"
 upstream_tls_name = "unused.example.test"
 
 "#,
-        c = cert.display(),
-        k = key.display(),
-        ca = ca.pem.display(),
-    );
-    let config = write_config(d, &listener);
+            c = cert.display(),
+            k = key.display(),
+            ca = ca.pem.display(),
+        )
+    };
+    let listeners = listener("gw-imaps", 10993, 993, "implicit", "implicit")
+        + &listener("gw-imap", 10143, 143, "starttls", "starttls");
+    let config = write_config(d, &listeners);
     let mut daemon = Daemon::start_in_netns(&lab.gateway.name, &config, netns::at("::", 10993));
-    let message = corpus::message(31, 70_000);
-    std::fs::write(d.join("m.eml"), &message).unwrap();
-    let fetched = d.join("fetched.eml");
-    let out = lab
-        .client
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", APPEND_FETCH, SERVER_V4, USER, PASSWORD])
-        .arg(&ca.pem)
-        .arg(d.join("m.eml"))
-        .arg(&fetched)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        daemon.log()
-    );
-    // The entry's name, not upstream_tls_name, checked the real server.
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok mail CA");
-    assert_eq!(sha256(&std::fs::read(&fetched).unwrap()), sha256(&message));
+    let messages = [corpus::message(31, 70_000), corpus::message(32, 20_000)];
+    for (port, message) in ["993", "143"].into_iter().zip(&messages) {
+        std::fs::write(d.join("m.eml"), message).unwrap();
+        let fetched = d.join("fetched.eml");
+        let out = lab
+            .client
+            .command(require("python3").to_str().unwrap())
+            .args(["-c", APPEND_FETCH, SERVER_V4, port, USER, PASSWORD])
+            .arg(&ca.pem)
+            .arg(d.join("m.eml"))
+            .arg(&fetched)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{port}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            daemon.log()
+        );
+        // The entry's name, not upstream_tls_name, checked the real server.
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok mail CA");
+        let got = std::fs::read(&fetched).unwrap();
+        assert_eq!(sha256(&got), sha256(message), "{port}");
+    }
     daemon.stop();
-    let archived = archived(&daemon);
-    assert!(!archived.is_empty(), "{}", daemon.log());
-    assert!(
-        archived.iter().all(|h| *h == sha256(&message)),
-        "{archived:?}"
-    );
+    // Each session's APPEND and FETCH, and nothing else.
+    let archived: BTreeSet<String> = archived(&daemon).into_iter().collect();
+    let expected: BTreeSet<String> = messages.iter().map(|m| sha256(m)).collect();
+    assert_eq!(archived, expected, "{}", daemon.log());
 }

@@ -1,5 +1,6 @@
 //! TLS on intercepted SMTP connections through the namespace gateway:
-//! per-destination certificates for implicit TLS (465) and STARTTLS (25),
+//! per-destination certificates for implicit TLS (465) and STARTTLS (25,
+//! and submission on 587 with swaks),
 //! refusal for a destination without one, certificates minted by a local
 //! CA, and the blind `pass-unarchived` relay with its metric. The servers
 //! are aiosmtpd with TLS on the server's own address; the client (Python
@@ -170,6 +171,7 @@ table inet mailseal {
         type nat hook prerouting priority dstnat; policy accept;
         iifname "g1" tcp dport 25 redirect to :10025
         iifname "g1" tcp dport 465 redirect to :10465
+        iifname "g1" tcp dport 587 redirect to :10587
     }
 }
 "#,
@@ -183,6 +185,7 @@ table inet mailseal {
     let other = leaf(d, "other", &["other.example.test"], &ca);
     let _starttls = tls_sink(&lab, 25, SinkTls::Starttls, &server);
     let implicit = tls_sink(&lab, 465, SinkTls::Implicit, &server);
+    let submission = tls_sink(&lab, 587, SinkTls::Starttls, &server);
     let starttls = &_starttls;
     let listener = |name: &str, port: u16, mode: &str| {
         format!(
@@ -191,8 +194,8 @@ name = "{name}"
 listen = "[::]:{port}"
 intercept = "redirect"
 intercept_destinations = [
-    {{ network = "{SERVER_V4}/32", ports = [25, 465] }},
-    {{ network = "{SERVER_V6}/128", ports = [25, 465] }},
+    {{ network = "{SERVER_V4}/32", ports = [25, 465, 587] }},
+    {{ network = "{SERVER_V6}/128", ports = [25, 465, 587] }},
 ]
 tls_mode = "{mode}"
 intercept_certificates = [
@@ -217,7 +220,9 @@ hostname = "gateway.test"
             },
         )
     };
-    let listeners = listener("gw-25", 10025, "starttls") + &listener("gw-465", 10465, "implicit");
+    let listeners = listener("gw-25", 10025, "starttls")
+        + &listener("gw-465", 10465, "implicit")
+        + &listener("gw-587", 10587, "starttls");
     let config = write_config(d, &listeners);
     let mut daemon = Daemon::start_in_netns(&lab.gateway.name, &config, netns::at("::", 10025));
 
@@ -245,6 +250,35 @@ hostname = "gateway.test"
         &d.join("2.eml"),
     );
     assert_eq!(reply, "sent 250 mail CA", "{}", daemon.log());
+    // Submission (587) with swaks, verifying the certificate.
+    let third = corpus::message(23, 60_000);
+    std::fs::write(d.join("3.eml"), &third).unwrap();
+    let swaks = lab
+        .client
+        .command(require("swaks").to_str().unwrap())
+        .args([
+            "--server",
+            SERVER_V4,
+            "--port",
+            "587",
+            "--tls",
+            "--tls-verify",
+        ])
+        .arg("--tls-ca-path")
+        .arg(&ca.pem)
+        .args(["--ehlo", "client.test", "--from", "a@example.com"])
+        .args(["--to", "b@example.org", "--data"])
+        .arg(format!("@{}", d.join("3.eml").display()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&swaks.stdout);
+    assert!(
+        swaks.status.success(),
+        "{said}{}\n{}",
+        String::from_utf8_lossy(&swaks.stderr),
+        daemon.log()
+    );
+    assert!(said.contains("<~  250 "), "{said}");
 
     // The IPv6 address has no certificate: refused both ways.
     let v6 = |port| netns::at(SERVER_V6, port);
@@ -269,10 +303,16 @@ hostname = "gateway.test"
 
     assert_eq!(sha256(&starttls.wait_for(1)[0].content), sha256(&first));
     assert_eq!(sha256(&implicit.wait_for(1)[0].content), sha256(&second));
+    // swaks ends the data with a line ending of its own before the dot.
+    let third = [third.as_slice(), b"\r\n"].concat();
+    assert_eq!(sha256(&submission.wait_for(1)[0].content), sha256(&third));
     daemon.stop();
     assert_eq!(starttls.messages().len(), 1, "a refusal delivers nothing");
     assert_eq!(implicit.messages().len(), 1, "a refusal delivers nothing");
-    assert_eq!(archived(&daemon), [sha256(&first), sha256(&second)]);
+    assert_eq!(
+        archived(&daemon),
+        [sha256(&first), sha256(&second), sha256(&third)]
+    );
     let log = daemon.log();
     assert_eq!(log.matches("intercept-tls-refused").count(), 2, "{log}");
 }

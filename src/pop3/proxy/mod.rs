@@ -30,13 +30,14 @@ use tokio::net::TcpStream;
 
 use crate::archive::Archive;
 use crate::config::{Pop3ProxyConfig, TlsMode};
-use crate::intercept::{self, Interceptor};
+use crate::intercept::{self, Destination, Interceptor, TlsPolicy};
 use crate::pop3::reply;
-use crate::pop3::upstream::Upstream;
+use crate::pop3::upstream::{CONNECT_TIMEOUT, Upstream};
 use crate::server::{BindError, Listener};
 use crate::shutdown::Shutdown;
 use crate::tls::TlsError;
 use crate::transport::Stream;
+use session::ClientLegTls;
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,9 @@ pub struct Settings {
     /// Routes each connection to its original destination, when the
     /// listener intercepts.
     pub interceptor: Option<Interceptor>,
+    /// Certificates per destination, for an intercepting listener that
+    /// speaks TLS with its clients.
+    pub tls_policy: Option<Arc<TlsPolicy>>,
 }
 
 impl Settings {
@@ -75,14 +79,22 @@ impl Settings {
     pub fn new(config: Pop3ProxyConfig, archive: Archive) -> Result<Settings, TlsError> {
         let server_tls = config.tls.server_config()?;
         let upstream = Arc::new(Upstream::new(&config)?);
-        let interceptor = (config.upstream.address.intercept())
-            .map(|intercept| Interceptor::new(intercept.clone()));
+        let intercept = config.upstream.address.intercept();
+        let interceptor = intercept.map(|intercept| Interceptor::new(intercept.clone()));
+        let tls_policy =
+            match intercept {
+                Some(intercept) if config.tls.mode != TlsMode::None => Some(Arc::new(
+                    TlsPolicy::new(&config.name, &intercept.tls, config.tls.files.as_ref())?,
+                )),
+                _ => None,
+            };
         Ok(Settings {
             config,
             archive,
             server_tls,
             upstream,
             interceptor,
+            tls_policy,
         })
     }
 }
@@ -137,24 +149,57 @@ impl Pop3Proxy {
             let settings = settings.clone();
             let token = token.clone();
             async move {
-                let upstream = match &settings.interceptor {
-                    None => settings.upstream.clone(),
+                let routed = match &settings.interceptor {
+                    None => Some((
+                        settings.upstream.clone(),
+                        ClientLegTls::Config(settings.server_tls.clone()),
+                        tcp,
+                    )),
                     Some(interceptor) => match interceptor.route(&tcp, peer) {
-                        Ok(destination) => Arc::new(settings.upstream.toward(destination)),
+                        Ok(destination) => intercepted(&settings, destination, tcp).await,
                         Err(_) => {
                             let implicit = settings.config.tls.mode == TlsMode::Implicit;
                             return refuse(tcp, implicit).await;
                         }
                     },
                 };
+                // None: refused before the handshake, or relayed blind.
+                let Some((upstream, tls, tcp)) = routed else {
+                    return;
+                };
                 let client = Stream::tcp(tcp);
-                let served = session::serve(settings, upstream, client, peer, token);
+                let served = session::serve(settings, upstream, tls, client, peer, token);
                 if let Err(error) = served.await {
                     tracing::warn!(%error, "session failed");
                 }
             }
         });
     }
+}
+
+/// The upstream and client-leg TLS of an intercepted connection: its
+/// destination's certificate (implicit TLS decides on the ClientHello's
+/// SNI; STLS when the client asks), or `None` once it was refused or
+/// relayed blind.
+async fn intercepted(
+    settings: &Settings,
+    destination: Destination,
+    tcp: TcpStream,
+) -> Option<(Arc<Upstream>, ClientLegTls, TcpStream)> {
+    let toward = |name| Arc::new(settings.upstream.toward(destination).named(name));
+    let Some(policy) = &settings.tls_policy else {
+        let tls = ClientLegTls::Config(settings.server_tls.clone());
+        return Some((toward(None), tls, tcp));
+    };
+    if settings.config.tls.mode != TlsMode::Implicit {
+        let name = policy.upstream_name(&destination);
+        let tls = ClientLegTls::PerDestination(policy.clone(), destination);
+        return Some((toward(name), tls, tcp));
+    }
+    let (tcp, config, name) = policy
+        .implicit(tcp, &destination, CONNECT_TIMEOUT, CONNECT_TIMEOUT)
+        .await?;
+    Some((toward(name), ClientLegTls::Config(Some(config)), tcp))
 }
 
 /// Closes an intercepted connection that may not pass, with `-ERR`

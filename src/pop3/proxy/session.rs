@@ -23,6 +23,7 @@ use super::capture::Origin;
 use super::conn::Conn;
 use crate::archive::ArchiveError;
 use crate::config::TlsMode;
+use crate::intercept::{Decision, Destination, TlsPolicy};
 use crate::metrics::{self, ErrorKind};
 use crate::pop3::command::Command;
 use crate::pop3::identity::sasl_user;
@@ -70,10 +71,22 @@ pub enum SessionError {
     Spool(std::io::Error),
 }
 
+/// How one connection's client leg turns to TLS.
+pub enum ClientLegTls {
+    /// With this configuration, if any: the listener's certificate, or
+    /// the one implicit TLS chose for an intercepted destination.
+    Config(Option<Arc<rustls::ServerConfig>>),
+    /// An intercepted destination's certificate, chosen when the client
+    /// asks for STLS (`-ERR` when there is none).
+    PerDestination(Arc<TlsPolicy>, Destination),
+}
+
 /// A relay between one client and its upstream.
 pub(super) struct Session<C> {
     /// The listener's settings.
     pub settings: Arc<Settings>,
+    /// How the client leg turns to TLS.
+    pub tls: ClientLegTls,
     /// The client leg.
     pub client: Conn<C>,
     /// The upstream leg.
@@ -96,6 +109,7 @@ pub(super) struct Session<C> {
 pub async fn serve<C: Socket>(
     settings: Arc<Settings>,
     upstream: Arc<Upstream>,
+    tls: ClientLegTls,
     mut client: Stream<C>,
     peer: SocketAddr,
     shutdown: CancellationToken,
@@ -108,7 +122,10 @@ pub async fn serve<C: Socket>(
         intercepted: upstream.interception(),
     };
     if settings.config.tls.mode == TlsMode::Implicit {
-        origin.tls = Some(accept_tls(&settings, &mut client).await?);
+        let ClientLegTls::Config(Some(config)) = &tls else {
+            return Err(SessionError::Tls(std::io::Error::other("no certificate")));
+        };
+        origin.tls = Some(accept_tls(config, &mut client).await?);
     }
     let connected = upstream.connect().await;
     metrics::upstream_contacted(&settings.config.name, connected.is_ok());
@@ -124,6 +141,7 @@ pub async fn serve<C: Socket>(
     };
     let mut session = Session {
         settings,
+        tls,
         client: Conn::new(client),
         upstream: Conn::new(upstream),
         origin,
@@ -256,17 +274,31 @@ impl<C: Socket> Session<C> {
                 "commands pipelined after STLS",
             )));
         }
+        let config = match &self.tls {
+            ClientLegTls::Config(Some(config)) => config.clone(),
+            ClientLegTls::Config(None) => return self.send_client(reply::STLS_NO).await,
+            ClientLegTls::PerDestination(policy, destination) => {
+                match policy.at_starttls(destination) {
+                    Decision::Terminate { config, .. } => config,
+                    Decision::Refuse | Decision::Blind => {
+                        return self.send_client(reply::STLS_NO_DESTINATION).await;
+                    }
+                }
+            }
+        };
         self.send_client(reply::STLS_GO).await?;
-        let info = accept_tls(&self.settings, &mut self.client.stream).await?;
+        let info = accept_tls(&config, &mut self.client.stream).await?;
         self.origin.tls = Some(info);
         Ok(())
     }
 
     /// True while mailseal offers STLS to the client.
     fn offer_stls(&self) -> bool {
-        self.settings.config.tls.mode == TlsMode::Starttls
-            && self.settings.server_tls.is_some()
-            && !self.client.stream.is_tls()
+        let can = match &self.tls {
+            ClientLegTls::Config(config) => config.is_some(),
+            ClientLegTls::PerDestination(..) => true,
+        };
+        self.settings.config.tls.mode == TlsMode::Starttls && can && !self.client.stream.is_tls()
     }
 
     /// CAPA, its listing filtered.
@@ -408,12 +440,9 @@ fn protocol(line: &[u8]) -> SessionError {
 
 /// The client leg's TLS handshake, within [`HANDSHAKE_TIMEOUT`].
 async fn accept_tls<C: Socket>(
-    settings: &Settings,
+    config: &Arc<rustls::ServerConfig>,
     client: &mut Stream<C>,
 ) -> Result<crate::archive::record::TlsInfo, SessionError> {
-    let Some(config) = &settings.server_tls else {
-        return Err(SessionError::Tls(std::io::Error::other("no certificate")));
-    };
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, client.accept_tls(config.clone())).await {
         Ok(Ok(info)) => Ok(info),
         Ok(Err(error)) => {
