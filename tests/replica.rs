@@ -13,6 +13,7 @@ use mailseal::replica::checkpoint::{self, Checkpoint};
 use crate::support::ceph::{self, Ceph, block_on};
 use crate::support::daemon::Daemon;
 use crate::support::smtp::{SmtpClient, archived_ids, free_port};
+use crate::support::tsa::Tsa;
 use crate::support::{corpus, wait_until};
 
 /// A `mailseal run` with a journal listener and one `[[replica]]`.
@@ -32,6 +33,8 @@ struct Replica<'a> {
     bucket: &'a str,
     prefix: &'a str,
     lock: &'a str,
+    /// Behind for longer than this, `/healthz` says degraded.
+    max_lag: &'a str,
 }
 
 fn write_config(
@@ -49,13 +52,14 @@ fn write_config(
          [http]\nlisten = \"{http}\"\n\n\
          [[replica]]\nname = \"offsite\"\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n\
          prefix = \"{prefix}\"\ncredentials_file = {creds:?}\nobject_lock = \"{lock}\"\n\
-         retain_days = 1\ninterval = \"1s\"\nmax_lag = \"5m\"\n",
+         retain_days = 1\ninterval = \"1s\"\nmax_lag = \"{max_lag}\"\n",
         archive = dir.join("archive").display().to_string(),
         endpoint = ceph.endpoint,
         bucket = r.bucket,
         prefix = r.prefix,
         creds = ceph.credentials_file(dir).display().to_string(),
         lock = r.lock,
+        max_lag = r.max_lag,
     );
     std::fs::write(&config, crate::support::daemon::with_control(&config, text)).unwrap();
     (config, journal, http)
@@ -138,11 +142,34 @@ fn journal_replicate_wipe_restore_byte_exact() {
         bucket: "restore-a",
         prefix: "gw1",
         lock: "compliance",
+        max_lag: "5m",
     };
-    let mut gw = Gateway::start(dir.path(), ceph, &r, "");
+    // Seals are time-stamped, and the stamps go up as objects of their own.
+    let tsa = Tsa::start();
+    let stamping = format!(
+        "[[timestamp]]\nname = \"local\"\nurl = \"{}\"\nca_file = \"{}\"\nretry = \"1s\"\n",
+        tsa.url,
+        tsa.ca().display()
+    );
+    let mut gw = Gateway::start(dir.path(), ceph, &r, &stamping);
     gw.send(0, 40);
     let c = gw.wait_replicated();
     assert!(c.segment > 2, "segments closed and went up whole: {c:?}");
+    let stamps = wait_until("time-stamp objects in the bucket", || {
+        let listed = block_on(ceph.s3("restore-a").list("gw1/timestamps/")).unwrap();
+        (!listed.is_empty()).then_some(listed)
+    });
+    for o in &stamps {
+        let body = block_on(ceph.s3("restore-a").get(&o.key)).unwrap();
+        let stamp: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let seq = stamp["seq"].as_u64().unwrap();
+        assert!(
+            o.key.starts_with(&format!("gw1/timestamps/{seq:020}-")),
+            "{}",
+            o.key
+        );
+        assert_eq!(stamp["authority"], "local");
+    }
     // /metrics and /healthz show the replica caught up.
     wait_until("replica lag 0 in /metrics", || {
         let m = crate::support::http::request(gw.http, "GET", "/metrics", &[], b"").text();
@@ -234,7 +261,8 @@ fn journal_replicate_wipe_restore_byte_exact() {
     let out = mailseal(&["--config", rc, "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    // And the bucket verifies without any local copy.
+    // And the bucket verifies without any local copy, its time stamps
+    // checked against the authority's CA.
     let out = mailseal(&[
         "--config",
         config,
@@ -242,6 +270,8 @@ fn journal_replicate_wipe_restore_byte_exact() {
         "--replica",
         "--public-key",
         key.to_str().unwrap(),
+        "--tsa-ca",
+        tsa.ca().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("gw1: ok: "), "{}", text(&out));
@@ -256,6 +286,7 @@ fn object_lock_refuses_delete_and_keeps_versions() {
         bucket: "locked-b",
         prefix: "gw1",
         lock: "compliance",
+        max_lag: "5m",
     };
     let mut gw = Gateway::start(dir.path(), ceph, &r, "");
     gw.send(0, 5);
@@ -309,6 +340,7 @@ fn tampered_object_without_lock_is_found_by_verify_replica() {
         bucket: "plain-c",
         prefix: "gw1",
         lock: "none",
+        max_lag: "5m",
     };
     let mut gw = Gateway::start(dir.path(), ceph, &r, "compression = \"none\"\n");
     gw.send(0, 12);
@@ -353,6 +385,7 @@ fn kill9_and_radosgw_restart_leave_no_gap() {
         bucket: "crash-d",
         prefix: "gw1",
         lock: "compliance",
+        max_lag: "2s",
     };
     let mut gw = Gateway::start(dir.path(), ceph, &r, "");
     gw.send(0, 30);
@@ -360,14 +393,32 @@ fn kill9_and_radosgw_restart_leave_no_gap() {
     gw.daemon.kill9();
     gw.daemon = Daemon::start(&gw.config, gw.journal);
     gw.send(30, 45);
-    // radosgw down while mail keeps coming: ingest does not wait for it.
-    ceph.restart_gateway(|| gw.send(45, 60));
+    // radosgw down while mail keeps coming: ingest does not wait for it,
+    // and once the bucket is behind for longer than max_lag, /healthz says
+    // degraded and names the error.
+    let health = |gw: &Gateway| -> serde_json::Value {
+        let text = crate::support::http::request(gw.http, "GET", "/healthz", &[], b"").text();
+        serde_json::from_str(&text).unwrap()
+    };
+    ceph.restart_gateway(|| {
+        gw.send(45, 60);
+        wait_until("/healthz degraded by the replica", || {
+            let h = health(&gw);
+            let r = &h["replicas"][0];
+            (h["status"] == "degraded" && r["lagging"] == true && r["error"].is_string())
+                .then_some(())
+        });
+    });
     gw.send(60, 70);
     gw.wait_replicated();
     wait_until("replica lag 0 after the outage", || {
         let m = crate::support::http::request(gw.http, "GET", "/metrics", &[], b"").text();
         m.contains("mailseal_replica_lag_bytes{replica=\"offsite\"} 0")
             .then_some(())
+    });
+    wait_until("/healthz ok again", || {
+        let h = health(&gw);
+        (h["status"] == "ok" && h["replicas"][0]["lagging"] == false).then_some(())
     });
     gw.daemon.stop();
     // Restore joins every segment without a gap, every extra chunk agrees
@@ -402,6 +453,7 @@ fn two_gateways_one_bucket_verify_all() {
             bucket: "shared-e",
             prefix,
             lock: "compliance",
+            max_lag: "5m",
         };
         let mut gw = Gateway::start(dir.path(), ceph, &r, "");
         gw.send(0, 8);

@@ -71,38 +71,47 @@ pub fn verify_with(
     options: &TreeOptions,
 ) -> std::io::Result<Report> {
     let numbers = segment::list(segments)?;
+    verify_fetched(segments, &numbers, |_| Ok(()), |_| {}, trusted, options)
+}
+
+/// [`verify_with`] over segments that arrive one at a time: `fetch(n)`
+/// puts segment `n` into `dir` before it is read, and `release(n)` is
+/// called once every frame of it has been checked (to remove it), so a
+/// copy kept elsewhere (`verify --replica`) needs the space of one segment
+/// at a time. A `fetch` error stops the walk and is returned.
+pub fn verify_fetched(
+    dir: &Path,
+    numbers: &[u32],
+    mut fetch: impl FnMut(u32) -> std::io::Result<()>,
+    mut release: impl FnMut(u32),
+    trusted: Option<&VerifyingKey>,
+    options: &TreeOptions,
+) -> std::io::Result<Report> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let (job_tx, job_rx) = mpsc::sync_channel::<Location>(workers * 4);
-    let job_rx = std::sync::Mutex::new(job_rx);
-    let (res_tx, res_rx) = mpsc::channel::<ContentResult>();
     let mut walk = Walk {
         report: Report::default(),
         tree: TreeCheck::new(options),
         ..Walk::default()
     };
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            let res_tx = res_tx.clone();
-            let job_rx = &job_rx;
-            s.spawn(move || {
-                loop {
-                    let job = match job_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(at) = job else { return };
-                    let _ = res_tx.send(check_content(segments, at));
-                }
-            });
+    let mut want = 1;
+    for &n in numbers {
+        if n != want {
+            let at = Location {
+                segment: want,
+                offset: 0,
+            };
+            let detail = format!("segment {want} is missing (next is {n})");
+            walk.problem(at, None, "segment-missing", detail);
         }
-        drop(res_tx);
-        walk.segments(segments, &numbers, &job_tx);
-        drop(job_tx);
-    });
-    for r in res_rx {
-        walk.content_result(r);
+        want = n + 1;
+        fetch(n)?;
+        let go_on = walk.segment_and_contents(dir, n, workers);
+        release(n);
+        if !go_on {
+            break;
+        }
     }
     walk.finish();
     walk.check_seals(trusted);
@@ -204,79 +213,99 @@ impl Walk {
         }
     }
 
-    fn segments(&mut self, dir: &Path, numbers: &[u32], jobs: &mpsc::SyncSender<Location>) {
-        let mut want = 1;
-        for &n in numbers {
-            if n != want {
+    /// Walks segment `n` while `workers` threads check its content
+    /// frames, and takes their results; false when the walk must stop
+    /// (an unsupported version, or too many problems).
+    fn segment_and_contents(&mut self, dir: &Path, n: u32, workers: usize) -> bool {
+        let (job_tx, job_rx) = mpsc::sync_channel::<Location>(workers * 4);
+        let job_rx = std::sync::Mutex::new(job_rx);
+        let (res_tx, res_rx) = mpsc::channel::<ContentResult>();
+        let go_on = std::thread::scope(|s| {
+            for _ in 0..workers {
+                let res_tx = res_tx.clone();
+                let job_rx = &job_rx;
+                s.spawn(move || {
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(at) = job else { return };
+                        let _ = res_tx.send(check_content(dir, at));
+                    }
+                });
+            }
+            drop(res_tx);
+            let go_on = self.segment(dir, n, &job_tx);
+            drop(job_tx);
+            go_on
+        });
+        for r in res_rx {
+            self.content_result(r);
+        }
+        go_on && self.report.problems.len() < MAX_PROBLEMS
+    }
+
+    /// Walks segment `n`, sending its content frames to `jobs`; false
+    /// when the walk must stop.
+    fn segment(&mut self, dir: &Path, n: u32, jobs: &mpsc::SyncSender<Location>) -> bool {
+        let mut r = match SegmentReader::open(dir, n) {
+            Ok(r) => r,
+            Err(e) => {
                 let at = Location {
-                    segment: want,
+                    segment: n,
                     offset: 0,
                 };
-                self.problem(
-                    at,
-                    None,
-                    "segment-missing",
-                    format!("segment {want} is missing (next is {n})"),
-                );
+                if let SegmentError::UnsupportedVersion { .. } = e {
+                    // Skipping it would hide records: stop here.
+                    self.problem(at, None, "unsupported-version", e.to_string());
+                    return false;
+                }
+                self.problem(at, None, "frame-damaged", e.to_string());
+                return true;
             }
-            want = n + 1;
-            let mut r = match SegmentReader::open(dir, n) {
-                Ok(r) => r,
+        };
+        loop {
+            match r.next_header() {
+                Ok(None) => break,
+                Ok(Some(fh)) => match fh.kind {
+                    Kind::Content => {
+                        let _ = jobs.send(fh.at);
+                    }
+                    Kind::Record | Kind::Seal | Kind::TimeStamp => match r.read_payload(&fh) {
+                        Ok(p) => self.frame(fh.kind, fh.at, &p, None),
+                        Err(SegmentError::Damaged { .. }) => {
+                            // Look at the bytes anyway to say what changed.
+                            let p = raw_payload(dir, &fh);
+                            self.frame(fh.kind, fh.at, &p, Some("frame checksum mismatch"));
+                        }
+                        Err(e) => self.problem(fh.at, None, "frame-damaged", e.to_string()),
+                    },
+                },
+                Err(SegmentError::Torn { at, have, need }) => {
+                    let after = self.report.head_seq;
+                    self.problem(at, None, "truncated", format!("segment ends inside a frame ({have} of {need} bytes) after record {after}"));
+                    break;
+                }
                 Err(e) => {
                     let at = Location {
                         segment: n,
-                        offset: 0,
+                        offset: r.position(),
                     };
-                    if let SegmentError::UnsupportedVersion { .. } = e {
-                        // Skipping it would hide records: stop here.
-                        self.problem(at, None, "unsupported-version", e.to_string());
-                        return;
-                    }
-                    self.problem(at, None, "frame-damaged", e.to_string());
-                    continue;
-                }
-            };
-            loop {
-                match r.next_header() {
-                    Ok(None) => break,
-                    Ok(Some(fh)) => match fh.kind {
-                        Kind::Content => {
-                            let _ = jobs.send(fh.at);
-                        }
-                        Kind::Record | Kind::Seal | Kind::TimeStamp => match r.read_payload(&fh) {
-                            Ok(p) => self.frame(fh.kind, fh.at, &p, None),
-                            Err(SegmentError::Damaged { .. }) => {
-                                // Look at the bytes anyway to say what changed.
-                                let p = raw_payload(dir, &fh);
-                                self.frame(fh.kind, fh.at, &p, Some("frame checksum mismatch"));
-                            }
-                            Err(e) => self.problem(fh.at, None, "frame-damaged", e.to_string()),
-                        },
-                    },
-                    Err(SegmentError::Torn { at, have, need }) => {
-                        let after = self.report.head_seq;
-                        self.problem(at, None, "truncated", format!("segment ends inside a frame ({have} of {need} bytes) after record {after}"));
-                        break;
-                    }
-                    Err(e) => {
-                        let at = Location {
-                            segment: n,
-                            offset: r.position(),
-                        };
-                        self.problem(
-                            at,
-                            None,
-                            "frame-damaged",
-                            format!("{e}; the rest of this segment cannot be read"),
-                        );
-                        break;
-                    }
-                }
-                if self.report.problems.len() >= MAX_PROBLEMS {
-                    return;
+                    self.problem(
+                        at,
+                        None,
+                        "frame-damaged",
+                        format!("{e}; the rest of this segment cannot be read"),
+                    );
+                    break;
                 }
             }
+            if self.report.problems.len() >= MAX_PROBLEMS {
+                return false;
+            }
         }
+        true
     }
 
     fn frame(&mut self, kind: Kind, at: Location, payload: &[u8], crc: Option<&str>) {

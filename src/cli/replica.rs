@@ -3,17 +3,18 @@
 //!
 //! Both commands read the bucket of a `[[replica]]` block with its
 //! credentials (an auditor's configuration may hold nothing else) and
-//! never need the gateway's archive. `verify --replica` rebuilds each
-//! gateway's segments in a scratch directory (removed afterwards) and runs
-//! the one verifier (`archive::verify`) over them, so the bucket is checked
-//! by exactly the rules a local archive is.
+//! never need the gateway's archive. `verify --replica` downloads each
+//! gateway's segments one at a time into a scratch directory (each removed
+//! once checked) and runs the one verifier (`archive::verify`) over them,
+//! so the bucket is checked by exactly the rules a local archive is, with
+//! the disk space of one segment.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::archive::verify;
+use crate::archive::{segment, verify};
 use crate::config::{Config, ReplicaConfig};
 use crate::replica::checkpoint::{self, Checkpoint};
 use crate::replica::{S3, restore};
@@ -181,11 +182,20 @@ fn verify_one(
     options: &verify::TreeOptions,
 ) -> anyhow::Result<verify::Report> {
     let scratch = restore::scratch().context("creating a scratch directory")?;
-    let dest = scratch.path().join("archive");
-    rt.block_on(restore::restore(s3, prefix, &dest))?;
-    let segments = restore::segments_of(&dest);
-    verify::verify_with(&segments, trusted, options)
-        .with_context(|| format!("reading {}", segments.display()))
+    let inv = rt.block_on(restore::inventory(s3, prefix))?;
+    let last = restore::last_segment(&inv, prefix)?;
+    let numbers: Vec<u32> = (1..=last).collect();
+    let dir = scratch.path();
+    let fetch = |n| {
+        rt.block_on(restore::fetch_segment(s3, prefix, &inv, n, dir))
+            .map(drop)
+            .map_err(std::io::Error::other)
+    };
+    let release = |n| {
+        let _ = std::fs::remove_file(dir.join(segment::file_name(n)));
+    };
+    verify::verify_fetched(dir, &numbers, fetch, release, trusted, options)
+        .with_context(|| format!("verifying {prefix:?} from the bucket"))
 }
 
 /// The replicas' lines of `mailseal stats`, from their checkpoints (the

@@ -6,6 +6,7 @@
 //! <prefix>/segments/000000000001.seg                         closed segment, whole
 //! <prefix>/chunks/000000000002/00000000000000000000-00000000000000004096   bytes [start, end) of a segment
 //! <prefix>/seals/00000000000000000042-000000000002-00000000000000003977.json   seal seq, where it is
+//! <prefix>/timestamps/00000000000000000042-000000000002-00000000000000004410.json   stamped seal's seq, where the stamp is
 //! <prefix>/keys/<hex public key>.pem                         every seal key
 //! ```
 
@@ -26,6 +27,11 @@ pub enum Object {
     /// A copy of a seal frame's payload.
     Seal {
         /// The sealed seq.
+        seq: u64,
+    },
+    /// A copy of a time-stamp frame's payload.
+    TimeStamp {
+        /// The stamped seal's seq.
         seq: u64,
     },
     /// A public key (hex).
@@ -59,6 +65,15 @@ pub fn chunk(prefix: &str, n: u32, start: u64, end: u64) -> String {
 /// The listing prefix of the chunks of segment `n` starting at `start`.
 pub fn chunks_from(prefix: &str, n: u32, start: u64) -> String {
     full(prefix, &format!("chunks/{n:012}/{start:020}-"))
+}
+
+/// Name of a time stamp (of the seal of `seq`) found at `offset` of
+/// segment `n`.
+pub fn timestamp(prefix: &str, seq: u64, n: u32, offset: u64) -> String {
+    full(
+        prefix,
+        &format!("timestamps/{seq:020}-{n:012}-{offset:020}.json"),
+    )
 }
 
 /// Name of a seal found at `offset` of segment `n`.
@@ -111,6 +126,15 @@ pub fn parse(prefix: &str, name: &str) -> Option<Object> {
             seq: number(seq, 20)?,
         });
     }
+    if let Some(r) = rest
+        .strip_prefix("timestamps/")
+        .and_then(|r| r.strip_suffix(".json"))
+    {
+        let seq = r.split('-').next()?;
+        return Some(Object::TimeStamp {
+            seq: number(seq, 20)?,
+        });
+    }
     let k = rest.strip_prefix("keys/")?.strip_suffix(".pem")?;
     (k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Object::Key(k.to_owned()))
 }
@@ -134,6 +158,10 @@ mod tests {
         assert_eq!(
             parse(p, &seal(p, 42, 2, 99)),
             Some(Object::Seal { seq: 42 })
+        );
+        assert_eq!(
+            parse(p, &timestamp(p, 42, 2, 4410)),
+            Some(Object::TimeStamp { seq: 42 })
         );
         let k = "ab".repeat(32);
         assert_eq!(parse(p, &key(p, &k)), Some(Object::Key(k.clone())));

@@ -7,8 +7,9 @@
 //! of an open segment) ever reaches the bucket. A pass walks from the
 //! checkpoint to the head: a segment before the head's segment is closed
 //! and goes up whole; the head's segment goes up as one chunk of the bytes
-//! since the checkpoint. Seals found in those bytes go up as seal objects
-//! and their keys as key objects, before the checkpoint moves past them.
+//! since the checkpoint. Seals and time stamps found in those bytes go up
+//! as objects of their own (and the seals' keys as key objects), before
+//! the checkpoint moves past them.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use super::{ReplicaError, S3};
 use crate::archive::Archive;
 use crate::archive::seal::{self, Seal};
 use crate::archive::segment::{self, Kind, SegmentReader};
+use crate::archive::stamp::TimeStamp;
 use crate::config::ReplicaConfig;
 use crate::metrics::ReplicaProgress;
 
@@ -156,6 +158,13 @@ impl Replicator {
                 self.put(&key, source).await?;
             } else {
                 self.put_chunk(n, &path, start, end).await?;
+            }
+            for (offset, payload) in found.timestamps {
+                let t: TimeStamp = serde_json::from_slice(&payload).map_err(|e| {
+                    ReplicaError::Local(format!("time stamp in segment {n} at {offset}: {e}"))
+                })?;
+                let key = layout::timestamp(&self.config.prefix, t.seq, n, offset);
+                self.put(&key, Source::Bytes(payload)).await?;
             }
             for (offset, payload) in found.seals {
                 let s: Seal = serde_json::from_slice(&payload).map_err(|e| {
@@ -316,6 +325,8 @@ impl Replicator {
 struct Found {
     /// Seal frames: offset and payload.
     seals: Vec<(u64, Vec<u8>)>,
+    /// Time-stamp frames: offset and payload.
+    timestamps: Vec<(u64, Vec<u8>)>,
     /// The seq of the range's last record.
     last_seq: Option<u64>,
 }
@@ -332,6 +343,7 @@ async fn scan(dir: &Path, n: u32, start: u64, end: u64) -> Result<Found, Replica
         }
         let mut found = Found {
             seals: Vec::new(),
+            timestamps: Vec::new(),
             last_seq: None,
         };
         while r.position() < end {
@@ -341,6 +353,9 @@ async fn scan(dir: &Path, n: u32, start: u64, end: u64) -> Result<Found, Replica
             match fh.kind {
                 Kind::Seal => found
                     .seals
+                    .push((fh.at.offset, r.read_payload(&fh).map_err(local)?)),
+                Kind::TimeStamp => found
+                    .timestamps
                     .push((fh.at.offset, r.read_payload(&fh).map_err(local)?)),
                 Kind::Record => {
                     let payload = r.read_payload(&fh).map_err(local)?;

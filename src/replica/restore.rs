@@ -1,6 +1,6 @@
 //! Back from the bucket: rebuild an archive directory from one gateway's
 //! objects alone (`mailseal restore --from-replica DIR`), and the listing
-//! that `verify --replica` works from.
+//! and the segment-by-segment download that `verify --replica` works from.
 //!
 //! A segment comes from its whole object when there is one, else from its
 //! chunks joined from byte 0 without a gap. Every other chunk (a chunk of
@@ -9,7 +9,7 @@
 //! segment: a chunk that does not is reported, never silently dropped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::layout::{self, Object};
 use super::s3::S3;
@@ -27,6 +27,8 @@ pub struct Inventory {
     pub keys: BTreeMap<String, String>,
     /// Seal objects.
     pub seals: u64,
+    /// Time-stamp objects.
+    pub timestamps: u64,
     /// Names under the prefix that mailseal does not write.
     pub unknown: Vec<String>,
 }
@@ -64,6 +66,7 @@ pub async fn inventory(s3: &S3, prefix: &str) -> Result<Inventory, ReplicaError>
                 .or_default()
                 .push((start, end, o.key)),
             Some(Object::Seal { .. }) => inv.seals += 1,
+            Some(Object::TimeStamp { .. }) => inv.timestamps += 1,
             Some(Object::Key(k)) => {
                 inv.keys.insert(k, o.key);
             }
@@ -77,7 +80,7 @@ pub async fn inventory(s3: &S3, prefix: &str) -> Result<Inventory, ReplicaError>
 pub async fn gateways(s3: &S3) -> Result<Vec<String>, ReplicaError> {
     let mut out: Vec<String> = Vec::new();
     for o in s3.list("").await? {
-        let prefix = ["segments/", "chunks/", "seals/", "keys/"]
+        let prefix = ["segments/", "chunks/", "seals/", "timestamps/", "keys/"]
             .iter()
             .find_map(|kind| {
                 if o.key.starts_with(kind) {
@@ -109,18 +112,7 @@ pub async fn restore(s3: &S3, prefix: &str, dest: &Path) -> Result<Restored, Rep
         )));
     }
     let inv = inventory(s3, prefix).await?;
-    let last = inv
-        .segments
-        .keys()
-        .chain(inv.chunks.keys())
-        .max()
-        .copied()
-        .ok_or_else(|| {
-            ReplicaError::Incomplete(format!(
-                "no segments or chunks under {:?}",
-                layout::folder(prefix)
-            ))
-        })?;
+    let last = last_segment(&inv, prefix)?;
     let dir = dest.join("segments");
     std::fs::create_dir_all(&dir)?;
     let mut done = Restored {
@@ -128,28 +120,9 @@ pub async fn restore(s3: &S3, prefix: &str, dest: &Path) -> Result<Restored, Rep
         ..Restored::default()
     };
     for n in 1..=last {
-        let path = dir.join(segment::file_name(n));
-        let chunks = inv.chunks.get(&n).map(Vec::as_slice).unwrap_or_default();
-        let used = if let Some(key) = inv.segments.get(&n) {
-            done.bytes += fetch(s3, key, &path).await?;
-            None
-        } else if chunks.is_empty() {
-            return Err(ReplicaError::Incomplete(format!(
-                "segment {n} is missing from the bucket (neither {} nor chunks of it)",
-                layout::segment(prefix, n)
-            )));
-        } else {
-            done.joined += 1;
-            let (bytes, used) = join(s3, prefix, n, chunks, &path).await?;
-            done.bytes += bytes;
-            Some(used)
-        };
-        for (start, end, key) in chunks {
-            if used.as_ref().is_some_and(|u: &Vec<String>| u.contains(key)) {
-                continue;
-            }
-            agree(s3, key, &path, *start, *end).await?;
-        }
+        let (bytes, joined) = fetch_segment(s3, prefix, &inv, n, &dir).await?;
+        done.bytes += bytes;
+        done.joined += u32::from(joined);
         done.segments += 1;
     }
     segment::sync_dir(&dir)?;
@@ -161,6 +134,53 @@ pub async fn restore(s3: &S3, prefix: &str, dest: &Path) -> Result<Restored, Rep
         done.keys += 1;
     }
     Ok(done)
+}
+
+/// The newest segment number in the bucket (whole or as chunks).
+pub fn last_segment(inv: &Inventory, prefix: &str) -> Result<u32, ReplicaError> {
+    inv.segments
+        .keys()
+        .chain(inv.chunks.keys())
+        .max()
+        .copied()
+        .ok_or_else(|| {
+            ReplicaError::Incomplete(format!(
+                "no segments or chunks under {:?}",
+                layout::folder(prefix)
+            ))
+        })
+}
+
+/// Writes segment `n` into `dir` from its whole object, else from its
+/// chunks, and checks that every other chunk of it agrees; returns the
+/// bytes written and whether it was joined from chunks.
+pub async fn fetch_segment(
+    s3: &S3,
+    prefix: &str,
+    inv: &Inventory,
+    n: u32,
+    dir: &Path,
+) -> Result<(u64, bool), ReplicaError> {
+    let path = dir.join(segment::file_name(n));
+    let chunks = inv.chunks.get(&n).map(Vec::as_slice).unwrap_or_default();
+    let (bytes, used) = if let Some(key) = inv.segments.get(&n) {
+        (fetch(s3, key, &path).await?, None)
+    } else if chunks.is_empty() {
+        return Err(ReplicaError::Incomplete(format!(
+            "segment {n} is missing from the bucket (neither {} nor chunks of it)",
+            layout::segment(prefix, n)
+        )));
+    } else {
+        let (bytes, used) = join(s3, prefix, n, chunks, &path).await?;
+        (bytes, Some(used))
+    };
+    for (start, end, key) in chunks {
+        if used.as_ref().is_some_and(|u: &Vec<String>| u.contains(key)) {
+            continue;
+        }
+        agree(s3, key, &path, *start, *end).await?;
+    }
+    Ok((bytes, used.is_some()))
 }
 
 /// Downloads one object into a new file, durably.
@@ -235,14 +255,10 @@ async fn agree(s3: &S3, key: &str, path: &Path, start: u64, end: u64) -> Result<
     Ok(())
 }
 
-/// A scratch directory for `verify --replica` (removed when dropped).
+/// A scratch directory for `verify --replica` (removed when dropped):
+/// it holds one segment at a time.
 pub fn scratch() -> std::io::Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix("mailseal-replica-")
         .tempdir()
-}
-
-/// The `segments/` folder of a restored archive.
-pub fn segments_of(dest: &Path) -> PathBuf {
-    dest.join("segments")
 }
