@@ -22,10 +22,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use daemon::{Daemon, env, free_port, tree_bytes};
 use mailseal::replica::S3;
 
 #[path = "../tests/support/docs.rs"]
@@ -34,23 +35,13 @@ mod docs;
 #[allow(dead_code)]
 #[path = "search/corpus.rs"]
 mod corpus;
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/smtp_client.rs"]
 mod smtp_client;
 
 const ACCESS_KEY: &str = "MAILSEALTESTACCESS01";
 const SECRET_KEY: &str = "mailsealtestsecretkey0000000000000000000";
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -63,20 +54,6 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
-}
-
-/// Bytes of every file under `dir`.
-fn tree_bytes(dir: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// The cluster, stopped (and its folder removed) when dropped.
@@ -134,89 +111,38 @@ impl Drop for Ceph {
     }
 }
 
-/// One `mailseal run` with a journal listener and, optionally, a replica.
-struct Daemon {
-    child: Child,
-    journal: u16,
-    http: u16,
-    config: PathBuf,
+/// `mailseal run` with a journal listener and, optionally, a replica.
+fn start(bin: &str, dir: &Path, replica: Option<(&Ceph, &str)>) -> Daemon {
+    let mut extra = String::new();
+    if let Some((ceph, bucket)) = replica {
+        let creds = dir.join("replica.secret");
+        std::fs::write(&creds, format!("{ACCESS_KEY}:{SECRET_KEY}\n")).unwrap();
+        let interval = std::env::var("BENCH_INTERVAL").unwrap_or_else(|_| "10s".into());
+        extra = format!(
+            "[[replica]]\nname = \"offsite\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\n\
+             prefix = \"gw1\"\ncredentials_file = \"{}\"\nobject_lock = \"compliance\"\n\
+             retain_days = 1\ninterval = \"{interval}\"\n",
+            ceph.endpoint,
+            creds.display()
+        );
+    }
+    Daemon::start(bin, dir, "bench", &extra)
 }
 
-impl Daemon {
-    fn start(bin: &str, dir: &Path, replica: Option<(&Ceph, &str)>) -> Daemon {
-        let (journal, http) = (free_port(), free_port());
-        let config = dir.join("bench.toml");
-        let mut text = format!(
-            "[archive]\npath = \"{}\"\n\
-             [[journal]]\nname = \"bench\"\nlisten = \"127.0.0.1:{journal}\"\nmax_connections = 100\n\
-             [http]\nlisten = \"127.0.0.1:{http}\"\n[log]\nlevel = \"warn\"\n\
-             [control]\nsocket = \"{}\"\n",
-            dir.join("archive").display(),
-            dir.join("control.sock").display(),
-        );
-        if let Some((ceph, bucket)) = replica {
-            let creds = dir.join("replica.secret");
-            std::fs::write(&creds, format!("{ACCESS_KEY}:{SECRET_KEY}\n")).unwrap();
-            let interval = std::env::var("BENCH_INTERVAL").unwrap_or_else(|_| "10s".into());
-            text.push_str(&format!(
-                "[[replica]]\nname = \"offsite\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\n\
-                 prefix = \"gw1\"\ncredentials_file = \"{}\"\nobject_lock = \"compliance\"\n\
-                 retain_days = 1\ninterval = \"{interval}\"\n",
-                ceph.endpoint,
-                creds.display()
-            ));
-        }
-        std::fs::write(&config, text).unwrap();
-        let log = std::fs::File::create(dir.join("daemon.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{bin}: {e} (build it: cargo build --release)"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", journal)).is_err() {
-            assert!(Instant::now() < deadline, "the daemon did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Daemon {
-            child,
-            journal,
-            http,
-            config,
-        }
-    }
-
-    /// `(lag_records, lag_bytes)` of the replica from `/metrics`.
-    fn replica_lag(&self) -> Option<(u64, u64)> {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
-            .ok()?;
-        let mut text = String::new();
-        s.read_to_string(&mut text).ok()?;
-        let value = |name: &str| {
-            text.lines()
-                .find(|l| l.starts_with(name) && l.contains("replica=\"offsite\""))
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|v| v.parse::<f64>().ok())
-                .map(|v| v as u64)
-        };
-        Some((
-            value("mailseal_replica_lag_records")?,
-            value("mailseal_replica_lag_bytes")?,
-        ))
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+/// `(lag_records, lag_bytes)` of the replica from `/metrics`.
+fn replica_lag(daemon: &Daemon) -> Option<(u64, u64)> {
+    let text = daemon.get("/metrics")?;
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains("replica=\"offsite\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+    };
+    Some((
+        value("mailseal_replica_lag_records")?,
+        value("mailseal_replica_lag_bytes")?,
+    ))
 }
 
 struct Round {
@@ -241,7 +167,7 @@ fn round(bin: &str, parent: &Path, corpus: &corpus::Corpus, ceph: Option<(&Ceph,
         .prefix("mailseal-bench-replica.")
         .tempdir_in(parent)
         .unwrap();
-    let daemon = Daemon::start(bin, dir.path(), ceph);
+    let daemon = start(bin, dir.path(), ceph);
     let started = Instant::now();
     let next = AtomicU64::new(1);
     let raw = AtomicU64::new(0);
@@ -271,7 +197,7 @@ fn round(bin: &str, parent: &Path, corpus: &corpus::Corpus, ceph: Option<(&Ceph,
                 break started.elapsed().as_secs_f64();
             }
             if ceph.is_some()
-                && let Some((records, bytes)) = daemon.replica_lag()
+                && let Some((records, bytes)) = replica_lag(&daemon)
             {
                 lag_records.push(records);
                 lag_bytes.push(bytes);
@@ -282,7 +208,7 @@ fn round(bin: &str, parent: &Path, corpus: &corpus::Corpus, ceph: Option<(&Ceph,
     let caught_up = if ceph.is_some() {
         let deadline = Instant::now() + Duration::from_secs(1800);
         loop {
-            if daemon.replica_lag().is_some_and(|(r, b)| r == 0 && b == 0) {
+            if replica_lag(&daemon).is_some_and(|(r, b)| r == 0 && b == 0) {
                 break started.elapsed().as_secs_f64();
             }
             assert!(Instant::now() < deadline, "the replica did not catch up");
@@ -291,26 +217,13 @@ fn round(bin: &str, parent: &Path, corpus: &corpus::Corpus, ceph: Option<(&Ceph,
     } else {
         ingest
     };
-    let config = daemon.config.clone();
+    let mut daemon = daemon;
     daemon.stop();
     let (mut restore_secs, mut restored_bytes) = (0.0, 0);
     if ceph.is_some() {
         let into = dir.path().join("restored");
-        let t = Instant::now();
-        let out = Command::new(bin)
-            .arg("--config")
-            .arg(&config)
-            .arg("restore")
-            .arg("--from-replica")
-            .arg(&into)
-            .output()
-            .unwrap();
-        restore_secs = t.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "restore: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (took, _) = daemon.cli(&["restore", "--from-replica", into.to_str().unwrap()]);
+        restore_secs = took.as_secs_f64();
         restored_bytes = tree_bytes(&into.join("segments"));
         // The seal written at shutdown goes up at the next start, so the
         // bucket may lack only that; the restored archive must verify.

@@ -28,7 +28,6 @@ use crate::support::netns::{
     self, CLIENT_V4, GATEWAY_V4, Lab, Netns, OTHER_V4, SERVER_V4, SERVER_V6,
 };
 use crate::support::sink::Sink;
-use crate::support::smtp::require;
 
 /// Where mailseal listens inside the gateway (all addresses, both
 /// families); nftables redirects port 25 and 2525 here.
@@ -92,18 +91,8 @@ except smtplib.SMTPConnectError as e:
 except smtplib.SMTPServerDisconnected as e:
     print("disconnected", e)
 "#;
-    let out = client
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", script, &to.ip().to_string(), &to.port().to_string()])
-        .arg(message)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let (host, port) = (to.ip().to_string(), to.port().to_string());
+    client.python(script, &[host.as_ref(), port.as_ref(), message.as_os_str()])
 }
 
 #[test]

@@ -25,12 +25,12 @@
 mod docs;
 
 mod corpus;
+#[path = "../support/daemon.rs"]
+mod daemon;
 mod queries;
 #[path = "../support/smtp_client.rs"]
 mod smtp_client;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,31 +38,7 @@ use std::time::{Duration, Instant};
 use mailseal::search::SearchIndex;
 use mailseal::search::index::WriterOptions;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// Bytes of every file under `dir`.
-fn tree_bytes(dir: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
+use daemon::{Daemon, env, tree_bytes};
 
 /// `VmRSS` and `VmHWM` of a process, in kB.
 fn rss(pid: u32) -> (u64, u64) {
@@ -79,16 +55,8 @@ fn rss(pid: u32) -> (u64, u64) {
 }
 
 /// `(indexed_seq, head_seq, lag)` from `/healthz`.
-fn search_progress(http: u16) -> Option<(u64, u64, u64)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(b"GET /healthz HTTP/1.0\r\nHost: bench\r\n\r\n")
-        .ok()?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).ok()?;
-    let body = reply.split("\r\n\r\n").nth(1)?;
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+fn search_progress(daemon: &Daemon) -> Option<(u64, u64, u64)> {
+    let v: serde_json::Value = serde_json::from_str(&daemon.get("/healthz")?).ok()?;
     let s = v.get("search")?;
     Some((
         s.get("indexed_seq")?.as_u64()?,
@@ -122,73 +90,6 @@ fn journal_report(g: &corpus::Generated, i: u64) -> Vec<u8> {
     out
 }
 
-struct Daemon {
-    child: Child,
-    config: PathBuf,
-    bin: String,
-}
-
-impl Daemon {
-    fn start(bin: &str, dir: &Path, journal: u16, http: u16) -> Daemon {
-        let config = dir.join("bench.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[archive]\npath = \"{archive}\"\n\
-                 [[journal]]\nname = \"exchange\"\nlisten = \"127.0.0.1:{journal}\"\nmax_connections = 100\n\
-                 [http]\nlisten = \"127.0.0.1:{http}\"\n\
-                 [log]\nlevel = \"warn\"\n\
-                 [control]\nsocket = \"{socket}\"\n",
-                archive = dir.join("archive").display(),
-                socket = dir.join("control.sock").display(),
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("daemon.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{bin}: {e} (build it: cargo build --release)"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", journal)).is_err() {
-            assert!(Instant::now() < deadline, "the daemon did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Daemon {
-            child,
-            config,
-            bin: bin.to_string(),
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> (Duration, String) {
-        let t = Instant::now();
-        let out = Command::new(&self.bin)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let took = t.elapsed();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "mailseal {args:?}: {text}");
-        (took, text)
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
 fn main() {
     let n = env("BENCH_MESSAGES", 20_000) as u64;
     let sessions = env("BENCH_SESSIONS", 8);
@@ -200,8 +101,8 @@ fn main() {
         .tempdir_in(&parent)
         .unwrap();
     let keep = env("BENCH_KEEP", 0) == 1;
-    let (journal, http) = (free_port(), free_port());
-    let daemon = Daemon::start(&bin, dir.path(), journal, http);
+    let mut daemon = Daemon::start(&bin, dir.path(), "exchange", "");
+    let journal = daemon.journal;
     let pid = daemon.child.id();
 
     let corpus = Arc::new(corpus::Corpus::new(42));
@@ -257,7 +158,7 @@ fn main() {
         let sent = (next.load(Ordering::Relaxed) - 1).min(n);
         let (now_rss, _) = rss(pid);
         peak_rss = peak_rss.max(now_rss);
-        let progress = search_progress(http);
+        let progress = search_progress(&daemon);
         if let Some((indexed, head, lag)) = progress {
             max_lag = max_lag.max(lag);
             samples.push((started.elapsed().as_secs(), head, indexed, lag, now_rss));

@@ -14,7 +14,6 @@ use crate::support::corpus;
 use crate::support::daemon::Daemon;
 use crate::support::dovecot::{self, Dovecot, Options, PASSWORD, USER};
 use crate::support::netns::{self, Lab, SERVER_V4};
-use crate::support::smtp::require;
 
 /// Logs in at the server's address over implicit TLS (port 993) or
 /// STARTTLS (143), trusting `cafile`, APPENDs the message file to INBOX
@@ -100,23 +99,15 @@ upstream_tls_name = "unused.example.test"
     for (port, message) in ["993", "143"].into_iter().zip(&messages) {
         std::fs::write(d.join("m.eml"), message).unwrap();
         let fetched = d.join("fetched.eml");
-        let out = lab
-            .client
-            .command(require("python3").to_str().unwrap())
-            .args(["-c", APPEND_FETCH, SERVER_V4, port, USER, PASSWORD])
-            .arg(&ca.pem)
-            .arg(d.join("m.eml"))
-            .arg(&fetched)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{port}: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            daemon.log()
+        let args = [SERVER_V4, port, USER, PASSWORD].map(std::ffi::OsStr::new);
+        let files = [ca.pem.clone(), d.join("m.eml"), fetched.clone()];
+        let files = files.iter().map(|f| f.as_os_str());
+        let out = lab.client.python(
+            APPEND_FETCH,
+            &args.into_iter().chain(files).collect::<Vec<_>>(),
         );
         // The entry's name, not upstream_tls_name, checked the real server.
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok mail CA");
+        assert_eq!(out, "ok mail CA", "{port}: {}", daemon.log());
         let got = std::fs::read(&fetched).unwrap();
         assert_eq!(sha256(&got), sha256(message), "{port}");
     }

@@ -18,7 +18,7 @@ use crate::support::daemon::{Daemon, with_control};
 use crate::support::dovecot::{self, Dovecot, Options, PASSWORD, USER};
 use crate::support::netns::{self, CLIENT_V4, Lab, Netns, SERVER_V4};
 use crate::support::sink::Sink;
-use crate::support::smtp::{Postfix, require};
+use crate::support::smtp::Postfix;
 
 /// The namespaces have no name server: Postfix must not wait for one.
 const NO_DNS: &str = "smtpd_peername_lookup = no\nsmtp_dns_support_level = disabled";
@@ -77,18 +77,7 @@ with smtplib.SMTP(sys.argv[1], 25, timeout=30) as s:
     s.sendmail("a@example.com", ["b@example.org"], open(sys.argv[2], "rb").read())
     print("250 sent")
 "#;
-    let out = client
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", script, SERVER_V4])
-        .arg(message)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    client.python(script, &[SERVER_V4.as_ref(), message.as_os_str()])
 }
 
 /// Logs in to `SERVER_V4:143` with imaplib from `client`, APPENDs
@@ -157,16 +146,13 @@ upstream_tls = "none"
     let appended = corpus::message(23, 60_000);
     std::fs::write(dir.path().join("append.eml"), &appended).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let fetched = lab
-        .client
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", IMAP, SERVER_V4, USER, PASSWORD])
-        .arg(dir.path().join("append.eml"))
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(fetched.status.success(), "{fetched:?}\n{}", daemon.log());
-    assert_eq!(String::from_utf8_lossy(&fetched.stdout).trim(), "2");
+    let append = dir.path().join("append.eml");
+    let args = [SERVER_V4, USER, PASSWORD].map(std::ffi::OsStr::new);
+    let fetched = lab.client.python(
+        IMAP,
+        &[&args[..], &[append.as_os_str(), out.path().as_os_str()]].concat(),
+    );
+    assert_eq!(fetched, "2", "{}", daemon.log());
     // The client got the server's messages unchanged.
     assert_eq!(
         sha256(&std::fs::read(out.path().join("1")).unwrap()),
@@ -315,18 +301,11 @@ upstream_tls = "none"
     // mailseal is not running: the MTA takes the mail and cannot deliver.
     let mail = corpus::message(25, 50_000);
     std::fs::write(dir.path().join("mail.eml"), &mail).unwrap();
-    let queued = lab
-        .client
-        .command(require("python3").to_str().unwrap())
-        .args([
-            "-c",
-            "import smtplib,sys\nwith smtplib.SMTP('127.0.0.1', 25, timeout=30) as s: \
-             s.sendmail('a@example.com', ['b@example.org'], open(sys.argv[1],'rb').read())",
-        ])
-        .arg(dir.path().join("mail.eml"))
-        .output()
-        .unwrap();
-    assert!(queued.status.success(), "{queued:?}");
+    lab.client.python(
+        "import smtplib,sys\nwith smtplib.SMTP('127.0.0.1', 25, timeout=30) as s: \
+         s.sendmail('a@example.com', ['b@example.org'], open(sys.argv[1],'rb').read())",
+        &[dir.path().join("mail.eml")],
+    );
     let refused = format!("connect to {SERVER_V4}[{SERVER_V4}]:25: Connection refused");
     crate::support::wait_until("the MTA's failed delivery", || {
         mta.log().contains(&refused).then_some(())

@@ -12,7 +12,6 @@ use crate::smtp_proxy::sha256;
 use crate::support::daemon::{Daemon, with_control};
 use crate::support::dovecot::{self, Dovecot, Options, PASSWORD, USER};
 use crate::support::netns::{self, CLIENT_V4, GATEWAY_V4, Lab, Netns, OTHER_V4, SERVER_V4};
-use crate::support::smtp::require;
 
 /// Where the POP3 proxy listens inside the gateway.
 const PROXY_PORT: u16 = 10110;
@@ -75,19 +74,9 @@ print("ok", count)
 "#;
 
 fn download(client: &Netns, to: SocketAddr, out: &Path) -> String {
-    let output = client
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", DOWNLOAD, &to.ip().to_string(), &to.port().to_string()])
-        .args([USER, PASSWORD])
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    let (host, port) = (to.ip().to_string(), to.port().to_string());
+    let args = [&host, &port, USER, PASSWORD].map(std::ffi::OsStr::new);
+    client.python(DOWNLOAD, &[&args[..], &[out.as_os_str()]].concat())
 }
 
 #[test]

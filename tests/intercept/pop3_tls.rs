@@ -16,7 +16,6 @@ use crate::support::corpus;
 use crate::support::daemon::Daemon;
 use crate::support::dovecot::{self, Dovecot, Options, PASSWORD, USER};
 use crate::support::netns::{self, Lab, Netns, SERVER_V4, SERVER_V6};
-use crate::support::smtp::require;
 
 /// Logs in at HOST:PORT (`stls` or `implicit`, trusting CAFILE), downloads
 /// every message into OUT (files `1`, `2`, ...) without deleting, quits;
@@ -45,21 +44,18 @@ print("ok", issuer, count)
 "#;
 
 fn download(client: &Netns, to: SocketAddr, mode: &str, ca: &Path, out: &Path) -> String {
-    let output = client
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", DOWNLOAD, &to.ip().to_string(), &to.port().to_string()])
-        .arg(mode)
-        .arg(ca)
-        .arg(out)
-        .args([USER, PASSWORD])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    let (host, port) = (to.ip().to_string(), to.port().to_string());
+    let args = [
+        host.as_ref(),
+        port.as_ref(),
+        mode.as_ref(),
+        ca.as_os_str(),
+        out.as_os_str(),
+    ];
+    client.python(
+        DOWNLOAD,
+        &[&args[..], &[USER, PASSWORD].map(std::ffi::OsStr::new)].concat(),
+    )
 }
 
 #[test]

@@ -114,26 +114,12 @@ fn send(
     ca: &Path,
     message: &Path,
 ) -> String {
-    let out = client
-        .command(require("python3").to_str().unwrap())
-        .args([
-            "-c",
-            SEND,
-            &to.ip().to_string(),
-            &to.port().to_string(),
-            mode,
-            name,
-        ])
-        .arg(ca)
-        .arg(message)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let (host, port) = (to.ip().to_string(), to.port().to_string());
+    let args = [host.as_ref(), port.as_ref(), mode.as_ref(), name.as_ref()];
+    client.python(
+        SEND,
+        &[&args[..], &[ca.as_os_str(), message.as_os_str()]].concat(),
+    )
 }
 
 /// An aiosmtpd with TLS on `port` of every server address.
@@ -422,13 +408,10 @@ upstream_tls_name = "unused.example.test"
 
     assert_eq!(sha256(&mint_sink.wait_for(1)[0].content), sha256(&minted));
     assert_eq!(sha256(&blind_sink.wait_for(1)[0].content), sha256(&blind));
-    let metrics = lab
-        .gateway
-        .command(require("python3").to_str().unwrap())
-        .args(["-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9425/metrics').read().decode())"])
-        .output()
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let metrics = lab.gateway.python::<&str>(
+        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9425/metrics').read().decode())",
+        &[],
+    );
     assert!(
         metrics
             .contains("mailseal_intercept_unarchived_connections_total{listener=\"gw-blind\"} 1"),

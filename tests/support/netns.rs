@@ -55,6 +55,25 @@ impl Netns {
         command
     }
 
+    /// Runs a Python `script` with `args` inside the namespace, requires
+    /// success (the panic shows its stderr) and returns its stdout,
+    /// trimmed: what the test clients print.
+    pub fn python<S: AsRef<std::ffi::OsStr>>(&self, script: &str, args: &[S]) -> String {
+        let python = crate::support::smtp::require("python3");
+        let out = self
+            .command(python.to_str().unwrap())
+            .args(["-c", script])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Runs a command inside the namespace and requires success.
     pub fn run(&self, args: &[&str]) -> Output {
         let out = self.command(args[0]).args(&args[1..]).output().unwrap();
