@@ -311,7 +311,7 @@ fn a_full_archive_disk_fails_health_until_a_commit_succeeds_again() {
     let message = corpus::message(40, 300_000);
     let filler = disk.fill("filler");
     let reply = send(dir.path(), addrs.journal, "full.eml", &message);
-    assert!(reply.contains("451"), "{reply}");
+    assert!(reply.starts_with("452 4.3.1"), "{reply}");
     // The writer reports its state beside the reply, not before it.
     let h = wait_until("health to fail", || {
         let (code, h) = health(http);

@@ -24,7 +24,8 @@
 //! first, and only once `Archive::append` has returned sends the held-back
 //! `.` upstream and relays the upstream's final reply; if the archive fails
 //! it aborts the upstream transaction (it never sends the `.`) and answers
-//! `451 4.3.0`. `abort` must leave the upstream without a completed message.
+//! `451 4.3.0` (`452 4.3.1` for a full disk). `abort` must leave the
+//! upstream without a completed message.
 
 use std::future::Future;
 use std::net::SocketAddr;

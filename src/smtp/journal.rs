@@ -6,7 +6,8 @@
 //! peers (networks at connect; when AUTH users are configured, MAIL also
 //! needs a successful AUTH), accepts every recipient, and on commit archives
 //! the message before answering `250 2.0.0 Ok: archived as <id>` (`451
-//! 4.3.0` when the archive fails, so the sender retries).
+//! 4.3.0` when the archive fails, `452 4.3.1` when its disk is full, so the
+//! sender retries).
 //!
 //! Exchange envelope journal reports are unwrapped by
 //! [`super::journal_report`]: each original message inside becomes a record

@@ -27,8 +27,8 @@
 //!
 //! Failures: upstream unreachable at connect gives `421 4.4.1`; a lost
 //! upstream gives `421 4.4.2` to commands and `451 4.4.2` to a message;
-//! an archive failure gives `451 4.3.0` and the upstream transaction is
-//! dropped without its `.`.
+//! an archive failure gives `451 4.3.0` (`452 4.3.1` for a full disk) and
+//! the upstream transaction is dropped without its `.`.
 
 mod client;
 mod commit;

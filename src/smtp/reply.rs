@@ -40,6 +40,24 @@ impl Reply {
         }
     }
 
+    /// The reply when the archive cannot take a message, so nothing is
+    /// acknowledged and the sender retries: `452 4.3.1` when its disk is
+    /// full (RFC 5321's "insufficient system storage", RFC 3463's "mail
+    /// system full"), else `451 4.3.0`.
+    pub fn archive_unavailable(disk_full: bool) -> Reply {
+        if disk_full {
+            Reply::new(
+                452,
+                "4.3.1 archive storage full, message not accepted; try again later",
+            )
+        } else {
+            Reply::new(
+                451,
+                "4.3.0 archive temporarily unavailable, try again later",
+            )
+        }
+    }
+
     /// A reply of several lines (EHLO). An empty list gives one empty line.
     pub fn multiline(code: u16, lines: Vec<Vec<u8>>) -> Reply {
         let lines = if lines.is_empty() {

@@ -13,7 +13,7 @@ use memchr::memmem;
 use tracing::{error, info, warn};
 
 use crate::archive::record::JournalEnvelope;
-use crate::archive::{Archive, MessageMeta, NewMessage, SpooledContent};
+use crate::archive::{Archive, ArchiveError, MessageMeta, NewMessage, SpooledContent};
 use crate::metrics::{self, ErrorKind};
 use crate::smtp::backend::Transaction;
 use crate::smtp::journal_report::{self, JournalParse, malformed_envelope};
@@ -62,7 +62,7 @@ pub(super) async fn archive(archive: &Archive, listener: &str, tx: Transaction) 
         Ok(messages) => messages,
         Err(error) => {
             error!(%error, "spool-read-failed");
-            return unavailable();
+            return Reply::archive_unavailable(false);
         }
     };
     let mut ids = Vec::with_capacity(messages.len());
@@ -83,18 +83,11 @@ pub(super) async fn archive(archive: &Archive, listener: &str, tx: Transaction) 
             Err(error) => {
                 error!(%error, "archive-failed");
                 metrics::error(ErrorKind::Archive);
-                return unavailable();
+                return Reply::archive_unavailable(matches!(error, ArchiveError::DiskFull));
             }
         }
     }
     Reply::new(250, format!("2.0.0 Ok: archived as {}", ids.join(" and ")))
-}
-
-fn unavailable() -> Reply {
-    Reply::new(
-        451,
-        "4.3.0 archive temporarily unavailable, try again later",
-    )
 }
 
 /// Decides what the content is; blocking reads when it is on disk.

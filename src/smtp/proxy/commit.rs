@@ -6,7 +6,7 @@
 //!
 //! | what happened                        | client gets          | archive keeps               |
 //! |--------------------------------------|----------------------|-----------------------------|
-//! | archive commit failed                | `451 4.3.0`, no `.`  | nothing                     |
+//! | archive commit failed                | `451 4.3.0` (`452 4.3.1`: disk full), no `.` | nothing      |
 //! | upstream lost during DATA            | `451 4.4.2`          | message, outcome `failed`   |
 //! | upstream lost after `.`, no reply    | `451 4.4.2`          | message, outcome `failed`   |
 //! | upstream answered                    | that reply, verbatim | message, outcome with reply |
@@ -24,7 +24,7 @@ use std::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use crate::archive::{Archive, NewMessage, Outcome};
+use crate::archive::{Archive, ArchiveError, NewMessage, Outcome};
 use crate::metrics::{self, ErrorKind};
 use crate::smtp::backend::Transaction;
 use crate::smtp::reply::Reply;
@@ -40,14 +40,6 @@ pub(super) struct Delivery<'a> {
     pub started: Instant,
     /// Why the upstream leg failed while the data streamed, if it did.
     pub lost_in_data: Option<String>,
-}
-
-/// The reply when the archive cannot take the message.
-fn archive_unavailable() -> Reply {
-    Reply::new(
-        451,
-        "4.3.0 archive temporarily unavailable, try again later",
-    )
 }
 
 /// The reply when the upstream failed before answering the message.
@@ -82,7 +74,7 @@ pub(super) async fn commit(
             error!(%error, "archive-failed");
             metrics::error(ErrorKind::Archive);
             leg.abort("archive commit failed");
-            return archive_unavailable();
+            return Reply::archive_unavailable(matches!(error, ArchiveError::DiskFull));
         }
     };
     metrics::message_archived(delivery.listener, size);

@@ -43,6 +43,8 @@ struct Receiver {
     smuggling: Option<Smuggling>,
     /// Writing to the spool failed.
     spool_failed: bool,
+    /// ... because the disk is full.
+    spool_full: bool,
 }
 
 impl Receiver {
@@ -59,6 +61,7 @@ impl Receiver {
             } else if let Err(error) = self.spool.write(&self.out.content) {
                 warn!(%error, "spool-failed");
                 self.spool_failed = true;
+                self.spool_full = error.kind() == std::io::ErrorKind::StorageFull;
             } else if !self.out.wire.is_empty() {
                 backend.data_chunk(&self.out.wire).await;
             }
@@ -108,6 +111,7 @@ where
             oversized: false,
             smuggling: None,
             spool_failed: false,
+            spool_full: false,
         };
         let pipelined = std::mem::take(&mut self.inbuf);
         let mut end = rx.feed(&mut self.backend, &pipelined).await;
@@ -166,10 +170,7 @@ where
         if rx.spool_failed {
             metrics::error(ErrorKind::Archive);
             self.backend.abort().await;
-            self.queue(&Reply::new(
-                451,
-                "4.3.0 temporary failure storing the message",
-            ));
+            self.queue(&Reply::archive_unavailable(rx.spool_full));
             return Ok(Flow::Continue);
         }
         let transaction = Transaction {
