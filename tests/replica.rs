@@ -37,6 +37,18 @@ struct Replica<'a> {
     max_lag: &'a str,
 }
 
+impl<'a> Replica<'a> {
+    /// Prefix `gw1`, degraded after five minutes behind.
+    fn new(bucket: &'a str, lock: &'a str) -> Replica<'a> {
+        Replica {
+            bucket,
+            prefix: "gw1",
+            lock,
+            max_lag: "5m",
+        }
+    }
+}
+
 fn write_config(
     dir: &Path,
     ceph: &Ceph,
@@ -138,12 +150,7 @@ fn journal_replicate_wipe_restore_byte_exact() {
     let ceph = ceph::cluster();
     ceph.bucket("restore-a", true);
     let dir = tempfile::tempdir().unwrap();
-    let r = Replica {
-        bucket: "restore-a",
-        prefix: "gw1",
-        lock: "compliance",
-        max_lag: "5m",
-    };
+    let r = Replica::new("restore-a", "compliance");
     // Seals are time-stamped, and the stamps go up as objects of their own.
     let tsa = Tsa::start();
     let stamping = format!(
@@ -282,12 +289,7 @@ fn object_lock_refuses_delete_and_keeps_versions() {
     let ceph = ceph::cluster();
     let s3 = ceph.bucket("locked-b", true);
     let dir = tempfile::tempdir().unwrap();
-    let r = Replica {
-        bucket: "locked-b",
-        prefix: "gw1",
-        lock: "compliance",
-        max_lag: "5m",
-    };
+    let r = Replica::new("locked-b", "compliance");
     let mut gw = Gateway::start(dir.path(), ceph, &r, "");
     gw.send(0, 5);
     gw.wait_replicated();
@@ -336,12 +338,7 @@ fn tampered_object_without_lock_is_found_by_verify_replica() {
     let ceph = ceph::cluster();
     let s3 = ceph.bucket("plain-c", false);
     let dir = tempfile::tempdir().unwrap();
-    let r = Replica {
-        bucket: "plain-c",
-        prefix: "gw1",
-        lock: "none",
-        max_lag: "5m",
-    };
+    let r = Replica::new("plain-c", "none");
     let mut gw = Gateway::start(dir.path(), ceph, &r, "compression = \"none\"\n");
     gw.send(0, 12);
     gw.wait_replicated();
@@ -382,10 +379,8 @@ fn kill9_and_radosgw_restart_leave_no_gap() {
     ceph.bucket("crash-d", true);
     let dir = tempfile::tempdir().unwrap();
     let r = Replica {
-        bucket: "crash-d",
-        prefix: "gw1",
-        lock: "compliance",
         max_lag: "2s",
+        ..Replica::new("crash-d", "compliance")
     };
     let mut gw = Gateway::start(dir.path(), ceph, &r, "");
     gw.send(0, 30);
@@ -450,10 +445,8 @@ fn two_gateways_one_bucket_verify_all() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     for (dir, prefix) in dirs.iter().zip(["fra", "ams"]) {
         let r = Replica {
-            bucket: "shared-e",
             prefix,
-            lock: "compliance",
-            max_lag: "5m",
+            ..Replica::new("shared-e", "compliance")
         };
         let mut gw = Gateway::start(dir.path(), ceph, &r, "");
         gw.send(0, 8);
