@@ -65,6 +65,7 @@ fn main() {
                     content: ContentRef {
                         sha256: "ab".repeat(32),
                         size: 104_857,
+                        stored: None,
                     },
                     ..Default::default()
                 })),
@@ -132,6 +133,7 @@ fn main() {
         content: ContentRef {
             sha256: "ab".repeat(32),
             size: 104_857,
+            stored: None,
         },
         inclusion: AuditPath {
             leaf_index: target - 1,

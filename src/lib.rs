@@ -43,6 +43,7 @@ pub mod http;
 pub mod imap;
 pub mod import;
 pub mod intercept;
+pub mod keystore;
 pub mod metrics;
 pub mod notify;
 pub mod pop3;

@@ -119,12 +119,14 @@ fn untampered_archive_verifies_and_every_tampering_is_named() {
         "clean archive must verify"
     );
 
-    // One byte of stored content (record 3's content frame precedes it).
+    // One byte of stored content (record 3's content frame precedes it;
+    // an `E` frame, contents being encrypted by default: the ciphertext's
+    // hash catches it without any key).
     let t = tampered(base.path(), "content byte", |b, mut bytes| {
         let f = frames(b);
         let i = f.iter().position(|f| f.3 == Some(3)).unwrap();
         let (kind, off, len, _) = f[i - 1];
-        assert_eq!(kind, Kind::Content);
+        assert_eq!(kind, Kind::Encrypted);
         bytes[(off + 9 + len - 5) as usize] ^= 0x01;
         bytes
     });
@@ -454,6 +456,7 @@ fn independent_python_verifier_agrees_with_the_format_document() {
         of: 2,
         upstream_reply: "250 2.0.0 Ok: queued".into(),
         result: "accepted".into(),
+        sealed: None,
     }))
     .unwrap();
     a.close().unwrap();
@@ -479,7 +482,10 @@ fn independent_python_verifier_agrees_with_the_format_document() {
     assert!(out.status.success(), "{text}");
     assert_eq!(
         text.trim(),
-        format!("ok 13 {} 1 13 {}", report.contents, report.head_hash)
+        format!(
+            "ok 13 {} 1 13 {}\nencrypted: {} contents, 13 sealed records; decrypted: 0 contents; purged: 0 contents, 0 records",
+            report.contents, report.head_hash, report.encrypted
+        )
     );
 
     // And it notices tampering too.

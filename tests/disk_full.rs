@@ -126,8 +126,12 @@ fn assert_intact(archive_dir: &Path, acked: &[(u64, String)]) {
     let report = verify::verify_dir(archive_dir, None).unwrap();
     assert!(report.ok(), "verify: {:?}", report.problems);
     let segments = archive_dir.join("segments");
+    // Contents are encrypted (the default): read them with the key store.
+    let keys =
+        mailseal::keystore::KeyStore::open_read_only(archive_dir, &archive_dir.join("master.key"))
+            .unwrap();
     let mut mem = MemoryIndex::default();
-    scan::apply_from(&segments, &Head::default(), &mut mem, false).unwrap();
+    scan::apply_from(&segments, &Head::default(), &mut mem, false, Some(&keys)).unwrap();
     assert_eq!(mem.summaries.len() as u64, report.records);
     assert_eq!(
         report.records,
@@ -143,7 +147,7 @@ fn assert_intact(archive_dir: &Path, acked: &[(u64, String)]) {
         assert_eq!(&s.sha256, sha, "record {seq} names other content");
         let loc = mem.contents[&mailseal::archive::chain::parse_hex(sha).unwrap()];
         let mut out = Vec::new();
-        scan::write_content_at(&segments, loc.at, &mut out).unwrap();
+        scan::write_content_at(&segments, loc.at, &mut out, Some(&keys)).unwrap();
         assert!(out.len() >= MESSAGE, "record {seq}: {} bytes", out.len());
     }
 }

@@ -56,3 +56,5 @@ mod witness;
 mod web;
 // Replication to a real Ceph RGW (S3 Object Lock): restore, lock, tamper (issue 18).
 mod replica;
+// Encryption at rest: `E` frames, sealed fields, the three verifiers (issue 15).
+mod encryption;

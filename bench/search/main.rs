@@ -72,6 +72,7 @@ fn record(seq: u64, g: &corpus::Generated) -> Record {
         content: ContentRef {
             sha256: String::new(),
             size: g.raw.len() as u64,
+            stored: None,
         },
         ..Default::default()
     };

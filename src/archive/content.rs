@@ -1,9 +1,13 @@
 //! Content frames: message bytes, compressed, named by their SHA-256.
 //!
-//! Payload: `sha256 (32) | original size (u64 BE) | codec (u8) | data`.
+//! `C` payload: `sha256 (32) | original size (u64 BE) | codec (u8) | data`.
 //! Codec 0 stores the bytes as they are, codec 1 is one zstd frame. A content
-//! is compressed before it reaches the writer thread, so compression runs on
-//! every core while the writer only writes and syncs.
+//! is compressed (and, for an `E` frame, encrypted with its own data key,
+//! [`super::crypt`]) before it reaches the writer thread, so that work runs
+//! on every core while the writer only writes and syncs.
+//!
+//! `E` payload (format 2.3): the same 41 bytes, then `cipher (u8) | key slot
+//! (u64 BE) | SHA-256 of the ciphertext (32) | ciphertext`.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -16,6 +20,8 @@ use super::spool::SpooledContent;
 
 /// Bytes before the data in a content payload.
 pub const CONTENT_HEAD_LEN: u64 = 41;
+/// Bytes before the ciphertext in an encrypted content payload.
+pub const ENCRYPTED_HEAD_LEN: u64 = 82;
 /// Stored as is.
 pub const CODEC_STORED: u8 = 0;
 /// One zstd frame.
@@ -29,8 +35,18 @@ pub struct Prepared {
     pub size: u64,
     /// How `data` encodes them.
     pub codec: u8,
-    /// The encoded bytes.
+    /// The encoded bytes (encrypted when `encrypted` is set).
     pub data: Data,
+    /// The data key and the ciphertext's hash, for an `E` frame.
+    pub encrypted: Option<Encrypted>,
+}
+
+/// How a prepared content was encrypted.
+pub struct Encrypted {
+    /// The content's own data key (goes into the key store).
+    pub key: zeroize::Zeroizing<[u8; 32]>,
+    /// SHA-256 of the ciphertext.
+    pub cipher_sha256: [u8; 32],
 }
 
 /// Encoded bytes, in memory or in a temporary file.
@@ -52,11 +68,17 @@ impl Prepared {
 
     /// The payload's first bytes.
     pub fn head(&self) -> [u8; CONTENT_HEAD_LEN as usize] {
-        let mut h = [0u8; CONTENT_HEAD_LEN as usize];
-        h[..32].copy_from_slice(&self.sha256);
-        h[32..40].copy_from_slice(&self.size.to_be_bytes());
-        h[40] = self.codec;
-        h
+        plain_head(&self.sha256, self.size, self.codec)
+    }
+
+    /// The first bytes of an `E` payload whose key is in `slot`.
+    pub fn encrypted_head(&self, slot: u64) -> Option<[u8; ENCRYPTED_HEAD_LEN as usize]> {
+        let e = self.encrypted.as_ref()?;
+        let mut h = [0u8; ENCRYPTED_HEAD_LEN as usize];
+        h[..42].copy_from_slice(&aad_head(&self.head()));
+        h[42..50].copy_from_slice(&slot.to_be_bytes());
+        h[50..82].copy_from_slice(&e.cipher_sha256);
+        Some(h)
     }
 
     /// Writes the data to `out`, feeding the CRC as it goes.
@@ -86,8 +108,68 @@ impl Prepared {
     }
 }
 
+/// Compresses a spooled content (level 0 = store) and, when `encrypt` is
+/// set, seals it with a fresh data key.
+pub fn prepare(
+    content: SpooledContent,
+    level: i32,
+    tmp_dir: &Path,
+    encrypt: bool,
+) -> io::Result<Prepared> {
+    let p = compress_content(content, level, tmp_dir)?;
+    if encrypt { seal(p, tmp_dir) } else { Ok(p) }
+}
+
+/// Encrypts the encoded data of `p` with a new data key.
+fn seal(mut p: Prepared, tmp_dir: &Path) -> io::Result<Prepared> {
+    let key = super::crypt::random_key();
+    let aad = aad_head(&p.head());
+    let (data, sealed) = match &mut p.data {
+        Data::Memory(v) => {
+            let mut out = Vec::with_capacity(
+                v.len() + super::crypt::TAG * (v.len() / super::crypt::CHUNK + 1),
+            );
+            let sealed = super::crypt::encrypt(&key, &aad, &mut &v[..], &mut out)?;
+            (Data::Memory(out), sealed)
+        }
+        Data::File(f, _) => {
+            f.seek(SeekFrom::Start(0))?;
+            let mut out = io::BufWriter::new(tempfile::tempfile_in(tmp_dir)?);
+            let sealed = super::crypt::encrypt(&key, &aad, &mut io::BufReader::new(&*f), &mut out)?;
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            (Data::File(file, sealed.len), sealed)
+        }
+    };
+    p.data = data;
+    p.encrypted = Some(Encrypted {
+        key,
+        cipher_sha256: sealed.sha256,
+    });
+    Ok(p)
+}
+
+fn plain_head(sha256: &[u8; 32], size: u64, codec: u8) -> [u8; CONTENT_HEAD_LEN as usize] {
+    let mut h = [0u8; CONTENT_HEAD_LEN as usize];
+    h[..32].copy_from_slice(sha256);
+    h[32..40].copy_from_slice(&size.to_be_bytes());
+    h[40] = codec;
+    h
+}
+
+/// The `E` head bytes the chunks authenticate: the plain head and the cipher.
+fn aad_head(plain: &[u8; CONTENT_HEAD_LEN as usize]) -> [u8; super::crypt::AAD_HEAD_LEN] {
+    let mut h = [0u8; super::crypt::AAD_HEAD_LEN];
+    h[..41].copy_from_slice(plain);
+    h[41] = super::crypt::CIPHER_CHACHA_CHUNKED;
+    h
+}
+
 /// Compresses a spooled content (level 0 = store).
-pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::Result<Prepared> {
+fn compress_content(
+    mut content: SpooledContent,
+    level: i32,
+    tmp_dir: &Path,
+) -> io::Result<Prepared> {
     let sha256 = content.sha256;
     let size = content.size;
     if level == 0 {
@@ -97,6 +179,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
                 size,
                 codec: CODEC_STORED,
                 data: Data::Memory(bytes.to_vec()),
+                encrypted: None,
             },
             None => {
                 let mut f = tempfile::tempfile_in(tmp_dir)?;
@@ -106,6 +189,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
                     size,
                     codec: CODEC_STORED,
                     data: Data::File(f, size),
+                    encrypted: None,
                 }
             }
         });
@@ -118,6 +202,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
                 size,
                 codec: CODEC_ZSTD,
                 data: Data::Memory(packed),
+                encrypted: None,
             }
         } else {
             Prepared {
@@ -125,6 +210,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
                 size,
                 codec: CODEC_STORED,
                 data: Data::Memory(bytes.to_vec()),
+                encrypted: None,
             }
         });
     }
@@ -141,6 +227,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
             size,
             codec: CODEC_ZSTD,
             data: Data::File(packed, packed_len),
+            encrypted: None,
         });
     }
     let mut raw = tempfile::tempfile_in(tmp_dir)?;
@@ -150,6 +237,7 @@ pub fn prepare(mut content: SpooledContent, level: i32, tmp_dir: &Path) -> io::R
         size,
         codec: CODEC_STORED,
         data: Data::File(raw, size),
+        encrypted: None,
     })
 }
 
@@ -256,4 +344,76 @@ impl<W: Write + ?Sized> Write for HashingWriter<'_, W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The fields an `E` payload adds to the plain head.
+#[derive(Debug, Clone, Copy)]
+pub struct EncryptedHead {
+    /// The cipher byte.
+    pub cipher: u8,
+    /// The key store slot of the content's data key.
+    pub slot: u64,
+    /// SHA-256 of the ciphertext that follows.
+    pub cipher_sha256: [u8; 32],
+}
+
+/// Reads an `E` payload's head.
+pub fn read_encrypted_head(r: &mut impl Read) -> io::Result<(ContentHead, EncryptedHead)> {
+    let head = read_head(r)?;
+    let mut rest = [0u8; (ENCRYPTED_HEAD_LEN - CONTENT_HEAD_LEN) as usize];
+    r.read_exact(&mut rest)?;
+    let mut slot = [0u8; 8];
+    slot.copy_from_slice(&rest[1..9]);
+    let mut cipher_sha256 = [0u8; 32];
+    cipher_sha256.copy_from_slice(&rest[9..41]);
+    Ok((
+        head,
+        EncryptedHead {
+            cipher: rest[0],
+            slot: u64::from_be_bytes(slot),
+            cipher_sha256,
+        },
+    ))
+}
+
+/// Decrypts `len` bytes of ciphertext that follow an `E` head with the
+/// content's data key, decodes them into `out` and hashes the result.
+pub fn decode_encrypted<W: Write + ?Sized>(
+    head: &ContentHead,
+    enc: &EncryptedHead,
+    key: &[u8; 32],
+    len: u64,
+    data: &mut impl Read,
+    out: &mut W,
+) -> io::Result<Decoded> {
+    if enc.cipher != super::crypt::CIPHER_CHACHA_CHUNKED {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unknown content cipher {}", enc.cipher),
+        ));
+    }
+    let aad = aad_head(&plain_head(&head.sha256, head.size, head.codec));
+    let mut hashing = HashingWriter {
+        inner: out,
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    match head.codec {
+        CODEC_STORED => super::crypt::decrypt(key, &aad, len, data, &mut hashing)?,
+        CODEC_ZSTD => {
+            let mut dec = zstd::stream::write::Decoder::new(&mut hashing)?;
+            super::crypt::decrypt(key, &aad, len, data, &mut dec)?;
+            dec.flush()?;
+        }
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unknown content codec {other}"),
+            ));
+        }
+    }
+    Ok(Decoded {
+        sha256: hashing.hasher.finalize().into(),
+        size: hashing.size,
+    })
 }

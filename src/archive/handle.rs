@@ -53,6 +53,8 @@ struct Inner {
     segments: PathBuf,
     /// Derived lookups (dedup checks happen before compression).
     index: Index,
+    /// The key store (format 2.3), when the archive has one.
+    data_keys: Option<Arc<crate::keystore::KeyStore>>,
     /// The seal key now and its history (marks of returned seal mails,
     /// the archive id).
     keys: RwLock<(VerifyingKey, KeyHistory)>,
@@ -88,11 +90,12 @@ impl Archive {
         std::fs::create_dir_all(&segments).map_err(io_err(&segments))?;
         std::fs::create_dir_all(&options.spool_dir).map_err(io_err(&options.spool_dir))?;
         let key = seal::load_or_create_key(&options.key_file)?;
+        let keys = super::keyring::for_writing(options)?;
         let index = open_index(&options.path)?;
         if rebuild {
             index.clear()?;
         }
-        let head = catch_up(&segments, &index)?;
+        let head = catch_up(&segments, &index, keys.as_deref())?;
         let events = index.key_events()?;
         let key = super::rotate::reconcile(&options.key_file, key, &events)?;
         let mut seg = head.segment.max(1);
@@ -134,6 +137,7 @@ impl Archive {
             key: key.clone(),
             max_segment: options.segment_max_bytes,
             index_stale: false,
+            keys: keys.clone(),
         };
         let (tx, rx) = sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -146,6 +150,7 @@ impl Archive {
                 options: options.clone(),
                 segments,
                 index,
+                data_keys: keys,
                 keys: RwLock::new((key.verifying_key(), history)),
                 sealed: tokio::sync::watch::Sender::new(sealed_seq.unwrap_or(0)),
                 tx: Mutex::new(Some(tx)),
@@ -256,9 +261,33 @@ impl Archive {
         Ok((appended, seal))
     }
 
+    /// Re-wraps every data key under a new master key (`key rotate-master`).
+    /// Appends wait on the key store meanwhile; contents are untouched.
+    pub fn rotate_master_blocking(&self) -> Result<crate::keystore::Rotated, ArchiveError> {
+        let keys = self.inner.data_keys.as_ref().ok_or_else(|| {
+            ArchiveError::Other(
+                "this archive has no key store (encryption was never on): nothing to rotate".into(),
+            )
+        })?;
+        let r = keys
+            .rotate_master()
+            .map_err(|e| ArchiveError::Other(e.to_string()))?;
+        tracing::info!(
+            old = %hex::encode(r.old_id),
+            new = %hex::encode(r.new_id),
+            live = r.live,
+            "master key rotated"
+        );
+        Ok(r)
+    }
+
     /// Read access through the live index.
     pub fn reader(&self) -> Reader {
-        Reader::indexed(self.inner.index.clone(), self.inner.segments.clone())
+        Reader::indexed(
+            self.inner.index.clone(),
+            self.inner.segments.clone(),
+            self.inner.data_keys.clone(),
+        )
     }
 
     /// Appends a message; returns once it is durable (fsync'd).
@@ -469,7 +498,8 @@ impl Archive {
             });
         }
         let dir = &self.inner.options.spool_dir;
-        content::prepare(c, self.inner.options.compression_level, dir)
+        let encrypt = self.inner.options.encrypt && self.inner.data_keys.is_some();
+        content::prepare(c, self.inner.options.compression_level, dir, encrypt)
             .map(ContentIn::New)
             .map_err(io_err(dir))
     }

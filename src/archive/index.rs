@@ -80,6 +80,10 @@ pub struct Summary {
     /// were forwarded from), lowercase: Bcc copies are found by address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journal_rcpts: Vec<String>,
+    /// The key store slot of the record key sealing the record's personal
+    /// fields (format 2.3): outcomes are sealed with it, a purge destroys it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_slot: Option<u64>,
     /// Content SHA-256, hex (message records).
     pub sha256: String,
     /// Content size.
@@ -95,8 +99,20 @@ pub struct ContentLoc {
     pub at: Location,
     /// Original size.
     pub size: u64,
-    /// Bytes stored (compressed data).
+    /// Bytes stored (compressed data, or its ciphertext).
     pub stored: u64,
+    /// For an `E` frame: its key slot and ciphertext hash, which every
+    /// record referencing the content repeats (format 2.3).
+    pub encrypted: Option<EncryptedLoc>,
+}
+
+/// Where an encrypted content's key is, and what its ciphertext hashes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptedLoc {
+    /// The key store slot of the content's data key.
+    pub slot: u64,
+    /// SHA-256 of the ciphertext.
+    pub cipher_sha256: [u8; 32],
 }
 
 /// Handle to the sled database. Clones share one database, which
@@ -321,7 +337,7 @@ impl Index {
         let Some(v) = self.t()?.contents.get(sha256)? else {
             return Ok(None);
         };
-        if v.len() != 28 {
+        if v.len() != 28 && v.len() != 68 {
             return Err(IndexError::Damaged("content location".into()));
         }
         let u = |r: std::ops::Range<usize>| {
@@ -336,16 +352,28 @@ impl Index {
             },
             size: u(12..20),
             stored: u(20..28),
+            encrypted: (v.len() == 68).then(|| {
+                let mut cipher_sha256 = [0u8; 32];
+                cipher_sha256.copy_from_slice(&v[36..68]);
+                EncryptedLoc {
+                    slot: u(28..36),
+                    cipher_sha256,
+                }
+            }),
         }))
     }
 
     /// Records a stored content.
     pub fn put_content(&self, sha256: &[u8; 32], loc: ContentLoc) -> Result<(), IndexError> {
-        let mut v = Vec::with_capacity(28);
+        let mut v = Vec::with_capacity(68);
         v.extend_from_slice(&loc.at.segment.to_be_bytes());
         v.extend_from_slice(&loc.at.offset.to_be_bytes());
         v.extend_from_slice(&loc.size.to_be_bytes());
         v.extend_from_slice(&loc.stored.to_be_bytes());
+        if let Some(e) = &loc.encrypted {
+            v.extend_from_slice(&e.slot.to_be_bytes());
+            v.extend_from_slice(&e.cipher_sha256);
+        }
         self.t()?.contents.insert(sha256, v)?;
         Ok(())
     }
@@ -600,6 +628,7 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             }
             s.sha256 = m.content.sha256.clone();
             s.size = m.content.size;
+            s.sealed_slot = m.sealed.as_ref().map(|x| x.slot);
         }
         RecordBody::Outcome(o) => {
             s.kind = "outcome".into();

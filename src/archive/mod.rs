@@ -7,10 +7,12 @@
 pub mod audit;
 pub mod chain;
 pub mod content;
+pub mod crypt;
 pub mod filter;
 mod handle;
 pub mod headers;
 pub mod index;
+mod keyring;
 pub mod keys;
 pub mod mark;
 pub mod merkle;
@@ -20,12 +22,14 @@ mod recovery;
 mod rotate;
 pub mod scan;
 pub mod seal;
+pub mod sealing;
 pub mod segment;
 pub mod spool;
 pub mod stamp;
 pub mod tree_file;
 pub mod tree_head;
 pub mod verify;
+mod verify_crypt;
 mod verify_tree;
 mod writer;
 
@@ -122,6 +126,11 @@ pub struct ArchiveOptions {
     pub path: std::path::PathBuf,
     /// Ed25519 signing key (created on first open, mode 0600).
     pub key_file: std::path::PathBuf,
+    /// Encrypt new contents and personal record fields (format 2.3).
+    pub encrypt: bool,
+    /// The master key wrapping the key store's data keys (created with the
+    /// key store, mode 0600).
+    pub master_key_file: std::path::PathBuf,
     /// zstd level; 0 stores contents uncompressed.
     pub compression_level: i32,
     /// How often the chain head is sealed.
@@ -140,6 +149,8 @@ impl ArchiveOptions {
         ArchiveOptions {
             path: path.to_path_buf(),
             key_file: path.join("seal.key"),
+            encrypt: true,
+            master_key_file: path.join("master.key"),
             compression_level: 3,
             seal_interval: std::time::Duration::from_secs(300),
             segment_max_bytes: 1 << 30,

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ use super::seal::Seal;
 use super::segment::{self, SegmentError, SegmentReader};
 use super::stamp::TimeStamp;
 use super::{ArchiveError, ArchiveOptions};
+use crate::keystore::KeyStore;
 
 /// Chain hashes of records in order ([`Reader::hashes_from`]).
 pub type Hashes<'a> = Box<dyn Iterator<Item = Result<[u8; 32], ArchiveError>> + 'a>;
@@ -30,6 +32,10 @@ pub struct Reader {
     view: View,
     /// The `segments/` directory.
     segments: PathBuf,
+    /// The key store, to open encrypted contents and sealed fields
+    /// (format 2.3); `None` for an archive without one, or a reader
+    /// without the master key.
+    keys: Option<Arc<KeyStore>>,
 }
 
 enum View {
@@ -93,10 +99,11 @@ pub struct SourceStats {
 }
 
 impl Reader {
-    pub(super) fn indexed(index: Index, segments: PathBuf) -> Reader {
+    pub(super) fn indexed(index: Index, segments: PathBuf, keys: Option<Arc<KeyStore>>) -> Reader {
         Reader {
             view: View::Indexed(index),
             segments,
+            keys,
         }
     }
 
@@ -109,21 +116,29 @@ impl Reader {
                 options.path.display()
             )));
         }
+        let keys = super::keyring::for_reading(&options.path, &options.master_key_file)?;
         match super::recovery::open_index(&options.path) {
             Ok(index) => {
                 let mut sink = index.clone();
                 let head = index.head()?;
-                tolerate_tail(scan::apply_from(&segments, &head, &mut sink, false))?;
+                tolerate_tail(scan::apply_from(
+                    &segments,
+                    &head,
+                    &mut sink,
+                    false,
+                    keys.as_deref(),
+                ))?;
                 Ok(Reader {
                     view: View::Indexed(index),
                     segments,
+                    keys,
                 })
             }
             // The daemon holds the index, or this user may read the
             // segments but not write the index (the `mailseal` group).
             Err(ArchiveError::Locked(_)) | Err(ArchiveError::Index(_)) => {
                 tracing::info!("index in use by the daemon; reading the segments directly");
-                Reader::scan(segments)
+                Reader::scan(segments, keys)
             }
             Err(e) => Err(e),
         }
@@ -132,7 +147,12 @@ impl Reader {
     /// Opens the archive in `path` without writing anything to it: the
     /// segments are scanned into memory and the index is never opened (an
     /// auditor's copy, `--archive DIR`).
-    pub fn open_read_only(path: &std::path::Path) -> Result<Reader, ArchiveError> {
+    /// Encrypted contents and sealed fields open only with `master_key`
+    /// (the copy's key store is read, never written).
+    pub fn open_read_only(
+        path: &std::path::Path,
+        master_key: Option<&std::path::Path>,
+    ) -> Result<Reader, ArchiveError> {
         let segments = path.join("segments");
         if !segments.is_dir() {
             return Err(ArchiveError::Other(format!(
@@ -140,21 +160,32 @@ impl Reader {
                 path.display()
             )));
         }
-        Reader::scan(segments)
+        let keys = match master_key {
+            Some(m) => Some(super::keyring::read_only(path, m)?),
+            None => None,
+        };
+        Reader::scan(segments, keys)
     }
 
-    fn scan(segments: PathBuf) -> Result<Reader, ArchiveError> {
+    fn scan(segments: PathBuf, keys: Option<Arc<KeyStore>>) -> Result<Reader, ArchiveError> {
         let mut mem = MemoryIndex::default();
         tolerate_tail(scan::apply_from(
             &segments,
             &Head::default(),
             &mut mem,
             false,
+            keys.as_deref(),
         ))?;
         Ok(Reader {
             view: View::Memory(Box::new(mem)),
             segments,
+            keys,
         })
+    }
+
+    /// The key store this reader opens encrypted data with.
+    pub fn keys(&self) -> Option<&KeyStore> {
+        self.keys.as_deref()
     }
 
     /// The chain head.
@@ -283,12 +314,14 @@ impl Reader {
             .map_err(seg_err)?
             .ok_or(ArchiveError::NoRecord(seq))?;
         let payload = r.read_payload(&fh).map_err(seg_err)?;
-        let record = payload
+        let mut record = payload
             .get(32..)
             .and_then(|b| Record::decode(b).ok())
             .ok_or_else(|| {
                 ArchiveError::Other(format!("record {seq} at {} does not parse", fh.at))
             })?;
+        super::sealing::open(&mut record, self.keys.as_deref())
+            .map_err(|e| ArchiveError::Other(e.to_string()))?;
         Ok((record, s.hash))
     }
 
@@ -310,7 +343,7 @@ impl Reader {
         let loc = self
             .content_loc(&sha)?
             .ok_or_else(|| ArchiveError::Other(format!("content {sha256_hex} is not stored")))?;
-        scan::write_content_at(&self.segments, loc.at, out).map_err(seg_err)
+        scan::write_content_at(&self.segments, loc.at, out, self.keys.as_deref()).map_err(seg_err)
     }
 
     /// Counts and sizes.

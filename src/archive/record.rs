@@ -104,6 +104,13 @@ pub struct MessageMeta {
     /// for every connection that was not intercepted, like `pop3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intercepted: Option<Interception>,
+    /// The personal fields above, sealed under this record's own key
+    /// (format 2.3): a purge destroys the key, and with it every readable
+    /// trace of whom the message concerned. While it is set, the fields
+    /// above are empty in the stored JSON; a reader fills them in again
+    /// from here ([`super::sealing`]). Left out when encryption is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedFields>,
     /// The message itself.
     pub content: ContentRef,
     /// A second stored content that is evidence for this record (the whole
@@ -280,6 +287,23 @@ pub struct ContentRef {
     pub sha256: String,
     /// Length of the original bytes.
     pub size: u64,
+    /// Lowercase hex SHA-256 of the stored ciphertext (an `E` frame), so
+    /// the record commits to the exact bytes kept; absent for contents
+    /// stored unencrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<String>,
+}
+
+/// Fields sealed under a key of the key store (format 2.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedFields {
+    /// The key store slot holding the key (a record key).
+    pub slot: u64,
+    /// Lowercase hex of the 12-byte nonce.
+    pub nonce: String,
+    /// Base64 of the ciphertext and its tag.
+    pub data: String,
 }
 
 /// What happened to an archived message after the commit.
@@ -292,6 +316,11 @@ pub struct Outcome {
     pub upstream_reply: String,
     /// `accepted`, `rejected`, `deferred` or `failed`.
     pub result: String,
+    /// `upstream_reply` sealed under the message record's key, when the
+    /// message's personal fields are sealed (a reply can name a recipient);
+    /// `upstream_reply` is then `""`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedFields>,
 }
 
 impl Record {
@@ -340,6 +369,7 @@ mod tests {
                 content: ContentRef {
                     sha256: "ab".repeat(32),
                     size: 3,
+                    stored: None,
                 },
                 ..Default::default()
             })),

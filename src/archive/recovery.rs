@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::index::{Head, Index, IndexError};
 use super::{ArchiveError, scan, segment};
+use crate::keystore::KeyStore;
 
 /// Opens the sled index, telling a lock held by another process apart.
 pub(super) fn open_index(path: &Path) -> Result<Index, ArchiveError> {
@@ -26,7 +27,11 @@ pub(super) fn open_index(path: &Path) -> Result<Index, ArchiveError> {
 }
 
 /// Brings the index up to the segments' end; returns the chain head.
-pub(super) fn catch_up(segments: &Path, index: &Index) -> Result<Head, ArchiveError> {
+pub(super) fn catch_up(
+    segments: &Path,
+    index: &Index,
+    keys: Option<&KeyStore>,
+) -> Result<Head, ArchiveError> {
     let mut head = index.head()?;
     let valid = head.segment == 0
         || std::fs::metadata(segments.join(segment::file_name(head.segment)))
@@ -39,7 +44,7 @@ pub(super) fn catch_up(segments: &Path, index: &Index) -> Result<Head, ArchiveEr
     }
     let mut sink = index.clone();
     let before = head.seq;
-    let head = scan::apply_from(segments, &head, &mut sink, true)?;
+    let head = scan::apply_from(segments, &head, &mut sink, true, keys)?;
     if head.seq > before {
         tracing::info!(
             from = before,

@@ -14,12 +14,14 @@ use std::path::Path;
 
 use super::content;
 use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
-use super::index::{ContentLoc, Head, Index, IndexError, Summary};
+use super::index::{ContentLoc, EncryptedLoc, Head, Index, IndexError, Summary};
 use super::keys::KeyEvent;
 use super::record::{Record, RecordBody};
 use super::seal::Seal;
+use super::sealing;
 use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
 use super::stamp::TimeStamp;
+use crate::keystore::{KeyStore, SlotState};
 
 /// Receives frames in chain order.
 pub trait Sink {
@@ -73,6 +75,7 @@ pub fn apply_from(
     from: &Head,
     sink: &mut dyn Sink,
     repair_tail: bool,
+    keys: Option<&KeyStore>,
 ) -> Result<Head, ScanError> {
     let segments = segment::list(dir)?;
     let mut head = from.clone();
@@ -100,12 +103,23 @@ pub fn apply_from(
                 Err(e) => return Err(e.into()),
             };
             match fh.kind {
-                Kind::Content => {
+                Kind::Content | Kind::Encrypted => {
                     let mut p = r.payload_reader(&fh)?;
-                    let h = content::read_head(&mut p).map_err(|e| SegmentError::Damaged {
+                    let damaged = |e: io::Error| SegmentError::Damaged {
                         at: fh.at,
                         what: e.to_string(),
-                    })?;
+                    };
+                    let (h, encrypted, head_len) = if fh.kind == Kind::Encrypted {
+                        let (h, e) = content::read_encrypted_head(&mut p).map_err(damaged)?;
+                        let loc = EncryptedLoc {
+                            slot: e.slot,
+                            cipher_sha256: e.cipher_sha256,
+                        };
+                        (h, Some(loc), content::ENCRYPTED_HEAD_LEN)
+                    } else {
+                        let h = content::read_head(&mut p).map_err(damaged)?;
+                        (h, None, content::CONTENT_HEAD_LEN)
+                    };
                     let checked = p.finish();
                     if let Err(e) = checked {
                         if repair_tail && Some(n) == last && fh.end() == r.len() {
@@ -114,7 +128,7 @@ pub fn apply_from(
                         }
                         return Err(e.into());
                     }
-                    let stored = fh.len - content::CONTENT_HEAD_LEN;
+                    let stored = fh.len - head_len;
                     // The first copy of a content is the one records use; a
                     // later duplicate (written while the index was down) must
                     // not replace it.
@@ -123,6 +137,7 @@ pub fn apply_from(
                             at: fh.at,
                             size: h.size,
                             stored,
+                            encrypted,
                         };
                         sink.content(h.sha256, loc)?;
                     }
@@ -152,13 +167,16 @@ pub fn apply_from(
                         if payload.len() < 32 {
                             return Err(bad("too short".into()));
                         }
-                        let record =
+                        let mut record =
                             Record::decode(&payload[32..]).map_err(|e| bad(e.to_string()))?;
                         let hash = super::chain::link(&prev, &payload[32..]);
+                        // Fields whose key is destroyed (purged) or out of
+                        // reach (a copy without the master key) stay empty.
+                        sealing::open(&mut record, keys).map_err(|e| bad(e.to_string()))?;
                         let headers = match &record.body {
                             RecordBody::Message(m) => super::chain::parse_hex(&m.content.sha256)
                                 .and_then(|sha| sink.content_loc(&sha))
-                                .map(|loc| read_headers(dir, loc))
+                                .map(|loc| read_headers(dir, loc, keys))
                                 .unwrap_or_default(),
                             _ => Headers::default(),
                         };
@@ -205,10 +223,10 @@ fn repair(dir: &Path, n: u32, offset: u64, len: u64, what: String) -> Result<(),
 }
 
 /// Decodes the first bytes of a content and parses its headers.
-pub fn read_headers(dir: &Path, loc: ContentLoc) -> Headers {
+pub fn read_headers(dir: &Path, loc: ContentLoc, keys: Option<&KeyStore>) -> Headers {
     let mut buf = Limited(Vec::with_capacity(8192));
     // The limit ends decoding early with an error on purpose; what was read is used.
-    let _ = write_content_at(dir, loc.at, &mut buf);
+    let _ = write_content_at(dir, loc.at, &mut buf, keys);
     headers::parse(&buf.0)
 }
 
@@ -231,11 +249,13 @@ impl Write for Limited {
 }
 
 /// Writes the original bytes of the content frame at `at` to `out` and
-/// checks them against the frame's SHA-256.
+/// checks them against the frame's SHA-256. An encrypted content needs
+/// `keys`; one whose key was destroyed is [`SegmentError::Purged`].
 pub fn write_content_at(
     dir: &Path,
     at: Location,
     out: &mut dyn Write,
+    keys: Option<&KeyStore>,
 ) -> Result<u64, SegmentError> {
     let mut r = SegmentReader::open(dir, at.segment)?;
     r.seek(at.offset);
@@ -243,12 +263,35 @@ pub fn write_content_at(
     let fh = r
         .next_header()?
         .ok_or_else(|| damaged("no frame here".into()))?;
-    if fh.kind != Kind::Content {
-        return Err(damaged("not a content frame".into()));
-    }
     let mut p = r.payload_reader(&fh)?;
-    let head = content::read_head(&mut p).map_err(|e| damaged(e.to_string()))?;
-    let got = content::decode(&head, &mut p, out).map_err(|e| damaged(e.to_string()))?;
+    let (head, got) = match fh.kind {
+        Kind::Content => {
+            let head = content::read_head(&mut p).map_err(|e| damaged(e.to_string()))?;
+            let got = content::decode(&head, &mut p, out).map_err(|e| damaged(e.to_string()))?;
+            (head, got)
+        }
+        Kind::Encrypted => {
+            let (head, enc) =
+                content::read_encrypted_head(&mut p).map_err(|e| damaged(e.to_string()))?;
+            let keys = keys.ok_or(SegmentError::Locked { at })?;
+            let key = match keys.get(enc.slot) {
+                Ok(SlotState::Live { key, .. }) => key,
+                Ok(SlotState::Destroyed) => return Err(SegmentError::Purged { at }),
+                Ok(SlotState::Missing) => {
+                    return Err(damaged(format!(
+                        "key slot {} is not in the key store",
+                        enc.slot
+                    )));
+                }
+                Err(e) => return Err(damaged(e.to_string())),
+            };
+            let len = fh.len - content::ENCRYPTED_HEAD_LEN;
+            let got = content::decode_encrypted(&head, &enc, key.as_bytes(), len, &mut p, out)
+                .map_err(|e| damaged(e.to_string()))?;
+            (head, got)
+        }
+        _ => return Err(damaged("not a content frame".into())),
+    };
     p.finish()?;
     if got.sha256 != head.sha256 || got.size != head.size {
         return Err(damaged("content does not match its SHA-256".into()));

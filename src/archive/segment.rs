@@ -37,6 +37,10 @@ pub enum Kind {
     Seal,
     /// An RFC 3161 time stamp of a seal (segment version 2).
     TimeStamp,
+    /// Encrypted message content (segment version 2, format 2.3):
+    /// `sha256 | size u64 | codec u8 | cipher u8 | slot u64 |
+    /// ciphertext sha256 | ciphertext`.
+    Encrypted,
 }
 
 impl Kind {
@@ -47,6 +51,7 @@ impl Kind {
             Kind::Record => b'R',
             Kind::Seal => b'S',
             Kind::TimeStamp => b'T',
+            Kind::Encrypted => b'E',
         }
     }
 
@@ -57,6 +62,7 @@ impl Kind {
             b'R' => Some(Kind::Record),
             b'S' => Some(Kind::Seal),
             b'T' if version >= 2 => Some(Kind::TimeStamp),
+            b'E' if version >= 2 => Some(Kind::Encrypted),
             _ => None,
         }
     }
@@ -136,6 +142,20 @@ pub enum SegmentError {
         have: u64,
         /// Bytes the frame needs.
         need: u64,
+    },
+    /// The content is encrypted and its key was destroyed: the message
+    /// was purged (format 2.3).
+    #[error("{at}: content purged (its key was destroyed)")]
+    Purged {
+        /// Where the content frame starts.
+        at: Location,
+    },
+    /// The content is encrypted and no key store is at hand (a copy of the
+    /// archive without the master key).
+    #[error("{at}: content encrypted and no master key given")]
+    Locked {
+        /// Where the content frame starts.
+        at: Location,
     },
     /// A frame's bytes are damaged.
     #[error("{at}: damaged frame ({what})")]

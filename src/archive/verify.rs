@@ -20,6 +20,7 @@ use super::seal::Seal;
 use super::segment::{self, Kind, Location, SegmentError, SegmentReader};
 use super::stamp::TimeStamp;
 use super::verify_tree::{self, TreeCheck, TreeFigures};
+use crate::keystore::KeyStore;
 
 pub use super::verify_tree::{Problem, TreeOptions};
 
@@ -49,6 +50,15 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// The Merkle tree, key history and time stamps (format 2).
     pub tree: TreeFigures,
+    /// Encrypted contents (`E` frames) among `contents` (format 2.3).
+    pub encrypted: u64,
+    /// True when the master key was at hand: encrypted contents and
+    /// sealed fields were decrypted and checked, not only hashed.
+    pub decrypted: bool,
+    /// Contents whose key is destroyed (purged).
+    pub purged_contents: u64,
+    /// Records whose sealed fields' key is destroyed (purged).
+    pub purged_records: u64,
 }
 
 impl Report {
@@ -93,8 +103,10 @@ pub fn verify_fetched(
     let mut walk = Walk {
         report: Report::default(),
         tree: TreeCheck::new(options),
+        keys: options.keys.clone(),
         ..Walk::default()
     };
+    walk.report.decrypted = options.keys.is_some();
     let mut want = 1;
     for &n in numbers {
         if n != want {
@@ -139,9 +151,24 @@ struct ContentResult {
     claimed: Option<[u8; 32]>,
     size: u64,
     error: Option<String>,
+    /// For an `E` frame: its ciphertext hash.
+    cipher: Option<[u8; 32]>,
+    /// For an `E` frame: its key is destroyed.
+    purged: bool,
 }
 
-fn check_content(dir: &Path, at: Location) -> ContentResult {
+fn check_content(dir: &Path, at: Location, kind: Kind, keys: Option<&KeyStore>) -> ContentResult {
+    if kind == Kind::Encrypted {
+        let c = super::verify_crypt::check(dir, at, keys);
+        return ContentResult {
+            at,
+            claimed: c.claimed,
+            size: c.size,
+            error: c.error,
+            cipher: c.cipher,
+            purged: c.purged,
+        };
+    }
     let mut claimed = None;
     let mut sink = std::io::sink();
     let result = (|| -> Result<u64, SegmentError> {
@@ -168,14 +195,30 @@ fn check_content(dir: &Path, at: Location) -> ContentResult {
             claimed,
             size,
             error: None,
+            cipher: None,
+            purged: false,
         },
         Err(e) => ContentResult {
             at,
             claimed,
             size: 0,
             error: Some(e.to_string()),
+            cipher: None,
+            purged: false,
         },
     }
+}
+
+/// A message record's reference to a content.
+struct ContentUse {
+    /// Where the record is.
+    at: Location,
+    /// The record.
+    seq: u64,
+    /// The content's SHA-256.
+    sha: [u8; 32],
+    /// The ciphertext hash the record names (format 2.3).
+    stored: Option<[u8; 32]>,
 }
 
 #[derive(Default)]
@@ -191,8 +234,14 @@ struct Walk {
     bad: HashMap<[u8; 32], String>,
     /// Every damaged content frame (location, claimed hash, why).
     damaged_copies: Vec<(Location, [u8; 32], String)>,
-    /// (record location, seq, content hash) for every message record.
-    refs: Vec<(Location, u64, [u8; 32])>,
+    /// Every content a message record references.
+    refs: Vec<ContentUse>,
+    /// The ciphertext hash of every good encrypted content.
+    ciphers: HashMap<[u8; 32], [u8; 32]>,
+    /// Encrypted contents whose key is destroyed.
+    purged: HashSet<[u8; 32]>,
+    /// The key store, to decrypt contents and sealed fields.
+    keys: Option<std::sync::Arc<KeyStore>>,
     seals: Vec<(Location, Seal)>,
     /// Stored hashes of the most recent records, by seq.
     recent: HashMap<u64, [u8; 32]>,
@@ -217,21 +266,23 @@ impl Walk {
     /// frames, and takes their results; false when the walk must stop
     /// (an unsupported version, or too many problems).
     fn segment_and_contents(&mut self, dir: &Path, n: u32, workers: usize) -> bool {
-        let (job_tx, job_rx) = mpsc::sync_channel::<Location>(workers * 4);
+        let (job_tx, job_rx) = mpsc::sync_channel::<(Location, Kind)>(workers * 4);
+        let keys = self.keys.clone();
         let job_rx = std::sync::Mutex::new(job_rx);
         let (res_tx, res_rx) = mpsc::channel::<ContentResult>();
         let go_on = std::thread::scope(|s| {
             for _ in 0..workers {
                 let res_tx = res_tx.clone();
                 let job_rx = &job_rx;
+                let keys = keys.as_deref();
                 s.spawn(move || {
                     loop {
                         let job = match job_rx.lock() {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
                         };
-                        let Ok(at) = job else { return };
-                        let _ = res_tx.send(check_content(dir, at));
+                        let Ok((at, kind)) = job else { return };
+                        let _ = res_tx.send(check_content(dir, at, kind, keys));
                     }
                 });
             }
@@ -248,7 +299,7 @@ impl Walk {
 
     /// Walks segment `n`, sending its content frames to `jobs`; false
     /// when the walk must stop.
-    fn segment(&mut self, dir: &Path, n: u32, jobs: &mpsc::SyncSender<Location>) -> bool {
+    fn segment(&mut self, dir: &Path, n: u32, jobs: &mpsc::SyncSender<(Location, Kind)>) -> bool {
         let mut r = match SegmentReader::open(dir, n) {
             Ok(r) => r,
             Err(e) => {
@@ -269,8 +320,8 @@ impl Walk {
             match r.next_header() {
                 Ok(None) => break,
                 Ok(Some(fh)) => match fh.kind {
-                    Kind::Content => {
-                        let _ = jobs.send(fh.at);
+                    Kind::Content | Kind::Encrypted => {
+                        let _ = jobs.send((fh.at, fh.kind));
                     }
                     Kind::Record | Kind::Seal | Kind::TimeStamp => match r.read_payload(&fh) {
                         Ok(p) => self.frame(fh.kind, fh.at, &p, None),
@@ -403,10 +454,21 @@ impl Walk {
                 format!("a second record with number {seq}"),
             );
         }
+        self.sealed_fields(at, &record);
         if let RecordBody::Message(m) = &record.body {
             for c in std::iter::once(&m.content).chain(m.evidence.iter()) {
+                let stored = c.stored.as_deref().and_then(chain::parse_hex);
+                if c.stored.is_some() && stored.is_none() {
+                    let detail = "ciphertext hash is not hex".to_string();
+                    self.problem(at, Some(seq), "record-changed", detail);
+                }
                 match chain::parse_hex(&c.sha256) {
-                    Some(sha) => self.refs.push((at, seq, sha)),
+                    Some(sha) => self.refs.push(ContentUse {
+                        at,
+                        seq,
+                        sha,
+                        stored,
+                    }),
                     None => self.problem(
                         at,
                         Some(seq),
@@ -417,6 +479,24 @@ impl Walk {
             }
         }
         self.advance(seq, stored_hash);
+    }
+
+    /// With the master key, a record's sealed fields must open; a record
+    /// whose key is destroyed is counted as purged.
+    fn sealed_fields(&mut self, at: Location, record: &Record) {
+        if super::sealing::record_slot(record).is_none() || self.keys.is_none() {
+            return;
+        }
+        let mut opened = record.clone();
+        match super::sealing::open(&mut opened, self.keys.as_deref()) {
+            Ok(super::sealing::Opened::KeyDestroyed) => {
+                if matches!(record.body, RecordBody::Message(_)) {
+                    self.report.purged_records += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.problem(at, Some(record.seq), "undecryptable", e.to_string()),
+        }
     }
 
     fn advance(&mut self, seq: u64, hash: [u8; 32]) {
@@ -435,8 +515,18 @@ impl Walk {
     fn content_result(&mut self, r: ContentResult) {
         self.report.contents += 1;
         self.report.content_bytes += r.size;
+        if r.cipher.is_some() {
+            self.report.encrypted += 1;
+        }
         match (r.claimed, r.error) {
             (Some(sha), None) => {
+                if let Some(c) = r.cipher {
+                    self.ciphers.entry(sha).or_insert(c);
+                }
+                if r.purged {
+                    self.report.purged_contents += 1;
+                    self.purged.insert(sha);
+                }
                 self.good.insert(sha);
             }
             (Some(sha), Some(e)) => {
@@ -477,7 +567,24 @@ impl Walk {
             }
         }
         let refs = std::mem::take(&mut self.refs);
-        for (at, seq, sha) in refs {
+        for ContentUse {
+            at,
+            seq,
+            sha,
+            stored,
+        } in refs
+        {
+            if let Some(stored) = stored
+                && self.good.contains(&sha)
+                && self.ciphers.get(&sha) != Some(&stored)
+            {
+                let detail = format!(
+                    "the record names ciphertext {} but content {} holds other bytes",
+                    hex::encode(stored),
+                    hex::encode(sha)
+                );
+                self.problem(at, Some(seq), "record-changed", detail);
+            }
             if self.good.contains(&sha) {
                 continue;
             }

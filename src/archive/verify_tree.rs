@@ -55,9 +55,12 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// What the tree checks need besides the segments.
+/// What verification needs besides the segments.
 #[derive(Default)]
 pub struct TreeOptions {
+    /// The key store opened with the master key: encrypted contents and
+    /// sealed fields are then decrypted and checked (format 2.3).
+    pub keys: Option<std::sync::Arc<crate::keystore::KeyStore>>,
     /// Seals an auditor kept from earlier (a seal mail, a manifest): the
     /// archive must still contain what they sealed.
     pub kept: Vec<Seal>,

@@ -26,17 +26,19 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot;
 
 use super::chain;
-use super::content::{CONTENT_HEAD_LEN, Prepared};
+use super::content::Prepared;
 use super::headers::Headers;
-use super::index::{ContentLoc, Head, Index};
+use super::index::{ContentLoc, EncryptedLoc, Head, Index};
 use super::keys;
 use super::record::{ContentRef, MessageMeta, Outcome, RECORD_FORMAT, Record, RecordBody};
 use super::seal::Seal;
+use super::sealing;
 use super::segment::{self, FRAME_OVERHEAD, Kind, Location};
 use super::stamp::TimeStamp;
 use super::tree_file::Tree;
 use super::tree_head;
 use super::{Appended, ArchiveError};
+use crate::keystore::{DataKey, KeyStore, SlotKind, SlotState};
 use crate::metrics;
 
 /// Most requests handled in one batch.
@@ -184,6 +186,22 @@ pub struct Writer {
     /// until it is reopened): the index is reopened and caught up with the
     /// segments after the next durable commit.
     pub index_stale: bool,
+    /// The key store, when new contents and personal fields are encrypted
+    /// (format 2.3).
+    pub keys: Option<std::sync::Arc<KeyStore>>,
+}
+
+/// The keys a batch's messages use, stored and synced before any of the
+/// batch's frames is written: a key always exists before its ciphertext.
+#[derive(Default)]
+struct BatchKeys {
+    /// Slot of each new content's data key, by the content's SHA-256.
+    contents: HashMap<[u8; 32], u64>,
+    /// The record key (slot and key) of each message request, by its
+    /// position in the batch.
+    records: HashMap<usize, (u64, DataKey)>,
+    /// Every slot added, destroyed again if the batch fails.
+    added: Vec<u64>,
 }
 
 /// Index updates that wait for the batch's sync.
@@ -265,9 +283,13 @@ impl Writer {
         };
         let mut replies = Vec::with_capacity(n);
         let mut staged = Vec::new();
-        let result = self
-            .write_batch(batch, &mut replies, &mut staged)
-            .and_then(|()| self.file.sync_data().map_err(|e| (classify(e), Vec::new())));
+        let mut keys = BatchKeys::default();
+        let result = match self.store_keys(&batch, &mut keys) {
+            Err(e) => Err((classify(e), batch)),
+            Ok(()) => self
+                .write_batch(batch, &mut keys, &mut replies, &mut staged)
+                .and_then(|()| self.file.sync_data().map_err(|e| (classify(e), Vec::new()))),
+        };
         match result {
             Ok(()) => {
                 self.tree.commit();
@@ -309,6 +331,11 @@ impl Writer {
                 tracing::error!(error = %err, batch = n, "archive commit failed; batch rolled back");
                 metrics::archive_writable(false);
                 self.rollback(saved);
+                if let (Some(store), false) = (&self.keys, keys.added.is_empty())
+                    && let Err(e) = store.destroy(&keys.added)
+                {
+                    tracing::error!(error = %e, "could not destroy the keys of a failed batch");
+                }
                 let msg = err.to_string();
                 let again = |e: &ArchiveError| match e {
                     ArchiveError::DiskFull => ArchiveError::DiskFull,
@@ -369,11 +396,51 @@ impl Writer {
         }
     }
 
+    /// Adds the data keys of the batch's new contents and a record key for
+    /// each of its messages to the key store and syncs it.
+    fn store_keys(&mut self, batch: &[Request], keys: &mut BatchKeys) -> io::Result<()> {
+        let Some(store) = self.keys.clone() else {
+            return Ok(());
+        };
+        let add = |keys: &mut BatchKeys, kind: SlotKind, key: &DataKey| -> io::Result<u64> {
+            let slot = store.add(kind, key).map_err(io::Error::other)?;
+            keys.added.push(slot);
+            Ok(slot)
+        };
+        for (i, req) in batch.iter().enumerate() {
+            let Request::Message {
+                content, evidence, ..
+            } = req
+            else {
+                continue;
+            };
+            for c in std::iter::once(content).chain(evidence.iter()) {
+                let ContentIn::New(p) = c else { continue };
+                let Some(e) = &p.encrypted else { continue };
+                if keys.contents.contains_key(&p.sha256)
+                    || self.index.content(&p.sha256).ok().flatten().is_some()
+                {
+                    continue;
+                }
+                let slot = add(keys, SlotKind::Content, &DataKey::from_bytes(*e.key))?;
+                keys.contents.insert(p.sha256, slot);
+            }
+            let key = DataKey::generate();
+            let slot = add(keys, SlotKind::Record, &key)?;
+            keys.records.insert(i, (slot, key));
+        }
+        if !keys.added.is_empty() {
+            store.sync().map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
     /// Writes all frames of the batch; on error returns the requests that
     /// were not yet handled so they can be answered.
     fn write_batch(
         &mut self,
         batch: Vec<Request>,
+        keys: &mut BatchKeys,
         replies: &mut Vec<Answer>,
         staged: &mut Vec<Staged>,
     ) -> Result<(), (ArchiveError, Vec<Request>)> {
@@ -382,15 +449,15 @@ impl Writer {
         {
             return Err((classify(e), batch));
         }
-        let mut new_contents: HashMap<[u8; 32], ()> = HashMap::new();
+        let mut new_contents: HashMap<[u8; 32], ContentLoc> = HashMap::new();
         let file = match self.file.try_clone() {
             Ok(f) => f,
             Err(e) => return Err((classify(e), batch)),
         };
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut pos = self.offset;
-        let mut iter = batch.into_iter();
-        while let Some(req) = iter.next() {
+        let mut iter = batch.into_iter().enumerate();
+        while let Some((i, req)) = iter.next() {
             let step = (|| -> io::Result<()> {
                 match req {
                     Request::Message {
@@ -404,34 +471,51 @@ impl Writer {
                         self.moved |= !quiet;
                         let mut meta = *meta;
                         let mut dedup = true;
-                        meta.content = ContentRef {
-                            sha256: hex::encode(content.sha256()),
-                            size: content.size(),
-                        };
-                        for c in std::iter::once(content).chain(evidence.into_iter().inspect(|e| {
-                            meta.evidence = Some(ContentRef {
-                                sha256: hex::encode(e.sha256()),
-                                size: e.size(),
-                            });
-                        })) {
+                        let mut refs = Vec::with_capacity(2);
+                        for c in std::iter::once(content).chain(evidence) {
                             let sha = c.sha256();
-                            let stored = new_contents.contains_key(&sha)
-                                || self.index.content(&sha).ok().flatten().is_some();
-                            if let (false, ContentIn::New(mut p)) = (stored, c) {
-                                let loc = write_content(&mut out, &mut pos, self.segment, &mut p)?;
-                                new_contents.insert(sha, ());
-                                staged.push(Staged::Content(sha, loc));
-                                dedup = false;
-                            } else if !stored {
-                                return Err(io::Error::other(
-                                    "content vanished from the index before it was written",
-                                ));
-                            }
+                            let size = c.size();
+                            let known = match new_contents.get(&sha) {
+                                Some(loc) => Some(*loc),
+                                None => self.index.content(&sha).ok().flatten(),
+                            };
+                            let loc = match (known, c) {
+                                (Some(loc), _) => loc,
+                                (None, ContentIn::New(mut p)) => {
+                                    let slot = keys.contents.get(&sha).copied();
+                                    let loc = write_content(
+                                        &mut out,
+                                        &mut pos,
+                                        self.segment,
+                                        &mut p,
+                                        slot,
+                                    )?;
+                                    new_contents.insert(sha, loc);
+                                    staged.push(Staged::Content(sha, loc));
+                                    dedup = false;
+                                    loc
+                                }
+                                (None, ContentIn::Known { .. }) => {
+                                    return Err(io::Error::other(
+                                        "content vanished from the index before it was written",
+                                    ));
+                                }
+                            };
+                            refs.push(ContentRef {
+                                sha256: hex::encode(sha),
+                                size,
+                                stored: loc.encrypted.map(|e| hex::encode(e.cipher_sha256)),
+                            });
                         }
+                        let mut refs = refs.into_iter();
+                        meta.content = refs.next().unwrap_or_default();
+                        meta.evidence = refs.next();
+                        let record_key = keys.records.remove(&i);
                         let (record, hash, at) = self.write_record(
                             &mut out,
                             &mut pos,
                             RecordBody::Message(Box::new(meta)),
+                            record_key.as_ref().map(|(slot, key)| (*slot, key)),
                         )?;
                         replies.push(Answer::Appended(
                             reply,
@@ -445,8 +529,13 @@ impl Writer {
                     }
                     Request::Outcome { outcome, reply } => {
                         self.moved = true;
-                        let (record, hash, at) =
-                            self.write_record(&mut out, &mut pos, RecordBody::Outcome(outcome))?;
+                        let key = self.message_key(outcome.of);
+                        let (record, hash, at) = self.write_record(
+                            &mut out,
+                            &mut pos,
+                            RecordBody::Outcome(outcome),
+                            key.as_ref().map(|(slot, key)| (*slot, key)),
+                        )?;
                         replies.push(Answer::Appended(
                             reply,
                             Appended {
@@ -464,7 +553,7 @@ impl Writer {
                     }
                     Request::Audit { event, reply } => {
                         let (record, hash, at) =
-                            self.write_record(&mut out, &mut pos, RecordBody::Audit(event))?;
+                            self.write_record(&mut out, &mut pos, RecordBody::Audit(event), None)?;
                         replies.push(Answer::Appended(
                             reply,
                             Appended {
@@ -508,8 +597,12 @@ impl Writer {
                             self.head_seq + 1,
                             &hex::encode(self.head_hash),
                         );
-                        let (record, hash, at) =
-                            self.write_record(&mut out, &mut pos, RecordBody::KeyRotation(body))?;
+                        let (record, hash, at) = self.write_record(
+                            &mut out,
+                            &mut pos,
+                            RecordBody::KeyRotation(body),
+                            None,
+                        )?;
                         self.key = *new_key;
                         let appended = Appended {
                             seq: record.seq,
@@ -529,7 +622,7 @@ impl Writer {
                 Ok(())
             })();
             if let Err(e) = step {
-                return Err((classify(e), iter.collect()));
+                return Err((classify(e), iter.map(|(_, r)| r).collect()));
             }
         }
         out.flush().map_err(|e| (classify(e), Vec::new()))?;
@@ -555,11 +648,15 @@ impl Writer {
         Ok(s)
     }
 
+    /// Writes a record. With `sealing` (a record key and its slot), the
+    /// personal fields of a message or outcome are stored sealed; the
+    /// record returned for the index keeps them in clear.
     fn write_record(
         &mut self,
         out: &mut impl Write,
         pos: &mut u64,
         body: RecordBody,
+        sealing: Option<(u64, &DataKey)>,
     ) -> io::Result<(Record, [u8; 32], Location)> {
         let record = Record {
             format: RECORD_FORMAT.max(body.since_format()),
@@ -568,7 +665,33 @@ impl Writer {
             prev_hash: hex::encode(self.head_hash),
             body,
         };
-        let bytes = record.encode();
+        let stored_body = match (&record.body, sealing) {
+            (RecordBody::Message(m), Some((slot, key))) => Some(RecordBody::Message(Box::new(
+                sealing::seal_message(m, key.as_bytes(), slot, record.seq)?,
+            ))),
+            (RecordBody::Outcome(o), Some((slot, key))) => Some(RecordBody::Outcome(
+                sealing::seal_outcome(o, key.as_bytes(), slot, record.seq)?,
+            )),
+            _ => None,
+        };
+        let mut record = record;
+        let bytes = match stored_body {
+            Some(body) => {
+                // The index's copy keeps the fields in clear and says where
+                // they are sealed, as a reader's opened record does.
+                match (&mut record.body, &body) {
+                    (RecordBody::Message(m), RecordBody::Message(s)) => m.sealed = s.sealed.clone(),
+                    (RecordBody::Outcome(o), RecordBody::Outcome(s)) => o.sealed = s.sealed.clone(),
+                    _ => {}
+                }
+                Record {
+                    body,
+                    ..record.clone()
+                }
+                .encode()
+            }
+            None => record.encode(),
+        };
         let hash = chain::link(&self.head_hash, &bytes);
         let at = Location {
             segment: self.segment,
@@ -579,6 +702,17 @@ impl Writer {
         self.head_hash = hash;
         self.tree.push(&hash);
         Ok((record, hash, at))
+    }
+
+    /// The record key of message record `seq`, when its fields are sealed
+    /// and its key still exists (an outcome is sealed with it).
+    fn message_key(&self, seq: u64) -> Option<(u64, DataKey)> {
+        let store = self.keys.as_ref()?;
+        let slot = self.index.summary(seq).ok().flatten()?.sealed_slot?;
+        match store.get(slot) {
+            Ok(SlotState::Live { key, .. }) => Some((slot, key)),
+            _ => None,
+        }
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -599,7 +733,7 @@ impl Writer {
             .index
             .reopen()
             .map_err(ArchiveError::from)
-            .and_then(|()| super::recovery::catch_up(&self.dir, &self.index));
+            .and_then(|()| super::recovery::catch_up(&self.dir, &self.index, self.keys.as_deref()));
         match recovered {
             Ok(head) => {
                 tracing::info!(seq = head.seq, "index reopened and caught up");
@@ -620,7 +754,7 @@ impl Writer {
             .index
             .clear()
             .map_err(ArchiveError::from)
-            .and_then(|()| super::recovery::catch_up(&self.dir, &self.index));
+            .and_then(|()| super::recovery::catch_up(&self.dir, &self.index, self.keys.as_deref()));
         match rebuilt {
             Ok(head) => {
                 self.index_stale = false;
@@ -678,22 +812,42 @@ fn write_frame(out: &mut impl Write, pos: &mut u64, kind: Kind, parts: &[&[u8]])
     Ok(())
 }
 
+/// Writes a content frame: `E` when the content was encrypted (its key
+/// is in `slot`), else `C`.
 fn write_content(
     out: &mut impl Write,
     pos: &mut u64,
     seg: u32,
     p: &mut Prepared,
+    slot: Option<u64>,
 ) -> io::Result<ContentLoc> {
     let at = Location {
         segment: seg,
         offset: *pos,
     };
-    let len = CONTENT_HEAD_LEN + p.data_len();
-    let head = segment::frame_head(Kind::Content, len);
+    let (kind, ch, encrypted): (Kind, Vec<u8>, _) = match (&p.encrypted, slot) {
+        (Some(e), Some(slot)) => (
+            Kind::Encrypted,
+            p.encrypted_head(slot)
+                .map(|h| h.to_vec())
+                .unwrap_or_default(),
+            Some(EncryptedLoc {
+                slot,
+                cipher_sha256: e.cipher_sha256,
+            }),
+        ),
+        (None, _) => (Kind::Content, p.head().to_vec(), None),
+        (Some(_), None) => {
+            return Err(io::Error::other(
+                "an encrypted content has no key slot (no key store open)",
+            ));
+        }
+    };
+    let len = ch.len() as u64 + p.data_len();
+    let head = segment::frame_head(kind, len);
     let mut crc = crc32fast::Hasher::new();
     crc.update(&head);
     out.write_all(&head)?;
-    let ch = p.head();
     crc.update(&ch);
     out.write_all(&ch)?;
     p.write_data(out, &mut crc)?;
@@ -703,6 +857,7 @@ fn write_content(
         at,
         size: p.size,
         stored: p.data_len(),
+        encrypted,
     })
 }
 

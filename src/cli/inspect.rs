@@ -21,6 +21,44 @@ use super::Filter;
 use super::listing::Listing;
 use super::target::Target;
 
+/// Which master key `verify` decrypts with (format 2.3).
+pub enum Decrypt {
+    /// `[archive] master_key_file`, when the archive has a key store.
+    Configured,
+    /// This file (`--master-key`).
+    With(std::path::PathBuf),
+    /// None (`--no-decrypt`): ciphertext hashes only.
+    Not,
+}
+
+impl Decrypt {
+    /// From the command line's options.
+    pub fn choose(master_key: Option<std::path::PathBuf>, no_decrypt: bool) -> Decrypt {
+        match (master_key, no_decrypt) {
+            (_, true) => Decrypt::Not,
+            (Some(f), false) => Decrypt::With(f),
+            (None, false) => Decrypt::Configured,
+        }
+    }
+
+    /// The key store opened read-only with the chosen master key.
+    fn keys(
+        &self,
+        config: &Config,
+    ) -> anyhow::Result<Option<std::sync::Arc<crate::keystore::KeyStore>>> {
+        let archive = &config.archive.path;
+        let master = match self {
+            Decrypt::Not => return Ok(None),
+            Decrypt::With(f) => f,
+            Decrypt::Configured if !crate::keystore::KeyStore::exists(archive) => return Ok(None),
+            Decrypt::Configured => &config.archive.master_key_file,
+        };
+        crate::keystore::KeyStore::open_read_only(archive, master)
+            .map(|k| Some(std::sync::Arc::new(k)))
+            .with_context(|| format!("opening the key store with {}", master.display()))
+    }
+}
+
 /// `mailseal verify`.
 pub fn verify(
     config: &Config,
@@ -28,6 +66,7 @@ pub fn verify(
     json: bool,
     seals: &[std::path::PathBuf],
     tsa_ca: &[std::path::PathBuf],
+    decrypt: Decrypt,
 ) -> anyhow::Result<u8> {
     let trusted: Option<VerifyingKey> = match public_key {
         Some(p) => Some(read_public_key(p)?),
@@ -43,7 +82,8 @@ pub fn verify(
         );
     }
     let started = Instant::now();
-    let options = verify_options(config, seals, tsa_ca)?;
+    let mut options = verify_options(config, seals, tsa_ca)?;
+    options.keys = decrypt.keys(config)?;
     let report = verify::verify_with(&segments, trusted.as_ref(), &options)
         .with_context(|| format!("reading {}", segments.display()))?;
     let secs = started.elapsed().as_secs_f64();
@@ -76,6 +116,26 @@ pub fn verify(
             writeln!(
                 out,
                 "note: no trusted public key; seals were checked against the keys they name"
+            )?;
+        }
+        if report.encrypted > 0 && report.decrypted {
+            writeln!(
+                out,
+                "{} encrypted contents decrypted and checked with the master key",
+                report.encrypted
+            )?;
+        } else if report.encrypted > 0 {
+            writeln!(
+                out,
+                "note: {} encrypted contents checked by their ciphertext hashes only (not decrypted: no master key)",
+                report.encrypted
+            )?;
+        }
+        if report.purged_contents + report.purged_records > 0 {
+            writeln!(
+                out,
+                "purged: {} contents, {} records (their keys are destroyed)",
+                report.purged_contents, report.purged_records
             )?;
         }
         let t = &report.tree;
@@ -147,7 +207,11 @@ pub(super) fn verify_options(
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         trust.get_or_insert_with(Default::default).extend(t);
     }
-    Ok(verify::TreeOptions { kept, tsa: trust })
+    Ok(verify::TreeOptions {
+        kept,
+        tsa: trust,
+        keys: None,
+    })
 }
 
 /// `mailseal stats`.

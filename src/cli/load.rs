@@ -68,6 +68,8 @@ pub fn archive_options(c: &ArchiveConfig) -> ArchiveOptions {
     ArchiveOptions {
         path: c.path.clone(),
         key_file: c.key_file.clone(),
+        encrypt: c.encrypt,
+        master_key_file: c.master_key_file.clone(),
         compression_level: match c.compression {
             Compression::Zstd => c.compression_level,
             Compression::None => 0,

@@ -74,6 +74,14 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Decrypt with this master key (a copy's, or one from escrow)
+        /// instead of `[archive] master_key_file`.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_decrypt")]
+        master_key: Option<PathBuf>,
+        /// Check encrypted contents by their ciphertext hashes only, as an
+        /// auditor without the master key can.
+        #[arg(long)]
+        no_decrypt: bool,
         /// Verify the copy in a `[[replica]]` bucket instead of the local
         /// archive (the block named NAME, or the first): rebuilt in a
         /// scratch directory from the bucket alone.
@@ -250,6 +258,10 @@ pub enum KeyCommand {
     Show,
     /// Start a new seal key, signed over by the old one in the chain.
     RotateSeal,
+    /// Re-wrap every data key of the key store under a new master key
+    /// (contents are not re-encrypted); destroy escrowed copies of the old
+    /// master key afterwards.
+    RotateMaster,
 }
 
 /// Runs one command; returns the exit code.
@@ -278,6 +290,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     replica: Some(name),
                     all,
                     prefix,
+                    ..
                 } => replica::verify(
                     &config,
                     &replica::VerifyReplica {
@@ -295,8 +308,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     json,
                     seals,
                     tsa_ca,
+                    master_key,
+                    no_decrypt,
                     ..
-                } => inspect::verify(&config, public_key.as_deref(), json, &seals, &tsa_ca),
+                } => inspect::verify(
+                    &config,
+                    public_key.as_deref(),
+                    json,
+                    &seals,
+                    &tsa_ca,
+                    inspect::Decrypt::choose(master_key, no_decrypt),
+                ),
                 Command::Restore {
                     into,
                     replica: name,
@@ -317,6 +339,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 Command::Key {
                     what: KeyCommand::RotateSeal,
                 } => prove::rotate_seal(&target),
+                Command::Key {
+                    what: KeyCommand::RotateMaster,
+                } => prove::rotate_master(&target),
                 Command::Prove {
                     consistency: Some(old),
                     ..

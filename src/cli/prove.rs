@@ -164,6 +164,35 @@ fn write_proof(out: &Path, proof: &InclusionProof) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `mailseal key rotate-master`: through the daemon when it runs (it
+/// holds the key store), else on the archive directly.
+pub fn rotate_master(target: &Target) -> anyhow::Result<u8> {
+    target.refuse_copy("key rotate-master")?;
+    let r = match target.ask(|client| async move { client.rotate_master().await })? {
+        Some(done) => done,
+        None => {
+            let config = target.config;
+            let archive = Archive::open(&archive_options(&config.archive))
+                .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
+            let r = archive.rotate_master_blocking();
+            archive.close()?;
+            r?
+        }
+    };
+    println!(
+        "master key rotated: {} -> {}; {} data keys re-wrapped, {} destroyed slots kept destroyed",
+        hex::encode(r.old_id),
+        hex::encode(r.new_id),
+        r.live,
+        r.destroyed
+    );
+    println!(
+        "back up {} now and destroy every escrowed copy of the old master key",
+        target.config.archive.master_key_file.display()
+    );
+    Ok(0)
+}
+
 /// `mailseal key rotate-seal`.
 pub fn rotate_seal(target: &Target) -> anyhow::Result<u8> {
     target.refuse_copy("key rotate-seal")?;

@@ -73,7 +73,11 @@ impl<'a> Target<'a> {
     pub fn reader(&self) -> anyhow::Result<Reader> {
         let path = &self.config.archive.path;
         let reader = if self.copy {
-            Reader::open_read_only(path)
+            // A copy's contents open with its master key when it is there
+            // (`[archive] master_key_file`, by default inside the copy).
+            let master = &self.config.archive.master_key_file;
+            let keys = crate::keystore::KeyStore::exists(path) && master.is_file();
+            Reader::open_read_only(path, keys.then_some(master.as_path()))
         } else {
             Reader::open(&archive_options(&self.config.archive))
         };

@@ -36,6 +36,13 @@ pub(crate) struct RawArchive {
     /// Ed25519 sealing key; default `<path>/seal.key`.
     #[serde(default)]
     key_file: Option<PathBuf>,
+    /// Encrypt every new content and record's personal fields, each under
+    /// a key of its own (format 2.3); default on.
+    #[serde(default = "default_encrypt")]
+    encrypt: bool,
+    /// The master key that wraps the data keys; default `<path>/master.key`.
+    #[serde(default)]
+    master_key_file: Option<PathBuf>,
     /// `zstd` or `none`.
     #[serde(default = "default_compression")]
     compression: Compression,
@@ -66,6 +73,10 @@ pub(crate) struct RawArchive {
 fn default_path() -> PathBuf {
     PathBuf::from(DEFAULT_PATH)
 }
+fn default_encrypt() -> bool {
+    true
+}
+
 fn default_compression() -> Compression {
     Compression::Zstd
 }
@@ -88,6 +99,8 @@ impl Default for RawArchive {
         RawArchive {
             path: default_path(),
             key_file: None,
+            encrypt: default_encrypt(),
+            master_key_file: None,
             compression: default_compression(),
             compression_level: default_compression_level(),
             seal_interval: default_seal_interval(),
@@ -106,6 +119,10 @@ pub struct ArchiveConfig {
     pub path: PathBuf,
     /// The appliance's Ed25519 sealing key (created on first start).
     pub key_file: PathBuf,
+    /// New contents and personal record fields are encrypted (format 2.3).
+    pub encrypt: bool,
+    /// The master key wrapping the key store's data keys.
+    pub master_key_file: PathBuf,
     /// How message content is compressed in segments.
     pub compression: Compression,
     /// zstd level when `compression` is zstd.
@@ -130,6 +147,8 @@ impl ArchiveConfig {
         ArchiveConfig {
             path: path.to_path_buf(),
             key_file: path.join("seal.key"),
+            encrypt: true,
+            master_key_file: path.join("master.key"),
             compression: Compression::Zstd,
             compression_level: DEFAULT_COMPRESSION_LEVEL,
             seal_interval: DEFAULT_SEAL_INTERVAL,
@@ -197,6 +216,10 @@ impl RawArchive {
         }
         Some(ArchiveConfig {
             key_file: self.key_file.unwrap_or_else(|| self.path.join("seal.key")),
+            encrypt: self.encrypt,
+            master_key_file: self
+                .master_key_file
+                .unwrap_or_else(|| self.path.join("master.key")),
             spool_dir: self.spool_dir.unwrap_or_else(|| self.path.join("spool")),
             path: self.path,
             compression: self.compression,

@@ -300,6 +300,39 @@ impl Client {
         Ok(answer)
     }
 
+    /// `key rotate-master`: the old and new master key ids and how many
+    /// data keys were re-wrapped.
+    pub async fn rotate_master(&self) -> Result<crate::keystore::Rotated, ClientError> {
+        let mut conn = self.open(Command::RotateMaster).await?;
+        let answer = match conn.next().await? {
+            (
+                Reply::MasterRotated {
+                    old_id,
+                    new_id,
+                    live,
+                    destroyed,
+                },
+                _,
+            ) => {
+                let id = |h: &str| {
+                    hex::decode(h)
+                        .ok()
+                        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                        .ok_or_else(|| ClientError::Unexpected(format!("master key id {h}")))
+                };
+                crate::keystore::Rotated {
+                    old_id: id(&old_id)?,
+                    new_id: id(&new_id)?,
+                    live,
+                    destroyed,
+                }
+            }
+            (other, _) => return Err(unexpected(&other)),
+        };
+        conn.done().await?;
+        Ok(answer)
+    }
+
     /// `reindex`: returns the number of records indexed.
     pub async fn reindex(&self) -> Result<u64, ClientError> {
         let mut conn = self.open(Command::Reindex).await?;

@@ -252,6 +252,9 @@ pub enum Command {
     },
     /// `key rotate-seal`: a new seal key, signed over by the old one.
     RotateSeal,
+    /// `key rotate-master`: the key store re-wrapped under a new master
+    /// key (format 2.3).
+    RotateMaster,
 }
 
 /// Most records one `prove` request names (the request stays far below
@@ -276,6 +279,7 @@ impl Command {
             Command::Prove { .. } => "prove",
             Command::ProveConsistency { .. } => "prove-consistency",
             Command::RotateSeal => "rotate-seal",
+            Command::RotateMaster => "rotate-master",
         }
     }
 }
@@ -389,6 +393,17 @@ pub enum Reply {
         seq: u64,
         /// The first seal made with the new key.
         seal: Box<Seal>,
+    },
+    /// `key rotate-master` is durable.
+    MasterRotated {
+        /// Hex id of the master key before.
+        old_id: String,
+        /// Hex id of the master key now.
+        new_id: String,
+        /// Live data keys re-wrapped.
+        live: u64,
+        /// Destroyed slots carried over as zeros.
+        destroyed: u64,
     },
     /// The command is complete.
     Done,

@@ -39,6 +39,7 @@ fn message(seq: u64, sha256: [u8; 32], size: u64, mail_from: Option<&str>) -> Re
             content: ContentRef {
                 sha256: hex::encode(sha256),
                 size,
+                ..Default::default()
             },
             ..Default::default()
         })),
@@ -50,6 +51,7 @@ fn outcome(seq: u64) -> Record {
         of: 1,
         upstream_reply: "250 ok".into(),
         result: "accepted".into(),
+        sealed: None,
     });
     Record {
         format: 1,

@@ -53,6 +53,7 @@ pub(crate) fn journal_meta() -> MessageMeta {
         content: ContentRef {
             sha256: "ab".repeat(32),
             size: 1234,
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -34,6 +34,7 @@ fn smtp(from: &str, to: &str, size: u64) -> MessageMeta {
         content: ContentRef {
             sha256: "00".repeat(32),
             size,
+            ..Default::default()
         },
         ..Default::default()
     }

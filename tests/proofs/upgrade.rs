@@ -50,6 +50,17 @@ fn a_version_1_archive_verifies_is_continued_in_version_2_and_its_seals_still_co
         &2u32.to_be_bytes(),
         "new segments are version 2"
     );
+    // The new contents are encrypted (format 2.3), in the upgraded archive too.
+    let (_, frames) = super::forge::read(&a.join("segments/000000000002.seg"));
+    assert_eq!(frames.iter().filter(|f| f.kind == b'E').count(), 3);
+    assert!(frames.iter().all(|f| f.kind != b'C'));
+    let master = a.join("master.key");
+    let p = expect(
+        &python(&["archive", a.to_str().unwrap(), "--master-key", master.to_str().unwrap()]),
+        0,
+        "python, decrypting the upgraded archive",
+    );
+    assert!(p.contains("decrypted: 3 contents"), "{p}");
     let seal = last_seal(&a.join("segments/000000000002.seg"));
     assert_eq!(seal["version"], 2);
     assert_eq!(seal["seq"], 7);

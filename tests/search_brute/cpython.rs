@@ -62,6 +62,7 @@ fn meta(i: u64, size: u64) -> MessageMeta {
         content: ContentRef {
             sha256: format!("{i:064x}"),
             size,
+            ..Default::default()
         },
         ..Default::default()
     }

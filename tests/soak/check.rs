@@ -175,10 +175,14 @@ pub fn tools(r: &mut Report, daemon: &Daemon, archive: &Path, held: &Held) {
         .find_map(|l| l.strip_prefix("ed25519 "))
         .unwrap_or("");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_archive.py");
+    // With the master key: every content a kill -9 left must decrypt (its
+    // key was made durable before its ciphertext).
+    let master = archive.join("master.key");
     let out = Command::new("python3")
         .arg(script)
         .arg(archive)
         .arg(key)
+        .args(["--master-key".as_ref(), master.as_os_str()])
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();

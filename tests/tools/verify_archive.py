@@ -7,13 +7,17 @@ honest; auditors can run it anywhere Python 3 runs (needs the packages
 
 Usage:
   verify_archive.py ARCHIVE_DIR [PUBLIC_KEY_HEX]            (as before: archive)
-  verify_archive.py archive DIR [--key HEX] [--seal FILE]... [--tsa-ca PEM]...
+  verify_archive.py archive DIR [--key HEX] [--seal FILE]... [--tsa-ca PEM]... [--master-key FILE]
   verify_archive.py proof FILE [--eml FILE] [--key HEX] [--tsa-ca PEM]...
   verify_archive.py bundle DIR [--key HEX] [--tsa-ca PEM]...
   verify_archive.py consistency OLD_SEAL NEW [--key HEX]   (NEW: proof file or archive dir)
 
 Prints 'ok ...' and exits 0, or prints the first problem and exits 1.
-'archive' prints 'ok RECORDS CONTENTS SEALS HEAD_SEQ HEAD_HASH'.
+'archive' prints 'ok RECORDS CONTENTS SEALS HEAD_SEQ HEAD_HASH', and for an
+archive with encrypted contents (format 2.3) a line 'encrypted: ...'. Without
+--master-key it checks that every ciphertext is the one its frame and records
+name; with it, it also decrypts every content and every record's sealed
+fields.
 """
 import hashlib
 import json
@@ -24,6 +28,9 @@ import zlib
 
 import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.exceptions import InvalidTag
+import base64
 
 import tsp_check
 
@@ -212,11 +219,84 @@ def check_audit(rec):
 # ---- archive -----------------------------------------------------------------
 
 BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit"}}
-FRAME_KINDS = {1: b"CRS", 2: b"CRST"}
+FRAME_KINDS = {1: b"CRS", 2: b"CERST"}
 
 
-def verify_archive(root, trusted=None, kept=(), cas=()):
+# ---- encryption (format 2.3) ---------------------------------------------------
+
+CHUNK = 65536
+
+
+class KeyStore:
+    """keys/store unwrapped with the master key (docs/archive-format.md 2.3)."""
+
+    def __init__(self, root, master_path):
+        text = open(master_path).read().split("\n")
+        if text[0] != "mailseal master key v1" or len(text[1]) != 64:
+            fail(f"{master_path}: not a mailseal master key")
+        self.master = bytes.fromhex(text[1])
+        self.data = open(os.path.join(root, "keys", "store"), "rb").read()
+        h = self.data[:64]
+        if len(h) < 64 or h[:8] != b"MSKEYS01" or h[8:16] != struct.pack(">II", 1, 96):
+            fail("keys/store: bad header")
+        if zlib.crc32(h[:60]) != struct.unpack(">I", h[60:64])[0]:
+            fail("keys/store: header checksum")
+        want = sha256(b"mailseal master key id\n" + self.master)[:16]
+        if h[16:32] != want:
+            fail("keys/store: wrapped by another master key than the one given")
+
+    def key(self, n):
+        """The data key in slot n, or None when it was destroyed (purged)."""
+        s = self.data[64 + 96 * n:64 + 96 * (n + 1)]
+        if len(s) != 96:
+            fail(f"key slot {n} is not in the key store")
+        if s == bytes(96):
+            return None
+        if zlib.crc32(s[:92]) != struct.unpack(">I", s[92:96])[0] or s[0] != 1:
+            fail(f"key slot {n}: damaged")
+        aad = b"mailseal key slot " + struct.pack(">Q", n) + s[1:2]
+        try:
+            return ChaCha20Poly1305(self.master).decrypt(s[16:28], s[28:76], aad)
+        except InvalidTag:
+            fail(f"key slot {n}: does not unwrap with the master key")
+
+
+def decrypt_content(key, head42, ct):
+    out, i, pos = [], 0, 0
+    while True:
+        last = len(ct) - pos < CHUNK + 16
+        take = len(ct) - pos if last else CHUNK + 16
+        nonce = bytes(4) + struct.pack(">Q", i)
+        try:
+            out.append(ChaCha20Poly1305(key).decrypt(nonce, ct[pos:pos + take], head42 + bytes([1 if last else 0])))
+        except InvalidTag:
+            return None
+        pos += take
+        if last:
+            return b"".join(out)
+        i += 1
+
+
+def open_sealed(ks, sealed, seq):
+    """The sealed fields of record seq as a dict, or None when purged."""
+    key = ks.key(sealed["slot"])
+    if key is None:
+        return None
+    try:
+        plain = ChaCha20Poly1305(key).decrypt(bytes.fromhex(sealed["nonce"]), base64.b64decode(sealed["data"]), f"mailseal record {seq}".encode())
+    except InvalidTag:
+        fail(f"record {seq}: sealed fields do not decrypt (undecryptable)")
+    return json.loads(plain)
+
+
+PERSONAL = ["peer", "helo", "auth_user", "mail_from", "rcpts", "upstream_reply", "journal", "imap", "import", "pop3", "intercepted"]
+
+
+def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
     segdir = os.path.join(root, "segments")
+    ks = KeyStore(root, master) if master else None
+    ciphers = {}
+    crypt = {"encrypted": 0, "decrypted": 0, "purged_contents": 0, "purged_records": 0, "sealed": 0}
     names = sorted(n for n in os.listdir(segdir) if n.endswith(".seg") and len(n) == 16)
     prev, expect = bytes(32), 1
     contents, hashes = set(), {0: bytes(32)}
@@ -258,6 +338,31 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
                 if sha256(body) != sha or len(body) != size:
                     fail(f"{name} offset {pos}: content changed")
                 contents.add(sha.hex())
+            elif kind == b"E":
+                sha, size, codec = payload[:32], struct.unpack(">Q", payload[32:40])[0], payload[40]
+                cipher, (slot,), csha, ct = payload[41], struct.unpack(">Q", payload[42:50]), payload[50:82], payload[82:]
+                if cipher != 1:
+                    fail(f"{name} offset {pos}: unknown cipher {cipher}")
+                if sha256(ct) != csha:
+                    fail(f"{name} offset {pos}: ciphertext changed")
+                crypt["encrypted"] += 1
+                if ks is not None:
+                    key = ks.key(slot)
+                    if key is None:
+                        crypt["purged_contents"] += 1
+                    else:
+                        body = decrypt_content(key, payload[:42], ct)
+                        if body is None:
+                            fail(f"{name} offset {pos}: content does not decrypt (undecryptable)")
+                        if codec == 1:
+                            body = zstandard.ZstdDecompressor().decompress(body, max_output_size=size)
+                        elif codec != 0:
+                            fail(f"{name} offset {pos}: unknown codec {codec}")
+                        if sha256(body) != sha or len(body) != size:
+                            fail(f"{name} offset {pos}: decrypted content changed")
+                        crypt["decrypted"] += 1
+                ciphers.setdefault(sha.hex(), csha.hex())
+                contents.add(sha.hex())
             elif kind == b"R":
                 stored, raw = payload[:32], payload[32:]
                 if sha256(prev + raw) != stored:
@@ -274,6 +379,19 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
                     for ref in [body["content"]] + ([body["evidence"]] if body.get("evidence") else []):
                         if ref["sha256"] not in contents:
                             fail(f"record {rec['seq']}: content {ref['sha256']} not stored before it")
+                        if "stored" in ref and ciphers.get(ref["sha256"]) != ref["stored"]:
+                            fail(f"record {rec['seq']}: names ciphertext {ref['stored']}, which is not the content's")
+                if body["type"] in ("message", "outcome") and "sealed" in body:
+                    crypt["sealed"] += 1
+                    blank = [f for f in PERSONAL if body.get(f) not in (None, [])] if body["type"] == "message" else [f for f in ["upstream_reply"] if body[f] != ""]
+                    if blank:
+                        fail(f"record {rec['seq']}: sealed, but {blank} also in clear")
+                    if ks is not None:
+                        fields = open_sealed(ks, body["sealed"], rec["seq"])
+                        if fields is None:
+                            crypt["purged_records"] += body["type"] == "message"
+                        elif body["type"] == "message" and list(fields) != PERSONAL:
+                            fail(f"record {rec['seq']}: sealed fields {list(fields)} are not the documented ones")
                 elif body["type"] == "key-rotation":
                     check_rotation(rec)
                     if keys and keys[-1] != body["old_key"]:
@@ -316,7 +434,7 @@ def verify_archive(root, trusted=None, kept=(), cas=()):
         checked += check_stamp(st, s, cas)
     for k in kept:
         check_kept(k, keys, hashes, roots, expect - 1)
-    return records, len(contents), len(seals), expect - 1, prev.hex(), len(stamps), checked
+    return records, len(contents), len(seals), expect - 1, prev.hex(), len(stamps), checked, crypt
 
 
 def check_kept(seal, keys, hashes, roots, head):
@@ -426,7 +544,7 @@ def verify_bundle(d, trusted=None, cas=()):
 def verify_consistency_doc(old, new_path, trusted=None):
     check_seal_signature(old)
     if os.path.isdir(new_path):
-        _, _, _, head, _, _, _ = verify_archive(new_path, trusted, [old])
+        _, _, _, head, _, _, _, _ = verify_archive(new_path, trusted, [old])
         return old["seq"], head
     doc = json.load(open(new_path))
     if doc.get("mailseal_proof") != 1 or doc.get("kind") != "consistency":
@@ -451,7 +569,7 @@ def verify_consistency_doc(old, new_path, trusted=None):
 # ---- command line ----------------------------------------------------------------
 
 def options(args):
-    opts = {"key": None, "seal": [], "tsa-ca": [], "eml": None}
+    opts = {"key": None, "seal": [], "tsa-ca": [], "eml": None, "master-key": None}
     rest = []
     i = 0
     while i < len(args):
@@ -482,10 +600,14 @@ def main(argv):
     rest, o, cas = options(argv[1:])
     if cmd == "archive":
         kept = [s for f in o["seal"] for s in load_seals(f)]
-        r = verify_archive(rest[0], o["key"], kept, cas)
+        r = verify_archive(rest[0], o["key"], kept, cas, o["master-key"])
         print(f"ok {r[0]} {r[1]} {r[2]} {r[3]} {r[4]}")
         if r[5] or kept:
             print(f"time stamps: {r[5]} ({r[6]} checked against a CA); kept seals: {len(kept)}")
+        c = r[7]
+        if c["encrypted"] or c["sealed"]:
+            print(f"encrypted: {c['encrypted']} contents, {c['sealed']} sealed records; "
+                  f"decrypted: {c['decrypted']} contents; purged: {c['purged_contents']} contents, {c['purged_records']} records")
     elif cmd == "proof":
         seq, size, checked = verify_proof(json.load(open(rest[0])), o["key"], cas, o["eml"])
         print(f"ok record {seq} is in the signed tree of {size} records; {checked} time stamps checked")

@@ -31,6 +31,8 @@ fn full_example(dir: &Path) -> String {
 [archive]
 path = "{d}/archive"
 key_file = "{d}/seal.key"
+encrypt = true
+master_key_file = "{d}/master.key"
 compression = "zstd"
 compression_level = 5
 seal_interval = "1m"

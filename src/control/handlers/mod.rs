@@ -89,6 +89,7 @@ where
         }
         Command::ProveConsistency { old } => prove::consistency(archive, *old, output, token).await,
         Command::RotateSeal => prove::rotate_seal(ctx, archive, output).await,
+        Command::RotateMaster => prove::rotate_master(ctx, archive, output).await,
     }
 }
 

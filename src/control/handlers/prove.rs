@@ -214,3 +214,33 @@ fn refused(e: ProofError) -> ControlError {
         other => ControlError::Refused(other.to_string()),
     }
 }
+
+/// `key rotate-master`: every data key re-wrapped under a new master key
+/// (appends wait meanwhile); the contents are not touched.
+pub async fn rotate_master<W: AsyncWrite + Unpin>(
+    ctx: &RequestContext,
+    archive: &Archive,
+    output: &mut FrameWriter<W>,
+) -> Result<(), ControlError> {
+    let a = archive.clone();
+    let r = tokio::task::spawn_blocking(move || a.rotate_master_blocking())
+        .await
+        .map_err(|_| ControlError::ShuttingDown)??;
+    tracing::info!(
+        live = r.live,
+        uid = ctx.peer.uid,
+        "master key rotated through the control socket"
+    );
+    output
+        .write(
+            &Reply::MasterRotated {
+                old_id: hex::encode(r.old_id),
+                new_id: hex::encode(r.new_id),
+                live: r.live,
+                destroyed: r.destroyed,
+            },
+            b"",
+        )
+        .await
+        .map_err(|_| ControlError::Gone)
+}

@@ -87,6 +87,7 @@ pub(super) async fn commit(
         of: seq,
         upstream_reply: outcome.text,
         result: outcome.result.to_owned(),
+        sealed: None,
     };
     // The client's answer does not wait for this second fsync; the
     // connection's task waits for it before it ends (and so does shutdown).

@@ -1,0 +1,293 @@
+//! Encryption of contents and of a record's personal fields
+//! (archive format 2.3).
+//!
+//! Every content is sealed with its own random 256-bit data key and every
+//! message record's personal fields with a record key of their own, both
+//! ChaCha20-Poly1305. Destroying a key in the key store
+//! ([`crate::keystore`]) is how a message is deleted: the segments, which are
+//! never rewritten, then hold only ciphertext nobody can open.
+//!
+//! A content is cut into chunks of [`CHUNK`] bytes, so neither side needs the
+//! whole message in memory. A data key seals exactly one content, so the
+//! chunk number is a safe nonce; the last chunk (shorter than [`CHUNK`],
+//! possibly empty) is marked in its associated data, so cutting chunks off
+//! the end is detected. This module does no file handling beyond the
+//! streams it is given.
+
+use std::io::{self, Read, Write};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// Plaintext bytes per chunk of an encrypted content.
+pub const CHUNK: usize = 65_536;
+/// Bytes an AEAD tag adds to each chunk.
+pub const TAG: usize = 16;
+/// The cipher byte of an `E` frame: ChaCha20-Poly1305 in [`CHUNK`]s.
+pub const CIPHER_CHACHA_CHUNKED: u8 = 1;
+/// Bytes of the `E` head the chunks authenticate (hash, size, codec, cipher).
+pub const AAD_HEAD_LEN: usize = 42;
+
+/// A fresh random 256-bit key, wiped from memory when dropped.
+pub fn random_key() -> Zeroizing<[u8; 32]> {
+    let mut k = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut k[..]);
+    k
+}
+
+fn cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
+    ChaCha20Poly1305::new(Key::from_slice(key))
+}
+
+fn chunk_nonce(i: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&i.to_be_bytes());
+    *Nonce::from_slice(&n)
+}
+
+fn chunk_aad(head: &[u8; AAD_HEAD_LEN], last: bool) -> [u8; AAD_HEAD_LEN + 1] {
+    let mut aad = [0u8; AAD_HEAD_LEN + 1];
+    aad[..AAD_HEAD_LEN].copy_from_slice(head);
+    aad[AAD_HEAD_LEN] = u8::from(last);
+    aad
+}
+
+fn refused(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+/// What [`encrypt`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sealed {
+    /// SHA-256 of the ciphertext, as the `E` head and the record name it.
+    pub sha256: [u8; 32],
+    /// Length of the ciphertext.
+    pub len: u64,
+}
+
+/// Reads `input` to its end and writes it to `out` sealed in chunks.
+pub fn encrypt(
+    key: &[u8; 32],
+    head: &[u8; AAD_HEAD_LEN],
+    input: &mut impl Read,
+    out: &mut impl Write,
+) -> io::Result<Sealed> {
+    let c = cipher(key);
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = fill(input, &mut buf)?;
+    let mut i = 0u64;
+    loop {
+        // A full chunk is never the last one: the last is always shorter
+        // (possibly empty), so a reader knows where the content ends.
+        let last = filled < CHUNK;
+        let sealed = c
+            .encrypt(
+                &chunk_nonce(i),
+                Payload {
+                    msg: &buf[..filled],
+                    aad: &chunk_aad(head, last),
+                },
+            )
+            .map_err(|_| io::Error::other("encryption failed"))?;
+        hasher.update(&sealed);
+        out.write_all(&sealed)?;
+        len += sealed.len() as u64;
+        if last {
+            return Ok(Sealed {
+                sha256: hasher.finalize().into(),
+                len,
+            });
+        }
+        i += 1;
+        filled = fill(input, &mut buf)?;
+    }
+}
+
+/// Reads as much as fits into `buf`; fewer bytes only at the end of input.
+fn fill(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens `len` bytes of chunks from `input` into `out`; every tag must
+/// check and the last chunk must be where `len` says.
+pub fn decrypt(
+    key: &[u8; 32],
+    head: &[u8; AAD_HEAD_LEN],
+    len: u64,
+    input: &mut impl Read,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let c = cipher(key);
+    let mut rest = len;
+    let mut buf = vec![0u8; CHUNK + TAG];
+    let mut i = 0u64;
+    loop {
+        let last = rest < (CHUNK + TAG) as u64;
+        let take = if last { rest as usize } else { CHUNK + TAG };
+        if take < TAG {
+            return Err(refused("encrypted content ends inside a chunk"));
+        }
+        input.read_exact(&mut buf[..take])?;
+        let plain = Zeroizing::new(
+            c.decrypt(
+                &chunk_nonce(i),
+                Payload {
+                    msg: &buf[..take],
+                    aad: &chunk_aad(head, last),
+                },
+            )
+            .map_err(|_| refused(&format!("chunk {i} does not authenticate")))?,
+        );
+        out.write_all(&plain)?;
+        rest -= take as u64;
+        if last {
+            return Ok(());
+        }
+        i += 1;
+    }
+}
+
+/// Hashes `len` ciphertext bytes from `input` (verification without the key).
+pub fn hash_ciphertext(len: u64, input: &mut impl Read) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let copied = io::copy(&mut input.take(len), &mut HashSink(&mut hasher))?;
+    if copied != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "ciphertext shorter than its frame says",
+        ));
+    }
+    Ok(hasher.finalize().into())
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The associated data that binds sealed fields to their record.
+fn fields_aad(seq: u64) -> Vec<u8> {
+    format!("mailseal record {seq}").into_bytes()
+}
+
+/// Seals `plain` (a record's personal fields as JSON) for record `seq`:
+/// returns the random nonce and the ciphertext with its tag.
+pub fn seal_fields(key: &[u8; 32], seq: u64, plain: &[u8]) -> io::Result<([u8; 12], Vec<u8>)> {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let sealed = cipher(key)
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: &fields_aad(seq),
+            },
+        )
+        .map_err(|_| io::Error::other("encryption failed"))?;
+    Ok((nonce, sealed))
+}
+
+/// Opens fields sealed by [`seal_fields`] for record `seq`.
+pub fn open_fields(
+    key: &[u8; 32],
+    seq: u64,
+    nonce: &[u8; 12],
+    sealed: &[u8],
+) -> io::Result<Zeroizing<Vec<u8>>> {
+    cipher(key)
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: &fields_aad(seq),
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| {
+            refused(&format!(
+                "sealed fields of record {seq} do not authenticate"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(n: usize) {
+        let key = random_key();
+        let head = [7u8; AAD_HEAD_LEN];
+        let plain: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let mut ct = Vec::new();
+        let s = encrypt(&key, &head, &mut &plain[..], &mut ct).unwrap();
+        assert_eq!(s.len, ct.len() as u64);
+        assert_eq!(ct.len(), n + TAG * (n / CHUNK + 1));
+        assert_eq!(s.sha256, <[u8; 32]>::from(Sha256::digest(&ct)));
+        assert_eq!(hash_ciphertext(s.len, &mut &ct[..]).unwrap(), s.sha256);
+        let mut back = Vec::new();
+        decrypt(&key, &head, s.len, &mut &ct[..], &mut back).unwrap();
+        assert_eq!(back, plain);
+    }
+
+    #[test]
+    fn contents_of_every_chunk_boundary_round_trip() {
+        for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 17] {
+            round_trip(n);
+        }
+    }
+
+    #[test]
+    fn tampering_truncation_and_a_wrong_key_are_refused() {
+        let key = random_key();
+        let head = [1u8; AAD_HEAD_LEN];
+        let plain = vec![9u8; 2 * CHUNK + 5];
+        let mut ct = Vec::new();
+        encrypt(&key, &head, &mut &plain[..], &mut ct).unwrap();
+        let open = |key: &[u8; 32], head: &[u8; AAD_HEAD_LEN], ct: &[u8]| {
+            decrypt(key, head, ct.len() as u64, &mut &ct[..], &mut Vec::new())
+        };
+        assert!(open(&key, &head, &ct).is_ok());
+        let mut flipped = ct.clone();
+        flipped[CHUNK + 3] ^= 1;
+        assert!(open(&key, &head, &flipped).is_err());
+        // Dropping the last chunk makes a full chunk the last: refused.
+        assert!(open(&key, &head, &ct[..2 * (CHUNK + TAG)]).is_err());
+        assert!(open(&random_key(), &head, &ct).is_err());
+        let mut other = head;
+        other[40] = 0;
+        assert!(open(&key, &other, &ct).is_err());
+    }
+
+    #[test]
+    fn sealed_fields_are_bound_to_their_record() {
+        let key = random_key();
+        let (nonce, ct) = seal_fields(&key, 5, b"{\"peer\":\"1.2.3.4\"}").unwrap();
+        assert_eq!(
+            &open_fields(&key, 5, &nonce, &ct).unwrap()[..],
+            b"{\"peer\":\"1.2.3.4\"}"
+        );
+        assert!(open_fields(&key, 6, &nonce, &ct).is_err());
+        assert!(open_fields(&random_key(), 5, &nonce, &ct).is_err());
+    }
+}
