@@ -50,7 +50,7 @@ impl MasterKey {
     pub fn from_bytes(key: Zeroizing<[u8; 32]>) -> MasterKey {
         let mut h = Sha256::new();
         h.update(ID_DOMAIN);
-        h.update(*key);
+        h.update(&key[..]);
         let digest = h.finalize();
         let mut id = [0u8; 16];
         id.copy_from_slice(&digest[..16]);
@@ -68,9 +68,19 @@ impl MasterKey {
         ChaCha20Poly1305::new(Key::from_slice(&*self.key))
     }
 
-    /// The file's bytes.
+    /// The file's bytes, built in one buffer that is wiped afterwards (a
+    /// `format!` would leave copies of the hex key in freed memory).
     fn encode(&self) -> Zeroizing<String> {
-        Zeroizing::new(format!("{FIRST_LINE}\n{}\n", hex::encode(*self.key)))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = Zeroizing::new(String::with_capacity(FIRST_LINE.len() + 66));
+        text.push_str(FIRST_LINE);
+        text.push('\n');
+        for b in self.key.iter() {
+            text.push(char::from(HEX[usize::from(b >> 4)]));
+            text.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        text.push('\n');
+        text
     }
 
     /// Reads and parses a master key file.
@@ -91,7 +101,9 @@ impl MasterKey {
                 "master key file is readable by others than its owner; chmod 600 it"
             );
         }
-        let mut text = Zeroizing::new(String::new());
+        // Room for the whole file up front: growing the buffer would leave
+        // copies of the key behind in freed memory.
+        let mut text = Zeroizing::new(String::with_capacity(MAX_FILE_LEN as usize + 1));
         io::Read::read_to_string(&mut file, &mut text)
             .map_err(|e| bad(format!("not ASCII text ({e})")))?;
         let key = parse(&text).map_err(bad)?;

@@ -145,7 +145,8 @@ pub fn seal(
     key: &DataKey,
     master: &ChaCha20Poly1305,
 ) -> Result<SlotBytes, String> {
-    let mut buf = Zeroizing::new(*key.as_bytes());
+    let mut buf = Zeroizing::new([0u8; 32]);
+    buf.copy_from_slice(key.as_bytes());
     let tag = master
         .encrypt_in_place_detached(Nonce::from_slice(nonce), &aad(n, kind), &mut buf[..])
         .map_err(|_| "the key could not be sealed".to_string())?;
