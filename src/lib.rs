@@ -27,8 +27,8 @@
 //! destination through [`intercept`] (allow-list and loop check first).
 //!
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
-//! on any two modules that use each other): `health`, `notify`,
-//! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
+//! on any two modules that use each other): `health`, `keystore`,
+//! `notify`, `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
 //! `search`, `tls` < `config`, `transport` < `intercept`, `replica`,
 //! `seal_mail`, `timestamp`, `web` < `smtp`, `imap`, `pop3` < `import` < `control` <
 //! `cli`.
