@@ -28,7 +28,7 @@
 //!
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
 //! on any two modules that use each other): `health`, `notify`,
-//! `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
+//! `retention`, `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
 //! `search`, `tls` < `config`, `transport` < `intercept`, `replica`,
 //! `seal_mail`, `timestamp`, `web` < `smtp`, `imap`, `pop3` < `import` < `control` <
 //! `cli`.
@@ -48,6 +48,7 @@ pub mod notify;
 pub mod pop3;
 pub mod proof;
 pub mod replica;
+pub mod retention;
 pub mod seal_mail;
 pub mod search;
 pub mod server;
