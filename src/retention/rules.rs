@@ -159,8 +159,10 @@ struct Seen<'c, 'a> {
 
 impl Rules {
     /// Checks `rules` (in matching order) and prepares them. `own_domains`
-    /// are the organisation's domains (`[archive] local_domains`, already
-    /// checked). Every problem is returned, not just the first.
+    /// are the organisation's domains (`[archive] local_domains`, checked
+    /// by the configuration, which also refuses `direction` without them:
+    /// with none, every message is inbound or external). Every problem is
+    /// returned, not just the first.
     pub fn new(
         own_domains: &[String],
         rules: Vec<RecordedRule>,
@@ -173,6 +175,7 @@ impl Rules {
         let count = rules.len();
         let mut compiled = Vec::with_capacity(count);
         let mut names: Vec<String> = Vec::with_capacity(count);
+        check_order(&rules, &mut problems);
         for (i, rule) in rules.into_iter().enumerate() {
             let mut at = |key, message| {
                 problems.push(RuleProblem {
@@ -185,12 +188,6 @@ impl Rules {
                 at(Some("name"), format!("duplicate rule name {:?}", rule.name));
             }
             names.push(rule.name.clone());
-            if rule.conditions.direction.is_some() && own_domains.is_empty() {
-                at(
-                    Some("direction"),
-                    "needs the organisation's domains: set [archive] local_domains".into(),
-                );
-            }
             if let Some(c) = Compiled::new(rule, &mut at) {
                 compiled.push(c);
             }
@@ -204,7 +201,6 @@ impl Rules {
                     .into(),
             });
         }
-        check_order(&compiled, count, &mut problems);
         let default = compiled.pop();
         match default {
             Some(default) if problems.is_empty() => Ok(Rules {
@@ -263,20 +259,17 @@ impl Rules {
 
 /// The last rule is the default (no conditions, not retired); no active
 /// rule before it may lack conditions, or the rules after it never match.
-fn check_order(compiled: &[Compiled], count: usize, problems: &mut Vec<RuleProblem>) {
-    if compiled.len() != count {
-        return; // A broken rule was left out: positions no longer agree.
-    }
-    for (i, c) in compiled.iter().enumerate() {
-        let last = i + 1 == count;
-        let unconditional = c.rule.conditions.is_empty();
+fn check_order(rules: &[RecordedRule], problems: &mut Vec<RuleProblem>) {
+    for (i, rule) in rules.iter().enumerate() {
+        let last = i + 1 == rules.len();
+        let unconditional = rule.conditions.is_empty();
         let message = if last && !unconditional {
             "the last rule must be the default rule: without conditions, for every \
              message no rule before it matches"
-        } else if last && c.rule.retired {
+        } else if last && rule.retired {
             "the last rule is the default rule and cannot be retired: add a new default \
              rule after it"
-        } else if !last && unconditional && !c.rule.retired {
+        } else if !last && unconditional && !rule.retired {
             "a rule without conditions matches every message, so the rules after it never \
              would: give it conditions, move it last, or retire it"
         } else {
