@@ -196,3 +196,103 @@ years = 6
     assert!(e.has("archive.path"), "{e}");
     assert!(!e.has("retention.rule[0].direction"), "{e}");
 }
+
+/// The worked example in docs/retention.md parses and decides as its
+/// table says.
+#[test]
+fn the_documented_example_decides_as_documented() {
+    let doc = include_str!("../../../docs/retention.md");
+    let (_, rest) = doc.split_once("```toml\n").unwrap();
+    let (toml, _) = rest.split_once("```").unwrap();
+    let r = parse(toml).unwrap().retention.unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2025, 5, 1).unwrap();
+    let mail = |kind, sender, rcpt, folder| Capture {
+        kind,
+        listener: "x",
+        sender: Some(sender),
+        recipients: vec![rcpt],
+        user: None,
+        folder,
+    };
+    for (capture, rule, until) in [
+        (
+            mail(
+                "journal",
+                "a@supplier.example",
+                "Rechnung@Example.com",
+                None,
+            ),
+            "invoices",
+            "2035-12-31",
+        ),
+        (
+            mail(
+                "imap-proxy",
+                "a@supplier.example",
+                "anna@example.com",
+                Some("Archiv/Rechnungen/2025"),
+            ),
+            "invoice-folders",
+            "2035-12-31",
+        ),
+        (
+            mail(
+                "journal",
+                "kanzlei@berlin.steuerberater.example",
+                "anna@example.com",
+                None,
+            ),
+            "books",
+            "2035-12-31",
+        ),
+        (
+            mail(
+                "journal",
+                "auszug@bank.example",
+                "buchhaltung@example.com",
+                None,
+            ),
+            "books",
+            "2035-12-31",
+        ),
+        (
+            mail("journal", "auszug@bank.example", "anna@example.com", None),
+            "vouchers",
+            "2033-12-31",
+        ),
+        (
+            mail("journal", "anna@example.com", "service@bank.example", None),
+            "letters",
+            "2031-12-31",
+        ),
+        (
+            mail(
+                "journal",
+                "kunde@customer.example",
+                "sales@example.com",
+                None,
+            ),
+            "letters",
+            "2031-12-31",
+        ),
+    ] {
+        let field = r.rules.decide(&capture, Basis::Capture, date);
+        assert_eq!(
+            (field.rule.as_str(), field.keep_until.to_string().as_str()),
+            (rule, until),
+            "{capture:?}"
+        );
+    }
+    let old = chrono::NaiveDate::from_ymd_opt(2019, 3, 1).unwrap();
+    let import = mail(
+        "import",
+        "kunde@customer.example",
+        "sales@example.com",
+        None,
+    );
+    let field = r.rules.decide(&import, Basis::DateHeader, old);
+    assert_eq!(
+        (field.rule.as_str(), field.keep_until.to_string().as_str()),
+        ("letters", "2025-12-31")
+    );
+}
