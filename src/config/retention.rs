@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::problem::{At, Problems};
 use super::{check, value};
-use crate::retention::{Conditions, Direction, MAX_YEARS, RecordedRule, Rules};
+use crate::retention::{Conditions, Direction, MAX_YEARS, RecordedRule, RuleProblem, Rules};
 
 /// `[retention]` as written in the file.
 #[derive(Deserialize)]
@@ -147,13 +147,26 @@ impl RawRetention {
             );
         }
         let mut rules = Vec::with_capacity(self.rule.len());
+        let mut had_empty_list = Vec::new();
         for (i, raw) in self.rule.into_iter().enumerate() {
-            rules.push(raw.read(p, &At::section("retention.rule", Some(i)), own_domains));
+            let (rule, empty_list) =
+                raw.read(p, &At::section("retention.rule", Some(i)), own_domains);
+            rules.push(rule);
+            if empty_list {
+                had_empty_list.push(i);
+            }
         }
         let rules = match Rules::new(own_domains.unwrap_or_default(), rules) {
+            Ok(_) if !had_empty_list.is_empty() => None,
             Ok(rules) => Some(rules),
             Err(problems) => {
-                for problem in problems {
+                // The empty list is the mistake; where its rule stands in
+                // the order is not judged on what was left of it.
+                let judged_without_list = |problem: &RuleProblem| {
+                    problem.key.is_none()
+                        && problem.rule.is_some_and(|i| had_empty_list.contains(&i))
+                };
+                for problem in problems.into_iter().filter(|q| !judged_without_list(q)) {
                     let path = match (problem.rule, problem.key) {
                         (Some(i), Some(key)) => format!("retention.rule[{i}].{key}"),
                         (Some(i), None) => format!("retention.rule[{i}]"),
@@ -179,21 +192,27 @@ impl RawRetention {
 
 impl RawRule {
     /// The rule for [`Rules::new`]; what only the file can get wrong
-    /// (missing keys, empty lists) is reported here.
-    fn read(self, p: &mut Problems, at: &At, own_domains: Option<&[String]>) -> RecordedRule {
+    /// (missing keys, empty lists) is reported here. True with the rule
+    /// when it had an empty list: left out, the list may leave a rule
+    /// without conditions that was not meant as one.
+    fn read(
+        self,
+        p: &mut Problems,
+        at: &At,
+        own_domains: Option<&[String]>,
+    ) -> (RecordedRule, bool) {
         let name = check::required(p, at.key("name"), self.name);
         let years = check::required(p, at.key("years"), self.years);
-        let mut list = |key: &str, list: Option<Vec<String>>| match list {
-            Some(list) if list.is_empty() => {
+        let mut empty_list = false;
+        let mut list = |key: &str, list: Option<Vec<String>>| {
+            if list.as_ref().is_some_and(Vec::is_empty) {
+                empty_list = true;
                 p.push(
                     at.key(key),
                     "an empty list matches nothing: leave the key out to match any",
                 );
-                // A stand-in Rules::new refuses under the same path, so the
-                // rule does not turn into one without conditions.
-                vec![String::new()]
             }
-            list => list.unwrap_or_default(),
+            list.unwrap_or_default()
         };
         let conditions = Conditions {
             source: list("source", self.source),
@@ -213,12 +232,13 @@ impl RawRule {
         }
         // A missing name or period was reported above; Rules::new reports
         // these stand-ins too, under the same path, and only the first
-        // problem per path is kept (the same for the empty lists).
-        RecordedRule {
+        // problem per path is kept.
+        let rule = RecordedRule {
             name: name.unwrap_or_default(),
             years: years.unwrap_or_default(),
             retired: self.retired,
             conditions,
-        }
+        };
+        (rule, empty_list)
     }
 }

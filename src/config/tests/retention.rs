@@ -167,6 +167,23 @@ user = ["anna"]
     assert!(message("retention.rule[1].direction").contains("local_domains"));
     assert!(message("retention.rule[2]").contains("default rule"));
     assert!(message("retention.rule[0].from").contains("@example.com"));
+    assert!(!e.has("retention.rule[0]"), "rule 0 has a condition left");
+}
+
+#[test]
+fn an_empty_list_is_the_only_complaint_about_its_rule() {
+    let text = r#"[[retention.rule]]
+name = "books"
+years = 10
+to = []
+[[retention.rule]]
+name = "rest"
+years = 6
+folder = []
+"#;
+    let e = errors(text);
+    let paths: Vec<&str> = e.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["retention.rule[0].to", "retention.rule[1].folder"]);
 }
 
 #[test]
