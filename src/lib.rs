@@ -27,8 +27,8 @@
 //! destination through [`intercept`] (allow-list and loop check first).
 //!
 //! The modules form layers (`docs/architecture.md`; `tests/layers.rs` fails
-//! on any two modules that use each other): `health`, `keystore`,
-//! `notify`, `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
+//! on any two modules that use each other): `health`, `keystore`, `notify`,
+//! `retention`, `shutdown` < `metrics` < `archive`, `http`, `server` < `export`, `proof`,
 //! `search`, `tls` < `config`, `transport` < `intercept`, `replica`,
 //! `seal_mail`, `timestamp`, `web` < `smtp`, `imap`, `pop3` < `import` < `control` <
 //! `cli`.
@@ -49,6 +49,7 @@ pub mod notify;
 pub mod pop3;
 pub mod proof;
 pub mod replica;
+pub mod retention;
 pub mod seal_mail;
 pub mod search;
 pub mod server;

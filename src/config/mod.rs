@@ -17,8 +17,8 @@
 //! (Argon2).
 //!
 //! Dependencies point one way: `config` uses `tls` (to load and check
-//! certificates, and for [`crate::tls::UpstreamCa`]) and nothing above it;
-//! the protocols use `config`.
+//! certificates, and for [`crate::tls::UpstreamCa`]) and `retention` (to
+//! check the rules) and nothing above it; the protocols use `config`.
 
 mod archive;
 mod check;
@@ -36,6 +36,7 @@ mod password;
 mod pop3;
 mod problem;
 mod replica;
+mod retention;
 mod seal_mail;
 mod search;
 mod smtp_proxy;
@@ -64,6 +65,7 @@ pub use password::{PasswordError, hash_password, verify_password};
 pub use pop3::Pop3ProxyConfig;
 pub use problem::{ConfigErrors, Problem};
 pub use replica::{ObjectLock, ReplicaConfig};
+pub use retention::{Purge, RetentionConfig};
 pub use seal_mail::{SealMailConfig, SealMailMode, SealMailTls};
 pub use search::SearchConfig;
 pub use smtp_proxy::{DEFAULT_MIN_DATA_RATE, SmtpProxyConfig, SmtpUpstreamTls};
@@ -124,6 +126,9 @@ struct RawConfig {
     /// `[[replica]]` buckets.
     #[serde(default)]
     replica: Vec<replica::RawReplica>,
+    /// `[retention]` and its `[[retention.rule]]`s.
+    #[serde(default)]
+    retention: Option<retention::RawRetention>,
 }
 
 /// The validated configuration.
@@ -157,6 +162,8 @@ pub struct Config {
     pub web: WebConfig,
     /// S3 buckets that hold an off-box copy of the archive.
     pub replica: Vec<ReplicaConfig>,
+    /// Retention rules and the purge; `None`: retention is off.
+    pub retention: Option<RetentionConfig>,
 }
 
 impl Config {
@@ -220,6 +227,7 @@ impl Config {
             seal_mail: None,
             web: WebConfig::default(),
             replica: Vec::new(),
+            retention: None,
         }
     }
 }
@@ -265,6 +273,15 @@ impl RawConfig {
         let replica: Vec<_> = enumerate(self.replica, &mut all_ok, |i, raw| {
             raw.validate(p, &at("replica", i))
         });
+        let own_domains = archive.as_ref().map(|a| a.local_domains.as_slice());
+        let retention = match self.retention.map(|raw| raw.validate(p, own_domains)) {
+            Some(None) => {
+                all_ok = false;
+                None
+            }
+            Some(some) => some,
+            None => None,
+        };
         if !all_ok {
             return None;
         }
@@ -283,6 +300,7 @@ impl RawConfig {
             seal_mail,
             web: web?,
             replica,
+            retention,
         })
     }
 

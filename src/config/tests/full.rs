@@ -226,6 +226,29 @@ imap_login_tls_name = "imap.example.com"
 
 [search]
 max_lag = 1234
+
+[retention]
+key_backup_max_age = "14d"
+audit_years = 11
+purge = "off"
+purge_at = "03:15"
+
+[[retention.rule]]
+name = "books"
+years = 10
+retired = false
+source = ["journal", "imap-proxy"]
+listener = ["journal", "imap"]
+from = ["cfo@example.com", "@tax.example"]
+to = ["buchhaltung@example.com"]
+address = ["@bank.example"]
+user = ["anna"]
+folder = ["Rechnungen", "Archiv/*"]
+direction = "inbound"
+
+[[retention.rule]]
+name = "letters"
+years = 6
 "#,
         cert = cert.display(),
         key = key.display(),
@@ -333,13 +356,23 @@ fn fully_populated_example_parses_into_typed_values() {
     );
     assert_eq!(login.server_name.to_str(), "imap.example.com");
     assert_eq!(config.search.max_lag, 1234);
+    let retention = config.retention.as_ref().expect("retention");
+    assert_eq!(
+        retention.key_backup_max_age,
+        Duration::from_secs(14 * 86400)
+    );
+    assert_eq!((retention.audit_years, retention.purge), (11, Purge::Off));
+    assert_eq!(retention.purge_at.to_string(), "03:15:00");
+    let rules = retention.rules.recorded().rules;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].conditions.folder, ["Rechnungen", "Archiv/*"]);
 }
 
 /// The keys serde knows for the section at `section` (from the message it
 /// gives for an unknown key), so docs and examples cannot fall behind.
 fn known_keys(section: &str) -> Vec<String> {
     let text = match section {
-        "archive" | "http" | "log" | "control" | "seal_mail" | "web" | "search" => {
+        "archive" | "http" | "log" | "control" | "seal_mail" | "web" | "search" | "retention" => {
             format!("[{section}]\nzz_unknown = 1\n")
         }
         _ => format!("[[{section}]]\nzz_unknown = 1\n"),
@@ -377,9 +410,13 @@ fn every_key_is_documented_and_in_the_full_example() {
         "seal_mail",
         "web",
         "search",
+        "retention",
+        "retention.rule",
     ];
     for section in sections {
-        let keys = known_keys(section);
+        let mut keys = known_keys(section);
+        // `[retention]`'s `rule` is the `[[retention.rule]]` table.
+        keys.retain(|key| !(section == "retention" && key == "rule"));
         // `[search]` has one key; every other section several.
         let least = if section == "search" { 1 } else { 2 };
         assert!(keys.len() >= least, "{section}: {keys:?}");

@@ -1,13 +1,15 @@
 //! Whole-file configuration tests: the shipped default file and defaults
 //! here; a file with every key set in `full`; files with several mistakes
 //! at once in `mistakes`; interception keys in `intercept`, its TLS keys
-//! in `intercept_tls`; `[[replica]]` in `replica`.
+//! in `intercept_tls`; `[[replica]]` in `replica`; `[retention]` in
+//! `retention`.
 
 mod full;
 mod intercept;
 mod intercept_tls;
 mod mistakes;
 mod replica;
+mod retention;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
