@@ -49,6 +49,28 @@ fn a_record_whose_stored_differs_is_found() {
 }
 
 #[test]
+fn a_record_naming_another_size_than_its_encrypted_frame_is_found() {
+    let dir = built(Tweaks {
+        longer: true,
+        ..Tweaks::default()
+    });
+    let o = verify(dir.path(), None);
+    assert_eq!(kinds(&o), ["record-changed"], "{:?}", o.problems);
+    assert!(o.problems[0].contains("size differs"), "{:?}", o.problems);
+}
+
+#[test]
+fn a_live_slot_nothing_uses_is_counted() {
+    let dir = built(Tweaks {
+        unused_slot: true,
+        ..Tweaks::default()
+    });
+    let o = verify(dir.path(), Some(&MASTER));
+    assert_eq!(o.problems, Vec::<String>::new());
+    assert_eq!(o.slots, (5, 0, 1));
+}
+
+#[test]
 fn a_wrong_master_key_is_refused_by_its_id() {
     let dir = built(Tweaks::default());
     let e = try_verify(dir.path(), Some(&[0x22; 32])).expect_err("refused");
@@ -137,4 +159,27 @@ fn an_encrypted_frame_in_a_version_1_segment_is_damage() {
     });
     let o = verify(dir.path(), None);
     assert_eq!(kinds(&o)[0], "frame-damaged", "{:?}", o.problems);
+}
+
+#[test]
+fn a_damaged_slot_is_reported_and_its_content_undecryptable() {
+    let dir = built(Tweaks::default());
+    let path = dir.path().join("keys/store");
+    let mut s = std::fs::read(&path).unwrap();
+    // A byte of slot 0's wrapped key, its checksum made to fit.
+    s[64 + 40] ^= 1;
+    let crc = crc32fast::hash(&s[64..64 + 92]);
+    s[64 + 92..64 + 96].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(&path, s).unwrap();
+    let o = verify(dir.path(), Some(&MASTER));
+    let k = kinds(&o);
+    assert!(k.contains(&"undecryptable"), "{:?}", o.problems);
+    assert!(k.contains(&"key-store-damaged"), "{:?}", o.problems);
+    assert!(
+        o.problems
+            .iter()
+            .any(|p| p.contains("key slot 0 does not unwrap")),
+        "{:?}",
+        o.problems
+    );
 }

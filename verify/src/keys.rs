@@ -134,7 +134,7 @@ impl KeyStore {
             return Err(StoreError::Refused(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "wrong master key: the key store {} is wrapped by master key id {}, the key given has id {}",
+                    "wrong master key: the key store {} is wrapped by the master key with id {}, this key's id is {}",
                     path.display(),
                     hex::encode(&h[16..32]),
                     hex::encode(master.id)

@@ -138,7 +138,7 @@ fn encrypted(o: &archive::Outcome) -> String {
     }
     format!(
         "{what}; decrypted with the master key: {} contents match their SHA-256, {} sealed records open; purged (key destroyed): {} contents, {} records; key store: {} live slots ({} unused), {} destroyed",
-        o.encrypted.0 - o.purged.0,
+        o.encrypted.0.saturating_sub(o.purged.0),
         o.sealed.1,
         o.purged.0,
         o.purged.1,
@@ -199,8 +199,13 @@ fn run(args: Vec<String>) -> Result<String, Stop> {
                 tsa,
                 master,
             };
-            let o = archive::verify(Path::new(dir), &opts)
-                .map_err(|e| Stop::Error(format!("{dir}: {e}")))?;
+            let o = archive::verify(Path::new(dir), &opts).map_err(|e| {
+                // A master key that does not wrap the store is named as given.
+                match (&a.master, e.kind()) {
+                    (Some(f), std::io::ErrorKind::InvalidInput) => Stop::Error(format!("{f}: {e}")),
+                    _ => Stop::Error(format!("{dir}: {e}")),
+                }
+            })?;
             if let Some(first) = o.problems.first() {
                 let mut text = format!("FAILED: first broken place: {first}");
                 for p in &o.problems[1..] {

@@ -47,6 +47,10 @@ pub(super) struct Tweaks {
     pub(super) clear_mail_from: bool,
     /// M2 goes into the version-1 segment.
     pub(super) e_in_v1: bool,
+    /// Record 2 names M1 one byte longer than it is.
+    pub(super) longer: bool,
+    /// The store holds one more live content key that nothing uses.
+    pub(super) unused_slot: bool,
 }
 
 pub(super) fn m0() -> Vec<u8> {
@@ -112,7 +116,7 @@ pub(super) fn rehash(p: &mut [u8]) {
     p[50..82].copy_from_slice(&h);
 }
 
-pub(super) fn store() -> Vec<u8> {
+pub(super) fn store(keys: &[(u8, [u8; 32])]) -> Vec<u8> {
     let mut s = b"MSKEYS01".to_vec();
     s.extend_from_slice(&1u32.to_be_bytes());
     s.extend_from_slice(&96u32.to_be_bytes());
@@ -120,7 +124,7 @@ pub(super) fn store() -> Vec<u8> {
     s.extend_from_slice(&[0; 28]);
     let crc = crc32fast::hash(&s);
     s.extend_from_slice(&crc.to_be_bytes());
-    for (n, (kind, key)) in KEYS.iter().enumerate() {
+    for (n, (kind, key)) in keys.iter().enumerate() {
         let mut slot = vec![1, *kind, 0, 0, 0, 0, 0, 0];
         slot.extend_from_slice(&1_796_000_000u64.to_be_bytes());
         let nonce = [n as u8 + 1; 12];
@@ -227,13 +231,11 @@ pub(super) fn build(dir: &Path, t: &Tweaks) {
         "null"
     };
     let plain = t.sealed_plain.as_deref().unwrap_or(PLAIN);
-    let r2 = message(
-        2,
-        clear,
-        &sealed(1, 2, plain),
-        &reference(&e1, t.stored.as_deref()),
-        "null",
-    );
+    let mut m1_ref = reference(&e1, t.stored.as_deref());
+    if t.longer {
+        m1_ref = m1_ref.replace(":131072,", ":131073,");
+    }
+    let r2 = message(2, clear, &sealed(1, 2, plain), &m1_ref, "null");
     let r3 = format!(
         r#"{{"format":2,"seq":3,"time":"2026-12-07T10:00:03.000000Z","prev_hash":"PREV","body":{{"type":"outcome","of":2,"upstream_reply":"","result":"accepted",{}}}}}"#,
         sealed(1, 3, r#"{"upstream_reply":"250 2.0.0 queued as 4711"}"#)
@@ -278,7 +280,11 @@ pub(super) fn build(dir: &Path, t: &Tweaks) {
         std::fs::write(dir.join(format!("segments/{:012}.seg", n + 1)), file).unwrap();
     }
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::write(dir.join("keys/store"), store()).unwrap();
+    let mut keys = KEYS.to_vec();
+    if t.unused_slot {
+        keys.push((1, [0xa4; 32]));
+    }
+    std::fs::write(dir.join("keys/store"), store(&keys)).unwrap();
 }
 
 pub(super) fn tree_head(seq: u64, head: &[u8; 32], root: &[u8; 32]) -> Vec<u8> {
