@@ -183,3 +183,28 @@ fn a_damaged_slot_is_reported_and_its_content_undecryptable() {
         o.problems
     );
 }
+
+#[test]
+fn sealed_fields_and_retention_rules_belong_to_format_2() {
+    let zeros = "0".repeat(64);
+    let outcome = |format: u8, extra: &str| {
+        format!(
+            r#"{{"format":{format},"seq":2,"time":"t","prev_hash":"{zeros}","body":{{"type":"outcome","of":1,"upstream_reply":"","result":"accepted"{extra}}}}}"#
+        )
+    };
+    let sealed = r#","sealed":{"slot":1,"nonce":"000000000000000000000000","data":"AAAA"}"#;
+    let kind = |json: String| crate::format::record(json.as_bytes()).err().map(|e| e.0);
+    assert_eq!(kind(outcome(2, sealed)), None);
+    assert_eq!(kind(outcome(1, sealed)), Some("unknown-field"));
+    assert_eq!(kind(outcome(2, ",\"sealed\":null")), None);
+    let reply = outcome(2, sealed).replace(r#""upstream_reply":"""#, r#""upstream_reply":"250""#);
+    assert_eq!(kind(reply), Some("record-changed"));
+    let rules = format!(
+        r#"{{"format":2,"seq":1,"time":"t","prev_hash":"{zeros}","body":{{"type":"retention-rules","rules":[]}}}}"#
+    );
+    assert_eq!(kind(rules.clone()), None);
+    assert_eq!(
+        kind(rules.replace("\"format\":2", "\"format\":1")),
+        Some("unknown-field")
+    );
+}

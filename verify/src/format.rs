@@ -250,7 +250,7 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
                 let sha = c.get("sha256").and_then(Value::as_str).and_then(hex32);
                 let size = c.get("size").and_then(Value::as_u64);
                 let stored = match c.get("stored") {
-                    None => Some(None),
+                    None | Some(Value::Null) => Some(None),
                     Some(s) => s.as_str().and_then(hex32).map(Some),
                 };
                 match (sha, size, stored) {
