@@ -5,8 +5,10 @@
 //! every seal (signature, key, chain hash, tree root), and every time
 //! stamp (its seal, and its token when CA certificates are given).
 //! Contents are decoded and hashed on worker threads while the main
-//! thread walks on. Seals an auditor kept are compared with the tree at
-//! their size at the end.
+//! thread walks on (`content`); encrypted ones are decrypted there and
+//! sealed record fields opened here when the master key is given (`keys`,
+//! `sealed`). Seals an auditor kept are compared with the tree at their
+//! size at the end.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -17,8 +19,13 @@ use std::sync::{Mutex, mpsc};
 use sha2::{Digest, Sha256};
 
 use crate::Hash;
+use crate::content::{self, Checked, Job};
 use crate::format::{self, Seal, Stamp};
+use crate::keys::{KeyStore, MasterKey, StoreError};
 use crate::merkle::Edge;
+
+mod encrypted;
+mod seals;
 
 /// What to check beyond the archive itself.
 #[derive(Default)]
@@ -29,6 +36,9 @@ pub struct Options {
     pub kept: Vec<Seal>,
     /// CA certificates of time-stamp authorities.
     pub tsa: Option<mailseal_tsp::Trust>,
+    /// The master key (`--master-key`): decrypt every content and open
+    /// every sealed field.
+    pub master: Option<MasterKey>,
 }
 
 /// What was found.
@@ -54,15 +64,20 @@ pub struct Outcome {
     pub rotations: u64,
     /// Time stamps found, and of those checked against a CA.
     pub stamps: (u64, u64),
+    /// Encrypted content frames (`E`) checked, and their ciphertext bytes.
+    pub encrypted: (u64, u64),
+    /// Whether contents were decrypted and sealed fields opened: a master
+    /// key was given and the key store read.
+    pub decrypted: bool,
+    /// Records with sealed personal fields, and of those opened.
+    pub sealed: (u64, u64),
+    /// Contents and records whose key slot is destroyed.
+    pub purged: (u64, u64),
+    /// Key slots: live, destroyed, and live but used by no frame or record
+    /// (a batch that never reached the segments).
+    pub slots: (u64, u64, u64),
     /// Problems, in walk order.
     pub problems: Vec<String>,
-}
-
-struct Job {
-    /// Where the frame is, for messages.
-    at: String,
-    /// The content frame's payload.
-    payload: Vec<u8>,
 }
 
 struct Walk<'o> {
@@ -82,6 +97,13 @@ struct Walk<'o> {
     keys: Vec<String>,
     /// Content hashes the content frames claim.
     claimed: HashSet<Hash>,
+    /// Per content hash, (ciphertext hash, length) of its `E` frames: what
+    /// a record's `stored` must name.
+    encrypted: HashMap<Hash, Vec<(Hash, u64)>>,
+    /// The key store, with `--master-key`.
+    store: Option<&'o KeyStore>,
+    /// Key slots a record uses (contents' slots come from the workers).
+    used: Vec<bool>,
     /// Every seal with where it is, the records before it, their last hash and root.
     seals: Vec<(String, Seal, u64, Hash, Hash)>,
     /// Every time-stamp frame with where it is.
@@ -99,6 +121,18 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
         })
         .collect();
     numbers.sort_unstable();
+    let mut store_problem = None;
+    let store = match &opts.master {
+        None => None,
+        Some(m) => match KeyStore::read(&dir.join("keys").join("store"), m) {
+            Ok(s) => Some(s),
+            Err(StoreError::Refused(e)) => return Err(e),
+            Err(StoreError::Bad(kind, why)) => {
+                store_problem = Some(format!("keys/store: {kind}: {why}"));
+                None
+            }
+        },
+    };
     let mut w = Walk {
         opts,
         out: Outcome::default(),
@@ -108,13 +142,19 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
         at_size: HashMap::new(),
         keys: Vec::new(),
         claimed: HashSet::new(),
+        encrypted: HashMap::new(),
+        store: store.as_ref(),
+        used: vec![false; store.as_ref().map_or(0, |s| s.slots.len())],
         seals: Vec::new(),
         stamps: Vec::new(),
     };
+    w.out.decrypted = store.is_some();
+    w.out.problems.extend(store_problem);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers * 2);
     let job_rx = Mutex::new(job_rx);
-    let (res_tx, res_rx) = mpsc::channel::<(Option<Hash>, u64, Option<String>)>();
+    let (res_tx, res_rx) = mpsc::channel::<Checked>();
+    let keys = store.as_ref();
     let walked = std::thread::scope(|s| {
         for _ in 0..workers {
             let res_tx = res_tx.clone();
@@ -125,7 +165,7 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
                     .map_err(|_| ())
                     .and_then(|r| r.recv().map_err(|_| ()))
                 {
-                    let _ = res_tx.send(check_content(&job));
+                    let _ = res_tx.send(content::check(&job, keys));
                 }
             });
         }
@@ -136,10 +176,16 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
     });
     walked?;
     let mut good = HashSet::new();
-    for (sha, size, err) in res_rx {
+    for c in res_rx {
         w.out.contents += 1;
-        w.out.content_bytes += size;
-        match (sha, err) {
+        w.out.content_bytes += c.size;
+        if c.encrypted {
+            w.out.encrypted.0 += 1;
+            w.out.encrypted.1 += c.cipher_bytes;
+            w.out.purged.0 += u64::from(c.purged);
+        }
+        w.use_slot(c.slot);
+        match (c.sha, c.problem) {
             (Some(h), None) => {
                 good.insert(h);
             }
@@ -155,61 +201,21 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
             ));
         }
     }
+    w.slots();
     w.finish();
     Ok(w.out)
 }
 
-/// Decodes and hashes one content payload.
-fn check_content(job: &Job) -> (Option<Hash>, u64, Option<String>) {
-    let p = &job.payload;
-    if p.len() < 41 {
-        return (
-            None,
-            0,
-            Some(format!("{}: content-changed: too short", job.at)),
-        );
-    }
-    let mut claimed = [0u8; 32];
-    claimed.copy_from_slice(&p[..32]);
-    let size = u64::from_be_bytes(p[32..40].try_into().unwrap_or_default());
-    let mut h = Sha256::new();
-    let got = match p[40] {
-        0 => {
-            h.update(&p[41..]);
-            Ok((p.len() - 41) as u64)
-        }
-        1 => zstd::stream::read::Decoder::new(&p[41..]).and_then(|mut d| {
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut n = 0u64;
-            loop {
-                let k = d.read(&mut buf)?;
-                if k == 0 {
-                    return Ok(n);
-                }
-                n += k as u64;
-                if n > size {
-                    return Err(io::Error::other("longer than its size"));
-                }
-                h.update(&buf[..k]);
-            }
-        }),
-        c => Err(io::Error::other(format!("unknown codec {c}"))),
-    };
-    match got {
-        Ok(n) if n == size && <[u8; 32]>::from(h.finalize()) == claimed => (Some(claimed), n, None),
-        Ok(n) => (
-            None,
-            n,
-            Some(format!(
-                "{}: content-changed: bytes do not match the content's SHA-256",
-                job.at
-            )),
-        ),
-        Err(e) => (None, 0, Some(format!("{}: content-changed: {e}", job.at))),
-    }
-}
-
 impl Walk<'_> {
+    /// Marks a key slot as used by a frame or record.
+    fn use_slot(&mut self, slot: Option<u64>) {
+        if let Some(u) =
+            slot.and_then(|n| usize::try_from(n).ok().and_then(|i| self.used.get_mut(i)))
+        {
+            *u = true;
+        }
+    }
+
     fn problem(&mut self, at: &str, kind: &str, detail: impl std::fmt::Display) {
         if self.out.problems.len() < 100 {
             self.out.problems.push(format!("{at}: {kind}: {detail}"));
@@ -289,7 +295,28 @@ impl Walk<'_> {
                             h.copy_from_slice(&payload[..32]);
                             self.claimed.insert(h);
                         }
-                        let _ = jobs.send(Job { at, payload });
+                        let _ = jobs.send(Job {
+                            at,
+                            kind: b'C',
+                            payload,
+                        });
+                    }
+                    (b'E', 2) => {
+                        if payload.len() >= content::E_HEAD {
+                            let mut h = [0u8; 32];
+                            h.copy_from_slice(&payload[..32]);
+                            self.claimed.insert(h);
+                            let mut ct = [0u8; 32];
+                            ct.copy_from_slice(&payload[50..82]);
+                            let size =
+                                u64::from_be_bytes(payload[32..40].try_into().unwrap_or_default());
+                            self.encrypted.entry(h).or_default().push((ct, size));
+                        }
+                        let _ = jobs.send(Job {
+                            at,
+                            kind: b'E',
+                            payload,
+                        });
                     }
                     (b'R', _) => self.record(&at, &payload),
                     (b'S', _) => self.seal(&at, &payload),
@@ -338,15 +365,22 @@ impl Walk<'_> {
                         format!("record {} stands where record {expected} belongs", info.seq);
                     self.problem(at, "order-changed", detail);
                 }
-                for (sha, _) in &info.contents {
-                    if !self.claimed.contains(sha) {
+                for c in &info.contents {
+                    if !self.claimed.contains(&c.sha) {
                         let detail = format!(
                             "record {}: content {} is not in the archive",
                             info.seq,
-                            hex::encode(sha)
+                            hex::encode(c.sha)
                         );
                         self.problem(at, "content-missing", detail);
+                    } else if let Some(why) = self.stored_differs(c) {
+                        let detail =
+                            format!("record {}: content {}: {why}", info.seq, hex::encode(c.sha));
+                        self.problem(at, "record-changed", detail);
                     }
+                }
+                if let Some((kind, s)) = &info.sealed {
+                    self.sealed(at, info.seq, kind, s);
                 }
                 if let Some((old, new)) = info.rotation {
                     self.out.rotations += 1;
@@ -372,134 +406,5 @@ impl Walk<'_> {
         if self.want.contains(&expected) {
             self.at_size.insert(expected, (hash, self.edge.root()));
         }
-    }
-
-    fn seal(&mut self, at: &str, payload: &[u8]) {
-        self.out.seals += 1;
-        let seal: Seal = match serde_json::from_slice(payload) {
-            Ok(s) => s,
-            Err(e) => return self.problem(at, "seal-bad", e),
-        };
-        if let Err(why) = seal.check() {
-            let kind = if why.contains("newer") {
-                "unsupported-version"
-            } else {
-                "seal-bad"
-            };
-            return self.problem(at, kind, format!("seal of {}: {why}", seal.seq));
-        }
-        match self.keys.last() {
-            None => self.keys.push(seal.public_key.clone()),
-            Some(k) if *k != seal.public_key => {
-                let detail = format!(
-                    "seal of {} made by {}, not the chain's seal key {k}",
-                    seal.seq, seal.public_key
-                );
-                self.problem(at, "seal-bad", detail);
-            }
-            Some(_) => {}
-        }
-        let (size, root) = (self.edge.size, self.edge.root());
-        self.seals
-            .push((at.to_owned(), seal, size, self.prev, root));
-    }
-
-    fn finish(&mut self) {
-        self.out.head_hash = hex::encode(self.prev);
-        self.out.root = hex::encode(self.edge.root());
-        let seals = std::mem::take(&mut self.seals);
-        let mut imprints = HashMap::new();
-        for (at, s, size, hash, root) in &seals {
-            if s.seq != *size || (s.seq > 0 && s.head_hash != hex::encode(hash)) {
-                let detail = format!(
-                    "seal of {} does not seal the chain before it (record {size})",
-                    s.seq
-                );
-                self.problem(at, "seal-bad", detail);
-            } else if s.root_hash().is_some_and(|r| r != *root) {
-                self.problem(
-                    at,
-                    "seal-bad",
-                    format!("seal of {}: tree root differs from the chain", s.seq),
-                );
-            }
-            if let Some(i) = s.imprint() {
-                imprints.insert(i, s.clone());
-            }
-        }
-        if let Some(t) = &self.opts.trusted
-            && !seals.is_empty()
-            && !self.keys.contains(t)
-        {
-            self.problem(
-                "archive",
-                "seal-bad",
-                "no seal key of this archive is the trusted key",
-            );
-        }
-        for (at, st) in std::mem::take(&mut self.stamps) {
-            self.out.stamps.0 += 1;
-            let imprint = format::hex32(&st.imprint);
-            let Some(seal) = imprint.and_then(|i| imprints.get(&i)) else {
-                self.problem(
-                    &at,
-                    "timestamp-bad",
-                    format!("stamps no seal of this archive (seal {})", st.seq),
-                );
-                continue;
-            };
-            if seal.seq != st.seq {
-                self.problem(&at, "timestamp-bad", "names another seal than it stamps");
-            }
-            if let (Some(trust), Some(i)) = (&self.opts.tsa, imprint) {
-                match crate::stamp_check(&st, &i, seal, trust) {
-                    Ok(()) => self.out.stamps.1 += 1,
-                    Err(e) => self.problem(&at, "timestamp-bad", e),
-                }
-            }
-        }
-        for kept in &self.opts.kept {
-            if let Some((kind, why)) = self.kept(kept) {
-                self.problem(&format!("kept seal of {}", kept.seq), kind, why);
-            }
-        }
-    }
-
-    fn kept(&self, kept: &Seal) -> Option<(&'static str, String)> {
-        if let Err(why) = kept.check() {
-            return Some(("kept-seal-bad", why));
-        }
-        if !self.keys.contains(&kept.public_key) {
-            return Some((
-                "kept-seal-bad",
-                "made by a key this archive's history does not contain".into(),
-            ));
-        }
-        if kept.seq > self.out.head_seq {
-            return Some((
-                "rolled-back",
-                format!(
-                    "the archive ends at record {}: records were removed",
-                    self.out.head_seq
-                ),
-            ));
-        }
-        if kept.seq == 0 {
-            return None;
-        }
-        let (hash, root) = self.at_size.get(&kept.seq)?;
-        let same = match kept.root_hash() {
-            Some(r) => r == *root,
-            None => kept.head_hash == hex::encode(hash),
-        };
-        (!same).then(|| {
-            (
-                "forked",
-                format!(
-                    "records 1..{} differ from what it sealed: rewritten after it",
-                    kept.seq
-                ),
-            )
-        })
     }
 }

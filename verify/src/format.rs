@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::Hash;
+use crate::sealed::{self, Sealed};
 
 /// A seal (`S` frame), version 1 or 2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +126,28 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
         "content",
         "evidence",
     ];
+    // Format 2 (2.3): sealed personal fields and the retention decision.
+    const MESSAGE_2: &[&str] = &[
+        "type",
+        "source",
+        "peer",
+        "helo",
+        "tls",
+        "auth_user",
+        "mail_from",
+        "rcpts",
+        "upstream_reply",
+        "journal",
+        "imap",
+        "import",
+        "sealed",
+        "retention",
+        "content",
+        "evidence",
+    ];
     const OUTCOME: &[&str] = &["type", "of", "upstream_reply", "result"];
+    const OUTCOME_2: &[&str] = &["type", "of", "upstream_reply", "result", "sealed"];
+    const RULES: &[&str] = &["type", "rules"];
     const ROTATION: &[&str] = &[
         "type",
         "old_key",
@@ -134,11 +156,24 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
         "new_signature",
     ];
     match (format, kind) {
-        (1 | 2, "message") => Some(MESSAGE),
-        (1 | 2, "outcome") => Some(OUTCOME),
+        (1, "message") => Some(MESSAGE),
+        (2, "message") => Some(MESSAGE_2),
+        (1, "outcome") => Some(OUTCOME),
+        (2, "outcome") => Some(OUTCOME_2),
         (2, "key-rotation") => Some(ROTATION),
+        (2, "retention-rules") => Some(RULES),
         _ => None,
     }
+}
+
+/// A message's `content` or `evidence`.
+pub struct ContentRef {
+    /// The original bytes' SHA-256.
+    pub sha: Hash,
+    /// Their length.
+    pub size: u64,
+    /// `stored` (format 2.3): SHA-256 of the `E` frame's ciphertext.
+    pub stored: Option<Hash>,
 }
 
 /// What a record says that the checks need.
@@ -147,8 +182,10 @@ pub struct RecordInfo {
     pub seq: u64,
     /// Its predecessor's hash.
     pub prev: Hash,
-    /// The content hashes a message names.
-    pub contents: Vec<(Hash, u64)>,
+    /// The contents a message names.
+    pub contents: Vec<ContentRef>,
+    /// Sealed personal fields (format 2.3), with the body type.
+    pub sealed: Option<(&'static str, Sealed)>,
     /// A key rotation: (old key, new key).
     pub rotation: Option<(String, String)>,
 }
@@ -201,6 +238,7 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
         seq,
         prev,
         contents: Vec::new(),
+        sealed: None,
         rotation: None,
     };
     match kind {
@@ -211,15 +249,23 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
                 };
                 let sha = c.get("sha256").and_then(Value::as_str).and_then(hex32);
                 let size = c.get("size").and_then(Value::as_u64);
-                match (sha, size) {
-                    (Some(s), Some(n)) => info.contents.push((s, n)),
+                let stored = match c.get("stored") {
+                    None | Some(Value::Null) => Some(None),
+                    Some(s) => s.as_str().and_then(hex32).map(Some),
+                };
+                match (sha, size, stored) {
+                    (Some(sha), Some(size), Some(stored)) => {
+                        info.contents.push(ContentRef { sha, size, stored })
+                    }
                     _ => return Err(bad("bad content reference")),
                 }
             }
             if info.contents.is_empty() {
                 return Err(bad("message without content"));
             }
+            info.sealed = sealed::in_record(kind, body)?.map(|s| ("message", s));
         }
+        "outcome" => info.sealed = sealed::in_record(kind, body)?.map(|s| ("outcome", s)),
         "key-rotation" => {
             let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
             let msg = rotation_bytes(seq, &hex::encode(prev), s("old_key"), s("new_key"));

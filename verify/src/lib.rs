@@ -8,9 +8,15 @@
 //! from the shared crate `mailseal-tsp`.
 
 pub mod archive;
+pub mod content;
 pub mod format;
+pub mod keys;
 pub mod merkle;
 pub mod proof;
+pub mod sealed;
+
+#[cfg(test)]
+mod encrypted_tests;
 
 /// A 32-byte hash.
 pub type Hash = [u8; 32];

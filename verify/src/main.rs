@@ -13,12 +13,17 @@ trusting the box (docs/verification.md).
 
 Usage:
   mailseal-verify archive DIR [--public-key KEY] [--seal FILE]... [--tsa-ca FILE]...
+                           [--master-key FILE]
   mailseal-verify bundle DIR [--public-key KEY] [--tsa-ca FILE]...
   mailseal-verify proof FILE [--message EML] [--public-key KEY] [--tsa-ca FILE]...
   mailseal-verify consistency OLD_SEAL NEW [--public-key KEY] [--tsa-ca FILE]...
 KEY: a PEM file from `mailseal key show`, or the key in hex.
 NEW: a consistency proof from `mailseal prove --consistency`, or an archive directory.
 OLD_SEAL / --seal: a seal JSON file, or a seal mail's attachment.
+--master-key FILE: the archive's master key file (archive.master_key_file,
+  `master.key`); with it `archive` also reads DIR/keys/store, decrypts every
+  encrypted content to its SHA-256 and opens every sealed record field.
+  Without it, encrypted contents are checked as stored ciphertext.
 
 Exit status: 0 every check passed, 1 a check failed (the first broken place
 is printed), 2 the command could not run.";
@@ -44,6 +49,8 @@ struct Args {
     tsa: Vec<String>,
     /// `--message`: the `.eml` a proof is about.
     message: Option<String>,
+    /// `--master-key`: the archive's master key file.
+    master: Option<String>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Stop> {
@@ -53,6 +60,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Stop> {
         seals: vec![],
         tsa: vec![],
         message: None,
+        master: None,
     };
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -64,6 +72,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Stop> {
             "--seal" => a.seals.push(value()?),
             "--tsa-ca" => a.tsa.push(value()?),
             "--message" => a.message = Some(value()?),
+            "--master-key" => a.master = Some(value()?),
             "-h" | "--help" => return Err(Stop::Help(USAGE.into())),
             "-V" | "--version" => {
                 return Err(Stop::Help(format!(
@@ -116,6 +125,29 @@ fn trust(files: &[String]) -> Result<Option<mailseal_tsp::Trust>, Stop> {
     Ok(t)
 }
 
+/// The report's line on encryption (archive format 2.3).
+fn encrypted(o: &archive::Outcome) -> String {
+    let what = format!(
+        "encrypted: {} contents ({} bytes of ciphertext), {} records with sealed fields",
+        o.encrypted.0, o.encrypted.1, o.sealed.0
+    );
+    if !o.decrypted {
+        return format!(
+            "{what}; not decrypted (no --master-key): the ciphertext matches its hashes"
+        );
+    }
+    format!(
+        "{what}; decrypted with the master key: {} contents match their SHA-256, {} sealed records open; purged (key destroyed): {} contents, {} records; key store: {} live slots ({} unused), {} destroyed",
+        o.encrypted.0.saturating_sub(o.purged.0),
+        o.sealed.1,
+        o.purged.0,
+        o.purged.1,
+        o.slots.0,
+        o.slots.2,
+        o.slots.1
+    )
+}
+
 fn run(args: Vec<String>) -> Result<String, Stop> {
     let mut it = args.into_iter().peekable();
     if it.peek().is_some_and(|a| a.starts_with('-')) {
@@ -124,6 +156,19 @@ fn run(args: Vec<String>) -> Result<String, Stop> {
     }
     let command = it.next().ok_or_else(|| Stop::Error(USAGE.into()))?;
     let a = parse(it)?;
+    if a.master.is_some() && command != "archive" {
+        return Err(Stop::Error(
+            "--master-key is an option of `archive` only".into(),
+        ));
+    }
+    let master = a
+        .master
+        .as_deref()
+        .map(|f| {
+            mailseal_verify::keys::MasterKey::parse(&read(f)?)
+                .map_err(|e| Stop::Error(format!("{f}: not a mailseal master key file: {e}")))
+        })
+        .transpose()?;
     let trusted = key(&a.key)?;
     let tsa = trust(&a.tsa)?;
     let one = |n: usize| -> Result<&str, Stop> {
@@ -152,9 +197,15 @@ fn run(args: Vec<String>) -> Result<String, Stop> {
                 trusted: trusted.clone(),
                 kept,
                 tsa,
+                master,
             };
-            let o = archive::verify(Path::new(dir), &opts)
-                .map_err(|e| Stop::Error(format!("{dir}: {e}")))?;
+            let o = archive::verify(Path::new(dir), &opts).map_err(|e| {
+                // A master key that does not wrap the store is named as given.
+                match (&a.master, e.kind()) {
+                    (Some(f), std::io::ErrorKind::InvalidInput) => Stop::Error(format!("{f}: {e}")),
+                    _ => Stop::Error(format!("{dir}: {e}")),
+                }
+            })?;
             if let Some(first) = o.problems.first() {
                 let mut text = format!("FAILED: first broken place: {first}");
                 for p in &o.problems[1..] {
@@ -163,7 +214,7 @@ fn run(args: Vec<String>) -> Result<String, Stop> {
                 return Err(Stop::Failed(text));
             }
             Ok(format!(
-                "ok: {} records, {} contents ({} bytes), {} seals, {} key rotations, {} time stamps ({} checked), {} kept seals; head {} {}; tree root {}{}",
+                "ok: {} records, {} contents ({} bytes), {} seals, {} key rotations, {} time stamps ({} checked), {} kept seals; head {} {}; tree root {}{}\n{}",
                 o.records,
                 o.contents,
                 o.content_bytes,
@@ -175,7 +226,8 @@ fn run(args: Vec<String>) -> Result<String, Stop> {
                 o.head_seq,
                 o.head_hash,
                 o.root,
-                anchored(trusted.is_some())
+                anchored(trusted.is_some()),
+                encrypted(&o)
             ))
         }
         "proof" => {
@@ -224,6 +276,7 @@ fn run(args: Vec<String>) -> Result<String, Stop> {
                         trusted: trusted.clone(),
                         kept: vec![o.clone()],
                         tsa: tsa.clone(),
+                        master: None,
                     };
                     let r = archive::verify(Path::new(new), &opts)
                         .map_err(|e| Stop::Error(format!("{new}: {e}")))?;

@@ -251,7 +251,7 @@ pub fn inclusion(
         return Err(format!("record {} is not in the signed tree", p.record.seq));
     }
     let named = format::hex32(&p.content.sha256).map(|s| (s, p.content.size));
-    if info.contents.first().copied() != named {
+    if info.contents.first().map(|c| (c.sha, c.size)) != named {
         return Err("the content named does not match the record".into());
     }
     if let (Some(bytes), Some((sha, size))) = (message, named)
