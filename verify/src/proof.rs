@@ -53,6 +53,11 @@ struct Content {
     sha256: String,
     /// The message's length.
     size: u64,
+    /// For an encrypted content (format 2.3), the SHA-256 of its
+    /// ciphertext, as the record names it; the record is what is proven.
+    #[serde(default)]
+    #[allow(dead_code)]
+    stored: Option<String>,
 }
 
 #[derive(Deserialize)]

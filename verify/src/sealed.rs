@@ -18,11 +18,11 @@ const MESSAGE: [&str; 11] = [
     "helo",
     "auth_user",
     "mail_from",
+    "rcpts",
     "upstream_reply",
     "journal",
     "imap",
     "import",
-    "rcpts",
     "pop3",
     "intercepted",
 ];

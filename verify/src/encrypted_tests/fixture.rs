@@ -174,7 +174,7 @@ pub(super) fn sealed(slot: usize, seq: u64, plain: &str) -> String {
     )
 }
 
-pub(super) const PLAIN: &str = r#"{"peer":"192.0.2.7:4711","helo":"mx.example.org","auth_user":null,"mail_from":"anna@example.org","upstream_reply":"250 2.0.0 ok","journal":null,"imap":null,"import":null,"rcpts":[{"address":"bob@example.net","reply":"250 2.1.5 ok"}],"pop3":null,"intercepted":null}"#;
+pub(super) const PLAIN: &str = r#"{"peer":"192.0.2.7:4711","helo":"mx.example.org","auth_user":null,"mail_from":"anna@example.org","rcpts":[{"address":"bob@example.net","reply":"250 2.1.5 ok"}],"upstream_reply":"250 2.0.0 ok","journal":null,"imap":null,"import":null,"pop3":null,"intercepted":null}"#;
 
 pub(super) fn message(
     seq: u64,
