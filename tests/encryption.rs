@@ -30,7 +30,8 @@ fn start(dir: &Path, extra_archive: &str) -> (Daemon, SocketAddr, std::path::Pat
     let journal: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let config = dir.join("mailseal.toml");
     let text = format!(
-        "[archive]\npath = {:?}\n{extra_archive}\n[[journal]]\nname = \"j\"\nlisten = \"{journal}\"\n",
+        "[archive]\npath = {:?}\n{extra_archive}\n[[journal]]\nname = \"j\"\nlisten = \"{journal}\"\n\
+         [http]\nenabled = false\n",
         archive.display().to_string()
     );
     std::fs::write(&config, with_control(&config, text)).unwrap();

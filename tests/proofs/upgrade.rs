@@ -56,7 +56,12 @@ fn a_version_1_archive_verifies_is_continued_in_version_2_and_its_seals_still_co
     assert!(frames.iter().all(|f| f.kind != b'C'));
     let master = a.join("master.key");
     let p = expect(
-        &python(&["archive", a.to_str().unwrap(), "--master-key", master.to_str().unwrap()]),
+        &python(&[
+            "archive",
+            a.to_str().unwrap(),
+            "--master-key",
+            master.to_str().unwrap(),
+        ]),
         0,
         "python, decrypting the upgraded archive",
     );

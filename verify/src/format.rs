@@ -140,6 +140,8 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
         "journal",
         "imap",
         "import",
+        "pop3",
+        "intercepted",
         "sealed",
         "retention",
         "content",
@@ -148,6 +150,11 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
     const OUTCOME: &[&str] = &["type", "of", "upstream_reply", "result"];
     const OUTCOME_2: &[&str] = &["type", "of", "upstream_reply", "result", "sealed"];
     const RULES: &[&str] = &["type", "rules"];
+    // Format 2 (2.2): an access to the archive.
+    const AUDIT: &[&str] = &[
+        "type", "action", "outcome", "via", "actor", "role", "peer", "session", "query", "records",
+        "detail", "count", "span",
+    ];
     const ROTATION: &[&str] = &[
         "type",
         "old_key",
@@ -162,6 +169,7 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
         (2, "outcome") => Some(OUTCOME_2),
         (2, "key-rotation") => Some(ROTATION),
         (2, "retention-rules") => Some(RULES),
+        (2, "audit") => Some(AUDIT),
         _ => None,
     }
 }
