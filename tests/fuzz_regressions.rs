@@ -50,14 +50,16 @@ fn append_damaged_copy(dir: &Path) {
     let mut r = SegmentReader::open(&segments, 1).unwrap();
     let fh = loop {
         let fh = r.next_header().unwrap().expect("a content frame");
-        if fh.kind == Kind::Content {
+        if matches!(fh.kind, Kind::Content | Kind::Encrypted) {
             break fh;
         }
     };
     let mut payload = r.read_payload(&fh).unwrap();
-    // The data starts after sha256 (32), size (8) and codec (1).
-    payload[41] ^= 0x01;
-    let mut frame = segment::frame_head(Kind::Content, fh.len).to_vec();
+    // The data starts after sha256 (32), size (8) and codec (1); an
+    // encrypted content's ciphertext after cipher, slot and its hash too.
+    let data = if fh.kind == Kind::Encrypted { 82 } else { 41 };
+    payload[data] ^= 0x01;
+    let mut frame = segment::frame_head(fh.kind, fh.len).to_vec();
     frame.extend_from_slice(&payload);
     let crc = crc32fast::hash(&frame);
     frame.extend_from_slice(&crc.to_be_bytes());

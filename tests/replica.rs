@@ -211,9 +211,11 @@ fn journal_replicate_wipe_restore_byte_exact() {
     );
     gw.daemon.stop();
 
-    // The admin's key backup: the seal key never goes to the bucket.
+    // The admin's key backup: the seal key never goes to the bucket, nor
+    // do the key store and master key (they must be able to forget).
     let key_backup = dir.path().join("seal.key.backup");
     std::fs::copy(gw.archive.join("seal.key"), &key_backup).unwrap();
+    let keys_backup = backup_keys(&gw.archive, dir.path());
     std::fs::remove_dir_all(&gw.archive).unwrap();
 
     let restored = dir.path().join("restored");
@@ -226,6 +228,7 @@ fn journal_replicate_wipe_restore_byte_exact() {
         restored.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    restore_keys(&keys_backup, &restored);
 
     // Every message byte-exact from the restored copy (read-only, no index).
     let archive = restored.to_str().unwrap();
@@ -339,7 +342,13 @@ fn tampered_object_without_lock_is_found_by_verify_replica() {
     let s3 = ceph.bucket("plain-c", false);
     let dir = tempfile::tempdir().unwrap();
     let r = Replica::new("plain-c", "none");
-    let mut gw = Gateway::start(dir.path(), ceph, &r, "compression = \"none\"\n");
+    // Unencrypted, so that the test can find message 3's bytes in an object.
+    let mut gw = Gateway::start(
+        dir.path(),
+        ceph,
+        &r,
+        "compression = \"none\"\nencrypt = false\n",
+    );
     gw.send(0, 12);
     gw.wait_replicated();
     gw.daemon.stop();
@@ -416,6 +425,7 @@ fn kill9_and_radosgw_restart_leave_no_gap() {
         (h["status"] == "ok" && h["replicas"][0]["lagging"] == false).then_some(())
     });
     gw.daemon.stop();
+    let keys_backup = backup_keys(&gw.archive, dir.path());
     // Restore joins every segment without a gap, every extra chunk agrees
     // with the rest (restore refuses otherwise), and the chain verifies.
     let restored = dir.path().join("restored");
@@ -428,6 +438,7 @@ fn kill9_and_radosgw_restart_leave_no_gap() {
         restored.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    restore_keys(&keys_backup, &restored);
     let archive = restored.to_str().unwrap();
     let out = mailseal(&["--archive", archive, "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -464,4 +475,22 @@ fn two_gateways_one_bucket_verify_all() {
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(lines[0].starts_with("ams: ok: 8 records"), "{stdout}");
     assert!(lines[1].starts_with("fra: ok: 8 records"), "{stdout}");
+}
+
+/// The admin's backup of the key store and master key (`docs/keys.md`):
+/// they are not replicated to the bucket, whose objects cannot be deleted,
+/// because a purge must be able to forget keys.
+fn backup_keys(archive: &Path, dir: &Path) -> PathBuf {
+    let backup = dir.join("keys-backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::copy(archive.join("keys/store"), backup.join("store")).unwrap();
+    std::fs::copy(archive.join("master.key"), backup.join("master.key")).unwrap();
+    backup
+}
+
+/// Puts the key backup into a restored archive.
+fn restore_keys(backup: &Path, archive: &Path) {
+    std::fs::create_dir_all(archive.join("keys")).unwrap();
+    std::fs::copy(backup.join("store"), archive.join("keys/store")).unwrap();
+    std::fs::copy(backup.join("master.key"), archive.join("master.key")).unwrap();
 }

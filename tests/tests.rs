@@ -58,3 +58,5 @@ mod web;
 mod replica;
 // Encryption at rest: `E` frames, sealed fields, the three verifiers (issue 15).
 mod encryption;
+// Retention decided at capture, the rules chained, shortening refused (issue 15).
+mod retention;

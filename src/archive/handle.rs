@@ -21,7 +21,7 @@ use super::headers::{self, HEADER_SCAN_LIMIT, Headers};
 use super::index::{Head, Index};
 use super::keys::KeyHistory;
 use super::reader::Reader;
-use super::record::Outcome;
+use super::record::{Outcome, RecordBody};
 use super::recovery::{catch_up, open_index};
 use super::seal::{self, Seal};
 use super::spool::{Spool, SpooledContent};
@@ -96,6 +96,12 @@ impl Archive {
             index.clear()?;
         }
         let head = catch_up(&segments, &index, keys.as_deref())?;
+        // A rule may never lose years or disappear: refuse before anything
+        // is written under rules that would keep less.
+        let rules_changed = match &options.retention {
+            Some(rules) => super::keep::check_rules(rules, index.retention_rules()?.as_ref())?,
+            None => false,
+        };
         let events = index.key_events()?;
         let key = super::rotate::reconcile(&options.key_file, key, &events)?;
         let mut seg = head.segment.max(1);
@@ -145,7 +151,7 @@ impl Archive {
             .spawn(move || writer.run(rx))
             .map_err(io_err(&segments))?;
         tracing::info!(path = %options.path.display(), seq = head.seq, segment = seg, "archive open");
-        Ok(Archive {
+        let archive = Archive {
             inner: Arc::new(Inner {
                 options: options.clone(),
                 segments,
@@ -156,7 +162,13 @@ impl Archive {
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
             }),
-        })
+        };
+        if let (true, Some(rules)) = (rules_changed, &options.retention) {
+            let body = RecordBody::RetentionRules(rules.recorded());
+            let appended = archive.append_body_blocking(body)?;
+            tracing::info!(seq = appended.seq, "retention rules recorded");
+        }
+        Ok(archive)
     }
 
     /// Opens an archive in `dir` with default settings (tests).
@@ -334,6 +346,17 @@ impl Archive {
         rx.await.map_err(|_| ArchiveError::Closed)?
     }
 
+    /// Appends a record of another body (retention rules, holds,
+    /// tombstones); blocking, for the CLI and for `open`.
+    pub fn append_body_blocking(&self, body: RecordBody) -> Result<Appended, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Record {
+            body: Box::new(body),
+            reply,
+        })?;
+        rx.blocking_recv().map_err(|_| ArchiveError::Closed)?
+    }
+
     /// Appends an audit record; returns once it is durable, so the caller
     /// may serve what the record describes only afterwards.
     pub async fn append_audit(
@@ -469,13 +492,21 @@ impl Archive {
     /// Hashes, parses and compresses a message into the writer's request.
     fn request(&self, msg: NewMessage) -> Result<(Request, AppendReply), ArchiveError> {
         let NewMessage {
-            meta,
+            mut meta,
             mut content,
             evidence,
         } = msg;
         let (headers, quiet) = header_fields(&mut content, |head| {
             super::mark::has_mark_field(head) && self.is_own_seal_mail(head)
         });
+        if let Some(rules) = &self.inner.options.retention {
+            meta.retention = Some(super::keep::decide(
+                rules,
+                &meta,
+                &headers,
+                chrono::Utc::now(),
+            ));
+        }
         let content = self.prepare(content)?;
         let evidence = evidence.map(|e| self.prepare(e)).transpose()?;
         let (reply, rx) = oneshot::channel();

@@ -332,6 +332,14 @@ impl Index {
             .unwrap_or_default())
     }
 
+    /// The retention rules last chained (`retention-rules` records).
+    pub fn retention_rules(&self) -> Result<Option<crate::retention::RuleSet>, IndexError> {
+        match self.t()?.meta.get(RULES_KEY)? {
+            Some(v) => parse(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Where a content is stored, if it is.
     pub fn content(&self, sha256: &[u8; 32]) -> Result<Option<ContentLoc>, IndexError> {
         let Some(v) = self.t()?.contents.get(sha256)? else {
@@ -388,6 +396,9 @@ impl Index {
     ) -> Result<(), IndexError> {
         let t = self.t()?;
         let s = summarize(record, hash, at, headers);
+        if let RecordBody::RetentionRules(r) = &record.body {
+            t.meta.insert(RULES_KEY, json(r))?;
+        }
         if let RecordBody::KeyRotation(k) = &record.body {
             let mut events = self.key_events()?;
             events.retain(|e| e.seq < record.seq);
@@ -642,9 +653,16 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.kind = "audit".into();
             s.source_name = format!("{} by {}", a.action, a.actor);
         }
+        RecordBody::RetentionRules(r) => {
+            s.kind = "retention-rules".into();
+            s.source_name = format!("{} retention rules", r.rules.len());
+        }
     }
     s
 }
+
+/// Key of the last chained retention rules in `meta`.
+const RULES_KEY: &[u8] = b"retention_rules";
 
 /// Keys of the kept seals and time stamps in `meta`: prefix, seq, name.
 const SEAL_PREFIX: &[u8] = b"seal/";

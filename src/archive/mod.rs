@@ -12,6 +12,7 @@ pub mod filter;
 mod handle;
 pub mod headers;
 pub mod index;
+mod keep;
 mod keyring;
 pub mod keys;
 pub mod mark;
@@ -141,6 +142,9 @@ pub struct ArchiveOptions {
     pub spool_memory_limit: usize,
     /// Where spilled messages go (same filesystem as the archive).
     pub spool_dir: std::path::PathBuf,
+    /// The retention rules decided at capture (format 2.3); `None`:
+    /// retention is off and records carry no keep-until date.
+    pub retention: Option<std::sync::Arc<crate::retention::Rules>>,
 }
 
 impl ArchiveOptions {
@@ -156,6 +160,7 @@ impl ArchiveOptions {
             segment_max_bytes: 1 << 30,
             spool_memory_limit: spool::DEFAULT_MEMORY_LIMIT,
             spool_dir: path.join("spool"),
+            retention: None,
         }
     }
 }

@@ -228,6 +228,14 @@ impl Reader {
         })
     }
 
+    /// The retention rules last chained, if any were.
+    pub fn retention_rules(&self) -> Result<Option<crate::retention::RuleSet>, ArchiveError> {
+        Ok(match &self.view {
+            View::Indexed(i) => i.retention_rules()?,
+            View::Memory(m) => m.retention_rules.clone(),
+        })
+    }
+
     /// True when this view was read from the segments into memory because
     /// the daemon holds the index.
     pub fn in_memory(&self) -> bool {

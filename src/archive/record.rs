@@ -46,6 +46,9 @@ pub enum RecordBody {
     /// An access to the archive or a change of who may access it (format 2,
     /// see [`super::audit`]).
     Audit(Box<super::audit::AuditEvent>),
+    /// The configured retention rules, chained whenever they change
+    /// (format 2.3): a rule may never lose years or disappear.
+    RetentionRules(crate::retention::RuleSet),
 }
 
 impl RecordBody {
@@ -56,6 +59,7 @@ impl RecordBody {
             RecordBody::Outcome(_) => "outcome",
             RecordBody::KeyRotation(_) => "key-rotation",
             RecordBody::Audit(_) => "audit",
+            RecordBody::RetentionRules(_) => "retention-rules",
         }
     }
 
@@ -63,7 +67,7 @@ impl RecordBody {
     pub fn since_format(&self) -> u32 {
         match self {
             RecordBody::Message(_) | RecordBody::Outcome(_) => 1,
-            RecordBody::KeyRotation(_) | RecordBody::Audit(_) => 2,
+            RecordBody::KeyRotation(_) | RecordBody::Audit(_) | RecordBody::RetentionRules(_) => 2,
         }
     }
 }
@@ -111,6 +115,10 @@ pub struct MessageMeta {
     /// from here ([`super::sealing`]). Left out when encryption is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<SealedFields>,
+    /// The retention rule that matched at capture and the keep-until date
+    /// it gives (format 2.3); left out when no rules are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::retention::RetentionField>,
     /// The message itself.
     pub content: ContentRef,
     /// A second stored content that is evidence for this record (the whole

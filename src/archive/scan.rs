@@ -342,6 +342,8 @@ pub struct MemoryIndex {
     pub timestamps: Vec<TimeStamp>,
     /// Seal-key rotations.
     pub key_events: Vec<KeyEvent>,
+    /// The retention rules last chained.
+    pub retention_rules: Option<crate::retention::RuleSet>,
     /// Chain head.
     pub head: Head,
 }
@@ -361,6 +363,9 @@ impl Sink for MemoryIndex {
         at: Location,
         headers: Headers,
     ) -> Result<(), IndexError> {
+        if let RecordBody::RetentionRules(r) = &record.body {
+            self.retention_rules = Some(r.clone());
+        }
         if let RecordBody::KeyRotation(k) = &record.body {
             self.key_events.push(KeyEvent {
                 seq: record.seq,

@@ -125,6 +125,14 @@ pub enum Request {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Appended, ArchiveError>>,
     },
+    /// Append a record of another body (retention rules, and later holds
+    /// and tombstones).
+    Record {
+        /// What the record says.
+        body: Box<RecordBody>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Appended, ArchiveError>>,
+    },
     /// Seal the chain head, if it moved since the last seal.
     Seal {
         /// Where the answer goes: the new seal, or `None` when nothing changed.
@@ -551,6 +559,25 @@ impl Writer {
                             Headers::default(),
                         ));
                     }
+                    Request::Record { body, reply } => {
+                        self.moved = true;
+                        let (record, hash, at) =
+                            self.write_record(&mut out, &mut pos, *body, None)?;
+                        replies.push(Answer::Appended(
+                            reply,
+                            Appended {
+                                seq: record.seq,
+                                hash,
+                                deduplicated: false,
+                            },
+                        ));
+                        staged.push(Staged::Record(
+                            Box::new(record),
+                            hash,
+                            at,
+                            Headers::default(),
+                        ));
+                    }
                     Request::Audit { event, reply } => {
                         let (record, hash, at) =
                             self.write_record(&mut out, &mut pos, RecordBody::Audit(event), None)?;
@@ -896,6 +923,7 @@ fn fail(r: Request, err: ArchiveError) {
     match r {
         Request::Message { reply, .. }
         | Request::Outcome { reply, .. }
+        | Request::Record { reply, .. }
         | Request::Audit { reply, .. } => drop(reply.send(Err(err))),
         Request::Seal { reply } => drop(reply.send(Err(err))),
         Request::TimeStamp { reply, .. } => drop(reply.send(Err(err))),

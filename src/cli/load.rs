@@ -54,7 +54,11 @@ pub fn check_config(path: Option<&Path>) -> anyhow::Result<u8> {
             for warning in crate::intercept::host::check(&c) {
                 eprintln!("warning: {warning}");
             }
-            Ok(0)
+            let shortened = shortened_rules(&c);
+            for problem in &shortened {
+                eprintln!("{}: [retention]: {problem}", path.display());
+            }
+            Ok(if shortened.is_empty() { 0 } else { 2 })
         }
         Err(e) => {
             eprintln!("{e}");
@@ -63,8 +67,34 @@ pub fn check_config(path: Option<&Path>) -> anyhow::Result<u8> {
     }
 }
 
-/// The archive options of a config.
-pub fn archive_options(c: &ArchiveConfig) -> ArchiveOptions {
+/// What the configured retention rules would shorten or drop compared
+/// with the rules the archive last recorded (nothing when retention is
+/// off or the archive does not exist yet). A rule may never keep less.
+fn shortened_rules(config: &Config) -> Vec<String> {
+    let Some(retention) = &config.retention else {
+        return Vec::new();
+    };
+    if !config.archive.path.join("segments").is_dir() {
+        return Vec::new();
+    }
+    let recorded = crate::archive::reader::Reader::open(&archive_options(config))
+        .and_then(|r| r.retention_rules());
+    match recorded {
+        Ok(Some(before)) => crate::retention::compare(&before, &retention.rules.recorded()),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            eprintln!(
+                "warning: the archive's recorded retention rules could not be read ({e}); \
+                 `mailseal run` compares them at start"
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// The archive options of a config (its `[archive]` and `[retention]`).
+pub fn archive_options(config: &Config) -> ArchiveOptions {
+    let c = &config.archive;
     ArchiveOptions {
         path: c.path.clone(),
         key_file: c.key_file.clone(),
@@ -78,6 +108,10 @@ pub fn archive_options(c: &ArchiveConfig) -> ArchiveOptions {
         segment_max_bytes: c.segment_max_bytes,
         spool_memory_limit: c.spool_memory_limit,
         spool_dir: c.spool_dir.clone(),
+        retention: config
+            .retention
+            .as_ref()
+            .map(|r| std::sync::Arc::new(r.rules.clone())),
     }
 }
 

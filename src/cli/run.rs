@@ -43,7 +43,7 @@ pub fn daemon(config: Config, source: Source) -> anyhow::Result<u8> {
     if !health.install() {
         tracing::warn!("a health state was already installed; /healthz may not see this daemon");
     }
-    let archive = Archive::open(&archive_options(&config.archive))
+    let archive = Archive::open(&archive_options(&config))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
     // The search indexer follows the archive on its own thread; it never
     // stops ingest, and without it the daemon still archives.

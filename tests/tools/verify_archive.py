@@ -218,7 +218,7 @@ def check_audit(rec):
 
 # ---- archive -----------------------------------------------------------------
 
-BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit"}}
+BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit", "retention-rules"}}
 FRAME_KINDS = {1: b"CRS", 2: b"CERST"}
 
 
