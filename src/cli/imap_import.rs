@@ -146,7 +146,7 @@ pub fn run(target: &Target, args: ImapImportArgs) -> anyhow::Result<u8> {
     let sink = match daemon {
         Some(remote) => Sink::Daemon(remote),
         None => Sink::Local(
-            Archive::open(&archive_options(&config))
+            Archive::open(&archive_options(config))
                 .with_context(|| format!("opening archive {}", config.archive.path.display()))?,
         ),
     };

@@ -172,7 +172,7 @@ pub fn rotate_master(target: &Target) -> anyhow::Result<u8> {
         Some(done) => done,
         None => {
             let config = target.config;
-            let archive = Archive::open(&archive_options(&config))
+            let archive = Archive::open(&archive_options(config))
                 .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
             let r = archive.rotate_master_blocking();
             archive.close()?;
@@ -200,7 +200,7 @@ pub fn rotate_seal(target: &Target) -> anyhow::Result<u8> {
         Some(done) => done,
         None => {
             let config = target.config;
-            let archive = Archive::open(&archive_options(&config))
+            let archive = Archive::open(&archive_options(config))
                 .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
             let (appended, seal) = archive.rotate_key_blocking()?;
             archive.close()?;

@@ -26,7 +26,7 @@ use super::target::Target;
 use super::{ExportFormat, Filter, ImportCommand};
 
 fn open(config: &Config) -> anyhow::Result<Archive> {
-    Archive::open(&archive_options(&config))
+    Archive::open(&archive_options(config))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))
 }
 
@@ -247,7 +247,7 @@ pub fn reindex(target: &Target) -> anyhow::Result<u8> {
         Some(records) => records,
         None => {
             let archive =
-                Archive::open_reindexing(&archive_options(&target.config)).with_context(|| {
+                Archive::open_reindexing(&archive_options(target.config)).with_context(|| {
                     format!("opening archive {}", target.config.archive.path.display())
                 })?;
             let head = archive.reader().head()?;

@@ -79,7 +79,7 @@ impl<'a> Target<'a> {
             let keys = crate::keystore::KeyStore::exists(path) && master.is_file();
             Reader::open_read_only(path, keys.then_some(master.as_path()))
         } else {
-            Reader::open(&archive_options(&self.config))
+            Reader::open(&archive_options(self.config))
         };
         reader.with_context(|| format!("opening archive {}", path.display()))
     }

@@ -128,7 +128,7 @@ fn record_change(config: &Config, detail: String) -> anyhow::Result<()> {
         Err(ClientError::NoDaemon(_)) => {}
         Err(e) => return Err(anyhow::Error::from(e).context("recording the change")),
     }
-    let archive = Archive::open(&archive_options(&config)).with_context(|| {
+    let archive = Archive::open(&archive_options(config)).with_context(|| {
         format!(
             "recording the change in the archive {}",
             config.archive.path.display()
