@@ -120,6 +120,22 @@ fn imports_are_kept_from_their_date_header_under_the_first_matching_rule() {
     let listed = expect(&o, 0, "list");
     assert!(listed.contains("\"seq\":4,"), "{listed}");
     assert_ne!(mailseal(&cfg, &["show", "5"]).status.code(), Some(0));
+
+    // A letter from 2015 was due for deletion at the end of 2021: `stats`
+    // counts it as past its keep-until date, the others as live.
+    let ancient = eml(
+        dir.path(),
+        "ancient.eml",
+        "kunde@example.org",
+        "Mon, 02 Feb 2015 09:00:00 +0100",
+    );
+    expect(&mailseal(&cfg, &["import", "eml", &ancient]), 0, "import 2015");
+    let o = mailseal(&cfg, &["stats", "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["retention"]["live"]["messages"], 3, "{st}");
+    assert_eq!(st["retention"]["purgeable"]["messages"], 1, "{st}");
+    assert_eq!(st["retention"]["no_rule"]["messages"], 0, "{st}");
+    assert_eq!(st["key_store"]["slots"], 7, "{st}");
 }
 
 #[test]

@@ -84,6 +84,10 @@ pub struct Summary {
     /// fields (format 2.3): outcomes are sealed with it, a purge destroys it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_slot: Option<u64>,
+    /// The last day the message must be kept (format 2.3), when retention
+    /// rules decided one at capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_until: Option<chrono::NaiveDate>,
     /// Content SHA-256, hex (message records).
     pub sha256: String,
     /// Content size.
@@ -640,6 +644,7 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.sha256 = m.content.sha256.clone();
             s.size = m.content.size;
             s.sealed_slot = m.sealed.as_ref().map(|x| x.slot);
+            s.keep_until = m.retention.as_ref().map(|r| r.keep_until);
         }
         RecordBody::Outcome(o) => {
             s.kind = "outcome".into();

@@ -71,6 +71,34 @@ pub struct Stats {
     /// Tree heads, key rotations and time stamps.
     #[serde(default)]
     pub proofs: ProofFigures,
+    /// Messages by retention state (format 2.3).
+    #[serde(default)]
+    pub retention: RetentionFigures,
+    /// The key store, when the archive has one.
+    #[serde(default)]
+    pub key_store: Option<KeyStoreFigures>,
+}
+
+/// Messages by retention state, as of today. Holds and purges are not
+/// built yet, so no message is `held` or `purged`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionFigures {
+    /// Still within their keep-until date.
+    pub live: SourceStats,
+    /// Past their keep-until date: a purge would delete them.
+    pub purgeable: SourceStats,
+    /// Archived before retention rules were configured: kept for ever
+    /// until a rule is given to them.
+    pub no_rule: SourceStats,
+}
+
+/// The key store's size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStoreFigures {
+    /// Slots (live and destroyed).
+    pub slots: u64,
+    /// Bytes of `keys/store`.
+    pub bytes: u64,
 }
 
 /// What `stats` shows about proofs, from the archive alone (the CLI adds
@@ -357,6 +385,7 @@ impl Reader {
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats, ArchiveError> {
         let mut st = Stats::default();
+        let today = chrono::Utc::now().date_naive();
         for s in self.summaries()? {
             st.records += 1;
             if let Some(kind) = s.source_kind {
@@ -365,8 +394,21 @@ impl Reader {
                 let e = st.by_source.entry(kind.as_str().to_string()).or_default();
                 e.messages += 1;
                 e.bytes += s.size;
+                let state = match s.keep_until {
+                    None => &mut st.retention.no_rule,
+                    Some(k) if crate::retention::is_purgeable(k, today) => {
+                        &mut st.retention.purgeable
+                    }
+                    Some(_) => &mut st.retention.live,
+                };
+                state.messages += 1;
+                state.bytes += s.size;
             }
         }
+        st.key_store = self.keys.as_ref().map(|k| KeyStoreFigures {
+            slots: k.slots(),
+            bytes: k.len_bytes(),
+        });
         let locs: Vec<ContentLoc> = match &self.view {
             View::Indexed(i) => i.contents().collect::<Result<_, _>>()?,
             View::Memory(m) => m.contents.values().copied().collect(),

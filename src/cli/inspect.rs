@@ -260,6 +260,17 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         "compression:      {:.2}",
         ratio(st.unique_bytes, st.stored_bytes)
     )?;
+    let r = &st.retention;
+    if r.live.messages + r.purgeable.messages > 0 {
+        writeln!(
+            out,
+            "retention:        {} live ({} bytes), {} past keep-until ({} bytes), {} without a rule",
+            r.live.messages, r.live.bytes, r.purgeable.messages, r.purgeable.bytes, r.no_rule.messages
+        )?;
+    }
+    if let Some(k) = &st.key_store {
+        writeln!(out, "key store:        {} keys, {} bytes", k.slots, k.bytes)?;
+    }
     writeln!(out, "chain head:       {} {}", st.head_seq, st.head_hash)?;
     match &st.last_seal {
         Some(s) => writeln!(out, "last seal:        record {} at {}", s.seq, s.time)?,
