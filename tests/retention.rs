@@ -129,7 +129,11 @@ fn imports_are_kept_from_their_date_header_under_the_first_matching_rule() {
         "kunde@example.org",
         "Mon, 02 Feb 2015 09:00:00 +0100",
     );
-    expect(&mailseal(&cfg, &["import", "eml", &ancient]), 0, "import 2015");
+    expect(
+        &mailseal(&cfg, &["import", "eml", &ancient]),
+        0,
+        "import 2015",
+    );
     let o = mailseal(&cfg, &["stats", "--json"]);
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(st["retention"]["live"]["messages"], 3, "{st}");

@@ -265,7 +265,11 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         writeln!(
             out,
             "retention:        {} live ({} bytes), {} past keep-until ({} bytes), {} without a rule",
-            r.live.messages, r.live.bytes, r.purgeable.messages, r.purgeable.bytes, r.no_rule.messages
+            r.live.messages,
+            r.live.bytes,
+            r.purgeable.messages,
+            r.purgeable.bytes,
+            r.no_rule.messages
         )?;
     }
     if let Some(k) = &st.key_store {
