@@ -44,9 +44,10 @@ fuzz_target!(|data: &[u8]| {
 
     let report = verify::verify_dir(dir.path(), None).expect("verify failed with an I/O error");
     let mut mem = MemoryIndex::default();
-    let scanned = scan::apply_from(&segments, &Head::default(), &mut mem, false);
+    // No key store: an `E` frame's content stays closed (format 2.3).
+    let scanned = scan::apply_from(&segments, &Head::default(), &mut mem, false, None);
     for loc in mem.contents.values() {
-        let _ = scan::write_content_at(&segments, loc.at, &mut std::io::sink());
+        let _ = scan::write_content_at(&segments, loc.at, &mut std::io::sink(), None);
     }
     if report.ok() {
         let head = match scanned {
@@ -72,6 +73,7 @@ fuzz_target!(|data: &[u8]| {
             &Head::default(),
             &mut MemoryIndex::default(),
             true,
+            None,
         );
         if repaired.is_ok() {
             let again = verify::verify_dir(dir.path(), None).expect("verify after repair");
