@@ -37,7 +37,9 @@ for i in range(n):
     with open(os.path.join(out, f"{i:07d}.eml"), "wb") as f:
         f.write(head + b64 + b"--b--\r\n")
 PY
-"$BIN" --archive "$DIR/archive" import eml "$DIR/in" >/dev/null
+# `--archive` opens read-only; the import names the archive in a config.
+printf '[archive]\npath = "%s/archive"\n[http]\nenabled = false\n' "$DIR" >"$DIR/bench.toml"
+"$BIN" --config "$DIR/bench.toml" import eml "$DIR/in" >/dev/null
 cat "$DIR"/in/*.eml >"$DIR/raw.bin"
 rm -rf "$DIR/in"
 RAW=$(stat -c %s "$DIR/raw.bin")
