@@ -544,57 +544,18 @@ impl Writer {
                             RecordBody::Outcome(outcome),
                             key.as_ref().map(|(slot, key)| (*slot, key)),
                         )?;
-                        replies.push(Answer::Appended(
-                            reply,
-                            Appended {
-                                seq: record.seq,
-                                hash,
-                                deduplicated: false,
-                            },
-                        ));
-                        staged.push(Staged::Record(
-                            Box::new(record),
-                            hash,
-                            at,
-                            Headers::default(),
-                        ));
+                        appended(replies, staged, reply, record, hash, at);
                     }
                     Request::Record { body, reply } => {
                         self.moved = true;
                         let (record, hash, at) =
                             self.write_record(&mut out, &mut pos, *body, None)?;
-                        replies.push(Answer::Appended(
-                            reply,
-                            Appended {
-                                seq: record.seq,
-                                hash,
-                                deduplicated: false,
-                            },
-                        ));
-                        staged.push(Staged::Record(
-                            Box::new(record),
-                            hash,
-                            at,
-                            Headers::default(),
-                        ));
+                        appended(replies, staged, reply, record, hash, at);
                     }
                     Request::Audit { event, reply } => {
                         let (record, hash, at) =
                             self.write_record(&mut out, &mut pos, RecordBody::Audit(event), None)?;
-                        replies.push(Answer::Appended(
-                            reply,
-                            Appended {
-                                seq: record.seq,
-                                hash,
-                                deduplicated: false,
-                            },
-                        ));
-                        staged.push(Staged::Record(
-                            Box::new(record),
-                            hash,
-                            at,
-                            Headers::default(),
-                        ));
+                        appended(replies, staged, reply, record, hash, at);
                     }
                     // `run` takes rebuilds out of every batch.
                     Request::Reindex { reply } => drop(reply.send(Err(ArchiveError::Other(
@@ -815,6 +776,32 @@ impl Writer {
             offset: self.offset,
         })
     }
+}
+
+/// Answers an append of a record without content once the batch is
+/// durable, and stages it for the index.
+fn appended(
+    replies: &mut Vec<Answer>,
+    staged: &mut Vec<Staged>,
+    reply: oneshot::Sender<Result<Appended, ArchiveError>>,
+    record: Record,
+    hash: [u8; 32],
+    at: Location,
+) {
+    replies.push(Answer::Appended(
+        reply,
+        Appended {
+            seq: record.seq,
+            hash,
+            deduplicated: false,
+        },
+    ));
+    staged.push(Staged::Record(
+        Box::new(record),
+        hash,
+        at,
+        Headers::default(),
+    ));
 }
 
 /// Current time in the records' format.

@@ -107,6 +107,17 @@ impl KeyStore {
         }
         let master = rotate::settle(&paths)?;
         let store = file::open_rw(&paths.store)?;
+        KeyStore::assemble(paths, store, master, Some(lock))
+    }
+
+    /// A handle on an opened store, once its header names `master`; one
+    /// without a lock is read-only and refuses every write.
+    fn assemble(
+        paths: Paths,
+        store: file::StoreFile,
+        master: MasterKey,
+        lock: Option<File>,
+    ) -> Result<KeyStore, KeyStoreError> {
         if store.master_id != master.id() {
             return Err(KeyStoreError::WrongMasterKey {
                 master: paths.master.display().to_string(),
@@ -115,15 +126,16 @@ impl KeyStore {
                 expected: id_hex(&store.master_id),
             });
         }
+        let broken = lock.is_none().then(|| "opened read-only".to_string());
         Ok(KeyStore {
             slots: AtomicU64::new(store.slots),
             open: RwLock::new(Open::new(store.file, master)),
             writer: Mutex::new(Writer {
                 dirty: false,
-                broken: None,
+                broken,
             }),
             paths,
-            _lock: Some(lock),
+            _lock: lock,
         })
     }
 
@@ -138,24 +150,7 @@ impl KeyStore {
         let paths = Paths::new(archive_dir, master_key_file);
         let store = file::open_ro(&paths.store)?;
         let master = MasterKey::read(&paths.master)?;
-        if store.master_id != master.id() {
-            return Err(KeyStoreError::WrongMasterKey {
-                master: paths.master.display().to_string(),
-                store: paths.store.display().to_string(),
-                found: id_hex(&master.id()),
-                expected: id_hex(&store.master_id),
-            });
-        }
-        Ok(KeyStore {
-            slots: AtomicU64::new(store.slots),
-            open: RwLock::new(Open::new(store.file, master)),
-            writer: Mutex::new(Writer {
-                dirty: false,
-                broken: Some("opened read-only".into()),
-            }),
-            paths,
-            _lock: None,
-        })
+        KeyStore::assemble(paths, store, master, None)
     }
 
     /// Whether the archive in `archive_dir` has a key store.
