@@ -25,6 +25,7 @@ use crate::keys::{KeyStore, MasterKey, StoreError};
 use crate::merkle::Edge;
 
 mod encrypted;
+mod purge;
 mod seals;
 
 /// What to check beyond the archive itself.
@@ -71,7 +72,8 @@ pub struct Outcome {
     pub decrypted: bool,
     /// Records with sealed personal fields, and of those opened.
     pub sealed: (u64, u64),
-    /// Contents and records whose key slot is destroyed.
+    /// Contents and message records whose key slot is destroyed and named
+    /// by a tombstone (a destroyed slot no tombstone names is a problem).
     pub purged: (u64, u64),
     /// Key slots: live, destroyed, and live but used by no frame or record
     /// (a batch that never reached the segments).
@@ -108,6 +110,9 @@ struct Walk<'o> {
     seals: Vec<(String, Seal, u64, Hash, Hash)>,
     /// Every time-stamp frame with where it is.
     stamps: Vec<(String, Stamp)>,
+    /// Holds, purge requests and tombstones so far, and what destroyed
+    /// key slots made unreadable: the tombstone rule is decided at the end.
+    life: purge::Lifecycle,
 }
 
 /// Verifies the archive in `dir` (holding `segments/`).
@@ -147,6 +152,7 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
         used: vec![false; store.as_ref().map_or(0, |s| s.slots.len())],
         seals: Vec::new(),
         stamps: Vec::new(),
+        life: purge::Lifecycle::default(),
     };
     w.out.decrypted = store.is_some();
     w.out.problems.extend(store_problem);
@@ -182,7 +188,15 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
         if c.encrypted {
             w.out.encrypted.0 += 1;
             w.out.encrypted.1 += c.cipher_bytes;
-            w.out.purged.0 += u64::from(c.purged);
+        }
+        if let (Some(at), Some(slot)) = (c.destroyed, c.slot) {
+            let what = format!("content {}", c.sha.map(hex::encode).unwrap_or_default());
+            w.destroyed(purge::Destroyed {
+                at,
+                what,
+                slot,
+                counts: purge::Counts::Content,
+            });
         }
         w.use_slot(c.slot);
         match (c.sha, c.problem) {
@@ -202,6 +216,7 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
         }
     }
     w.slots();
+    w.purges();
     w.finish();
     Ok(w.out)
 }
@@ -359,7 +374,8 @@ impl Walk<'_> {
             );
         }
         match format::record(json) {
-            Ok(info) => {
+            Ok(mut info) => {
+                self.walked(info.message);
                 if info.seq != expected || info.prev != self.prev {
                     let detail =
                         format!("record {} stands where record {expected} belongs", info.seq);
@@ -397,8 +413,14 @@ impl Walk<'_> {
                     }
                     self.keys.push(new);
                 }
+                if let Some(step) = info.step.take() {
+                    self.step(at, info.seq, step);
+                }
             }
-            Err((kind, detail)) => self.problem(at, kind, format!("record {expected}: {detail}")),
+            Err((kind, detail)) => {
+                self.walked(false);
+                self.problem(at, kind, format!("record {expected}: {detail}"))
+            }
         }
         self.prev = hash;
         self.edge.push(&hash);

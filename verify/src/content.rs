@@ -41,8 +41,10 @@ pub struct Checked {
     pub problem: Option<String>,
     /// An `E` frame.
     pub encrypted: bool,
-    /// An `E` frame whose key slot is destroyed.
-    pub purged: bool,
+    /// An `E` frame whose key slot is destroyed: where it is. It is
+    /// purged when a tombstone names the slot, else undecryptable; the
+    /// tombstone usually comes later, so the walk decides at its end.
+    pub destroyed: Option<String>,
     /// The `E` frame's key slot, to count slots no frame uses.
     pub slot: Option<u64>,
 }
@@ -95,7 +97,7 @@ pub fn check(job: &Job, store: Option<&KeyStore>) -> Checked {
     let key = match store.key(slot, keys::CONTENT_KEY) {
         Ok(k) => k,
         Err(NoKey::Destroyed) => {
-            c.purged = true;
+            c.destroyed = Some(job.at.clone());
             c.sha = Some(claimed);
             return c;
         }

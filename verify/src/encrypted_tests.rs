@@ -1,7 +1,9 @@
 //! Archive format 2.3 against hand-built archives (`fixture`): what the
-//! verifier finds without the master key and with it.
+//! verifier finds without the master key and with it; holds, approvals
+//! and tombstones in `purge`.
 
 mod fixture;
+mod purge;
 
 use fixture::*;
 
@@ -81,19 +83,6 @@ fn a_wrong_master_key_is_refused_by_its_id() {
     );
     assert!(MasterKey::parse(b"mailseal master key v1\nABCD\n").is_err());
     assert!(MasterKey::parse(&master_file(&MASTER)[1..]).is_err());
-}
-
-#[test]
-fn destroyed_slots_count_as_purged() {
-    let dir = built(Tweaks::default());
-    let path = dir.path().join("keys/store");
-    let mut s = std::fs::read(&path).unwrap();
-    // Slot 2 (content M2) and slot 3 (record 4's key).
-    s[64 + 2 * 96..64 + 4 * 96].fill(0);
-    std::fs::write(&path, s).unwrap();
-    let o = verify(dir.path(), Some(&MASTER));
-    assert_eq!(o.problems, Vec::<String>::new());
-    assert_eq!((o.purged, o.sealed, o.slots), ((1, 1), (3, 2), (2, 2, 0)));
 }
 
 #[test]

@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::Hash;
+use crate::lifecycle::{self, Step};
 use crate::sealed::{self, Sealed};
 
 /// A seal (`S` frame), version 1 or 2.
@@ -170,6 +171,7 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
         (2, "key-rotation") => Some(ROTATION),
         (2, "retention-rules") => Some(RULES),
         (2, "audit") => Some(AUDIT),
+        (2, kind) => lifecycle::fields(kind),
         _ => None,
     }
 }
@@ -196,6 +198,10 @@ pub struct RecordInfo {
     pub sealed: Option<(&'static str, Sealed)>,
     /// A key rotation: (old key, new key).
     pub rotation: Option<(String, String)>,
+    /// A message record: what holds, requests and tombstones may name.
+    pub message: bool,
+    /// A hold, extension, purge request, approval or tombstone (2.3).
+    pub step: Option<Step>,
 }
 
 /// Parses and checks a record's JSON against the format: `Err((kind,
@@ -248,6 +254,8 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
         contents: Vec::new(),
         sealed: None,
         rotation: None,
+        message: kind == "message",
+        step: None,
     };
     match kind {
         "message" => {
@@ -285,7 +293,7 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
             }
             info.rotation = Some((s("old_key").to_owned(), s("new_key").to_owned()));
         }
-        _ => {}
+        _ => info.step = lifecycle::parse(kind, body)?,
     }
     Ok(info)
 }

@@ -11,6 +11,7 @@ pub mod archive;
 pub mod content;
 pub mod format;
 pub mod keys;
+pub mod lifecycle;
 pub mod merkle;
 pub mod proof;
 pub mod sealed;

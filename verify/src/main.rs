@@ -22,8 +22,10 @@ NEW: a consistency proof from `mailseal prove --consistency`, or an archive dire
 OLD_SEAL / --seal: a seal JSON file, or a seal mail's attachment.
 --master-key FILE: the archive's master key file (archive.master_key_file,
   `master.key`); with it `archive` also reads DIR/keys/store, decrypts every
-  encrypted content to its SHA-256 and opens every sealed record field.
-  Without it, encrypted contents are checked as stored ciphertext.
+  encrypted content to its SHA-256 and opens every sealed record field;
+  one whose key slot is destroyed counts as purged only when a tombstone
+  names that slot. Without it, encrypted contents are checked as stored
+  ciphertext.
 
 Exit status: 0 every check passed, 1 a check failed (the first broken place
 is printed), 2 the command could not run.";

@@ -2,6 +2,7 @@
 //! the `E` frames, sealed personal fields, and the key store's slots.
 
 use super::Walk;
+use super::purge::{Counts, Destroyed};
 use crate::format::ContentRef;
 use crate::keys::Slot;
 use crate::sealed::{self, Opened, Sealed};
@@ -31,7 +32,16 @@ impl Walk<'_> {
         self.use_slot(Some(s.slot));
         match sealed::open(store, seq, kind, s) {
             Ok(Opened::Open) => self.out.sealed.1 += 1,
-            Ok(Opened::Purged) => self.out.purged.1 += 1,
+            Ok(Opened::Purged) => self.destroyed(Destroyed {
+                at: at.to_owned(),
+                what: format!("sealed fields of record {seq}"),
+                slot: s.slot,
+                counts: if kind == "message" {
+                    Counts::Message
+                } else {
+                    Counts::Outcome
+                },
+            }),
             Err((k, why)) => self.problem(at, k, format!("record {seq}: {why}")),
         }
     }

@@ -51,6 +51,10 @@ pub(super) struct Tweaks {
     pub(super) longer: bool,
     /// The store holds one more live content key that nothing uses.
     pub(super) unused_slot: bool,
+    /// Bodies of records 5, 6, … (format 2) after record 4.
+    pub(super) later: Vec<String>,
+    /// Key slots written as destroyed (96 zero bytes).
+    pub(super) destroyed: Vec<usize>,
 }
 
 pub(super) fn m0() -> Vec<u8> {
@@ -255,6 +259,13 @@ pub(super) fn build(dir: &Path, t: &Tweaks) {
     segs[1]
         .1
         .extend([r2, r3, r4].map(|r| (b'R', r.into_bytes())));
+    for (i, body) in t.later.iter().enumerate() {
+        let r = format!(
+            r#"{{"format":2,"seq":{},"time":"2026-12-08T10:00:00.000000Z","prev_hash":"PREV","body":{body}}}"#,
+            i + 5
+        );
+        segs[1].1.push((b'R', r.into_bytes()));
+    }
     segs[1].1.push((b'S', Vec::new()));
     let (mut prev, mut edge) = ([0u8; 32], Edge::default());
     std::fs::create_dir_all(dir.join("segments")).unwrap();
@@ -284,7 +295,11 @@ pub(super) fn build(dir: &Path, t: &Tweaks) {
     if t.unused_slot {
         keys.push((1, [0xa4; 32]));
     }
-    std::fs::write(dir.join("keys/store"), store(&keys)).unwrap();
+    let mut store = store(&keys);
+    for &n in &t.destroyed {
+        store[64 + n * 96..64 + (n + 1) * 96].fill(0);
+    }
+    std::fs::write(dir.join("keys/store"), store).unwrap();
 }
 
 pub(super) fn tree_head(seq: u64, head: &[u8; 32], root: &[u8; 32]) -> Vec<u8> {
