@@ -60,3 +60,5 @@ mod replica;
 mod encryption;
 // Retention decided at capture, the rules chained, shortening refused (issue 15).
 mod retention;
+// The Python tools' own unit tests (tests/tools/test_*.py) under unittest.
+mod python_units;

@@ -17,11 +17,16 @@ Prints 'ok ...' and exits 0, or prints the first problem and exits 1.
 archive with encrypted contents (format 2.3) a line 'encrypted: ...'. Without
 --master-key it checks that every ciphertext is the one its frame and records
 name; with it, it also decrypts every content and every record's sealed
-fields.
+fields, and holds destroyed key slots to the tombstones: a content or sealed
+field whose slot is destroyed is purged only when a tombstone names the slot,
+and a slot a tombstone names must be destroyed. Holds, purge requests,
+approvals and tombstones are checked against the records before them with or
+without the key (tests/tools/test_verify_purge.py).
 """
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
 import zlib
@@ -218,7 +223,144 @@ def check_audit(rec):
 
 # ---- archive -----------------------------------------------------------------
 
-BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit", "retention-rules"}}
+# ---- retention, holds and deletion (format 2.3) ------------------------------
+
+LIFECYCLE_FIELDS = {
+    "hold": ["type", "action", "case", "reason", "query", "records", "actor"],
+    "purge-request": ["type", "records", "reason", "actor"],
+    "purge-approval": ["type", "request", "actor"],
+    "tombstone": ["type", "of", "slots", "content", "rule", "keep_until", "reason", "actor", "backups_forget_by"],
+    "retention-extend": ["type", "records", "keep_until", "reason", "actor"],
+}
+
+
+def is_seq(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def is_date(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
+        return False
+    return 1 <= int(v[5:7]) <= 12 and 1 <= int(v[8:10]) <= 31
+
+
+def check_lifecycle_fields(seq, body):
+    """A hold, request, approval, tombstone or extension: exactly the
+    documented fields, each of its documented type."""
+    kind = body["type"]
+    if sorted(body) != sorted(LIFECYCLE_FIELDS[kind]):
+        fail(f"record {seq}: {kind} fields {sorted(body)} are not the documented ones")
+
+    def need(name, ok, what):
+        if not ok(body[name]):
+            fail(f"record {seq}: {kind} {name} is not {what}")
+    text = (lambda v: isinstance(v, str), "a string")
+    name = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
+    seqs = (lambda v: isinstance(v, list) and all(is_seq(n) for n in v), "a list of record numbers")
+    date = (is_date, "a date YYYY-MM-DD")
+    need("actor", *name)
+    if kind != "purge-approval" and kind != "tombstone":
+        need("records", *seqs)
+    if kind in ("hold", "purge-request", "retention-extend", "tombstone"):
+        need("reason", *text)
+    if kind == "hold":
+        need("case", *name)
+        need("query", lambda v: v is None or isinstance(v, str), "a string or null")
+        if body["action"] not in ("add", "release"):
+            fail(f"record {seq}: hold action {body['action']!r} is neither add nor release")
+        if body["action"] == "release" and body["records"]:
+            fail(f"record {seq}: a hold release names records; it releases the whole case")
+    elif kind == "retention-extend":
+        need("keep_until", *date)
+    elif kind == "purge-approval":
+        need("request", is_seq, "a record number")
+    elif kind == "tombstone":
+        need("of", is_seq, "a record number")
+        need("slots", lambda v: isinstance(v, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v),
+             "a list of key slot numbers")
+        if any(a >= b for a, b in zip(body["slots"], body["slots"][1:])):
+            fail(f"record {seq}: tombstone slots {body['slots']} are not ascending")
+        need("content", lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)), "a SHA-256 in hex or null")
+        need("rule", lambda v: v is None or isinstance(v, str), "a string or null")
+        need("keep_until", lambda v: v is None or is_date(v), "a date or null")
+        need("backups_forget_by", *date)
+        if body["reason"] != "retention" and not re.fullmatch(r"request [1-9][0-9]*", body["reason"]):
+            fail(f"record {seq}: tombstone reason {body['reason']!r} is neither retention nor request N")
+
+
+class Lifecycle:
+    """Holds, purge requests, approvals and tombstones along the walk
+    (docs/archive-format.md 2.3), and the slots tombstones name."""
+
+    def __init__(self):
+        self.messages = set()
+        self.requests = {}  # seq -> [actor, records, approved]
+        self.holds = {}  # case -> records held
+        self.tombstoned = set()
+        self.slots = {}  # key slot -> first tombstone naming it
+
+    def record(self, seq, body):
+        kind = body["type"]
+        if kind == "message":
+            self.messages.add(seq)
+        if kind not in LIFECYCLE_FIELDS:
+            return
+        check_lifecycle_fields(seq, body)
+        for n in body.get("records", []):
+            if n >= seq or n not in self.messages:
+                fail(f"record {seq}: {kind} names record {n}, which is no earlier message")
+        if kind == "hold" and body["action"] == "add":
+            self.holds.setdefault(body["case"], set()).update(body["records"])
+        elif kind == "hold":
+            self.holds.pop(body["case"], None)
+        elif kind == "purge-request":
+            self.requests[seq] = [body["actor"], set(body["records"]), False]
+        elif kind == "purge-approval":
+            r = self.requests.get(body["request"])
+            if r is None:
+                fail(f"record {seq}: approves record {body['request']}, which is no earlier purge request")
+            if r[0] == body["actor"]:
+                fail(f"record {seq}: {body['actor']} approves their own request {body['request']}")
+            r[2] = True
+        elif kind == "tombstone":
+            self.tombstone(seq, body)
+
+    def tombstone(self, seq, body):
+        of = body["of"]
+        if of >= seq or of not in self.messages:
+            fail(f"tombstone {seq}: names record {of}, which is no earlier message")
+        if of in self.tombstoned:
+            fail(f"tombstone {seq}: record {of} already has a tombstone")
+        self.tombstoned.add(of)
+        held = sorted(case for case, records in self.holds.items() if of in records)
+        if held:
+            fail(f"tombstone {seq}: record {of} is on hold (case {held[0]})")
+        if body["reason"] != "retention":
+            n = int(body["reason"].split()[1])
+            r = self.requests.get(n)
+            if r is None or of not in r[1] or not r[2]:
+                fail(f"tombstone {seq}: request {n} is no approved purge request naming record {of}")
+        for slot in body["slots"]:
+            self.slots.setdefault(slot, seq)
+
+    def decide(self, ks, destroyed, crypt):
+        """The tombstone rule, once every tombstone is known: a destroyed
+        slot is purged only when a tombstone names it, and every slot a
+        tombstone names is destroyed."""
+        for slot, where, counts in destroyed:
+            if slot not in self.slots:
+                fail(f"{where}: undecryptable: key slot {slot} destroyed without a tombstone")
+            if counts:
+                crypt[counts] += 1
+        for slot, seq in sorted(self.slots.items()):
+            state = ks.state(slot)
+            if state is None:
+                fail(f"tombstone {seq} names key slot {slot}, which is not in the key store")
+            if state != "destroyed":
+                fail(f"purge incomplete: tombstone {seq} names live slot {slot}")
+
+
+BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit", "retention-rules"} | set(LIFECYCLE_FIELDS)}
 FRAME_KINDS = {1: b"CRS", 2: b"CERST"}
 
 
@@ -245,8 +387,16 @@ class KeyStore:
         if h[16:32] != want:
             fail("keys/store: wrapped by another master key than the one given")
 
+    def state(self, n):
+        """'destroyed' (96 zero bytes), 'live', or None when the store has no slot n."""
+        s = self.data[64 + 96 * n:64 + 96 * (n + 1)]
+        if len(s) != 96:
+            return None
+        return "destroyed" if s == bytes(96) else "live"
+
     def key(self, n):
-        """The data key in slot n, or None when it was destroyed (purged)."""
+        """The data key in slot n, or None when it was destroyed: purged if
+        a tombstone names the slot (decided after the walk)."""
         s = self.data[64 + 96 * n:64 + 96 * (n + 1)]
         if len(s) != 96:
             fail(f"key slot {n} is not in the key store")
@@ -278,7 +428,7 @@ def decrypt_content(key, head42, ct):
 
 
 def open_sealed(ks, sealed, seq):
-    """The sealed fields of record seq as a dict, or None when purged."""
+    """The sealed fields of record seq as a dict, or None when its key is destroyed."""
     key = ks.key(sealed["slot"])
     if key is None:
         return None
@@ -297,6 +447,7 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
     ks = KeyStore(root, master) if master else None
     ciphers = {}
     crypt = {"encrypted": 0, "decrypted": 0, "purged_contents": 0, "purged_records": 0, "sealed": 0}
+    life, destroyed = Lifecycle(), []  # destroyed: (slot, where, purged count) for the tombstone rule
     names = sorted(n for n in os.listdir(segdir) if n.endswith(".seg") and len(n) == 16)
     prev, expect = bytes(32), 1
     contents, hashes = set(), {0: bytes(32)}
@@ -349,7 +500,7 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                 if ks is not None:
                     key = ks.key(slot)
                     if key is None:
-                        crypt["purged_contents"] += 1
+                        destroyed.append((slot, f"{name} offset {pos}: content {sha.hex()}", "purged_contents"))
                     else:
                         body = decrypt_content(key, payload[:42], ct)
                         if body is None:
@@ -389,7 +540,8 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                     if ks is not None:
                         fields = open_sealed(ks, body["sealed"], rec["seq"])
                         if fields is None:
-                            crypt["purged_records"] += body["type"] == "message"
+                            counts = "purged_records" if body["type"] == "message" else None
+                            destroyed.append((body["sealed"]["slot"], f"record {rec['seq']}: sealed fields", counts))
                         elif body["type"] == "message" and list(fields) != PERSONAL:
                             fail(f"record {rec['seq']}: sealed fields {list(fields)} are not the documented ones")
                 elif body["type"] == "key-rotation":
@@ -401,6 +553,7 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                     keys.append(body["new_key"])
                 elif body["type"] == "audit":
                     check_audit(rec)
+                life.record(rec["seq"], body)
                 prev, expect = stored, expect + 1
                 hashes[rec["seq"]] = stored
                 tree.push(stored)
@@ -423,6 +576,8 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
             elif kind == b"T":
                 stamps.append(json.loads(payload))
             pos = end + 4
+    if ks is not None:
+        life.decide(ks, destroyed, crypt)
     if trusted is not None and seals and trusted not in keys:
         fail("sealed by keys that do not include the trusted key")
     by_imprint = {sha256(seal_bytes(s)): s for s in seals}
