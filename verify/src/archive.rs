@@ -182,22 +182,14 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
     });
     walked?;
     let mut good = HashSet::new();
-    for c in res_rx {
+    for mut c in res_rx {
         w.out.contents += 1;
         w.out.content_bytes += c.size;
         if c.encrypted {
             w.out.encrypted.0 += 1;
             w.out.encrypted.1 += c.cipher_bytes;
         }
-        if let (Some(at), Some(slot)) = (c.destroyed, c.slot) {
-            let what = format!("content {}", c.sha.map(hex::encode).unwrap_or_default());
-            w.destroyed(purge::Destroyed {
-                at,
-                what,
-                slot,
-                counts: purge::Counts::Content,
-            });
-        }
+        w.content_key_destroyed(c.destroyed.take(), c.slot, c.sha);
         w.use_slot(c.slot);
         match (c.sha, c.problem) {
             (Some(h), None) => {

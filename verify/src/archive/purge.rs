@@ -79,6 +79,24 @@ impl Walk<'_> {
         self.life.destroyed.push(d);
     }
 
+    /// Notes an `E` frame (at `at`, when its key slot is destroyed).
+    pub(super) fn content_key_destroyed(
+        &mut self,
+        at: Option<String>,
+        slot: Option<u64>,
+        sha: Option<crate::Hash>,
+    ) {
+        if let (Some(at), Some(slot)) = (at, slot) {
+            let what = format!("content {}", sha.map(hex::encode).unwrap_or_default());
+            self.destroyed(Destroyed {
+                at,
+                what,
+                slot,
+                counts: Counts::Content,
+            });
+        }
+    }
+
     /// Whether `n` is a message record before `seq`.
     fn earlier_message(&self, n: u64, seq: u64) -> bool {
         n < seq
