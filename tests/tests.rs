@@ -62,3 +62,5 @@ mod encryption;
 mod retention;
 // The Python tools' own unit tests (tests/tools/test_*.py) under unittest.
 mod python_units;
+// Holds, purge, tombstones, four-eyes early deletion, kill -9 mid-purge (issue 15).
+mod purge;

@@ -293,6 +293,29 @@ impl Archive {
         Ok(r)
     }
 
+    /// Purges message records (see [`Request::Purge`]); blocking, for the
+    /// CLI, the control socket and the daily job.
+    pub fn purge_blocking(
+        &self,
+        items: Vec<super::purge::Due>,
+        actor: &str,
+        forget_by: chrono::NaiveDate,
+    ) -> Result<super::purge::Purged, ArchiveError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Purge {
+            items,
+            actor: actor.to_string(),
+            forget_by,
+            reply,
+        })?;
+        rx.blocking_recv().map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// The live index (holds, requests and purge plans read it).
+    pub fn index(&self) -> &super::index::Index {
+        &self.inner.index
+    }
+
     /// Read access through the live index.
     pub fn reader(&self) -> Reader {
         Reader::indexed(

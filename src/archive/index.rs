@@ -19,8 +19,10 @@ use super::segment::Location;
 use super::stamp::TimeStamp;
 
 /// Index layout version; a different stored version triggers a rebuild.
-/// Version 2 keeps every seal, time stamp and seal-key rotation.
-pub const INDEX_FORMAT: u64 = 2;
+/// Version 2 keeps every seal, time stamp and seal-key rotation; version 3
+/// adds holds, purge requests, content references and the lookups each
+/// record made (so a purge can take them back).
+pub const INDEX_FORMAT: u64 = 3;
 
 /// Errors from the index.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,13 @@ pub struct Summary {
     /// rules decided one at capture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_until: Option<chrono::NaiveDate>,
+    /// The retention rule that decided `keep_until` at capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// When a tombstone purged the record (format 2.3): its personal
+    /// fields and headers are gone from the summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged: Option<super::lifecycle::Purged>,
     /// Content SHA-256, hex (message records).
     pub sha256: String,
     /// Content size.
@@ -144,6 +153,17 @@ struct Trees {
     by_addr: sled::Tree,
     imap: sled::Tree,
     pop3: sled::Tree,
+    /// Legal holds by case (JSON [`lifecycle::HoldState`]).
+    holds: sled::Tree,
+    /// `seq ‖ case` for every message a case holds now.
+    held: sled::Tree,
+    /// Early-deletion requests by seq (JSON [`lifecycle::RequestState`]).
+    requests: sled::Tree,
+    /// `sha256 ‖ seq` for every live message record using a content.
+    refs: sled::Tree,
+    /// `seq ‖ n` → tree tag ‖ key: the lookups a record added, taken back
+    /// when it is purged.
+    lookups: sled::Tree,
 }
 
 impl Trees {
@@ -161,6 +181,11 @@ impl Trees {
             by_addr: db.open_tree("by_addr")?,
             imap: db.open_tree("imap")?,
             pop3: db.open_tree("pop3")?,
+            holds: db.open_tree("holds")?,
+            held: db.open_tree("held")?,
+            requests: db.open_tree("requests")?,
+            refs: db.open_tree("refs")?,
+            lookups: db.open_tree("lookups")?,
             db,
         })
     }
@@ -174,6 +199,22 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// How long [`Index::reopen`] waits for readers to let go of the old
 /// database.
 const REOPEN_WAIT: Duration = Duration::from_secs(2);
+
+/// The database once no reader holds it (readers hold it only for one
+/// lookup or listing), or back again after [`REOPEN_WAIT`].
+fn wait_for_readers(mut old: Arc<Trees>) -> Result<Trees, Arc<Trees>> {
+    let deadline = Instant::now() + REOPEN_WAIT;
+    loop {
+        match Arc::try_unwrap(old) {
+            Ok(trees) => return Ok(trees),
+            Err(shared) if Instant::now() < deadline => {
+                old = shared;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(shared) => return Err(shared),
+        }
+    }
+}
 
 fn seq_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
@@ -191,6 +232,8 @@ impl Index {
     /// Opens (or creates) the index in `dir`.
     pub fn open(dir: &Path) -> Result<Index, IndexError> {
         let trees = Trees::open(dir)?;
+        // Only the holder of the database's lock may tidy beside it.
+        lifecycle::remove_leftovers(dir).map_err(|e| IndexError::Sled(sled::Error::Io(e)))?;
         let index = Index {
             shared: Arc::new(Shared {
                 dir: dir.to_path_buf(),
@@ -225,20 +268,12 @@ impl Index {
     /// caller re-applies the segments from [`Index::head`] on.
     pub fn reopen(&self) -> Result<(), IndexError> {
         let mut slot = self.shared.trees.write().map_err(|_| IndexError::Closed)?;
-        if let Some(mut old) = slot.take() {
-            // Readers hold the database only for one lookup or listing.
-            let deadline = Instant::now() + REOPEN_WAIT;
-            loop {
-                match Arc::try_unwrap(old) {
-                    Ok(trees) => break drop(trees),
-                    Err(shared) if Instant::now() < deadline => {
-                        old = shared;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(shared) => {
-                        *slot = Some(shared);
-                        return Err(IndexError::Busy);
-                    }
+        if let Some(old) = slot.take() {
+            match wait_for_readers(old) {
+                Ok(trees) => drop(trees),
+                Err(shared) => {
+                    *slot = Some(shared);
+                    return Err(IndexError::Busy);
                 }
             }
         }
@@ -257,6 +292,11 @@ impl Index {
             &t.by_addr,
             &t.imap,
             &t.pop3,
+            &t.holds,
+            &t.held,
+            &t.requests,
+            &t.refs,
+            &t.lookups,
         ] {
             tree.clear()?;
         }
@@ -400,55 +440,66 @@ impl Index {
     ) -> Result<(), IndexError> {
         let t = self.t()?;
         let s = summarize(record, hash, at, headers);
-        if let RecordBody::RetentionRules(r) = &record.body {
-            t.meta.insert(RULES_KEY, json(r))?;
-        }
-        if let RecordBody::KeyRotation(k) = &record.body {
-            let mut events = self.key_events()?;
-            events.retain(|e| e.seq < record.seq);
-            events.push(KeyEvent {
-                seq: record.seq,
-                old_key: k.old_key.clone(),
-                new_key: k.new_key.clone(),
-            });
-            t.meta.insert("key_events", json(&events))?;
-        }
-        if let RecordBody::Message(m) = &record.body {
-            if let Some(imap) = &m.imap {
-                self.put_imap(
-                    imap.user.as_deref(),
-                    imap.mailbox.as_deref(),
-                    imap.uidvalidity,
-                    imap.uid,
-                    record.seq,
-                )?;
+        let mut added = Lookups::new(&t, record.seq);
+        match &record.body {
+            RecordBody::RetentionRules(r) => {
+                t.meta.insert(RULES_KEY, json(r))?;
             }
-            if let Some(import) = &m.import {
-                self.put_imap(
-                    None,
-                    Some(&import.origin),
-                    import.uidvalidity,
-                    import.uid,
-                    record.seq,
-                )?;
+            RecordBody::KeyRotation(k) => {
+                let mut events = self.key_events()?;
+                events.retain(|e| e.seq < record.seq);
+                events.push(KeyEvent {
+                    seq: record.seq,
+                    old_key: k.old_key.clone(),
+                    new_key: k.new_key.clone(),
+                });
+                t.meta.insert("key_events", json(&events))?;
             }
-            if let Some(pop3) = &m.pop3
-                && let Some(uidl) = &pop3.uidl
-                && pop3.direction != "top"
-            {
-                let user = pop3.user.as_deref().unwrap_or("");
-                t.pop3
-                    .insert(pop3_key(&pop3.upstream, user, uidl), &seq_key(record.seq))?;
+            RecordBody::Message(m) => {
+                if let Some(imap) = &m.imap
+                    && let (Some(v), Some(u)) = (imap.uidvalidity, imap.uid)
+                {
+                    let user = imap.user.as_deref().unwrap_or("");
+                    let mailbox = imap.mailbox.as_deref().unwrap_or("");
+                    added.put(
+                        Tag::Imap,
+                        imap_key(user, mailbox, v, u),
+                        &seq_key(record.seq),
+                    )?;
+                }
+                if let Some(import) = &m.import
+                    && let (Some(v), Some(u)) = (import.uidvalidity, import.uid)
+                {
+                    added.put(
+                        Tag::Imap,
+                        imap_key("", &import.origin, v, u),
+                        &seq_key(record.seq),
+                    )?;
+                }
+                if let Some(pop3) = &m.pop3
+                    && let Some(uidl) = &pop3.uidl
+                    && pop3.direction != "top"
+                {
+                    let user = pop3.user.as_deref().unwrap_or("");
+                    let key = pop3_key(&pop3.upstream, user, uidl);
+                    added.put(Tag::Pop3, key, &seq_key(record.seq))?;
+                }
+                if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
+                    let id = id.trim_matches(|c| c == '<' || c == '>');
+                    added.put(Tag::MsgId, tagged(id, record.seq), &[])?;
+                }
+                for c in std::iter::once(&m.content).chain(m.evidence.iter()) {
+                    if let Some(sha) = super::chain::parse_hex(&c.sha256) {
+                        let mut k = sha.to_vec();
+                        k.extend_from_slice(&seq_key(record.seq));
+                        added.put(Tag::Ref, k, &[])?;
+                    }
+                }
             }
-            if let Some(id) = m.journal.as_ref().and_then(|j| j.message_id.as_deref()) {
-                t.by_msgid.insert(
-                    tagged(id.trim_matches(|c| c == '<' || c == '>'), record.seq),
-                    &[],
-                )?;
-            }
+            _ => self.put_lifecycle(&t, record)?,
         }
         if let Some(id) = &s.headers.message_id {
-            t.by_msgid.insert(tagged(id, record.seq), &[])?;
+            added.put(Tag::MsgId, tagged(id, record.seq), &[])?;
         }
         let mut addrs: Vec<String> = s.headers.to.clone();
         addrs.extend(s.headers.from.clone());
@@ -458,26 +509,9 @@ impl Index {
         addrs.sort();
         addrs.dedup();
         for a in addrs.iter().filter(|a| !a.is_empty()) {
-            t.by_addr.insert(tagged(a, record.seq), &[])?;
+            added.put(Tag::Addr, tagged(a, record.seq), &[])?;
         }
         t.records.insert(seq_key(record.seq), json(&s))?;
-        Ok(())
-    }
-
-    fn put_imap(
-        &self,
-        user: Option<&str>,
-        mailbox: Option<&str>,
-        uidvalidity: Option<u32>,
-        uid: Option<u32>,
-        seq: u64,
-    ) -> Result<(), IndexError> {
-        if let (Some(v), Some(u)) = (uidvalidity, uid) {
-            self.t()?.imap.insert(
-                imap_key(user.unwrap_or(""), mailbox.unwrap_or(""), v, u),
-                &seq_key(seq),
-            )?;
-        }
         Ok(())
     }
 
@@ -608,6 +642,11 @@ impl Index {
     }
 }
 
+#[path = "index_lifecycle.rs"]
+mod lifecycle;
+pub use lifecycle::{HoldState, RequestState};
+use lifecycle::{Lookups, Tag};
+
 /// The listing view of a record.
 pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Headers) -> Summary {
     let mut s = Summary {
@@ -645,6 +684,7 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.size = m.content.size;
             s.sealed_slot = m.sealed.as_ref().map(|x| x.slot);
             s.keep_until = m.retention.as_ref().map(|r| r.keep_until);
+            s.rule = m.retention.as_ref().map(|r| r.rule.clone());
         }
         RecordBody::Outcome(o) => {
             s.kind = "outcome".into();
@@ -661,6 +701,10 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
         RecordBody::RetentionRules(r) => {
             s.kind = "retention-rules".into();
             s.source_name = format!("{} retention rules", r.rules.len());
+        }
+        other => {
+            s.kind = other.type_name().into();
+            s.source_name = lifecycle::describe(other);
         }
     }
     s

@@ -15,8 +15,11 @@ pub mod index;
 mod keep;
 mod keyring;
 pub mod keys;
+pub mod lifecycle;
+pub mod manage;
 pub mod mark;
 pub mod merkle;
+pub mod purge;
 pub mod reader;
 pub mod record;
 mod recovery;
@@ -74,6 +77,10 @@ pub enum ArchiveError {
     /// No record with this id.
     #[error("no record {0}")]
     NoRecord(u64),
+    /// A hold, request, approval, extension or purge was refused (nothing
+    /// was written).
+    #[error("refused: {0}")]
+    Refused(String),
     /// Anything else, with a reason for the log.
     #[error("{0}")]
     Other(String),

@@ -49,6 +49,16 @@ pub enum RecordBody {
     /// The configured retention rules, chained whenever they change
     /// (format 2.3): a rule may never lose years or disappear.
     RetentionRules(crate::retention::RuleSet),
+    /// Longer retention for records already archived.
+    RetentionExtend(super::lifecycle::RetentionExtend),
+    /// A legal hold placed or released.
+    Hold(super::lifecycle::Hold),
+    /// A request to delete messages before their keep-until.
+    PurgeRequest(super::lifecycle::PurgeRequest),
+    /// Another user's approval of such a request.
+    PurgeApproval(super::lifecycle::PurgeApproval),
+    /// A message record deleted: its keys are destroyed.
+    Tombstone(super::lifecycle::Tombstone),
 }
 
 impl RecordBody {
@@ -60,6 +70,11 @@ impl RecordBody {
             RecordBody::KeyRotation(_) => "key-rotation",
             RecordBody::Audit(_) => "audit",
             RecordBody::RetentionRules(_) => "retention-rules",
+            RecordBody::RetentionExtend(_) => "retention-extend",
+            RecordBody::Hold(_) => "hold",
+            RecordBody::PurgeRequest(_) => "purge-request",
+            RecordBody::PurgeApproval(_) => "purge-approval",
+            RecordBody::Tombstone(_) => "tombstone",
         }
     }
 
@@ -67,7 +82,7 @@ impl RecordBody {
     pub fn since_format(&self) -> u32 {
         match self {
             RecordBody::Message(_) | RecordBody::Outcome(_) => 1,
-            RecordBody::KeyRotation(_) | RecordBody::Audit(_) | RecordBody::RetentionRules(_) => 2,
+            _ => 2,
         }
     }
 }

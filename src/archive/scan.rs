@@ -65,6 +65,14 @@ pub enum ScanError {
     /// Segment directory problems.
     #[error("segments: {0}")]
     Io(#[from] io::Error),
+    /// A tombstone's keys could not be destroyed.
+    #[error("completing the purge of record {of}: {source}")]
+    Purge {
+        /// The purged record.
+        of: u64,
+        /// Why.
+        source: Box<crate::keystore::KeyStoreError>,
+    },
 }
 
 /// Applies every frame after `from` to `sink`. When `repair_tail` is set, a
@@ -180,6 +188,16 @@ pub fn apply_from(
                                 .unwrap_or_default(),
                             _ => Headers::default(),
                         };
+                        // A tombstone's keys die before the index learns of
+                        // it: this completes a purge a crash interrupted.
+                        if let RecordBody::Tombstone(t) = &record.body {
+                            super::lifecycle::complete(&t.slots, keys).map_err(|source| {
+                                ScanError::Purge {
+                                    of: t.of,
+                                    source: Box::new(source),
+                                }
+                            })?;
+                        }
                         sink.record(&record, &hash, fh.at, headers)?;
                         prev = hash;
                         head.seq = record.seq;
@@ -365,6 +383,30 @@ impl Sink for MemoryIndex {
     ) -> Result<(), IndexError> {
         if let RecordBody::RetentionRules(r) = &record.body {
             self.retention_rules = Some(r.clone());
+        }
+        if let RecordBody::Tombstone(t) = &record.body
+            && let Ok(i) = self.summaries.binary_search_by_key(&t.of, |s| s.seq)
+            && let Some(s) = self.summaries.get_mut(i)
+        {
+            if let Some(sha) = super::chain::parse_hex(&s.sha256)
+                && self
+                    .contents
+                    .get(&sha)
+                    .and_then(|l| l.encrypted)
+                    .is_some_and(|e| t.slots.contains(&e.slot))
+            {
+                self.contents.remove(&sha);
+            }
+            s.mail_from = None;
+            s.rcpts.clear();
+            s.journal_rcpts.clear();
+            s.headers = Headers::default();
+            s.purged = Some(super::lifecycle::Purged {
+                tombstone: record.seq,
+                on: record.time.clone(),
+                rule: t.rule.clone(),
+                reason: t.reason.clone(),
+            });
         }
         if let RecordBody::KeyRotation(k) = &record.body {
             self.key_events.push(KeyEvent {

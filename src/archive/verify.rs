@@ -155,6 +155,8 @@ struct ContentResult {
     cipher: Option<[u8; 32]>,
     /// For an `E` frame: its key is destroyed.
     purged: bool,
+    /// For an `E` frame: its key slot.
+    slot: Option<u64>,
 }
 
 fn check_content(dir: &Path, at: Location, kind: Kind, keys: Option<&KeyStore>) -> ContentResult {
@@ -167,6 +169,7 @@ fn check_content(dir: &Path, at: Location, kind: Kind, keys: Option<&KeyStore>) 
             error: c.error,
             cipher: c.cipher,
             purged: c.purged,
+            slot: c.slot,
         };
     }
     let mut claimed = None;
@@ -197,6 +200,7 @@ fn check_content(dir: &Path, at: Location, kind: Kind, keys: Option<&KeyStore>) 
             error: None,
             cipher: None,
             purged: false,
+            slot: None,
         },
         Err(e) => ContentResult {
             at,
@@ -205,6 +209,7 @@ fn check_content(dir: &Path, at: Location, kind: Kind, keys: Option<&KeyStore>) 
             error: Some(e.to_string()),
             cipher: None,
             purged: false,
+            slot: None,
         },
     }
 }
@@ -240,6 +245,11 @@ struct Walk {
     ciphers: HashMap<[u8; 32], [u8; 32]>,
     /// Encrypted contents whose key is destroyed.
     purged: HashSet<[u8; 32]>,
+    /// Every destroyed key something uses (where, which record, slot):
+    /// purged if a tombstone names the slot, else an error.
+    destroyed: Vec<(Location, Option<u64>, u64)>,
+    /// Every slot a tombstone names.
+    tombstoned: HashSet<u64>,
     /// The key store, to decrypt contents and sealed fields.
     keys: Option<std::sync::Arc<KeyStore>>,
     seals: Vec<(Location, Seal)>,
@@ -455,6 +465,9 @@ impl Walk {
             );
         }
         self.sealed_fields(at, &record);
+        if let RecordBody::Tombstone(t) = &record.body {
+            self.tombstone(at, record.seq, &t.slots);
+        }
         if let RecordBody::Message(m) = &record.body {
             for c in std::iter::once(&m.content).chain(m.evidence.iter()) {
                 let stored = c.stored.as_deref().and_then(chain::parse_hex);
@@ -481,8 +494,28 @@ impl Walk {
         self.advance(seq, stored_hash);
     }
 
+    /// A tombstone's slots: with the master key each must be destroyed
+    /// (else the purge is incomplete: opening the archive completes it).
+    fn tombstone(&mut self, at: Location, seq: u64, slots: &[u64]) {
+        self.tombstoned.extend(slots.iter().copied());
+        let Some(keys) = self.keys.clone() else {
+            return;
+        };
+        for &slot in slots {
+            if !matches!(keys.get(slot), Ok(crate::keystore::SlotState::Destroyed)) {
+                self.problem(
+                    at,
+                    Some(seq),
+                    "purge-incomplete",
+                    format!("tombstone {seq} names key slot {slot}, which is not destroyed (opening the archive for writing completes the purge)"),
+                );
+            }
+        }
+    }
+
     /// With the master key, a record's sealed fields must open; a record
-    /// whose key is destroyed is counted as purged.
+    /// whose key is destroyed is counted as purged, if a tombstone says so
+    /// (checked in [`Walk::finish`]).
     fn sealed_fields(&mut self, at: Location, record: &Record) {
         if super::sealing::record_slot(record).is_none() || self.keys.is_none() {
             return;
@@ -490,6 +523,9 @@ impl Walk {
         let mut opened = record.clone();
         match super::sealing::open(&mut opened, self.keys.as_deref()) {
             Ok(super::sealing::Opened::KeyDestroyed) => {
+                if let Some(slot) = super::sealing::record_slot(record) {
+                    self.destroyed.push((at, Some(record.seq), slot));
+                }
                 if matches!(record.body, RecordBody::Message(_)) {
                     self.report.purged_records += 1;
                 }
@@ -526,6 +562,9 @@ impl Walk {
                 if r.purged {
                     self.report.purged_contents += 1;
                     self.purged.insert(sha);
+                    if let Some(slot) = r.slot {
+                        self.destroyed.push((r.at, None, slot));
+                    }
                 }
                 self.good.insert(sha);
             }
@@ -539,6 +578,17 @@ impl Walk {
     }
 
     fn finish(&mut self) {
+        let destroyed = std::mem::take(&mut self.destroyed);
+        for (at, seq, slot) in destroyed {
+            if !self.tombstoned.contains(&slot) {
+                self.problem(
+                    at,
+                    seq,
+                    "undecryptable",
+                    format!("key slot {slot} is destroyed, but no tombstone names it"),
+                );
+            }
+        }
         let misplaced = std::mem::take(&mut self.misplaced);
         for (at, seq, expected) in misplaced {
             if seq < expected || self.seen_seqs.contains(&expected) {

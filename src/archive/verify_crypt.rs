@@ -19,8 +19,11 @@ pub struct Checked {
     pub cipher: Option<[u8; 32]>,
     /// Original bytes checked (0 when not decrypted).
     pub size: u64,
-    /// The key is destroyed: the content was purged.
+    /// The key is destroyed: the content was purged (if a tombstone says
+    /// so).
     pub purged: bool,
+    /// The frame's key slot.
+    pub slot: Option<u64>,
     /// What is wrong.
     pub error: Option<String>,
 }
@@ -32,6 +35,7 @@ pub fn check(dir: &Path, at: Location, keys: Option<&KeyStore>) -> Checked {
         cipher: None,
         size: 0,
         purged: false,
+        slot: None,
         error: None,
     };
     let result = (|| -> Result<(), SegmentError> {
@@ -47,6 +51,7 @@ pub fn check(dir: &Path, at: Location, keys: Option<&KeyStore>) -> Checked {
             content::read_encrypted_head(&mut p).map_err(|e| damaged(e.to_string()))?;
         out.claimed = Some(head.sha256);
         out.cipher = Some(enc.cipher_sha256);
+        out.slot = Some(enc.slot);
         let key = match keys.map(|k| k.get(enc.slot)) {
             None => None,
             Some(Ok(SlotState::Live { key, .. })) => Some(key),

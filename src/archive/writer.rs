@@ -155,6 +155,20 @@ pub enum Request {
         /// made with the new key.
         reply: oneshot::Sender<Result<(Appended, Seal), ArchiveError>>,
     },
+    /// Purge message records: chain a tombstone for each, destroy its
+    /// keys, take it out of the index and compact the index. Runs between
+    /// batches, like a rebuild, so no message of the same batch can start
+    /// using a content whose key the purge destroys.
+    Purge {
+        /// What to purge, and why.
+        items: Vec<super::purge::Due>,
+        /// Who runs the purge.
+        actor: String,
+        /// `backups_forget_by` of every tombstone.
+        forget_by: chrono::NaiveDate,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<super::purge::Purged, ArchiveError>>,
+    },
     /// Drop the index and rebuild it from the segments (`mailseal reindex`
     /// while the daemon runs). Appends wait in the queue meanwhile.
     Reindex {
@@ -259,15 +273,22 @@ impl Writer {
             }
             // A rebuild runs between batches, after what came before it is
             // durable and indexed.
-            let (rebuilds, batch): (Vec<_>, Vec<_>) = batch
+            let (between, batch): (Vec<_>, Vec<_>) = batch
                 .into_iter()
-                .partition(|r| matches!(r, Request::Reindex { .. }));
+                .partition(|r| matches!(r, Request::Reindex { .. } | Request::Purge { .. }));
             if !batch.is_empty() {
                 self.commit(batch);
             }
-            for request in rebuilds {
-                if let Request::Reindex { reply } = request {
-                    drop(reply.send(self.rebuild_index()));
+            for request in between {
+                match request {
+                    Request::Reindex { reply } => drop(reply.send(self.rebuild_index())),
+                    Request::Purge {
+                        items,
+                        actor,
+                        forget_by,
+                        reply,
+                    } => drop(reply.send(self.purge(items, &actor, forget_by))),
+                    other => fail(other, ArchiveError::Other("misrouted request".into())),
                 }
             }
         }
@@ -557,9 +578,12 @@ impl Writer {
                             self.write_record(&mut out, &mut pos, RecordBody::Audit(event), None)?;
                         appended(replies, staged, reply, record, hash, at);
                     }
-                    // `run` takes rebuilds out of every batch.
+                    // `run` takes rebuilds and purges out of every batch.
                     Request::Reindex { reply } => drop(reply.send(Err(ArchiveError::Other(
                         "a reindex request reached a write batch".into(),
+                    )))),
+                    Request::Purge { reply, .. } => drop(reply.send(Err(ArchiveError::Other(
+                        "a purge request reached a write batch".into(),
                     )))),
                     Request::Seal { reply } => {
                         if self.sealed_seq == Some(self.head_seq) || !self.moved {
@@ -759,6 +783,22 @@ impl Writer {
     }
 
     fn apply(&mut self, staged: Vec<Staged>) -> Result<(), super::index::IndexError> {
+        // Tombstones' keys die before the index forgets their records (the
+        // tombstones are already durable), all with one sync.
+        let doomed: Vec<u64> = staged
+            .iter()
+            .filter_map(|s| match s {
+                Staged::Record(r, ..) => match &r.body {
+                    RecordBody::Tombstone(t) => Some(t.slots.iter().copied()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        super::lifecycle::complete(&doomed, self.keys.as_deref()).map_err(|e| {
+            super::index::IndexError::Damaged(format!("destroying purged keys: {e}"))
+        })?;
         for s in staged {
             match s {
                 Staged::Content(sha, loc) => self.index.put_content(&sha, loc)?,
@@ -777,6 +817,9 @@ impl Writer {
         })
     }
 }
+
+#[path = "writer_purge.rs"]
+mod purge;
 
 /// Answers an append of a record without content once the batch is
 /// durable, and stages it for the index.
@@ -916,5 +959,6 @@ fn fail(r: Request, err: ArchiveError) {
         Request::TimeStamp { reply, .. } => drop(reply.send(Err(err))),
         Request::RotateKey { reply, .. } => drop(reply.send(Err(err))),
         Request::Reindex { reply } => drop(reply.send(Err(err))),
+        Request::Purge { reply, .. } => drop(reply.send(Err(err))),
     }
 }

@@ -398,6 +398,9 @@ pub fn show(target: &Target, id: u64, raw: bool) -> anyhow::Result<u8> {
             let m = record.message().ok_or_else(|| {
                 anyhow::anyhow!("record {id} is an outcome record and holds no message")
             })?;
+            if let Some(p) = r.summary(id)?.purged {
+                anyhow::bail!("record {id} was {}", p.describe());
+            }
             r.write_content(&m.content.sha256, &mut out)?;
         }
         out.flush()?;
@@ -405,15 +408,19 @@ pub fn show(target: &Target, id: u64, raw: bool) -> anyhow::Result<u8> {
     }
     let doc = match target.ask(|client| async move { client.show(id).await })? {
         Some(s) => {
-            serde_json::json!({ "record": s.record, "hash": s.hash, "headers": s.headers, "segment": s.segment, "offset": s.offset })
+            serde_json::json!({ "record": s.record, "hash": s.hash, "headers": s.headers, "segment": s.segment, "offset": s.offset, "purged": s.purged })
         }
         None => {
             let r = target.reader()?;
             let (record, hash) = r.record(id)?;
             let summary = r.summary(id)?;
-            serde_json::json!({ "record": record, "hash": hash, "headers": summary.headers, "segment": summary.segment, "offset": summary.offset })
+            let purged = summary.purged.as_ref().map(|p| p.describe());
+            serde_json::json!({ "record": record, "hash": hash, "headers": summary.headers, "segment": summary.segment, "offset": summary.offset, "purged": purged })
         }
     };
+    if let Some(p) = doc.get("purged").and_then(|p| p.as_str()) {
+        eprintln!("record {id} was {p}: its personal fields and content are gone");
+    }
     serde_json::to_writer_pretty(&mut out, &doc)?;
     writeln!(out)?;
     Ok(0)

@@ -7,6 +7,7 @@ mod audit;
 mod filter;
 mod imap_import;
 mod inspect;
+mod lifecycle;
 mod listing;
 mod load;
 mod progress;
@@ -203,6 +204,21 @@ pub enum Command {
     HashPassword,
     /// The web interface's users and roles.
     User(users::UserArgs),
+    /// Legal holds: held mail is never purged.
+    Hold {
+        /// What to do.
+        #[command(subcommand)]
+        what: lifecycle::HoldCommand,
+    },
+    /// Delete what is past its keep-until and not held (destroys its keys
+    /// and chains a tombstone); `request`/`approve` delete early.
+    Purge(lifecycle::PurgeArgs),
+    /// Retention of records already archived.
+    Retention {
+        /// What to do.
+        #[command(subcommand)]
+        what: lifecycle::RetentionCommand,
+    },
     /// The audit trail: who logged in, searched, read or exported what.
     Audit {
         /// Only records from this day (YYYY-MM-DD) or time (RFC 3339) on.
@@ -390,6 +406,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 Command::Import { what } => store::import(&target, what),
                 Command::Reindex => store::reindex(&target),
                 Command::User(args) => users::run(&config, args),
+                Command::Hold { what } => lifecycle::hold(&target, what),
+                Command::Purge(args) => lifecycle::purge(&target, args),
+                Command::Retention { what } => lifecycle::retention(&target, what),
                 Command::Audit { since, user, json } => audit::run(&target, since, user, json),
                 Command::Run | Command::CheckConfig | Command::HashPassword => Ok(0),
             }

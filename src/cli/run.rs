@@ -110,6 +110,19 @@ async fn serve(
     }
     spawn_witnesses(config, archive, &shutdown)?;
     spawn_replicas(config, archive, &shutdown)?;
+    if let Some(r) = config
+        .retention
+        .as_ref()
+        .filter(|r| r.purge == crate::config::Purge::Daily)
+    {
+        let days = super::lifecycle::forget_days(config);
+        shutdown.tracker.spawn(crate::archive::manage::purge_daily(
+            archive.clone(),
+            r.purge_at,
+            days,
+            shutdown.token.clone(),
+        ));
+    }
     // The mail listeners are one generation, which a reload replaces.
     let listeners = shutdown.next_generation();
     start_listeners(config, archive, &listeners).await?;

@@ -173,6 +173,12 @@ pub fn matching(target: &Target, query: &str) -> anyhow::Result<Vec<u64>> {
     Ok(index.matching(query)?)
 }
 
+/// Brings the search index up to the archive's head here (no daemon):
+/// after a purge, its tombstones take the purged messages out.
+pub fn catch_up_local(target: &Target) -> anyhow::Result<()> {
+    open_local(target).map(drop)
+}
+
 /// `reindex` without a daemon: the search index is built again from the
 /// segments, with a progress bar on a terminal.
 pub fn rebuild_local(target: &Target) -> anyhow::Result<u64> {

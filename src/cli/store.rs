@@ -172,8 +172,13 @@ pub fn export(
     } else {
         String::new()
     };
+    let purged = if summary.purged > 0 {
+        format!("; {} purged (listed in manifest.json)", summary.purged)
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} messages, {} bytes{note}",
+        "{}: {} messages, {} bytes{note}{purged}",
         out.display(),
         summary.messages,
         summary.bytes
@@ -237,6 +242,13 @@ impl ContentSource for Streamed<'_> {
             ClientError::Output(io) => io,
             other => std::io::Error::other(other),
         })
+    }
+
+    fn purged(&self, seq: u64) -> Option<String> {
+        match &self.stream.borrow().purged {
+            Some((s, why)) if *s == seq => Some(why.clone()),
+            _ => None,
+        }
     }
 }
 

@@ -102,7 +102,7 @@ pub fn unix_user() -> String {
     }
 }
 
-fn read_password() -> anyhow::Result<String> {
+pub fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -36,6 +36,8 @@ pub struct Shown {
     pub segment: u32,
     /// Offset of its frame.
     pub offset: u64,
+    /// "purged on …" when the record was purged.
+    pub purged: Option<String>,
 }
 
 /// How to reach the daemon.
@@ -117,6 +119,7 @@ impl Client {
                     headers,
                     segment,
                     offset,
+                    purged,
                 },
                 _,
             ) => Shown {
@@ -125,6 +128,7 @@ impl Client {
                 headers: *headers,
                 segment,
                 offset,
+                purged,
             },
             (other, _) => return Err(unexpected(&other)),
         };
@@ -171,6 +175,7 @@ impl Client {
                 head_seq,
                 head_hash,
                 seal: seal.map(|s| *s),
+                purged: None,
             }),
             (other, _) => Err(unexpected(&other)),
         }
@@ -300,6 +305,21 @@ impl Client {
         Ok(answer)
     }
 
+    /// `hold`, `purge`, `retention extend` through the daemon.
+    pub async fn lifecycle(
+        &self,
+        cmd: crate::archive::manage::Lifecycle,
+        forget_days: u64,
+    ) -> Result<crate::archive::manage::LifecycleReply, ClientError> {
+        let mut conn = self.open(Command::Lifecycle { cmd, forget_days }).await?;
+        let answer = match conn.next().await? {
+            (Reply::Lifecycle { reply }, _) => *reply,
+            (other, _) => return Err(unexpected(&other)),
+        };
+        conn.done().await?;
+        Ok(answer)
+    }
+
     /// `key rotate-master`: the old and new master key ids and how many
     /// data keys were re-wrapped.
     pub async fn rotate_master(&self) -> Result<crate::keystore::Rotated, ClientError> {
@@ -388,13 +408,25 @@ pub struct ExportStream {
     pub head_hash: String,
     /// The newest seal.
     pub seal: Option<Seal>,
+    /// The record last returned, when it was purged, and how.
+    pub purged: Option<(u64, String)>,
 }
 
 impl ExportStream {
     /// The next record with its hash; `None` when all are sent.
     pub async fn next_record(&mut self) -> Result<Option<(Record, String)>, ClientError> {
         match self.conn.next().await? {
-            (Reply::ExportRecord { record, hash }, _) => Ok(Some((*record, hash))),
+            (
+                Reply::ExportRecord {
+                    record,
+                    hash,
+                    purged,
+                },
+                _,
+            ) => {
+                self.purged = purged.map(|p| (record.seq, p));
+                Ok(Some((*record, hash)))
+            }
             (Reply::Done, _) => Ok(None),
             (other, _) => Err(unexpected(&other)),
         }

@@ -255,6 +255,13 @@ pub enum Command {
     /// `key rotate-master`: the key store re-wrapped under a new master
     /// key (format 2.3).
     RotateMaster,
+    /// `hold`, `purge`, `retention extend` (format 2.3).
+    Lifecycle {
+        /// What to do.
+        cmd: crate::archive::manage::Lifecycle,
+        /// `[retention] key_backup_max_age` in days, for tombstones.
+        forget_days: u64,
+    },
 }
 
 /// Most records one `prove` request names (the request stays far below
@@ -280,6 +287,7 @@ impl Command {
             Command::ProveConsistency { .. } => "prove-consistency",
             Command::RotateSeal => "rotate-seal",
             Command::RotateMaster => "rotate-master",
+            Command::Lifecycle { .. } => "lifecycle",
         }
     }
 }
@@ -305,6 +313,9 @@ pub enum Reply {
         segment: u32,
         /// Offset of its frame.
         offset: u64,
+        /// "purged on …" when the record was purged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        purged: Option<String>,
     },
     /// Export, first: what the manifest names the archive by.
     ExportHead {
@@ -321,6 +332,9 @@ pub enum Reply {
         record: Box<Record>,
         /// Its chain hash, hex.
         hash: String,
+        /// "purged on …" for a purged message record: no content follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        purged: Option<String>,
     },
     /// A piece of message content, in the body.
     Data,
@@ -404,6 +418,11 @@ pub enum Reply {
         live: u64,
         /// Destroyed slots carried over as zeros.
         destroyed: u64,
+    },
+    /// A `hold`, `purge` or `retention extend` answer.
+    Lifecycle {
+        /// What it did or lists.
+        reply: Box<crate::archive::manage::LifecycleReply>,
     },
     /// The command is complete.
     Done,

@@ -78,6 +78,18 @@ struct Totals {
     messages: u64,
     /// Sum of their original sizes.
     bytes: u64,
+    /// Message records that were purged (format 2.3): no file, only why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    purged: Vec<PurgedEntry>,
+}
+
+/// A purged message record the export passed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgedEntry {
+    /// The record's id.
+    pub seq: u64,
+    /// "purged on DATE under rule R".
+    pub purged: String,
 }
 
 /// `manifest.json`, written as the export goes.
@@ -90,6 +102,8 @@ pub struct ManifestWriter {
     messages: u64,
     /// Sum of their sizes.
     bytes: u64,
+    /// Purged records passed over.
+    purged: Vec<PurgedEntry>,
 }
 
 impl ManifestWriter {
@@ -102,6 +116,7 @@ impl ManifestWriter {
             out,
             messages: 0,
             bytes: 0,
+            purged: Vec::new(),
         };
         let head = serde_json::to_string(header).map_err(|e| manifest.error(e.into()))?;
         // Reopen the object to append the array after the header fields.
@@ -120,11 +135,17 @@ impl ManifestWriter {
         Ok(())
     }
 
+    /// Notes a purged message record (listed in the totals).
+    pub fn purged(&mut self, entry: PurgedEntry) {
+        self.purged.push(entry);
+    }
+
     /// Closes the array, writes the totals and syncs the file.
     pub fn finish(mut self) -> Result<(), ExportError> {
         let totals = Totals {
             messages: self.messages,
             bytes: self.bytes,
+            purged: std::mem::take(&mut self.purged),
         };
         let totals = serde_json::to_string(&totals).map_err(|e| self.error(e.into()))?;
         self.write(format!("\n],\"totals\":{totals}}}\n").as_bytes())?;

@@ -37,6 +37,12 @@ pub trait ContentSource {
     /// Writes the original bytes of the content `sha256` to `out`; returns
     /// their length. Errors of `out` must be passed on unchanged.
     fn write_content(&self, sha256: &[u8; 32], out: &mut dyn Write) -> io::Result<u64>;
+
+    /// "purged on …" when message record `seq` was purged: the export
+    /// lists it in the manifest instead of failing.
+    fn purged(&self, _seq: u64) -> Option<String> {
+        None
+    }
 }
 
 impl ContentSource for crate::archive::reader::Reader {
@@ -44,6 +50,10 @@ impl ContentSource for crate::archive::reader::Reader {
         // The inherent method, which checks the bytes against their hash.
         crate::archive::reader::Reader::write_content(self, &hex::encode(sha256), out)
             .map_err(io::Error::other)
+    }
+
+    fn purged(&self, seq: u64) -> Option<String> {
+        self.summary(seq).ok()?.purged.map(|p| p.describe())
     }
 }
 
@@ -110,6 +120,8 @@ pub struct ExportSummary {
     pub skipped: u64,
     /// mbox only: messages without a final newline, stored with one added.
     pub inexact: u64,
+    /// Message records that were purged (listed in the manifest's totals).
+    pub purged: u64,
 }
 
 /// Why an export stopped.
@@ -203,6 +215,14 @@ where
             summary.skipped += 1;
             continue;
         };
+        if let Some(purged) = source.purged(item.seq) {
+            summary.purged += 1;
+            manifest.purged(manifest::PurgedEntry {
+                seq: item.seq,
+                purged,
+            });
+            continue;
+        }
         let entry = match &mut mbox {
             None => write_eml(&options.out, &item, source)?,
             Some(mbox) => mbox.append(&item, source)?,

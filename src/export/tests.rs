@@ -135,6 +135,7 @@ fn eml_export_is_byte_exact_with_manifest_and_sums() {
         bytes: total,
         skipped: 1,
         inexact: 0,
+        purged: 0,
     };
     assert_eq!(summary, expected);
     for (record, _) in records.iter().filter(|(r, _)| r.message().is_some()) {

@@ -153,6 +153,11 @@ impl KeyStore {
         KeyStore::assemble(paths, store, master, None)
     }
 
+    /// Whether the handle was opened read-only (and refuses every write).
+    pub fn is_read_only(&self) -> bool {
+        self._lock.is_none()
+    }
+
     /// Whether the archive in `archive_dir` has a key store.
     pub fn exists(archive_dir: &Path) -> bool {
         store_path(archive_dir).exists()

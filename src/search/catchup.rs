@@ -8,20 +8,26 @@ use super::document::MessageDoc;
 use super::extract::{self, Limits};
 use super::index::SearchError;
 use crate::archive::reader::Reader;
-use crate::archive::record::Record;
+use crate::archive::record::{Record, RecordBody};
 
 /// Records indexed between two commits during a catch-up.
 pub const BATCH: u64 = 2_000;
 
 /// Adds one record to the index (outcome records have nothing to find and
 /// are skipped). `raw` is the message content; when it could not be read
-/// the record is still indexed by its envelope and receive time.
+/// the record is still indexed by its envelope and receive time. A
+/// tombstone takes its record's document out, and the next commit merges
+/// it away from the files ([`SearchIndex::commit`]).
 pub fn index_record(
     index: &SearchIndex,
     record: &Record,
     raw: Option<&[u8]>,
     local: &LocalDomains,
 ) -> Result<bool, SearchError> {
+    if let RecordBody::Tombstone(t) = &record.body {
+        index.delete_purged(t.of)?;
+        return Ok(true);
+    }
     let Some(meta) = record.message() else {
         return Ok(false);
     };
@@ -30,6 +36,33 @@ pub fn index_record(
         .unwrap_or_default();
     index.add(&MessageDoc::new(record, meta, text, local))?;
     Ok(true)
+}
+
+/// Reads record `seq` and its content from the archive and indexes it. A
+/// purged message (its keys destroyed) is not indexed at all.
+pub fn index_seq(
+    index: &SearchIndex,
+    reader: &Reader,
+    seq: u64,
+    raw: &mut Vec<u8>,
+    local: &LocalDomains,
+) -> Result<(), SearchError> {
+    let archive = |e: crate::archive::ArchiveError| SearchError::Archive(e.to_string());
+    let (record, _) = reader.record(seq).map_err(archive)?;
+    raw.clear();
+    let content = match record.message() {
+        Some(meta) => match reader.write_content(&meta.content.sha256, raw) {
+            Ok(_) => Some(raw.as_slice()),
+            Err(_) if reader.summary(seq).is_ok_and(|s| s.purged.is_some()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "content unreadable; indexing the envelope only");
+                None
+            }
+        },
+        None => None,
+    };
+    index_record(index, &record, content, local)?;
+    Ok(())
 }
 
 /// Indexes every record after [`SearchIndex::indexed_seq`] up to the
@@ -50,19 +83,7 @@ pub fn catch_up(
     let total = head - from;
     let mut raw = Vec::new();
     for seq in from + 1..=head {
-        let (record, _) = reader.record(seq).map_err(archive)?;
-        raw.clear();
-        let content = match record.message() {
-            Some(meta) => match reader.write_content(&meta.content.sha256, &mut raw) {
-                Ok(_) => Some(raw.as_slice()),
-                Err(e) => {
-                    tracing::warn!(seq, error = %e, "content unreadable; indexing the envelope only");
-                    None
-                }
-            },
-            None => None,
-        };
-        index_record(index, &record, content, local)?;
+        index_seq(index, reader, seq, &mut raw, local)?;
         if (seq - from).is_multiple_of(BATCH) {
             index.commit(seq)?;
         }

@@ -96,6 +96,8 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter<TantivyDocument>>,
     /// Sequence number in the last commit's payload.
     indexed: Mutex<u64>,
+    /// A purged record's document was deleted since the last commit.
+    purge_pending: std::sync::atomic::AtomicBool,
     /// True when this open created the index (none was there, or the one
     /// there was unusable).
     created: bool,
@@ -181,6 +183,7 @@ impl SearchIndex {
             reader,
             writer: Mutex::new(writer),
             indexed: Mutex::new(seq),
+            purge_pending: Default::default(),
             created: false,
         })
     }
@@ -237,6 +240,15 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Removes a purged record's document; the next [`commit`](Self::commit)
+    /// also rewrites the segments that held it, so its words leave the files.
+    pub fn delete_purged(&self, seq: u64) -> Result<(), SearchError> {
+        self.delete(seq)?;
+        self.purge_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Makes everything added so far durable and searchable, recording
     /// that every record up to `seq` is indexed.
     pub fn commit(&self, seq: u64) -> Result<(), SearchError> {
@@ -253,6 +265,12 @@ impl SearchIndex {
         self.reader.reload()?;
         if let Ok(mut g) = self.indexed.lock() {
             *g = seq;
+        }
+        if self
+            .purge_pending
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.purge_deleted()?;
         }
         Ok(())
     }

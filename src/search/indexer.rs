@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::catchup::index_record;
+use super::catchup::index_seq;
 use super::direction::LocalDomains;
 use super::index::{SearchError, SearchIndex, WriterOptions};
 use crate::archive::reader::Reader;
@@ -306,19 +306,12 @@ impl Worker {
 
     /// Indexes up to the head as known now, committing in batches.
     fn catch_up(&self, index: &SearchIndex) -> Result<(), SearchError> {
-        let archive = |e: crate::archive::ArchiveError| SearchError::Archive(e.to_string());
         let from = index.indexed_seq();
         let head = self.status.head.load(Ordering::Relaxed);
         let mut raw = Vec::new();
         let mut since_commit = Instant::now();
         for seq in from + 1..=head {
-            let (record, _) = self.reader.record(seq).map_err(archive)?;
-            raw.clear();
-            let content = record
-                .message()
-                .and_then(|m| self.reader.write_content(&m.content.sha256, &mut raw).ok())
-                .map(|_| raw.as_slice());
-            index_record(index, &record, content, &self.config.local)?;
+            index_seq(index, &self.reader, seq, &mut raw, &self.config.local)?;
             let last = seq == head;
             if last || seq - index.indexed_seq() >= BATCH || since_commit.elapsed() >= COMMIT_EVERY
             {

@@ -82,6 +82,7 @@ pub async fn list<W: AsyncWrite + Unpin>(
                 headers: Box::new(Headers::default()),
                 segment: summary.segment,
                 offset: summary.offset,
+                purged: None,
             })?;
         }
         Ok(())

@@ -244,3 +244,34 @@ pub async fn rotate_master<W: AsyncWrite + Unpin>(
         .await
         .map_err(|_| ControlError::Gone)
 }
+
+/// `hold`, `purge`, `retention extend`: checked and chained by the
+/// daemon's writer, like the CLI does without a daemon.
+pub async fn lifecycle<W: AsyncWrite + Unpin>(
+    ctx: &RequestContext,
+    archive: &Archive,
+    cmd: crate::archive::manage::Lifecycle,
+    forget_days: u64,
+    output: &mut FrameWriter<W>,
+) -> Result<(), ControlError> {
+    let a = archive.clone();
+    let today = chrono::Utc::now().date_naive();
+    tracing::info!(
+        uid = ctx.peer.uid,
+        "lifecycle command through the control socket"
+    );
+    let reply = tokio::task::spawn_blocking(move || {
+        crate::archive::manage::execute(&a, cmd, today, forget_days)
+    })
+    .await
+    .map_err(|_| ControlError::ShuttingDown)??;
+    output
+        .write(
+            &Reply::Lifecycle {
+                reply: Box::new(reply),
+            },
+            b"",
+        )
+        .await
+        .map_err(|_| ControlError::Gone)
+}

@@ -69,6 +69,7 @@ pub async fn show<W: AsyncWrite + Unpin>(
             headers: Box::new(summary.headers),
             segment: summary.segment,
             offset: summary.offset,
+            purged: summary.purged.as_ref().map(|p| p.describe()),
         })
     })
     .await
@@ -93,6 +94,12 @@ pub async fn show_raw<W: AsyncWrite + Unpin>(
                 "record {id} is an outcome record and holds no message"
             ))
         })?;
+        if let Some(p) = reader.summary(id)?.purged {
+            return Err(ControlError::Refused(format!(
+                "record {id} was {}",
+                p.describe()
+            )));
+        }
         out.content(&reader, &message.content.sha256)
     })
     .await
@@ -151,10 +158,15 @@ pub async fn export<W: AsyncWrite + Unpin>(
                 continue;
             }
             let (record, hash) = reader.record(summary.seq)?;
-            let content = record.message().map(|m| m.content.sha256.clone());
+            let purged = summary.purged.as_ref().map(|p| p.describe());
+            let content = record
+                .message()
+                .filter(|_| purged.is_none())
+                .map(|m| m.content.sha256.clone());
             out.send(Reply::ExportRecord {
                 record: Box::new(record),
                 hash,
+                purged,
             })?;
             if let Some(sha256) = content {
                 out.content(&reader, &sha256)?;

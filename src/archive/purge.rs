@@ -1,0 +1,122 @@
+//! Choosing what a purge deletes, and what it did.
+//!
+//! A message record is due when its keep-until has passed (the day after
+//! it) or a data officer approved a request to delete it early; it is
+//! skipped, and listed with the reason, while a legal hold names it or its
+//! bytes are stored in clear (those cannot be deleted without rewriting a
+//! segment). The writer checks each again when it writes the tombstones.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::index::{Index, IndexError};
+
+/// A message record to purge, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    /// The message record.
+    pub of: u64,
+    /// `retention`, or `request N`.
+    pub reason: String,
+}
+
+/// A message record a purge leaves, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The message record.
+    pub of: u64,
+    /// Why it stays.
+    pub why: String,
+}
+
+/// What a purge would delete (`purge --dry-run`) or is about to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The day the plan was made for.
+    pub today: Option<NaiveDate>,
+    /// Records to purge.
+    pub due: Vec<Due>,
+    /// Records past keep-until (or requested) that stay, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Live message records not yet due.
+    pub kept: u64,
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purged {
+    /// `(purged record, its tombstone)` pairs.
+    pub tombstones: Vec<(u64, u64)>,
+    /// Records the writer left after all (a hold that arrived meanwhile).
+    pub skipped: Vec<Skipped>,
+    /// Key slots destroyed.
+    pub slots: u64,
+    /// Set when the index could not be compacted afterwards (the purged
+    /// addresses may linger in its files until the next purge succeeds).
+    pub compaction_error: Option<String>,
+}
+
+/// Why a record cannot be purged now, if it cannot: held, already purged,
+/// not a message, or stored in clear.
+pub fn obstacle(index: &Index, of: u64) -> Result<Option<String>, IndexError> {
+    let Some(s) = index.summary(of)? else {
+        return Ok(Some("no such record".into()));
+    };
+    if s.kind != "message" {
+        return Ok(Some(format!("record {of} is not a message but {}", s.kind)));
+    }
+    if let Some(p) = &s.purged {
+        return Ok(Some(format!("already {}", p.describe())));
+    }
+    let held = index.held_by(of)?;
+    if !held.is_empty() {
+        return Ok(Some(format!("held (case {})", held.join(", "))));
+    }
+    if s.sealed_slot.is_none() {
+        return Ok(Some("stored in clear".into()));
+    }
+    for sha in index.content_refs(of)? {
+        if let Some(loc) = index.content(&sha)?
+            && loc.encrypted.is_none()
+        {
+            return Ok(Some("stored in clear".into()));
+        }
+    }
+    Ok(None)
+}
+
+/// What a purge on `today` deletes: every live message record whose
+/// keep-until is before `today`, and every record of an approved request.
+pub fn plan(index: &Index, today: NaiveDate) -> Result<Plan, IndexError> {
+    let mut plan = Plan {
+        today: Some(today),
+        ..Plan::default()
+    };
+    let mut requested: std::collections::BTreeMap<u64, u64> = Default::default();
+    for r in index.requests()? {
+        if r.approved.is_some() {
+            for of in r.records {
+                requested.entry(of).or_insert(r.seq);
+            }
+        }
+    }
+    for s in index.summaries() {
+        let s = s?;
+        if s.kind != "message" || s.purged.is_some() {
+            continue;
+        }
+        let reason = match (requested.get(&s.seq), s.keep_until) {
+            (Some(req), _) => format!("request {req}"),
+            (None, Some(k)) if k < today => "retention".to_string(),
+            _ => {
+                plan.kept += 1;
+                continue;
+            }
+        };
+        match obstacle(index, s.seq)? {
+            None => plan.due.push(Due { of: s.seq, reason }),
+            Some(why) => plan.skipped.push(Skipped { of: s.seq, why }),
+        }
+    }
+    Ok(plan)
+}
