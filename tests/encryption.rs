@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::support::daemon::{Daemon, with_control};
+use crate::support::files::{contains, every_file};
 use crate::support::smtp::{free_port, smtplib_send};
 use crate::support::verifiers::{expect, mailseal_verify, python, text};
 
@@ -36,27 +37,6 @@ fn start(dir: &Path, extra_archive: &str) -> (Daemon, SocketAddr, std::path::Pat
     );
     std::fs::write(&config, with_control(&config, text)).unwrap();
     (Daemon::start(&config, journal), journal, archive)
-}
-
-/// Every byte of every file under `dir`, with the file it came from.
-fn every_file(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                out.push((p, bytes));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]

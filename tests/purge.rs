@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use crate::support::daemon::{Daemon, with_control};
 use crate::support::smtp::{free_port, smtplib_send};
-use crate::support::verifiers::{expect, mailseal_verify, python, text};
+use crate::support::files::holding;
+use crate::support::verifiers::{expect, mailseal_verify, mailseal_with, python, text};
 
 const RULES: &str = "[retention]\npurge = \"off\"\nkey_backup_max_age = \"14d\"\n\
                      [[retention.rule]]\nname = \"letters\"\nyears = 6\n";
@@ -40,13 +41,7 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
 }
 
 fn mailseal(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("MAILSEAL_CONFIG")
-        .output()
-        .unwrap()
+    mailseal_with(config, args)
 }
 
 /// `mailseal ARGS` with `stdin` on standard input (a password).
@@ -81,36 +76,6 @@ fn import(config: &Path, dir: &Path, messages: &[(String, String)]) {
     let mut args = vec!["import", "eml"];
     args.extend(paths.iter().map(String::as_str));
     expect(&mailseal(config, &args), 0, "import");
-}
-
-/// Every byte of every file under `dir`, with the file it came from.
-fn every_file(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                out.push((p, bytes));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Files under `dir` holding `needle`.
-fn holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    every_file(dir)
-        .into_iter()
-        .filter(|(_, b)| contains(b, needle))
-        .map(|(p, _)| p)
-        .collect()
 }
 
 fn show(config: &Path, id: u64) -> serde_json::Value {
@@ -278,6 +243,14 @@ fn a_purge_leaves_no_trace_of_the_message_keeps_held_mail_and_every_verifier_pas
         );
         assert!(holding(&archive, hex::encode(key).as_bytes()).is_empty());
     }
+
+    let stats = expect(&mailseal(&cfg, &["stats"]), 0, "stats");
+    assert!(
+        stats.contains("1 live") && stats.contains("1 held") && stats.contains("1 purged"),
+        "{stats}"
+    );
+    let list = expect(&mailseal(&cfg, &["list"]), 0, "list");
+    assert!(list.contains("(purged on"), "{list}");
 
     // The held message and the young one are untouched.
     let held = mailseal(&cfg, &["show", "3", "--raw"]);

@@ -6,9 +6,9 @@
 //! `check-config` and at start, with the rule named.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::support::verifiers::{expect, python, text};
+use crate::support::verifiers::{expect, mailseal_with, python, text};
 
 const RULES: &str = r#"
 [retention]
@@ -33,13 +33,7 @@ fn config(dir: &Path, rules: &str) -> std::path::PathBuf {
 }
 
 fn mailseal(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("MAILSEAL_CONFIG")
-        .output()
-        .unwrap()
+    mailseal_with(config, args)
 }
 
 fn eml(dir: &Path, name: &str, to: &str, date: &str) -> String {

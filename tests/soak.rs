@@ -109,7 +109,8 @@ fn config(dir: &Path, at: &Listeners, sink_port: u16, dovecot: &Dovecot) -> Path
          tls_mode = \"none\"\nupstream_tls = \"none\"\n\n\
          [[pop3_proxy]]\nname = \"pop3\"\nlisten = \"{pop3}\"\nupstream = \"{pop3_upstream}\"\n\
          upstream_tls = \"none\"\n\n\
-         [http]\nenabled = false\n",
+         [http]\nenabled = false\n\n\
+         [retention]\npurge = \"off\"\n[[retention.rule]]\nname = \"letters\"\nyears = 6\n",
         archive = dir.join("archive").display(),
         smtp = at.smtp,
         journal = at.journal,
@@ -193,6 +194,10 @@ fn run(plan: &Plan) -> Option<Report> {
     let mut plant = Plant::start(config, listens, sink_port);
     let lanes = drive(plan, &mut plant, &at, &dovecot, seed);
     plant.sample();
+    // What the kills interrupted was completed at each restart; this purge
+    // deletes what was imported for the last one, so every message left is
+    // one a client sent.
+    let purge = plant.daemon.cli(&["purge"]);
     plant.daemon.stop();
 
     let mut r = Report::default();
@@ -203,6 +208,14 @@ fn run(plan: &Plan) -> Option<Report> {
     r.fig("sink SIGKILLs", s.sink_kills);
     r.fig("sink restarts", s.sink_restarts);
     r.fig("daemon peak RSS (VmHWM) KiB", s.peak_rss_kib);
+    r.fig("purges started before a kill", s.purges);
+    r.fig("old messages imported for them", s.due_imported);
+    if !purge.status.success() {
+        r.problems.push(format!(
+            "the final purge failed: {}",
+            String::from_utf8_lossy(&purge.stderr)
+        ));
+    }
     if s.daemon_kills == 0 {
         r.problems
             .push("the run was too short for the chaos to kill the daemon".into());
@@ -227,6 +240,12 @@ fn run(plan: &Plan) -> Option<Report> {
     check::acknowledged(&mut r, &lanes, &held);
     check::upstreams(&mut r, &sent, &held, &accepted, &stored);
     check::nothing_foreign(&mut r, &sent, &held);
+    if held.purged != s.due_imported {
+        r.problems.push(format!(
+            "{} old messages were imported to be purged, {} are purged",
+            s.due_imported, held.purged
+        ));
+    }
     check::tools(&mut r, &plant.daemon, &archive, &held);
     check::log(&mut r, &plant.log());
     r.print();

@@ -79,14 +79,22 @@ pub struct Stats {
     pub key_store: Option<KeyStoreFigures>,
 }
 
-/// Messages by retention state, as of today. Holds and purges are not
-/// built yet, so no message is `held` or `purged`.
+/// Messages by retention state, as of today; each message counts once,
+/// in the first state that applies: purged, held, purgeable, no rule,
+/// live.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionFigures {
     /// Still within their keep-until date.
     pub live: SourceStats,
+    /// Named by an active legal hold: kept whatever their keep-until.
+    #[serde(default)]
+    pub held: SourceStats,
     /// Past their keep-until date: a purge would delete them.
     pub purgeable: SourceStats,
+    /// Deleted: their keys are destroyed (the bytes are the original
+    /// sizes; the unreadable ciphertext stays in the segments).
+    #[serde(default)]
+    pub purged: SourceStats,
     /// Archived before retention rules were configured: kept for ever
     /// until a rule is given to them.
     pub no_rule: SourceStats,
@@ -394,12 +402,17 @@ impl Reader {
                 let e = st.by_source.entry(kind.as_str().to_string()).or_default();
                 e.messages += 1;
                 e.bytes += s.size;
+                let held = match &self.view {
+                    View::Indexed(i) if s.purged.is_none() => !i.held_by(s.seq)?.is_empty(),
+                    _ => false,
+                };
+                let r = &mut st.retention;
                 let state = match s.keep_until {
-                    None => &mut st.retention.no_rule,
-                    Some(k) if crate::retention::is_purgeable(k, today) => {
-                        &mut st.retention.purgeable
-                    }
-                    Some(_) => &mut st.retention.live,
+                    _ if s.purged.is_some() => &mut r.purged,
+                    _ if held => &mut r.held,
+                    None => &mut r.no_rule,
+                    Some(k) if crate::retention::is_purgeable(k, today) => &mut r.purgeable,
+                    Some(_) => &mut r.live,
                 };
                 state.messages += 1;
                 state.bytes += s.size;

@@ -261,14 +261,18 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<u8> {
         ratio(st.unique_bytes, st.stored_bytes)
     )?;
     let r = &st.retention;
-    if r.live.messages + r.purgeable.messages > 0 {
+    if r.live.messages + r.held.messages + r.purgeable.messages + r.purged.messages > 0 {
         writeln!(
             out,
-            "retention:        {} live ({} bytes), {} past keep-until ({} bytes), {} without a rule",
+            "retention:        {} live ({} bytes), {} held ({} bytes), {} past keep-until ({} bytes), {} purged ({} bytes), {} without a rule",
             r.live.messages,
             r.live.bytes,
+            r.held.messages,
+            r.held.bytes,
             r.purgeable.messages,
             r.purgeable.bytes,
+            r.purged.messages,
+            r.purged.bytes,
             r.no_rule.messages
         )?;
     }

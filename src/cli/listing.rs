@@ -65,7 +65,10 @@ impl<W: Write> Listing<W> {
             .or(s.rcpts.first())
             .cloned()
             .unwrap_or_default();
-        let subject = s.headers.subject.clone().unwrap_or_default();
+        let subject = match &s.purged {
+            Some(p) => format!("({})", p.describe()),
+            None => s.headers.subject.clone().unwrap_or_default(),
+        };
         writeln!(
             out,
             "{:>8}  {:<27}  {:<22}  {:<28}  {:<28}  {:<30}  {:>9}  {}",

@@ -1,8 +1,11 @@
 //! The daemon and its SMTP upstream, and the chaos that strikes them: at
 //! random moments `mailseal run` gets SIGKILL and is started again on the
 //! same configuration, archive and ports, or the upstream sink is killed
-//! and comes back on its port a little later. The daemon's peak RSS is
-//! sampled across all its lives.
+//! and comes back on its port a little later. Before each daemon kill,
+//! mail dated years ago (so past its keep-until) is imported through the
+//! daemon and a `mailseal purge` is started, so the kill often lands in the
+//! middle of a purge. The daemon's peak RSS is sampled across all its
+//! lives.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,7 +37,14 @@ pub struct Strikes {
     pub sink_restarts: u64,
     /// Highest `VmHWM` seen in any life of the daemon, KiB.
     pub peak_rss_kib: u64,
+    /// Purges started just before a daemon kill.
+    pub purges: u64,
+    /// Old messages imported for them to delete.
+    pub due_imported: u64,
 }
+
+/// Old messages imported before each daemon kill, for the purge to delete.
+const DUE_PER_STRIKE: u64 = 60;
 
 /// The daemon under test and its upstream.
 pub struct Plant {
@@ -93,7 +103,10 @@ impl Plant {
                 _ => rng.gen_ratio(2, 3),
             };
             if daemon {
-                self.kill_daemon(Duration::from_millis(rng.gen_range(0..500)));
+                self.kill_daemon(
+                    Duration::from_millis(rng.gen_range(0..500)),
+                    Duration::from_millis(rng.gen_range(0..200)),
+                );
             } else {
                 self.kill_sink(Duration::from_millis(rng.gen_range(0..2000)));
             }
@@ -124,12 +137,50 @@ impl Plant {
         }
     }
 
-    fn kill_daemon(&mut self, down: Duration) {
+    fn kill_daemon(&mut self, down: Duration, purging: Duration) {
         self.sample();
+        let purge = self.start_purge();
+        std::thread::sleep(purging);
         self.daemon.kill9();
         self.strikes.daemon_kills += 1;
+        // The purge's client ends with the connection (or, had it found no
+        // daemon, finishes on the archive itself): either way it is gone
+        // before the next life of the daemon takes the archive.
+        if let Some(mut child) = purge {
+            let _ = child.wait();
+        }
         std::thread::sleep(down);
         self.restart_daemon();
+    }
+
+    /// Imports mail dated 2013 through the daemon and starts `mailseal
+    /// purge` in the background; `None` when the import failed (the daemon
+    /// is being struck by other means: the purge waits for the next kill).
+    fn start_purge(&mut self) -> Option<std::process::Child> {
+        let dir = self.config.with_file_name(format!("due-{}", self.strikes.daemon_kills));
+        std::fs::create_dir_all(&dir).ok()?;
+        for n in 0..DUE_PER_STRIKE {
+            let id = self.strikes.due_imported + n;
+            let text = format!(
+                "From: alt{id}@example.com\r\nTo: archiv@example.org\r\n\
+                 Date: Fri, 01 Mar 2013 08:00:00 +0100\r\nSubject: due {id}\r\n\r\nlong due {id}\r\n"
+            );
+            std::fs::write(dir.join(format!("{id}.eml")), text).ok()?;
+        }
+        let import = self.daemon.cli(&["import", "eml", &dir.display().to_string()]);
+        if !import.status.success() {
+            return None;
+        }
+        self.strikes.due_imported += DUE_PER_STRIKE;
+        self.strikes.purges += 1;
+        std::process::Command::new(env!("CARGO_BIN_EXE_mailseal"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("purge")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()
     }
 
     fn restart_daemon(&mut self) {

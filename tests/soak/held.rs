@@ -18,6 +18,8 @@ pub struct Held {
     pub records: u64,
     /// Message records.
     pub messages: u64,
+    /// Message records purged (their contents are not read).
+    pub purged: u64,
     /// Content SHA-256 to the source kinds of the records naming it.
     pub by_sha: BTreeMap<String, BTreeSet<String>>,
     /// Contents whose bytes did not read back to their hash (with why).
@@ -42,6 +44,10 @@ pub fn read(dir: &Path) -> Held {
             continue;
         };
         held.messages += 1;
+        if s.purged.is_some() {
+            held.purged += 1;
+            continue;
+        }
         let kinds = held.by_sha.entry(s.sha256.clone()).or_default();
         kinds.insert(kind.as_str().to_owned());
     }

@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod daemon;
 pub mod docs;
 pub mod dovecot;
+pub mod files;
 pub mod http;
 pub mod mailgen;
 pub mod mount;

@@ -21,6 +21,17 @@ pub fn mailseal(archive: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `mailseal --config CONFIG ARGS`.
+pub fn mailseal_with(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailseal"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("MAILSEAL_CONFIG")
+        .output()
+        .unwrap()
+}
+
 /// The standalone verifier, built into the same target directory and
 /// profile as `mailseal` on first use (`cargo test` builds only the tested
 /// package's binaries; this builds the verifier crate's, and finds it

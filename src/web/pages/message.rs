@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Chrome, When, forbidden, granted, html, not_found, unavailable, when};
+use super::{Chrome, When, forbidden, gone, granted, html, not_found, unavailable, when};
 use crate::archive::audit::action;
 use crate::web::Web;
 use crate::web::guard;
@@ -88,6 +88,9 @@ async fn open(
         None => None,
     };
     match found {
+        Some(m) if s.scope.allows(&m.facts()) && m.summary.purged.is_some() => {
+            Err(gone(t, Some(s), uri))
+        }
         Some(m) if s.scope.allows(&m.facts()) => Ok(m),
         _ => {
             if !trail::denied(web, s, seq, uri.path()).await {

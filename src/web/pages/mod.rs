@@ -234,6 +234,18 @@ pub fn not_found(t: Tr, session: Option<&Session>, uri: &Uri) -> Response {
     )
 }
 
+/// The message was purged (format 2.3): 410, saying so.
+pub fn gone(t: Tr, session: Option<&Session>, uri: &Uri) -> Response {
+    error(
+        StatusCode::GONE,
+        t,
+        session,
+        uri,
+        "error.purged",
+        "error.purged_text",
+    )
+}
+
 /// The archive could not write the audit record (or failed otherwise):
 /// nothing is served.
 pub fn unavailable(t: Tr, session: Option<&Session>, uri: &Uri) -> Response {
