@@ -13,8 +13,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::daemon::{Daemon, with_control};
-use crate::support::smtp::{free_port, smtplib_send};
 use crate::support::files::holding;
+use crate::support::smtp::{free_port, smtplib_send};
 use crate::support::verifiers::{expect, mailseal_verify, mailseal_with, python, text};
 
 const RULES: &str = "[retention]\npurge = \"off\"\nkey_backup_max_age = \"14d\"\n\
@@ -289,6 +289,47 @@ fn a_purge_leaves_no_trace_of_the_message_keeps_held_mail_and_every_verifier_pas
     let p = all_verifiers_pass(&cfg, &archive);
     assert!(p.contains("purged: 1 contents, 1 records"), "{p}");
 
+    // Retention is lengthened as a chained record, never shortened.
+    let extend = |until: &str| {
+        mailseal(
+            &cfg,
+            &[
+                "retention",
+                "extend",
+                "--id",
+                "4",
+                "--until",
+                until,
+                "--reason",
+                "Vertrag",
+            ],
+        )
+    };
+    expect(&extend("2040-12-31"), 0, "retention extend");
+    let listed = expect(&mailseal(&cfg, &["list", "--json"]), 0, "list");
+    assert!(listed.contains("\"keep_until\":\"2040-12-31\""), "{listed}");
+    let shorter = extend("2035-12-31");
+    assert_ne!(shorter.status.code(), Some(0));
+    assert!(
+        text(&shorter).contains("never shortens"),
+        "{}",
+        text(&shorter)
+    );
+    let of_purged = mailseal(
+        &cfg,
+        &[
+            "retention",
+            "extend",
+            "--id",
+            "2",
+            "--until",
+            "2050-12-31",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_ne!(of_purged.status.code(), Some(0));
+
     // Released, the held message goes with the next purge.
     expect(
         &mailseal(
@@ -315,6 +356,11 @@ fn a_purge_leaves_no_trace_of_the_message_keeps_held_mail_and_every_verifier_pas
     }
     let p = all_verifiers_pass(&cfg, &archive);
     assert!(p.contains("purged: 2 contents, 2 records"), "{p}");
+    let dry = expect(&mailseal(&cfg, &["purge", "--dry-run"]), 0, "dry run");
+    assert!(
+        dry.contains("0 due, 0 kept, 1 not yet due"),
+        "extended: {dry}"
+    );
 }
 
 fn today() -> String {

@@ -11,6 +11,10 @@ use super::{Index, IndexError, Trees, json, parse, seq_key};
 use crate::archive::lifecycle::{HoldAction, Purged};
 use crate::archive::record::{Record, RecordBody};
 
+/// Set in `meta` while a purged record's old values may linger in sled's
+/// files: the next purge compacts even when nothing else is due.
+const COMPACT_PENDING: &[u8] = b"compact_pending";
+
 /// The tree a lookup went into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tag {
@@ -235,6 +239,7 @@ impl Index {
                 for kv in t.held.scan_prefix(seq_key(stone.of)) {
                     t.held.remove(kv?.0)?;
                 }
+                t.meta.insert(COMPACT_PENDING, &[1])?;
                 if let Some(mut s) = self.summary(stone.of)? {
                     s.mail_from = None;
                     s.rcpts.clear();
@@ -319,6 +324,11 @@ impl Index {
         Ok(false)
     }
 
+    /// Whether a tombstone was applied since the last compaction.
+    pub fn compact_pending(&self) -> Result<bool, IndexError> {
+        Ok(self.t()?.meta.contains_key(COMPACT_PENDING)?)
+    }
+
     /// Rewrites the database into a fresh directory and swaps it in. sled
     /// is log-structured: a removed or overwritten value stays in its files
     /// until the space is reused, so after a purge the only way to be sure
@@ -344,6 +354,7 @@ impl Index {
         let copied = (|| -> Result<(), IndexError> {
             let db = sled::Config::new().path(&fresh).open()?;
             db.import(current.db.export());
+            db.open_tree("meta")?.remove(COMPACT_PENDING)?;
             db.flush()?;
             Ok(())
         })();

@@ -241,12 +241,18 @@ pub fn execute(
                 if s.kind != "message" || s.purged.is_some() {
                     return Err(refuse(format!("record {of} is not a live message record")));
                 }
-                if let Some(k) = s.keep_until
-                    && k >= keep_until
-                {
-                    return Err(refuse(format!(
-                        "record {of} is already kept until {k}; an extension never shortens"
-                    )));
+                match s.keep_until {
+                    None => {
+                        return Err(refuse(format!(
+                            "record {of} has no keep-until (it is kept for ever); an extension would shorten that"
+                        )));
+                    }
+                    Some(k) if k >= keep_until => {
+                        return Err(refuse(format!(
+                            "record {of} is already kept until {k}; an extension never shortens"
+                        )));
+                    }
+                    Some(_) => {}
                 }
             }
             chain(RecordBody::RetentionExtend(RetentionExtend {
@@ -258,9 +264,11 @@ pub fn execute(
         }
         Lifecycle::Purge { dry_run, actor } => {
             let plan = purge::plan(index, today)?;
-            if dry_run || plan.due.is_empty() {
+            if dry_run {
                 return Ok(LifecycleReply::Purge { plan, done: None });
             }
+            // Even with nothing due: an earlier purge's compaction that
+            // failed is done now.
             let forget_by = today + chrono::Days::new(forget_days);
             let done = archive.purge_blocking(plan.due.clone(), &actor, forget_by)?;
             tracing::info!(
@@ -301,7 +309,7 @@ pub async fn purge_daily(
             () = tokio::time::sleep(wait) => {}
         }
         let a = archive.clone();
-        let today = chrono::Utc::now().date_naive();
+        let today = chrono::Local::now().date_naive();
         let cmd = Lifecycle::Purge {
             dry_run: false,
             actor: "mailseal daily purge".into(),

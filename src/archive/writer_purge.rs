@@ -61,7 +61,7 @@ impl Writer {
                 ));
             }
         }
-        if !done.tombstones.is_empty()
+        if (!done.tombstones.is_empty() || self.index.compact_pending()?)
             && let Err(e) = self.index.compact()
         {
             tracing::error!(error = %e, "index compaction after purge failed");

@@ -15,8 +15,7 @@ use crate::archive::manage::{self, Lifecycle, LifecycleReply};
 use crate::archive::purge::{Plan, Purged};
 use crate::config::Config;
 use crate::control::client::SearchPage;
-use crate::web::role::Role;
-use crate::web::users::Users;
+use crate::web::role::{MAY_APPROVE_PURGE, MAY_REQUEST_PURGE};
 
 use super::load::archive_options;
 use super::target::Target;
@@ -198,16 +197,21 @@ pub fn purge(target: &Target, args: PurgeArgs) -> anyhow::Result<u8> {
             actor: unix_user(),
         },
         Some(PurgeCommand::Request { ids, reason, user }) => {
-            let actor = authenticate(target.config, &user, &[Role::Auditor, Role::DataOfficer])?;
-            Lifecycle::Request {
+            let password = read_password()?;
+            let cmd = Lifecycle::Request {
                 records: ids,
                 reason,
-                actor,
-            }
+                actor: user,
+            };
+            return chained(send_as(target, cmd, password)?);
         }
         Some(PurgeCommand::Approve { request, user }) => {
-            let actor = authenticate(target.config, &user, &[Role::DataOfficer])?;
-            Lifecycle::Approve { request, actor }
+            let password = read_password()?;
+            let cmd = Lifecycle::Approve {
+                request,
+                actor: user,
+            };
+            return chained(send_as(target, cmd, password)?);
         }
         Some(PurgeCommand::Requests { json }) => {
             let LifecycleReply::Requests { requests } = send(target, Lifecycle::Requests)? else {
@@ -332,22 +336,51 @@ pub fn forget_days(config: &Config) -> u64 {
 
 /// Through the daemon when it runs, else on the archive here.
 fn send(target: &Target, cmd: Lifecycle) -> anyhow::Result<LifecycleReply> {
+    deliver(target, cmd, None)
+}
+
+/// A four-eyes step: the web user's password goes with it, and whoever
+/// carries it out (the daemon, or this process) checks it and the role.
+fn send_as(target: &Target, cmd: Lifecycle, password: String) -> anyhow::Result<LifecycleReply> {
+    deliver(target, cmd, Some(password))
+}
+
+fn deliver(
+    target: &Target,
+    cmd: Lifecycle,
+    password: Option<String>,
+) -> anyhow::Result<LifecycleReply> {
     let days = forget_days(target.config);
     let mutates = !matches!(cmd, Lifecycle::Holds | Lifecycle::Requests);
     if mutates {
         target.refuse_copy("this command")?;
     }
     let remote = {
-        let cmd = cmd.clone();
-        target.ask(|client| async move { client.lifecycle(cmd, days).await })?
+        let (cmd, password) = (cmd.clone(), password.clone());
+        target.ask(|client| async move { client.lifecycle(cmd, days, password).await })?
     };
     if let Some(reply) = remote {
         return Ok(reply);
     }
     let config = target.config;
+    let four_eyes = match &cmd {
+        Lifecycle::Request { actor, .. } => Some((actor, MAY_REQUEST_PURGE)),
+        Lifecycle::Approve { actor, .. } => Some((actor, MAY_APPROVE_PURGE)),
+        _ => None,
+    };
+    if let Some((name, roles)) = four_eyes {
+        let password = password.unwrap_or_default();
+        let checked = target.block_on(crate::web::auth::authenticate(
+            &config.web.users_file,
+            name,
+            &password,
+            roles,
+        ));
+        checked.map_err(anyhow::Error::msg)?;
+    }
     let archive = Archive::open(&archive_options(config))
         .with_context(|| format!("opening archive {}", config.archive.path.display()))?;
-    let today = chrono::Utc::now().date_naive();
+    let today = chrono::Local::now().date_naive();
     let reply = manage::execute(&archive, cmd, today, days);
     archive.close()?;
     let reply = reply?;
@@ -402,33 +435,4 @@ fn matching_messages(target: &Target, query: &str) -> anyhow::Result<Vec<u64>> {
     seqs.sort_unstable();
     seqs.dedup();
     Ok(seqs)
-}
-
-/// Checks a web user's password (standard input) and role; returns the
-/// name the records carry.
-fn authenticate(config: &Config, name: &str, roles: &[Role]) -> anyhow::Result<String> {
-    let users = Users::load(&config.web.users_file)
-        .with_context(|| format!("reading {}", config.web.users_file.display()))?;
-    let password = read_password()?;
-    let user = users.get(name);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    if let Err(why) = runtime.block_on(crate::web::auth::check(user, &password, None)) {
-        tracing::warn!(user = name, reason = why.as_str(), "purge login refused");
-        anyhow::bail!("{name}: login refused ({})", why.as_str());
-    }
-    let role = user.map(|u| u.role);
-    match role {
-        Some(r) if roles.contains(&r) => Ok(name.to_string()),
-        _ => anyhow::bail!(
-            "{name} has role {}; this needs {}",
-            role.map_or("none", Role::as_str),
-            roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        ),
-    }
 }

@@ -133,7 +133,11 @@ async fn serve(
     // The CLI's way to this daemon, bound after the listeners: whoever
     // reaches it finds every listener bound. Not on the mail path: without
     // it the daemon still archives, and the CLI reads the files itself.
-    match crate::control::ControlServer::bind(&config.control, archive) {
+    match crate::control::ControlServer::bind(
+        &config.control,
+        archive,
+        Some(config.web.users_file.clone()),
+    ) {
         Ok(control) => control.serve(archive.clone(), search, &shutdown),
         Err(error) => tracing::error!(
             %error,

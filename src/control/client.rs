@@ -310,8 +310,16 @@ impl Client {
         &self,
         cmd: crate::archive::manage::Lifecycle,
         forget_days: u64,
+        password: Option<String>,
     ) -> Result<crate::archive::manage::LifecycleReply, ClientError> {
-        let mut conn = self.open(Command::Lifecycle { cmd, forget_days }).await?;
+        let password = password.map(super::protocol::Password);
+        let mut conn = self
+            .open(Command::Lifecycle {
+                cmd,
+                forget_days,
+                password,
+            })
+            .await?;
         let answer = match conn.next().await? {
             (Reply::Lifecycle { reply }, _) => *reply,
             (other, _) => return Err(unexpected(&other)),

@@ -56,6 +56,9 @@ pub struct RequestContext {
     pub peer: Peer,
     /// The command's name (`list`, `show`, …).
     pub command: &'static str,
+    /// The web interface's users file, against which `purge request` and
+    /// `purge approve` check who is asking (`None`: those are refused).
+    pub users_file: Option<std::path::PathBuf>,
 }
 
 /// Why the daemon could not carry out a control request.

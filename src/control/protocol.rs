@@ -261,7 +261,22 @@ pub enum Command {
         cmd: crate::archive::manage::Lifecycle,
         /// `[retention] key_backup_max_age` in days, for tombstones.
         forget_days: u64,
+        /// The web user's password for `purge request` / `purge approve`:
+        /// the daemon checks it against its users file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<Password>,
     },
+}
+
+/// A password on its way to the daemon; never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
 }
 
 /// Most records one `prove` request names (the request stays far below

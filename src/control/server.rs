@@ -70,12 +70,18 @@ pub struct ControlServer {
     /// The archive directory the daemon serves, absolute, to check
     /// requests against.
     serves: PathBuf,
+    /// The web users file, for the four-eyes commands.
+    users_file: Option<PathBuf>,
 }
 
 impl ControlServer {
     /// Binds `config.socket` (mode 0660, group `config.group` where
     /// possible) for `archive`.
-    pub fn bind(config: &ControlConfig, archive: &Archive) -> Result<ControlServer, SetupError> {
+    pub fn bind(
+        config: &ControlConfig,
+        archive: &Archive,
+        users_file: Option<PathBuf>,
+    ) -> Result<ControlServer, SetupError> {
         let path = config.socket.clone();
         prepare(&path)?;
         let bind_err = |source| SetupError::Bind {
@@ -92,6 +98,7 @@ impl ControlServer {
             listener,
             path,
             serves,
+            users_file,
         })
     }
 
@@ -104,6 +111,7 @@ impl ControlServer {
         tracker.spawn(async move {
             let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
             let serves = Arc::new(self.serves.clone());
+            let users_file = Arc::new(self.users_file.clone());
             loop {
                 let stream = tokio::select! {
                     () = shutdown.token.cancelled() => break,
@@ -121,6 +129,7 @@ impl ControlServer {
                     continue;
                 };
                 let (archive, serves) = (archive.clone(), serves.clone());
+                let users_file = users_file.clone();
                 let search = search.clone();
                 let token = shutdown.token.clone();
                 shutdown.tracker.spawn(async move {
@@ -138,7 +147,15 @@ impl ControlServer {
                         pid = peer.pid,
                         cmd = field::Empty,
                     );
-                    session::serve(stream, peer, archive, search, &serves, token)
+                    session::serve(
+                        stream,
+                        peer,
+                        archive,
+                        search,
+                        &serves,
+                        (*users_file).as_deref(),
+                        token,
+                    )
                         .instrument(span)
                         .await;
                     drop(permit);

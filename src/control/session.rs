@@ -35,6 +35,7 @@ pub async fn serve<S>(
     archive: Archive,
     search: Option<SearchService>,
     serves: &Path,
+    users_file: Option<&Path>,
     token: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
@@ -48,6 +49,7 @@ pub async fn serve<S>(
             let ctx = RequestContext {
                 peer,
                 command: request.command.name(),
+                users_file: users_file.map(Path::to_path_buf),
             };
             tracing::Span::current().record("cmd", ctx.command);
             tracing::info!(

@@ -42,6 +42,7 @@ fn serve(archive: &Archive) -> UnixStream {
             archive,
             None,
             &serves,
+            None,
             CancellationToken::new(),
         )
         .await;

@@ -117,6 +117,42 @@ pub async fn check(
     }
 }
 
+/// Checks a web user's password and role for the four-eyes commands
+/// (`purge request`, `purge approve`) the CLI sends: the users file at
+/// `users_file` must hold `name` with one of `roles`, and `password` must
+/// be theirs (local logins only: no IMAP server is asked). The error says
+/// why, for the command line.
+pub async fn authenticate(
+    users_file: &std::path::Path,
+    name: &str,
+    password: &str,
+    roles: &[super::role::Role],
+) -> Result<(), String> {
+    let users = super::users::Users::load(users_file)
+        .map_err(|e| format!("reading {}: {e}", users_file.display()))?;
+    let user = users.get(name);
+    if let Err(why) = check(user, password, None).await {
+        tracing::warn!(
+            user = name,
+            reason = why.as_str(),
+            "four-eyes login refused"
+        );
+        return Err(format!("{name}: login refused ({})", why.as_str()));
+    }
+    match user.map(|u| u.role) {
+        Some(r) if roles.contains(&r) => Ok(()),
+        role => Err(format!(
+            "{name} has role {}; this needs {}",
+            role.map_or("none", super::role::Role::as_str),
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
+    }
+}
+
 /// Logs in to the IMAP server as `name` and out again.
 async fn imap_login(server: &ImapLogin, name: &str, password: &str) -> Result<(), Refusal> {
     let attempt = async {

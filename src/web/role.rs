@@ -28,6 +28,11 @@ pub enum Role {
     DataOfficer,
 }
 
+/// Who may ask for an early deletion (`purge request`).
+pub const MAY_REQUEST_PURGE: &[Role] = &[Role::Auditor, Role::DataOfficer];
+/// Who may approve one (`purge approve`), never the requester.
+pub const MAY_APPROVE_PURGE: &[Role] = &[Role::DataOfficer];
+
 impl Role {
     /// The name in the users file, on the command line and in audit records.
     pub fn as_str(self) -> &'static str {

@@ -157,7 +157,9 @@ impl Plant {
     /// purge` in the background; `None` when the import failed (the daemon
     /// is being struck by other means: the purge waits for the next kill).
     fn start_purge(&mut self) -> Option<std::process::Child> {
-        let dir = self.config.with_file_name(format!("due-{}", self.strikes.daemon_kills));
+        let dir = self
+            .config
+            .with_file_name(format!("due-{}", self.strikes.daemon_kills));
         std::fs::create_dir_all(&dir).ok()?;
         for n in 0..DUE_PER_STRIKE {
             let id = self.strikes.due_imported + n;
@@ -167,7 +169,9 @@ impl Plant {
             );
             std::fs::write(dir.join(format!("{id}.eml")), text).ok()?;
         }
-        let import = self.daemon.cli(&["import", "eml", &dir.display().to_string()]);
+        let import = self
+            .daemon
+            .cli(&["import", "eml", &dir.display().to_string()]);
         if !import.status.success() {
             return None;
         }

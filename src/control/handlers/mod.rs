@@ -90,9 +90,11 @@ where
         Command::ProveConsistency { old } => prove::consistency(archive, *old, output, token).await,
         Command::RotateSeal => prove::rotate_seal(ctx, archive, output).await,
         Command::RotateMaster => prove::rotate_master(ctx, archive, output).await,
-        Command::Lifecycle { cmd, forget_days } => {
-            prove::lifecycle(ctx, archive, cmd, forget_days, output).await
-        }
+        Command::Lifecycle {
+            cmd,
+            forget_days,
+            password,
+        } => prove::lifecycle(ctx, archive, cmd, forget_days, password, output).await,
     }
 }
 

@@ -20,6 +20,7 @@ use super::audit::{by, record};
 use super::{ControlError, Emitter, produce};
 use crate::archive::Archive;
 use crate::archive::audit::action;
+use crate::archive::manage::Lifecycle;
 use crate::archive::reader::Reader;
 use crate::archive::seal::Seal;
 use crate::control::RequestContext;
@@ -27,6 +28,7 @@ use crate::control::protocol::{MAX_PROVE, Reply};
 use crate::control::wire::FrameWriter;
 use crate::proof::source::{self, TreeSource};
 use crate::proof::{ProofError, Prover};
+use crate::web::role::{MAY_APPROVE_PURGE, MAY_REQUEST_PURGE};
 
 /// `prove`: an `inclusion` frame per record in `seqs`, all in one tree
 /// head.
@@ -246,16 +248,42 @@ pub async fn rotate_master<W: AsyncWrite + Unpin>(
 }
 
 /// `hold`, `purge`, `retention extend`: checked and chained by the
-/// daemon's writer, like the CLI does without a daemon.
+/// daemon's writer, like the CLI does without a daemon. The actor is the
+/// caller's Unix user (from the socket), except for the four-eyes steps,
+/// whose web user must prove who they are with their password.
 pub async fn lifecycle<W: AsyncWrite + Unpin>(
     ctx: &RequestContext,
     archive: &Archive,
-    cmd: crate::archive::manage::Lifecycle,
+    mut cmd: Lifecycle,
     forget_days: u64,
+    password: Option<crate::control::protocol::Password>,
     output: &mut FrameWriter<W>,
 ) -> Result<(), ControlError> {
+    let unix = ctx.peer.name();
+    let four_eyes = match &mut cmd {
+        Lifecycle::Request { actor, .. } => Some((actor.clone(), MAY_REQUEST_PURGE)),
+        Lifecycle::Approve { actor, .. } => Some((actor.clone(), MAY_APPROVE_PURGE)),
+        Lifecycle::HoldAdd { actor, .. }
+        | Lifecycle::HoldRelease { actor, .. }
+        | Lifecycle::Purge { actor, .. }
+        | Lifecycle::Extend { actor, .. } => {
+            *actor = unix;
+            None
+        }
+        Lifecycle::Holds | Lifecycle::Requests => None,
+    };
+    if let Some((name, roles)) = four_eyes {
+        let (Some(file), Some(password)) = (&ctx.users_file, &password) else {
+            return Err(ControlError::Refused(
+                "this step needs a web user's password".into(),
+            ));
+        };
+        crate::web::auth::authenticate(file, &name, &password.0, roles)
+            .await
+            .map_err(ControlError::Refused)?;
+    }
     let a = archive.clone();
-    let today = chrono::Utc::now().date_naive();
+    let today = chrono::Local::now().date_naive();
     tracing::info!(
         uid = ctx.peer.uid,
         "lifecycle command through the control socket"
