@@ -596,3 +596,35 @@ fn kill_9_during_a_purge_loses_nothing_that_should_stay_and_no_key_is_half_destr
     assert!(p.contains("purged: 1500 contents, 1500 records"), "{p}");
     assert!(p.contains("decrypted: 40 contents"), "{p}");
 }
+
+#[test]
+fn keys_a_restored_key_store_brings_back_are_destroyed_again_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let archive = dir.path().join("archive");
+    import(&cfg, dir.path(), &[("a.eml".into(), old_message(9))]);
+    let before = std::fs::read(archive.join("keys/store")).unwrap();
+    expect(&mailseal(&cfg, &["purge"]), 0, "purge");
+    all_verifiers_pass(&cfg, &archive);
+
+    // A key store backup from before the purge is put back, and the index
+    // is gone: a reading command rebuilds it, but cannot destroy keys.
+    std::fs::write(archive.join("keys/store"), &before).unwrap();
+    std::fs::remove_dir_all(archive.join("index")).unwrap();
+    expect(&mailseal(&cfg, &["list"]), 0, "list");
+    let v = mailseal(&cfg, &["verify"]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(text(&v).contains("purge-incomplete"), "{}", text(&v));
+    // The next open for writing destroys them again.
+    expect(
+        &mailseal(&cfg, &["purge", "--dry-run"]),
+        0,
+        "open for writing",
+    );
+    all_verifiers_pass(&cfg, &archive);
+
+    // The same after `reindex`, as docs/operations.md's restore runs it.
+    std::fs::write(archive.join("keys/store"), &before).unwrap();
+    expect(&mailseal(&cfg, &["reindex"]), 0, "reindex");
+    all_verifiers_pass(&cfg, &archive);
+}

@@ -66,6 +66,37 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Destroys the keys of every tombstone the index applied without being
+/// able to (a crash between the tombstone and its keys, then a read-only
+/// catch-up by a command that cannot write the key store).
+fn complete_purges(
+    index: &super::index::Index,
+    segments: &std::path::Path,
+    keys: Option<&Arc<crate::keystore::KeyStore>>,
+) -> Result<(), ArchiveError> {
+    let pending = index.purge_pending()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let reader = Reader::indexed(index.clone(), segments.to_path_buf(), keys.cloned());
+    for seq in pending {
+        let (record, _) = reader.record(seq)?;
+        if let RecordBody::Tombstone(t) = &record.body {
+            let n = super::lifecycle::complete(&t.slots, keys.map(|k| k.as_ref()))
+                .map_err(|e| ArchiveError::Other(format!("completing tombstone {seq}: {e}")))?;
+            if n > 0 {
+                tracing::warn!(
+                    tombstone = seq,
+                    slots = n,
+                    "an interrupted purge was completed"
+                );
+            }
+        }
+        index.purge_done(seq)?;
+    }
+    Ok(())
+}
+
 fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> ArchiveError + '_ {
     move |source| ArchiveError::Io {
         path: path.to_path_buf(),
@@ -96,6 +127,7 @@ impl Archive {
             index.clear()?;
         }
         let head = catch_up(&segments, &index, keys.as_deref())?;
+        complete_purges(&index, &segments, keys.as_ref())?;
         // A rule may never lose years or disappear: refuse before anything
         // is written under rules that would keep less.
         let rules_changed = match &options.retention {

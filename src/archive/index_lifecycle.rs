@@ -15,6 +15,15 @@ use crate::archive::record::{Record, RecordBody};
 /// files: the next purge compacts even when nothing else is due.
 const COMPACT_PENDING: &[u8] = b"compact_pending";
 
+/// Prefix of the tombstones in `meta` whose keys may still be live.
+const PURGE_PENDING: &[u8] = b"purge_pending/";
+
+fn pending_key(seq: u64) -> Vec<u8> {
+    let mut k = PURGE_PENDING.to_vec();
+    k.extend_from_slice(&seq_key(seq));
+    k
+}
+
 /// The tree a lookup went into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tag {
@@ -240,6 +249,9 @@ impl Index {
                     t.held.remove(kv?.0)?;
                 }
                 t.meta.insert(COMPACT_PENDING, &[1])?;
+                // Until the writer confirms the keys are destroyed (a
+                // read-only catch-up cannot destroy them).
+                t.meta.insert(pending_key(record.seq), &[])?;
                 if let Some(mut s) = self.summary(stone.of)? {
                     s.mail_from = None;
                     s.rcpts.clear();
@@ -322,6 +334,27 @@ impl Index {
             }
         }
         Ok(false)
+    }
+
+    /// Tombstones applied whose keys may still be live (the archive's
+    /// open for writing completes them).
+    pub fn purge_pending(&self) -> Result<Vec<u64>, IndexError> {
+        let mut out = Vec::new();
+        for kv in self.t()?.meta.scan_prefix(PURGE_PENDING) {
+            let (k, _) = kv?;
+            if k.len() == PURGE_PENDING.len() + 8 {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&k[PURGE_PENDING.len()..]);
+                out.push(u64::from_be_bytes(b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tombstone `seq`'s keys are destroyed.
+    pub fn purge_done(&self, seq: u64) -> Result<(), IndexError> {
+        self.t()?.meta.remove(pending_key(seq))?;
+        Ok(())
     }
 
     /// Whether a tombstone was applied since the last compaction.

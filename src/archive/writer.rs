@@ -803,7 +803,10 @@ impl Writer {
             match s {
                 Staged::Content(sha, loc) => self.index.put_content(&sha, loc)?,
                 Staged::Record(r, hash, at, headers) => {
-                    self.index.put_record(&r, &hash, at, headers)?
+                    self.index.put_record(&r, &hash, at, headers)?;
+                    if matches!(r.body, RecordBody::Tombstone(_)) {
+                        self.index.purge_done(r.seq)?;
+                    }
                 }
                 Staged::Seal(s) => self.index.put_seal(&s)?,
                 Staged::TimeStamp(t) => self.index.put_timestamp(&t)?,

@@ -390,3 +390,39 @@ fn a_mailbox_password_is_checked_against_the_imap_server() {
         401
     );
 }
+
+#[test]
+fn a_purged_message_is_gone_for_good_and_the_page_says_so() {
+    let server = WebServer::start(nowhere(), |_| {});
+    let anna = Client::login(server.addr, "anna");
+    assert_eq!(anna.get(&format!("/message/{}", ids::INVOICE)).status, 200);
+    let today = chrono::Utc::now().date_naive();
+    let done = server
+        .archive
+        .purge_blocking(
+            vec![mailseal::archive::purge::Due {
+                of: ids::INVOICE,
+                reason: "retention".into(),
+            }],
+            "test",
+            today,
+        )
+        .unwrap();
+    assert_eq!(done.tombstones.len(), 1, "{done:?}");
+    for path in [
+        format!("/message/{}", ids::INVOICE),
+        format!("/message/{}/raw", ids::INVOICE),
+        format!("/message/{}/body", ids::INVOICE),
+    ] {
+        let a = anna.get(&path);
+        assert_eq!(a.status, 410, "{path}");
+        let t = a.text();
+        assert!(
+            t.contains("Deleted") && !t.contains("Rechnung"),
+            "{path}: {t}"
+        );
+    }
+    // eve never saw it and still does not learn that it existed.
+    let eve = Client::login(server.addr, "eve");
+    assert_eq!(eve.get(&format!("/message/{}", ids::INVOICE)).status, 404);
+}
