@@ -204,6 +204,46 @@ pub fn record_slot(record: &Record) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Every field of a message record is either sealed or deliberately
+    /// left in clear: a field added to `MessageMeta` fails this test until
+    /// it is put on one side (and `Personal`, `take` and `put` agree).
+    #[test]
+    fn every_message_field_is_sealed_or_deliberately_clear() {
+        const CLEAR: &[&str] = &[
+            "source",
+            "tls",
+            "sealed",
+            "retention",
+            "content",
+            "evidence",
+        ];
+        let mut m = MessageMeta {
+            pop3: Some(Default::default()),
+            intercepted: Some(Default::default()),
+            sealed: Some(Default::default()),
+            retention: None,
+            ..MessageMeta::default()
+        };
+        let fields = |v: serde_json::Value| -> Vec<String> {
+            v.as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let all = fields(serde_json::to_value(&m).unwrap_or_default());
+        let personal = take(&mut m);
+        let sealed = fields(serde_json::to_value(&personal).unwrap_or_default());
+        let mut expected: Vec<String> = all
+            .into_iter()
+            .filter(|f| !CLEAR.contains(&f.as_str()) && f != "retention")
+            .collect();
+        let mut got = sealed.clone();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected);
+        put(&mut m, personal.clone());
+        assert_eq!(take(&mut m), personal, "take and put move the same fields");
+    }
     use super::*;
     use crate::archive::record::{ContentRef, Source, SourceKind};
 
