@@ -309,27 +309,15 @@ fn check_config_lists_every_problem_with_exit_2() {
 
 /// Runs `mailseal --archive ARCH user --users-file FILE ARGS` with `stdin`.
 fn user_cmd(archive: &Path, users: &Path, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .arg("--archive")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailseal"));
+    cmd.arg("--archive")
         .arg(archive)
         .arg("user")
         .arg("--users-file")
         .arg(users)
         .args(args)
-        .env_remove("MAILSEAL_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command refused before it reads its password (an unknown role)
-    // may exit first: its closed stdin is not the test's failure.
-    let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    if let Err(e) = written {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    child.wait_with_output().unwrap()
+        .env_remove("MAILSEAL_CONFIG");
+    crate::support::process::output_with_stdin(&mut cmd, stdin)
 }
 
 #[test]

@@ -46,24 +46,12 @@ fn mailseal(config: &Path, args: &[&str]) -> Output {
 
 /// `mailseal ARGS` with `stdin` on standard input (a password).
 fn mailseal_in(config: &Path, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailseal"))
-        .arg("--config")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailseal"));
+    cmd.arg("--config")
         .arg(config)
         .args(args)
-        .env_remove("MAILSEAL_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{stdin}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env_remove("MAILSEAL_CONFIG");
+    crate::support::process::output_with_stdin(&mut cmd, &format!("{stdin}\n"))
 }
 
 fn import(config: &Path, dir: &Path, messages: &[(String, String)]) {

@@ -28,3 +28,22 @@ pub fn peak_rss(pid: u32) -> u64 {
 pub fn rss(pid: u32) -> u64 {
     status_bytes(pid, "VmRSS")
 }
+
+/// Runs `cmd` with `stdin` written to its standard input and returns its
+/// output. A command that exits before reading (refused early) closes its
+/// input: that broken pipe is not the test's failure.
+pub fn output_with_stdin(cmd: &mut std::process::Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    child.wait_with_output().unwrap()
+}
