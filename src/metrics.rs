@@ -36,6 +36,9 @@
 //! | `witness_pending_seals` | gauge | `witness` |
 //! | `witness_results_total` | counter | `witness`, `result` (`ok`, `failed`) |
 //! | `witness_last_success_timestamp_seconds` | gauge | `witness` |
+//! | `purged_messages_total` | counter | |
+//! | `last_purge_timestamp_seconds` | gauge | |
+//! | `purge_failed` | gauge (0/1) | |
 //!
 //! A witness is what takes seals off the box: a time-stamp authority
 //! (`timestamp:NAME`) or the seal mailer (`seal_mail`); see [`witness`].
@@ -194,6 +197,12 @@ struct Metrics {
     /// Per intercepting listener: connections relayed blind
     /// (`intercept_unknown_tls = "pass-unarchived"`), the archive's gap.
     intercept_unarchived: Family<ListenerLabels, Counter>,
+    /// Messages purged (tombstones chained) since start.
+    purged: Counter,
+    /// Unix time of the last purge run that succeeded.
+    last_purge: Gauge<i64, AtomicI64>,
+    /// 1 after a purge run failed, until one succeeds.
+    purge_failed: Gauge<i64, AtomicI64>,
 }
 
 impl Metrics {
@@ -223,6 +232,9 @@ impl Metrics {
             last_mail: Family::default(),
             replica: replica::ReplicaMetrics::default(),
             intercept_unarchived: Family::default(),
+            purged: Counter::default(),
+            last_purge: Gauge::default(),
+            purge_failed: Gauge::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -305,6 +317,21 @@ impl Metrics {
             "witness_last_success_timestamp_seconds",
             "Unix time a witness last took a seal",
             m.witness_last_success.clone(),
+        );
+        r.register(
+            "purged_messages",
+            "Messages purged (their keys destroyed, a tombstone chained)",
+            m.purged.clone(),
+        );
+        r.register(
+            "last_purge_timestamp_seconds",
+            "Unix time of the last purge run that succeeded",
+            m.last_purge.clone(),
+        );
+        r.register(
+            "purge_failed",
+            "1 after a purge run failed, until one succeeds",
+            m.purge_failed.clone(),
         );
         r.register(
             "listener_silent",
@@ -411,6 +438,25 @@ pub fn sealed(at: SystemTime, chain_length: u64) {
 pub fn seal_current(at: SystemTime) {
     if let Some(health) = HealthState::installed() {
         health.seal_current(at);
+    }
+}
+
+/// A purge run ended: `purged` messages got tombstones, or it failed.
+pub fn purge_run(purged: Option<u64>) {
+    match purged {
+        Some(n) => {
+            METRICS.purged.inc_by(n);
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            METRICS
+                .last_purge
+                .set(i64::try_from(secs).unwrap_or(i64::MAX));
+            METRICS.purge_failed.set(0);
+        }
+        None => {
+            METRICS.purge_failed.set(1);
+        }
     }
 }
 

@@ -31,8 +31,13 @@ fn old_message(n: u32) -> String {
 
 fn config(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("mailseal.toml");
+    let http = if extra.contains("[http]") {
+        ""
+    } else {
+        "[http]\nenabled = false\n"
+    };
     let text = format!(
-        "[archive]\npath = {:?}\n[web]\nusers_file = {:?}\n[http]\nenabled = false\n{extra}\n{RULES}",
+        "[archive]\npath = {:?}\n[web]\nusers_file = {:?}\n{http}{extra}\n{RULES}",
         dir.join("archive").display().to_string(),
         dir.join("users.toml").display().to_string(),
     );
@@ -405,9 +410,12 @@ fn a_content_two_messages_share_keeps_its_key_until_the_last_one_goes() {
 fn an_early_deletion_needs_a_data_officer_other_than_the_requester() {
     let dir = tempfile::tempdir().unwrap();
     let journal: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let cfg = config(
         dir.path(),
-        &format!("[[journal]]\nname = \"j\"\nlisten = \"{journal}\"\n"),
+        &format!(
+            "[[journal]]\nname = \"j\"\nlisten = \"{journal}\"\n[http]\nlisten = \"{http}\"\n"
+        ),
     );
     let archive = dir.path().join("archive");
     for (name, role, pw) in [
@@ -517,6 +525,13 @@ fn an_early_deletion_needs_a_data_officer_other_than_the_requester() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(gone, "the search index still finds the purged message");
+    let metrics = crate::support::http::request(http, "GET", "/metrics", &[], b"");
+    let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        metrics.contains("mailseal_purged_messages_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mailseal_purge_failed 0"), "{metrics}");
     daemon.stop();
     for secret in ["Zebracorn7", "ilse7@example.com", "gustav7@example.org"] {
         let left = holding(&archive, secret.as_bytes());
