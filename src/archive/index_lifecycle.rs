@@ -287,6 +287,21 @@ impl Index {
         Ok(cases)
     }
 
+    /// Every record some case holds now (for counting; [`Index::held_by`]
+    /// names the cases of one).
+    pub fn held_seqs(&self) -> Result<std::collections::HashSet<u64>, IndexError> {
+        let mut out = std::collections::HashSet::new();
+        for kv in self.t()?.held.iter() {
+            let (k, _) = kv?;
+            if let Some(b) = k.get(..8) {
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(b);
+                out.insert(u64::from_be_bytes(seq));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every early-deletion request, oldest first.
     pub fn requests(&self) -> Result<Vec<RequestState>, IndexError> {
         self.t()?.requests.iter().map(|kv| parse(&kv?.1)).collect()

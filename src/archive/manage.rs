@@ -139,8 +139,9 @@ pub fn execute(
             if records.is_empty() {
                 return Err(refuse("a hold needs at least one record"));
             }
+            let reader = archive.reader();
             for &of in &records {
-                let s = archive.reader().summary(of)?;
+                let s = reader.summary(of)?;
                 if s.kind != "message" {
                     return Err(refuse(format!(
                         "record {of} is a {} record, not a message",
@@ -236,8 +237,9 @@ pub fn execute(
             if records.is_empty() {
                 return Err(refuse("an extension needs at least one record"));
             }
+            let reader = archive.reader();
             for &of in &records {
-                let s = archive.reader().summary(of)?;
+                let s = reader.summary(of)?;
                 if s.kind != "message" || s.purged.is_some() {
                     return Err(refuse(format!("record {of} is not a live message record")));
                 }

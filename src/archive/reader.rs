@@ -394,6 +394,10 @@ impl Reader {
     pub fn stats(&self) -> Result<Stats, ArchiveError> {
         let mut st = Stats::default();
         let today = chrono::Utc::now().date_naive();
+        let held = match &self.view {
+            View::Indexed(i) => i.held_seqs()?,
+            View::Memory(_) => Default::default(),
+        };
         for s in self.summaries()? {
             st.records += 1;
             if let Some(kind) = s.source_kind {
@@ -402,14 +406,10 @@ impl Reader {
                 let e = st.by_source.entry(kind.as_str().to_string()).or_default();
                 e.messages += 1;
                 e.bytes += s.size;
-                let held = match &self.view {
-                    View::Indexed(i) if s.purged.is_none() => !i.held_by(s.seq)?.is_empty(),
-                    _ => false,
-                };
                 let r = &mut st.retention;
                 let state = match s.keep_until {
                     _ if s.purged.is_some() => &mut r.purged,
-                    _ if held => &mut r.held,
+                    _ if held.contains(&s.seq) => &mut r.held,
                     None => &mut r.no_rule,
                     Some(k) if crate::retention::is_purgeable(k, today) => &mut r.purgeable,
                     Some(_) => &mut r.live,

@@ -616,17 +616,7 @@ impl Writer {
                             None,
                         )?;
                         self.key = *new_key;
-                        let appended = Appended {
-                            seq: record.seq,
-                            hash,
-                            deduplicated: false,
-                        };
-                        staged.push(Staged::Record(
-                            Box::new(record),
-                            hash,
-                            at,
-                            Headers::default(),
-                        ));
+                        let appended = stage(staged, record, hash, at);
                         let s = self.write_seal(&mut out, &mut pos, staged)?;
                         replies.push(Answer::Rotated(reply, appended, s));
                     }
@@ -834,20 +824,24 @@ fn appended(
     hash: [u8; 32],
     at: Location,
 ) {
-    replies.push(Answer::Appended(
-        reply,
-        Appended {
-            seq: record.seq,
-            hash,
-            deduplicated: false,
-        },
-    ));
+    let appended = stage(staged, record, hash, at);
+    replies.push(Answer::Appended(reply, appended));
+}
+
+/// Stages a record without content for the index; returns its answer.
+fn stage(staged: &mut Vec<Staged>, record: Record, hash: [u8; 32], at: Location) -> Appended {
+    let appended = Appended {
+        seq: record.seq,
+        hash,
+        deduplicated: false,
+    };
     staged.push(Staged::Record(
         Box::new(record),
         hash,
         at,
         Headers::default(),
     ));
+    appended
 }
 
 /// Current time in the records' format.
