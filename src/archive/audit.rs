@@ -41,6 +41,18 @@ pub struct AuditEvent {
     pub count: Option<u64>,
     /// For summaries: the first and last time covered, RFC 3339.
     pub span: Option<[String; 2]>,
+    /// `actor`, `peer`, `session`, `query` and `detail` sealed under the
+    /// year's audit key (format 2.3); those fields are then stored empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<super::record::SealedFields>,
+}
+
+impl AuditEvent {
+    /// Whether the personal fields were sealed and their key is destroyed
+    /// (the audit year was purged): a reader finds them empty for ever.
+    pub fn purged(&self) -> bool {
+        self.sealed.is_some() && self.actor.is_empty()
+    }
 }
 
 /// The actions, as stored.

@@ -82,7 +82,7 @@ fn print(out: &mut impl Write, record: &Record, hash: &str, json: bool) -> std::
         record.seq,
         record.time,
         e.via,
-        e.actor,
+        if e.purged() { "(purged)" } else { &e.actor },
         e.action,
         e.outcome,
         e.peer.as_deref().unwrap_or("-"),
