@@ -19,7 +19,7 @@ use mailseal::archive::{Archive, ArchiveError, ArchiveOptions};
 use mailseal::retention::{Conditions, RecordedRule, Rules};
 
 use crate::support::files::holding;
-use crate::support::verifiers::{all_verifiers_pass, expect, live_keys, mailseal_with};
+use crate::support::verifiers::{all_verifiers_pass, expect, live_keys, mailseal_with, text};
 
 /// Someone whose name, address and search must not outlive the period.
 const ACTOR: &str = "erika.mustermann";
@@ -158,6 +158,8 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
     };
     assert!(plan.audit.is_empty(), "due on its last day: {plan:?}");
     let day_after = last_day.succ_opt().unwrap();
+    let store = path.join("keys").join("store");
+    let before_purge = std::fs::read(&store).unwrap();
     let LifecycleReply::Purge { plan, done } = purge(&archive, day_after, false) else {
         panic!("not a purge reply")
     };
@@ -212,6 +214,29 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
     let listed = expect(&mailseal_with(&config, &["audit"]), 0, "audit");
     assert!(listed.contains("(purged)"), "{listed}");
     assert!(listed.contains(ACTOR), "the later record still names them: {listed}");
+
+    // A key store restored from before the purge brings the year's key
+    // back (the slots added since are kept: the copy is only older). A
+    // reading command rebuilds the lost index but cannot destroy keys;
+    // verify says the purge is incomplete, and the next open for writing
+    // destroys the key again.
+    let mut restored = std::fs::read(&store).unwrap();
+    restored[..before_purge.len()].copy_from_slice(&before_purge);
+    std::fs::write(&store, &restored).unwrap();
+    let live = |path: &Path| live_keys(path).iter().any(|(n, _)| *n == slot);
+    assert!(live(&path), "the copy holds the year's key");
+    std::fs::remove_dir_all(path.join("index")).unwrap();
+    expect(&mailseal_with(&config, &["list"]), 0, "list");
+    let o = mailseal_with(&config, &["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("purge-incomplete"), "{}", text(&o));
+    expect(
+        &mailseal_with(&config, &["purge", "--dry-run"]),
+        0,
+        "open for writing",
+    );
+    assert!(!live(&path), "the year's key is destroyed again");
+    all_verifiers_pass(&config, &path);
 }
 
 fn audit_year(archive: &Archive, seq: u64) -> i32 {
