@@ -81,7 +81,11 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
     );
     expect(&add_user(&cfg, NOW, None), 0, "user add now");
     let before_purge_slots = live_slots(&archive);
-    assert_eq!(before_purge_slots.len(), after_first.len() + 1, "a key for this year");
+    assert_eq!(
+        before_purge_slots.len(),
+        after_first.len() + 1,
+        "a key for this year"
+    );
 
     // Sealed: `mailseal audit` reads them, no file holds them in clear.
     let listed = expect(&mailseal_with(&cfg, &["audit"]), 0, "audit");
@@ -102,7 +106,11 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
         "{dry}"
     );
     assert!(!dry.contains("audit 2026"), "{dry}");
-    assert_eq!(live_slots(&archive), before_purge_slots, "a dry run destroys nothing");
+    assert_eq!(
+        live_slots(&archive),
+        before_purge_slots,
+        "a dry run destroys nothing"
+    );
     let store = archive.join("keys").join("store");
     let before_purge = std::fs::read(&store).unwrap();
     let year_key = live_keys(&archive)
@@ -115,7 +123,10 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
 
     // The 2023 key is gone, the names with it; what happened stays.
     let after: Vec<u64> = live_slots(&archive);
-    let gone: Vec<&u64> = before_purge_slots.iter().filter(|s| !after.contains(s)).collect();
+    let gone: Vec<&u64> = before_purge_slots
+        .iter()
+        .filter(|s| !after.contains(s))
+        .collect();
     assert_eq!(gone.len(), 1, "exactly the 2023 audit key: {gone:?}");
     assert!(holding(&archive, &year_key).is_empty());
     assert!(holding(&archive, hex::encode(year_key).as_bytes()).is_empty());
@@ -123,14 +134,20 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
     for name in PAST {
         assert!(!listed.contains(name), "{name} still listed: {listed}");
     }
-    assert!(listed.contains(NOW), "this year's record keeps its names: {listed}");
+    assert!(
+        listed.contains(NOW),
+        "this year's record keeps its names: {listed}"
+    );
     let purged: Vec<&str> = listed.lines().filter(|l| l.contains("(purged)")).collect();
     assert_eq!(purged.len(), 2, "{listed}");
     assert!(purged.iter().all(|l| l.contains("user-change")), "{listed}");
     let py = all_verifiers_pass(&cfg, &archive);
     assert!(py.contains("purged"), "{py}");
     let verify = expect(&mailseal_with(&cfg, &["verify"]), 0, "verify");
-    assert!(verify.contains("personal fields of 2 audit records"), "{verify}");
+    assert!(
+        verify.contains("personal fields of 2 audit records"),
+        "{verify}"
+    );
     let again = expect(&mailseal_with(&cfg, &["purge"]), 0, "purge again");
     assert!(!again.contains("audit 2023"), "purged once: {again}");
 
@@ -157,8 +174,16 @@ fn audit_records_name_nobody_in_clear_and_lose_their_names_when_their_year_is_pu
 #[test]
 fn audit_years_can_grow_but_never_shrink() {
     let dir = tempfile::tempdir().unwrap();
-    expect(&add_user(&config(dir.path(), 8), "anna", None), 0, "8 years");
-    expect(&add_user(&config(dir.path(), 9), "bert", None), 0, "9 years");
+    expect(
+        &add_user(&config(dir.path(), 8), "anna", None),
+        0,
+        "8 years",
+    );
+    expect(
+        &add_user(&config(dir.path(), 9), "bert", None),
+        0,
+        "9 years",
+    );
     let cfg = config(dir.path(), 7);
     for args in [&["check-config"][..], &["purge", "--dry-run"]] {
         let o = mailseal_with(&cfg, args);

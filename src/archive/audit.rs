@@ -48,8 +48,10 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// Whether the personal fields were sealed and their key is destroyed
-    /// (the audit year was purged): a reader finds them empty for ever.
+    /// Whether the personal fields are sealed and were not opened: read
+    /// with the key store, this means their key is destroyed (the audit
+    /// year was purged) and they stay empty for ever; read without it
+    /// (a copy without the master key), only that they are closed.
     pub fn purged(&self) -> bool {
         self.sealed.is_some() && self.actor.is_empty()
     }

@@ -394,9 +394,7 @@ impl Index {
     }
 
     /// The audit keys not yet purged, by calendar year, slots ascending.
-    pub fn audit_keys(
-        &self,
-    ) -> Result<std::collections::BTreeMap<i32, Vec<u64>>, IndexError> {
+    pub fn audit_keys(&self) -> Result<std::collections::BTreeMap<i32, Vec<u64>>, IndexError> {
         let mut out: std::collections::BTreeMap<i32, Vec<u64>> = Default::default();
         for kv in self.t()?.meta.scan_prefix(AUDIT_KEY) {
             let (k, _) = kv?;

@@ -108,7 +108,10 @@ mod tests {
             ..recorded()
         };
         assert!(compare(&with(10), &with(12)).is_empty());
-        assert!(compare(&recorded(), &with(3)).is_empty(), "none recorded yet");
+        assert!(
+            compare(&recorded(), &with(3)).is_empty(),
+            "none recorded yet"
+        );
         let problems = compare(&with(10), &with(7));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("from 10 to 7"), "{problems:?}");

@@ -390,7 +390,10 @@ fn recorded_rules_keep_what_was_configured() {
         "audit records are kept as long as the longest rule unless configured"
     );
     assert_eq!(r.longest_years(), 10);
-    assert_eq!(r.clone().with_audit_years(12).recorded().audit_years, Some(12));
+    assert_eq!(
+        r.clone().with_audit_years(12).recorded().audit_years,
+        Some(12)
+    );
     let json = serde_json::to_string(&r.recorded().rules[2]).unwrap();
     assert_eq!(
         json,
