@@ -69,6 +69,18 @@ pub mod action {
     pub const USER_CHANGE: &str = "user-change";
     /// The audit trail itself read or exported.
     pub const AUDIT_READ: &str = "audit-read";
+    /// The legal holds page read.
+    pub const HOLDS_READ: &str = "holds-read";
+    /// A legal hold placed on the web page (the `hold` record follows it).
+    pub const HOLD_ADD: &str = "hold-add";
+    /// A legal hold released on the web page.
+    pub const HOLD_RELEASE: &str = "hold-release";
+    /// The early-deletion page read.
+    pub const REQUESTS_READ: &str = "requests-read";
+    /// An early deletion asked for on the web page.
+    pub const PURGE_REQUEST: &str = "purge-request";
+    /// An early deletion approved (or the approver's password refused).
+    pub const PURGE_APPROVE: &str = "purge-approve";
 }
 
 #[cfg(test)]

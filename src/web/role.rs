@@ -32,6 +32,9 @@ pub enum Role {
 pub const MAY_REQUEST_PURGE: &[Role] = &[Role::Auditor, Role::DataOfficer];
 /// Who may approve one (`purge approve`), never the requester.
 pub const MAY_APPROVE_PURGE: &[Role] = &[Role::DataOfficer];
+/// Who may see, place and release legal holds on the web pages (on the
+/// command line, whoever may run `mailseal hold`).
+pub const MAY_HOLD: &[Role] = &[Role::Auditor, Role::DataOfficer];
 
 impl Role {
     /// The name in the users file, on the command line and in audit records.
@@ -64,6 +67,23 @@ impl Role {
     /// May see the status page.
     pub fn sees_status(self) -> bool {
         matches!(self, Role::Auditor | Role::Admin)
+    }
+
+    /// May use the legal holds page.
+    pub fn holds(self) -> bool {
+        MAY_HOLD.contains(&self)
+    }
+
+    /// May see the early-deletion page (to ask, or to approve).
+    pub fn sees_deletions(self) -> bool {
+        MAY_REQUEST_PURGE.contains(&self) || MAY_APPROVE_PURGE.contains(&self)
+    }
+
+    /// May name message records by id in holds and deletion requests
+    /// without being able to read them: a data officer decides about mail
+    /// they never see. Everyone else names only what their scope shows.
+    pub fn names_unseen_mail(self) -> bool {
+        self == Role::DataOfficer
     }
 
     /// May confirm another person's four-eyes login.
