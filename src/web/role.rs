@@ -2,13 +2,14 @@
 //! logged-in person may open a given message.
 //!
 //! - `auditor`: search, read and export all mail, or only mail touching the
-//!   domains listed for them;
+//!   domains listed for them; legal holds, and asking for early deletion;
 //! - `user`: only mail where one of their own addresses is the sender or a
 //!   recipient (envelope, headers and the journal report's recipients, Bcc
 //!   and expanded lists included), plus what the IMAP/POP3 proxy captured
 //!   under one of their mail logins;
 //! - `admin`: users, status and settings, no mail content;
-//! - `data-officer`: approves deletions once retention exists; no mail.
+//! - `data-officer`: approves early deletions others asked for (and asks
+//!   for them), places legal holds by record id; no mail.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ pub enum Role {
     User,
     /// Manages users and sees the status; no mail content.
     Admin,
-    /// Approves deletions after retention; no mail content.
+    /// Approves early deletions and keeps legal holds; no mail content.
     DataOfficer,
 }
 

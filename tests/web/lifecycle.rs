@@ -432,3 +432,41 @@ fn a_hold_by_search_keeps_mail_from_an_approved_deletion_until_released() {
     });
     assert!(lifecycle_records(&server) >= 6);
 }
+
+#[test]
+fn wrong_approval_passwords_lock_the_name_like_failed_logins() {
+    let server = WebServer::start(nowhere(), |s| {
+        s.limits = mailseal::web::limiter::Limits {
+            per_user: 2,
+            ..Default::default()
+        }
+    });
+    let anna = Client::login(server.addr, "anna");
+    let dirk = Client::login(server.addr, "dirk");
+    let id = ids::OTHERS.to_string();
+    let asked = anna.post(
+        "/deletion/request",
+        &[("csrf", &anna.csrf), ("ids", &id), ("reason", "Art. 17")],
+    );
+    assert_eq!(asked.status, 303);
+    let request = requests(&server)[0].0.to_string();
+    let approve = |password: &str| {
+        dirk.post(
+            "/deletion/approve",
+            &[
+                ("csrf", &dirk.csrf),
+                ("request", &request),
+                ("password", password),
+            ],
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(approve("guess").status, 401);
+    }
+    let locked = approve(PASSWORD);
+    assert_eq!(locked.status, 401);
+    assert!(locked.text().contains("Too many failed attempts"));
+    assert_eq!(count(&server, "purge-approval"), 0);
+    let (login, _) = super::login_as(server.addr, "dirk", PASSWORD);
+    assert_eq!(login.status, 401, "the name is locked for logins too");
+}

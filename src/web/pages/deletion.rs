@@ -32,6 +32,7 @@ use crate::web::limiter::{FailureNote, Verdict};
 use crate::web::role::{MAY_APPROVE_PURGE, MAY_REQUEST_PURGE};
 use crate::web::session::Session;
 use crate::web::trail;
+use crate::web::users::LoginMethod;
 
 /// Most record links shown for one request; the rest are counted.
 const SHOWN_RECORDS: usize = 50;
@@ -409,6 +410,14 @@ async fn approve_request(
     // The archive refuses this too; asking first spares the password.
     if r.actor.eq_ignore_ascii_case(&s.user) {
         return Err(Turned::Stop(Stop::refused(t, "deletion.own", &[])));
+    }
+    // As on the command line, only a local password can confirm it.
+    let local = web
+        .users()
+        .ok()
+        .and_then(|u| u.get(&s.user).map(|u| u.login == LoginMethod::Local));
+    if local == Some(false) {
+        return Err(Turned::Stop(Stop::refused(t, "deletion.local_only", &[])));
     }
     if web.limiter.check(peer, &s.user) == Verdict::LockedOut {
         return Err(Turned::Password(Stop::refused(t, "login.locked", &[])));
