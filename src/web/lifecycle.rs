@@ -94,6 +94,37 @@ pub async fn run(web: &Web, cmd: Lifecycle) -> Result<LifecycleReply, ArchiveErr
         .map_err(|e| ArchiveError::Other(format!("lifecycle task failed: {e}")))?
 }
 
+/// What a page says above its form, and the answer's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// The HTTP status.
+    pub status: axum::http::StatusCode,
+    /// A change just made.
+    pub notice: Option<String>,
+    /// Why a change was not made.
+    pub error: Option<String>,
+}
+
+impl Said {
+    /// A plain view, with `notice` when a change was just made.
+    pub fn ok(notice: Option<String>) -> Said {
+        Said {
+            status: axum::http::StatusCode::OK,
+            notice,
+            error: None,
+        }
+    }
+
+    /// The form again after a refusal, saying `why`.
+    pub fn refused(status: axum::http::StatusCode, why: String) -> Said {
+        Said {
+            status,
+            notice: None,
+            error: Some(why),
+        }
+    }
+}
+
 /// Why a change asked for on a page was not made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {

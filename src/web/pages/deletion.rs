@@ -27,7 +27,7 @@ use crate::archive::manage::{Lifecycle, LifecycleReply};
 use crate::web::Web;
 use crate::web::guard;
 use crate::web::i18n::Tr;
-use crate::web::lifecycle::{self as shared, Stop};
+use crate::web::lifecycle::{self as shared, Said, Stop};
 use crate::web::limiter::{FailureNote, Verdict};
 use crate::web::role::{MAY_APPROVE_PURGE, MAY_REQUEST_PURGE};
 use crate::web::session::Session;
@@ -216,23 +216,20 @@ async fn load(web: &Arc<Web>, s: &Session, t: Tr) -> Result<Vec<RequestRow>, Sto
     Ok(rows)
 }
 
-/// The page with `notice` or `error` above the form.
-#[allow(clippy::too_many_arguments)]
+/// The page with what `said` says above the form.
 async fn show(
     web: &Arc<Web>,
     s: &Session,
     t: Tr,
     uri: &Uri,
-    status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
+    said: Said,
     form: RequestForm,
 ) -> Response {
     let Ok(rows) = load(web, s, t).await else {
         return unavailable(t, Some(s), uri);
     };
     html(
-        status,
+        said.status,
         &DeletionPage {
             c: Chrome::new(t, Some(s), "deletion.title", uri),
             csrf: s.csrf.clone(),
@@ -240,8 +237,8 @@ async fn show(
             links: s.role.reads_mail(),
             may_request: MAY_REQUEST_PURGE.contains(&s.role),
             when_text: shared::purge_when(t, web),
-            notice,
-            error,
+            notice: said.notice,
+            error: said.error,
             form: RequestForm {
                 csrf: String::new(),
                 ..form
@@ -279,7 +276,7 @@ pub async fn page(
         ids: q.id.chars().filter(char::is_ascii_digit).take(20).collect(),
         ..RequestForm::default()
     };
-    show(&web, &s, t, &uri, StatusCode::OK, notice, None, form).await
+    show(&web, &s, t, &uri, Said::ok(notice), form).await
 }
 
 /// Asks for the deletion the form names; the request's record id.
@@ -356,9 +353,7 @@ pub async fn request(
                 &s,
                 t,
                 &uri,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(shown),
+                Said::refused(StatusCode::UNPROCESSABLE_ENTITY, shown),
                 f,
             )
             .await
@@ -520,9 +515,7 @@ async fn show_refused(
                 s,
                 t,
                 uri,
-                status,
-                None,
-                Some(shown),
+                Said::refused(status, shown),
                 RequestForm::default(),
             )
             .await

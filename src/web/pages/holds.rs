@@ -25,7 +25,7 @@ use crate::archive::record::RecordBody;
 use crate::web::Web;
 use crate::web::guard;
 use crate::web::i18n::Tr;
-use crate::web::lifecycle::{self as shared, Stop};
+use crate::web::lifecycle::{self as shared, Said, Stop};
 use crate::web::mail::MailError;
 use crate::web::session::Session;
 use crate::web::trail;
@@ -181,31 +181,28 @@ async fn load(web: &Arc<Web>, t: Tr) -> Result<Vec<HoldRow>, Stop> {
     }
 }
 
-/// The page with `notice` or `error` above the form.
-#[allow(clippy::too_many_arguments)]
+/// The page with what `said` says above the form.
 async fn show(
     web: &Arc<Web>,
     s: &Session,
     t: Tr,
     uri: &Uri,
-    status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
+    said: Said,
     form: HoldForm,
 ) -> Response {
     let Ok(rows) = load(web, t).await else {
         return unavailable(t, Some(s), uri);
     };
     html(
-        status,
+        said.status,
         &HoldsPage {
             c: Chrome::new(t, Some(s), "hold.title", uri),
             csrf: s.csrf.clone(),
             rows,
             links: s.role.reads_mail(),
             by_query: s.role.reads_mail(),
-            notice,
-            error,
+            notice: said.notice,
+            error: said.error,
             form: HoldForm {
                 csrf: String::new(),
                 ..form
@@ -243,7 +240,7 @@ pub async fn page(
         ids: q.id.chars().filter(char::is_ascii_digit).take(20).collect(),
         ..HoldForm::default()
     };
-    show(&web, &s, t, &uri, StatusCode::OK, notice, None, form).await
+    show(&web, &s, t, &uri, Said::ok(notice), form).await
 }
 
 /// The records a hold form names: its search's hits within the person's
@@ -373,9 +370,7 @@ pub async fn place(
                 &s,
                 t,
                 &uri,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(shown),
+                Said::refused(StatusCode::UNPROCESSABLE_ENTITY, shown),
                 f,
             )
             .await
@@ -436,9 +431,7 @@ pub async fn release(
                 &s,
                 t,
                 &uri,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(shown),
+                Said::refused(StatusCode::UNPROCESSABLE_ENTITY, shown),
                 HoldForm::default(),
             )
             .await
