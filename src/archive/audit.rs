@@ -71,15 +71,17 @@ pub mod action {
     pub const AUDIT_READ: &str = "audit-read";
     /// The legal holds page read.
     pub const HOLDS_READ: &str = "holds-read";
-    /// A legal hold placed on the web page (the `hold` record follows it).
+    /// A legal hold placed (or refused) on the web page; a placed hold's
+    /// `hold` record comes just before.
     pub const HOLD_ADD: &str = "hold-add";
-    /// A legal hold released on the web page.
+    /// A legal hold released (or refused) on the web page.
     pub const HOLD_RELEASE: &str = "hold-release";
     /// The early-deletion page read.
     pub const REQUESTS_READ: &str = "requests-read";
-    /// An early deletion asked for on the web page.
+    /// An early deletion asked for (or refused) on the web page.
     pub const PURGE_REQUEST: &str = "purge-request";
-    /// An early deletion approved (or the approver's password refused).
+    /// An early deletion approved on the web page (or refused, a wrong
+    /// password included).
     pub const PURGE_APPROVE: &str = "purge-approve";
 }
 

@@ -431,6 +431,24 @@ fn a_hold_by_search_keeps_mail_from_an_approved_deletion_until_released() {
         e.action == "hold-add" && e.outcome == "denied" && e.actor == "anna"
     });
     assert!(lifecycle_records(&server) >= 6);
+    // The holds, the request, its approval, the tombstone and the page's
+    // audit records, refused steps included, all verify.
+    let key = hex::encode(server.archive.public_key().as_bytes());
+    let dir = server.stop();
+    let report = mailseal::archive::verify::verify_dir(dir.path(), None).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_archive.py");
+    let py = std::process::Command::new("python3")
+        .arg(script)
+        .arg(dir.path())
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stdout)
+    );
 }
 
 #[test]
