@@ -447,9 +447,10 @@ fn an_early_deletion_needs_a_data_officer_other_than_the_requester() {
     );
     let t = expect(&carols, 0, "carol's request");
     let carols: u64 = t.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    // Names are matched without case at login: CAROL is carol.
     let self_approval = mailseal_in(
         &cfg,
-        &["purge", "approve", &carols.to_string(), "--as", "carol"],
+        &["purge", "approve", &carols.to_string(), "--as", "CAROL"],
         "carol-secret-1",
     );
     assert_ne!(self_approval.status.code(), Some(0));

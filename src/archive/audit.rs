@@ -83,6 +83,20 @@ pub mod action {
     pub const USER_CHANGE: &str = "user-change";
     /// The audit trail itself read or exported.
     pub const AUDIT_READ: &str = "audit-read";
+    /// The legal holds page read.
+    pub const HOLDS_READ: &str = "holds-read";
+    /// A legal hold placed (or refused) on the web page; a placed hold's
+    /// `hold` record comes just before.
+    pub const HOLD_ADD: &str = "hold-add";
+    /// A legal hold released (or refused) on the web page.
+    pub const HOLD_RELEASE: &str = "hold-release";
+    /// The early-deletion page read.
+    pub const REQUESTS_READ: &str = "requests-read";
+    /// An early deletion asked for (or refused) on the web page.
+    pub const PURGE_REQUEST: &str = "purge-request";
+    /// An early deletion approved on the web page (or refused, a wrong
+    /// password included).
+    pub const PURGE_APPROVE: &str = "purge-approve";
 }
 
 #[cfg(test)]

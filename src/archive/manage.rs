@@ -220,7 +220,9 @@ pub fn execute(
                     "request {request} was already approved by {by} (record {seq})"
                 )));
             }
-            if r.actor == actor {
+            // Web user names are matched without case at login, so
+            // `ALICE` is the same person as `alice`.
+            if r.actor.eq_ignore_ascii_case(&actor) {
                 return Err(refuse(format!(
                     "{actor} made request {request} and cannot approve it: a second person must"
                 )));

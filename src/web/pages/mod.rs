@@ -3,7 +3,9 @@
 
 mod admin;
 mod audit_log;
+mod deletion;
 mod export;
+mod holds;
 mod login;
 mod message;
 
@@ -47,6 +49,11 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/audit.csv", get(audit_log::csv))
         .route("/status", get(admin::status))
         .route("/users", get(admin::users))
+        .route("/holds", get(holds::page).post(holds::place))
+        .route("/holds/release", post(holds::release))
+        .route("/deletion", get(deletion::page))
+        .route("/deletion/request", post(deletion::request))
+        .route("/deletion/approve", post(deletion::approve))
         .route("/api/v1/search", get(super::api::search))
         .route("/api/v1/messages/{id}", get(super::api::message))
         .route("/api/v1/messages/{id}/raw", get(super::api::raw))
@@ -77,6 +84,10 @@ pub struct Nav {
     pub status: bool,
     /// Show the users page.
     pub users: bool,
+    /// Show the legal holds page.
+    pub holds: bool,
+    /// Show the early-deletion page.
+    pub deletion: bool,
 }
 
 impl Nav {
@@ -90,6 +101,8 @@ impl Nav {
             audit: s.role.reads_audit(),
             status: s.role.sees_status(),
             users: s.role == super::role::Role::Admin,
+            holds: s.role.holds(),
+            deletion: s.role.sees_deletions(),
         }
     }
 }
