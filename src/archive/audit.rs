@@ -44,7 +44,7 @@ pub struct AuditEvent {
     /// `actor`, `peer`, `session`, `query` and `detail` sealed under the
     /// year's audit key (format 2.3); those fields are then stored empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sealed: Option<super::record::SealedFields>,
+    pub sealed: Option<super::crypt::SealedFields>,
 }
 
 impl AuditEvent {

@@ -331,17 +331,7 @@ pub struct ContentRef {
     pub stored: Option<String>,
 }
 
-/// Fields sealed under a key of the key store (format 2.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SealedFields {
-    /// The key store slot holding the key (a record key).
-    pub slot: u64,
-    /// Lowercase hex of the 12-byte nonce.
-    pub nonce: String,
-    /// Base64 of the ciphertext and its tag.
-    pub data: String,
-}
+pub use super::crypt::SealedFields;
 
 /// What happened to an archived message after the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
