@@ -680,7 +680,8 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                             fail(f"record {rec['seq']}: names ciphertext {ref['stored']}, which is not the content's")
                 if body["type"] in ("message", "outcome") and "sealed" in body:
                     crypt["sealed"] += 1
-                    audit.not_audit_key(body["sealed"]["slot"], f"the key of record {rec['seq']}")
+                    if isinstance(body["sealed"], dict):
+                        audit.not_audit_key(body["sealed"].get("slot"), f"the key of record {rec['seq']}")
                     blank = [f for f in PERSONAL if body.get(f) not in (None, [])] if body["type"] == "message" else [f for f in ["upstream_reply"] if body[f] != ""]
                     if blank:
                         fail(f"record {rec['seq']}: sealed, but {blank} also in clear")
