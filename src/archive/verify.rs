@@ -249,9 +249,14 @@ struct Walk {
     purged: HashSet<[u8; 32]>,
     /// Every destroyed key something uses (where, which record, slot):
     /// purged if a tombstone names the slot, else an error.
-    destroyed: Vec<(Location, Option<u64>, u64)>,
+    /// The last field: whether an audit record uses it (an audit key,
+    /// explained only by an audit purge; any other key only by a
+    /// tombstone).
+    destroyed: Vec<(Location, Option<u64>, u64, bool)>,
     /// Every slot a tombstone names.
     tombstoned: HashSet<u64>,
+    /// Every slot an audit purge names.
+    audit_purged: HashSet<u64>,
     /// The key store, to decrypt contents and sealed fields.
     keys: Option<std::sync::Arc<KeyStore>>,
     seals: Vec<(Location, Seal)>,
@@ -469,6 +474,10 @@ impl Walk {
         self.sealed_fields(at, &record);
         if let Some(slots) = record.body.destroys() {
             self.tombstone(at, record.seq, slots);
+            match record.body {
+                RecordBody::AuditPurge(_) => self.audit_purged.extend(slots.iter().copied()),
+                _ => self.tombstoned.extend(slots.iter().copied()),
+            }
         }
         if let RecordBody::AuditPurge(p) = &record.body
             && let Some(why) = audit_purge_problem(p, &record.time)
@@ -505,7 +514,6 @@ impl Walk {
     /// be destroyed (else the purge is incomplete: opening the archive
     /// completes it).
     fn tombstone(&mut self, at: Location, seq: u64, slots: &[u64]) {
-        self.tombstoned.extend(slots.iter().copied());
         let Some(keys) = self.keys.clone() else {
             return;
         };
@@ -532,7 +540,8 @@ impl Walk {
         match super::sealing::open(&mut opened, self.keys.as_deref()) {
             Ok(super::sealing::Opened::KeyDestroyed) => {
                 if let Some(slot) = super::sealing::record_slot(record) {
-                    self.destroyed.push((at, Some(record.seq), slot));
+                    let audit = matches!(record.body, RecordBody::Audit(_));
+                    self.destroyed.push((at, Some(record.seq), slot, audit));
                 }
                 match record.body {
                     RecordBody::Message(_) => self.report.purged_records += 1,
@@ -573,7 +582,7 @@ impl Walk {
                     self.report.purged_contents += 1;
                     self.purged.insert(sha);
                     if let Some(slot) = r.slot {
-                        self.destroyed.push((r.at, None, slot));
+                        self.destroyed.push((r.at, None, slot, false));
                     }
                 }
                 self.good.insert(sha);
@@ -589,14 +598,20 @@ impl Walk {
 
     fn finish(&mut self) {
         let destroyed = std::mem::take(&mut self.destroyed);
-        for (at, seq, slot) in destroyed {
-            if !self.tombstoned.contains(&slot) {
+        for (at, seq, slot, audit) in destroyed {
+            let explained = if audit {
+                &self.audit_purged
+            } else {
+                &self.tombstoned
+            };
+            if !explained.contains(&slot) {
                 self.problem(
                     at,
                     seq,
                     "undecryptable",
                     format!(
-                        "key slot {slot} is destroyed, but no tombstone or audit purge names it"
+                        "key slot {slot} is destroyed, but no {} names it",
+                        if audit { "audit purge" } else { "tombstone" }
                     ),
                 );
             }
