@@ -16,16 +16,15 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Chrome, When, bad_token, forbidden, granted, html, redirect, unavailable, when};
+use super::{Chrome, When, allowed_form, allowed_page, html, redirect, unavailable, when};
 use crate::archive::ArchiveError;
 use crate::archive::audit::action;
 use crate::archive::index::RequestState;
 use crate::archive::manage::{Lifecycle, LifecycleReply};
 use crate::web::Web;
-use crate::web::guard;
 use crate::web::i18n::Tr;
 use crate::web::lifecycle::{self as shared, Said, Stop};
 use crate::web::limiter::{FailureNote, Verdict};
@@ -254,14 +253,10 @@ pub async fn page(
     uri: Uri,
     Query(q): Query<Shown>,
 ) -> Response {
-    let (_, s) = match granted(&web, &headers) {
+    let (s, t) = match allowed_page(&web, &headers, &uri, |s| s.role.sees_deletions()) {
         Ok(x) => x,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    let t = guard::tr(&headers, Some(&s));
-    if !s.role.sees_deletions() {
-        return forbidden(t, Some(&s), &uri);
-    }
     let notice = match (q.done.as_str(), q.record) {
         ("requested", Some(n)) => Some(t.f("deletion.requested", &[&n])),
         ("approved", Some(n)) => Some(t.f("deletion.approved", &[&n])),
@@ -320,20 +315,12 @@ pub async fn request(
     uri: Uri,
     Form(f): Form<RequestForm>,
 ) -> Response {
-    let (_, s) = match granted(&web, &headers) {
-        Ok(x) => x,
-        Err(r) => return r.into_response(),
-    };
-    let t = guard::tr(&headers, Some(&s));
-    if !guard::csrf_ok(&s, &f.csrf) {
-        if !shared::forged(&web, &s, "deletion request").await {
-            return unavailable(t, Some(&s), &uri);
-        }
-        return bad_token(t, Some(&s), &uri);
-    }
-    if !MAY_REQUEST_PURGE.contains(&s.role) {
-        return forbidden(t, Some(&s), &uri);
-    }
+    let allowed = |s: &Session| MAY_REQUEST_PURGE.contains(&s.role);
+    let (s, t) =
+        match allowed_form(&web, &headers, &uri, &f.csrf, "deletion request", allowed).await {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
     let mut records = Vec::new();
     let result = ask(&web, &s, t, &f, &mut records).await;
     let mut event = trail::by(&s, action::PURGE_REQUEST);
@@ -452,20 +439,12 @@ pub async fn approve(
     uri: Uri,
     Form(f): Form<ApproveForm>,
 ) -> Response {
-    let (_, s) = match granted(&web, &headers) {
-        Ok(x) => x,
-        Err(r) => return r.into_response(),
-    };
-    let t = guard::tr(&headers, Some(&s));
-    if !guard::csrf_ok(&s, &f.csrf) {
-        if !shared::forged(&web, &s, "deletion approval").await {
-            return unavailable(t, Some(&s), &uri);
-        }
-        return bad_token(t, Some(&s), &uri);
-    }
-    if !MAY_APPROVE_PURGE.contains(&s.role) {
-        return forbidden(t, Some(&s), &uri);
-    }
+    let allowed = |s: &Session| MAY_APPROVE_PURGE.contains(&s.role);
+    let (s, t) =
+        match allowed_form(&web, &headers, &uri, &f.csrf, "deletion approval", allowed).await {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
     let peer = addr.ip();
     let mut records = Vec::new();
     let turned = approve_request(&web, &s, t, peer, &f, &mut records).await;

@@ -13,17 +13,16 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Chrome, When, bad_token, forbidden, granted, html, redirect, unavailable, when};
+use super::{Chrome, When, allowed_form, allowed_page, html, redirect, unavailable, when};
 use crate::archive::ArchiveError;
 use crate::archive::audit::action;
 use crate::archive::index::HoldState;
 use crate::archive::manage::{Lifecycle, LifecycleReply};
 use crate::archive::record::RecordBody;
 use crate::web::Web;
-use crate::web::guard;
 use crate::web::i18n::Tr;
 use crate::web::lifecycle::{self as shared, Said, Stop};
 use crate::web::mail::MailError;
@@ -218,14 +217,10 @@ pub async fn page(
     uri: Uri,
     Query(q): Query<Shown>,
 ) -> Response {
-    let (_, s) = match granted(&web, &headers) {
+    let (s, t) = match allowed_page(&web, &headers, &uri, |s| s.role.holds()) {
         Ok(x) => x,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    let t = guard::tr(&headers, Some(&s));
-    if !s.role.holds() {
-        return forbidden(t, Some(&s), &uri);
-    }
     let notice = match (q.done.as_str(), q.record) {
         ("placed", Some(n)) => Some(t.f("hold.placed", &[&n])),
         ("released", Some(n)) => Some(t.f("hold.released_ok", &[&n])),
@@ -335,20 +330,11 @@ pub async fn place(
     uri: Uri,
     Form(f): Form<HoldForm>,
 ) -> Response {
-    let (_, s) = match granted(&web, &headers) {
+    let allowed = |s: &Session| s.role.holds();
+    let (s, t) = match allowed_form(&web, &headers, &uri, &f.csrf, "hold", allowed).await {
         Ok(x) => x,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    let t = guard::tr(&headers, Some(&s));
-    if !guard::csrf_ok(&s, &f.csrf) {
-        if !shared::forged(&web, &s, "hold").await {
-            return unavailable(t, Some(&s), &uri);
-        }
-        return bad_token(t, Some(&s), &uri);
-    }
-    if !s.role.holds() {
-        return forbidden(t, Some(&s), &uri);
-    }
     let mut records = Vec::new();
     let result = place_hold(&web, &s, t, &f, &mut records).await;
     let mut event = trail::by(&s, action::HOLD_ADD);
@@ -386,20 +372,11 @@ pub async fn release(
     uri: Uri,
     Form(f): Form<ReleaseForm>,
 ) -> Response {
-    let (_, s) = match granted(&web, &headers) {
+    let allowed = |s: &Session| s.role.holds();
+    let (s, t) = match allowed_form(&web, &headers, &uri, &f.csrf, "hold release", allowed).await {
         Ok(x) => x,
-        Err(r) => return r.into_response(),
+        Err(r) => return *r,
     };
-    let t = guard::tr(&headers, Some(&s));
-    if !guard::csrf_ok(&s, &f.csrf) {
-        if !shared::forged(&web, &s, "hold release").await {
-            return unavailable(t, Some(&s), &uri);
-        }
-        return bad_token(t, Some(&s), &uri);
-    }
-    if !s.role.holds() {
-        return forbidden(t, Some(&s), &uri);
-    }
     let result = async {
         let (case, reason) = case_and_reason(t, &f.case, &f.reason)?;
         let cmd = Lifecycle::HoldRelease {

@@ -322,6 +322,47 @@ pub fn granted(web: &Web, headers: &HeaderMap) -> Result<(String, Session), NotY
     }
 }
 
+/// The session and language of a page only some roles may use (`allowed`),
+/// or the answer to send instead: the login, or the forbidden page.
+pub fn allowed_page(
+    web: &Web,
+    headers: &HeaderMap,
+    uri: &Uri,
+    allowed: impl Fn(&Session) -> bool,
+) -> Result<(Session, Tr), Box<Response>> {
+    let (_, s) = granted(web, headers).map_err(|r| Box::new(r.into_response()))?;
+    let t = guard::tr(headers, Some(&s));
+    if !allowed(&s) {
+        return Err(Box::new(forbidden(t, Some(&s), uri)));
+    }
+    Ok((s, t))
+}
+
+/// As [`allowed_page`] for a form's POST, which must also carry the
+/// session's CSRF token: a form without it is recorded as `denied`
+/// (naming `what`) and refused before the role is looked at.
+pub async fn allowed_form(
+    web: &Web,
+    headers: &HeaderMap,
+    uri: &Uri,
+    csrf: &str,
+    what: &str,
+    allowed: impl Fn(&Session) -> bool,
+) -> Result<(Session, Tr), Box<Response>> {
+    let (_, s) = granted(web, headers).map_err(|r| Box::new(r.into_response()))?;
+    let t = guard::tr(headers, Some(&s));
+    if !guard::csrf_ok(&s, csrf) {
+        if !crate::web::lifecycle::forged(web, &s, what).await {
+            return Err(Box::new(unavailable(t, Some(&s), uri)));
+        }
+        return Err(Box::new(bad_token(t, Some(&s), uri)));
+    }
+    if !allowed(&s) {
+        return Err(Box::new(forbidden(t, Some(&s), uri)));
+    }
+    Ok((s, t))
+}
+
 async fn home(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
     match guard::access(&web, &headers) {
         Access::Granted(_, s) if s.role.reads_mail() => redirect("/search"),
