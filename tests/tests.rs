@@ -64,3 +64,5 @@ mod retention;
 mod python_units;
 // Holds, purge, tombstones, four-eyes early deletion, kill -9 mid-purge (issue 15).
 mod purge;
+// Audit records sealed under a key per year and purged after audit_years (issue 15).
+mod audit_retention;

@@ -1,9 +1,10 @@
-//! The web interface: its security rules over plain HTTP, and the pages in
-//! a real headless Chromium.
+//! The web interface: its security rules over plain HTTP, legal holds and
+//! early deletion, and the pages in a real headless Chromium.
 
 mod api;
 mod browser;
 mod daemon;
+mod lifecycle;
 mod security;
 
 use std::net::SocketAddr;

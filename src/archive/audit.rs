@@ -41,6 +41,20 @@ pub struct AuditEvent {
     pub count: Option<u64>,
     /// For summaries: the first and last time covered, RFC 3339.
     pub span: Option<[String; 2]>,
+    /// `actor`, `peer`, `session`, `query` and `detail` sealed under the
+    /// year's audit key (format 2.3); those fields are then stored empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<super::crypt::SealedFields>,
+}
+
+impl AuditEvent {
+    /// Whether the personal fields are sealed and were not opened: read
+    /// with the key store, this means their key is destroyed (the audit
+    /// year was purged) and they stay empty for ever; read without it
+    /// (a copy without the master key), only that they are closed.
+    pub fn purged(&self) -> bool {
+        self.sealed.is_some() && self.actor.is_empty()
+    }
 }
 
 /// The actions, as stored.
@@ -69,6 +83,20 @@ pub mod action {
     pub const USER_CHANGE: &str = "user-change";
     /// The audit trail itself read or exported.
     pub const AUDIT_READ: &str = "audit-read";
+    /// The legal holds page read.
+    pub const HOLDS_READ: &str = "holds-read";
+    /// A legal hold placed (or refused) on the web page; a placed hold's
+    /// `hold` record comes just before.
+    pub const HOLD_ADD: &str = "hold-add";
+    /// A legal hold released (or refused) on the web page.
+    pub const HOLD_RELEASE: &str = "hold-release";
+    /// The early-deletion page read.
+    pub const REQUESTS_READ: &str = "requests-read";
+    /// An early deletion asked for (or refused) on the web page.
+    pub const PURGE_REQUEST: &str = "purge-request";
+    /// An early deletion approved on the web page (or refused, a wrong
+    /// password included).
+    pub const PURGE_APPROVE: &str = "purge-approve";
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use std::io::{self, Read, Write};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -184,6 +185,18 @@ impl Write for HashSink<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Fields sealed under a key of the key store (format 2.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedFields {
+    /// The key store slot holding the key (a record key).
+    pub slot: u64,
+    /// Lowercase hex of the 12-byte nonce.
+    pub nonce: String,
+    /// Base64 of the ciphertext and its tag.
+    pub data: String,
 }
 
 /// The associated data that binds sealed fields to their record.

@@ -81,8 +81,8 @@ fn complete_purges(
     let reader = Reader::indexed(index.clone(), segments.to_path_buf(), keys.cloned());
     for seq in pending {
         let (record, _) = reader.record(seq)?;
-        if let RecordBody::Tombstone(t) = &record.body {
-            let n = super::lifecycle::complete(&t.slots, keys.map(|k| k.as_ref()))
+        if let Some(slots) = record.body.destroys() {
+            let n = super::lifecycle::complete(slots, keys.map(|k| k.as_ref()))
                 .map_err(|e| ArchiveError::Other(format!("completing tombstone {seq}: {e}")))?;
             if n > 0 {
                 tracing::warn!(
@@ -176,6 +176,7 @@ impl Archive {
             max_segment: options.segment_max_bytes,
             index_stale: false,
             keys: keys.clone(),
+            audit_key: None,
         };
         let (tx, rx) = sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -325,17 +326,19 @@ impl Archive {
         Ok(r)
     }
 
-    /// Purges message records (see [`Request::Purge`]); blocking, for the
-    /// CLI, the control socket and the daily job.
+    /// Purges message records and audit years (see [`Request::Purge`]);
+    /// blocking, for the CLI, the control socket and the daily job.
     pub fn purge_blocking(
         &self,
         items: Vec<super::purge::Due>,
+        audit: Vec<super::purge::AuditDue>,
         actor: &str,
         forget_by: chrono::NaiveDate,
     ) -> Result<super::purge::Purged, ArchiveError> {
         let (reply, rx) = oneshot::channel();
         self.send(Request::Purge {
             items,
+            audit,
             actor: actor.to_string(),
             forget_by,
             reply,

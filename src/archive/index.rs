@@ -21,8 +21,9 @@ use super::stamp::TimeStamp;
 /// Index layout version; a different stored version triggers a rebuild.
 /// Version 2 keeps every seal, time stamp and seal-key rotation; version 3
 /// adds holds, purge requests, content references and the lookups each
-/// record made (so a purge can take them back).
-pub const INDEX_FORMAT: u64 = 3;
+/// record made (so a purge can take them back); version 4 lists the audit
+/// keys by year and no longer names an audit record's actor.
+pub const INDEX_FORMAT: u64 = 4;
 
 /// Errors from the index.
 #[derive(Debug, thiserror::Error)]
@@ -695,8 +696,11 @@ pub fn summarize(record: &Record, hash: &[u8; 32], at: Location, headers: Header
             s.source_name = format!("seal key {}", &k.new_key[..16.min(k.new_key.len())]);
         }
         RecordBody::Audit(a) => {
+            // Not the actor: the index keeps no name an audit purge would
+            // have to take back.
             s.kind = "audit".into();
-            s.source_name = format!("{} by {}", a.action, a.actor);
+            s.source_name = a.action.clone();
+            s.sealed_slot = a.sealed.as_ref().map(|x| x.slot);
         }
         RecordBody::RetentionRules(r) => {
             s.kind = "retention-rules".into();

@@ -18,6 +18,17 @@ const COMPACT_PENDING: &[u8] = b"compact_pending";
 /// Prefix of the tombstones in `meta` whose keys may still be live.
 const PURGE_PENDING: &[u8] = b"purge_pending/";
 
+/// Prefix of the audit keys in `meta`: year (4 bytes) and slot (8 bytes),
+/// big-endian; taken back when their year is purged.
+const AUDIT_KEY: &[u8] = b"audit_key/";
+
+fn audit_key_key(year: i32, slot: u64) -> Vec<u8> {
+    let mut k = AUDIT_KEY.to_vec();
+    k.extend_from_slice(&year.to_be_bytes());
+    k.extend_from_slice(&slot.to_be_bytes());
+    k
+}
+
 fn pending_key(seq: u64) -> Vec<u8> {
     let mut k = PURGE_PENDING.to_vec();
     k.extend_from_slice(&seq_key(seq));
@@ -139,6 +150,7 @@ pub(super) fn describe(body: &RecordBody) -> String {
         }
         RecordBody::PurgeApproval(a) => format!("approval of request {} by {}", a.request, a.actor),
         RecordBody::Tombstone(t) => format!("tombstone of {} ({})", t.of, t.reason),
+        RecordBody::AuditPurge(a) => format!("audit records of {} purged", a.year),
         RecordBody::RetentionExtend(e) => format!(
             "{} records kept until {} by {}",
             e.records.len(),
@@ -156,7 +168,8 @@ fn held_key(seq: u64, case: &str) -> Vec<u8> {
 }
 
 impl Index {
-    /// Applies a hold, request, approval, extension or tombstone.
+    /// Applies a hold, request, approval, extension, tombstone, audit key
+    /// or audit purge.
     pub(super) fn put_lifecycle(&self, t: &Trees, record: &Record) -> Result<(), IndexError> {
         match &record.body {
             RecordBody::Hold(h) => {
@@ -218,6 +231,20 @@ impl Index {
                         t.records.insert(seq_key(seq), json(&s))?;
                     }
                 }
+            }
+            RecordBody::Audit(a) => {
+                if let (Some(sealed), Some(year)) = (
+                    &a.sealed,
+                    record.time.get(..4).and_then(|y| y.parse::<i32>().ok()),
+                ) {
+                    t.meta.insert(audit_key_key(year, sealed.slot), &[])?;
+                }
+            }
+            RecordBody::AuditPurge(p) => {
+                for &slot in &p.slots {
+                    t.meta.remove(audit_key_key(p.year, slot))?;
+                }
+                t.meta.insert(pending_key(record.seq), &[])?;
             }
             RecordBody::Tombstone(stone) => {
                 // Take back every lookup the record added, and the content
@@ -361,6 +388,25 @@ impl Index {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&k[PURGE_PENDING.len()..]);
                 out.push(u64::from_be_bytes(b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The audit keys not yet purged, by calendar year, slots ascending.
+    pub fn audit_keys(&self) -> Result<std::collections::BTreeMap<i32, Vec<u64>>, IndexError> {
+        let mut out: std::collections::BTreeMap<i32, Vec<u64>> = Default::default();
+        for kv in self.t()?.meta.scan_prefix(AUDIT_KEY) {
+            let (k, _) = kv?;
+            let rest = &k[AUDIT_KEY.len()..];
+            if let (Some(y), Some(s)) = (rest.get(..4), rest.get(4..12)) {
+                let mut year = [0u8; 4];
+                year.copy_from_slice(y);
+                let mut slot = [0u8; 8];
+                slot.copy_from_slice(s);
+                out.entry(i32::from_be_bytes(year))
+                    .or_default()
+                    .push(u64::from_be_bytes(slot));
             }
         }
         Ok(out)

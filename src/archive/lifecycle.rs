@@ -95,6 +95,26 @@ pub struct Tombstone {
     pub backups_forget_by: chrono::NaiveDate,
 }
 
+/// A calendar year of audit records past its keep-until: its audit keys
+/// are destroyed, so the records' personal fields are gone (body
+/// `audit-purge`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPurge {
+    /// The calendar year (UTC) of the audit records.
+    pub year: i32,
+    /// The audit keys destroyed, ascending.
+    pub slots: Vec<u64>,
+    /// The period applied, `[retention] audit_years`.
+    pub audit_years: u32,
+    /// `year + audit_years`-12-31: the last day the records were kept.
+    pub keep_until: chrono::NaiveDate,
+    /// Who ran the purge.
+    pub actor: String,
+    /// After this day no copy of the destroyed keys may exist.
+    pub backups_forget_by: chrono::NaiveDate,
+}
+
 /// Longer retention for records already archived (body
 /// `retention-extend`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

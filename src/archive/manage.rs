@@ -220,7 +220,9 @@ pub fn execute(
                     "request {request} was already approved by {by} (record {seq})"
                 )));
             }
-            if r.actor == actor {
+            // Web user names are matched without case at login, so
+            // `ALICE` is the same person as `alice`.
+            if r.actor.eq_ignore_ascii_case(&actor) {
                 return Err(refuse(format!(
                     "{actor} made request {request} and cannot approve it: a second person must"
                 )));
@@ -272,11 +274,13 @@ pub fn execute(
             // Even with nothing due: an earlier purge's compaction that
             // failed is done now.
             let forget_by = today + chrono::Days::new(forget_days);
-            let done = archive.purge_blocking(plan.due.clone(), &actor, forget_by);
+            let done =
+                archive.purge_blocking(plan.due.clone(), plan.audit.clone(), &actor, forget_by);
             crate::metrics::purge_run(done.as_ref().ok().map(|d| d.tombstones.len() as u64));
             let done = done?;
             tracing::info!(
                 purged = done.tombstones.len(),
+                audit_years = done.audit.len(),
                 skipped = done.skipped.len() + plan.skipped.len(),
                 slots = done.slots,
                 "purge done"

@@ -5,6 +5,11 @@
 //! skipped, and listed with the reason, while a legal hold names it or its
 //! bytes are stored in clear (those cannot be deleted without rewriting a
 //! segment). The writer checks each again when it writes the tombstones.
+//!
+//! A calendar year of audit records is due the day after its end plus
+//! `audit_years` (as recorded in the last `retention-rules`): its audit
+//! keys are destroyed under one `audit-purge` record. Audit records written
+//! in clear (before they were sealed) are counted and stay.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -29,6 +34,19 @@ pub struct Skipped {
     pub why: String,
 }
 
+/// A year of audit records past its keep-until: its audit keys go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditDue {
+    /// The calendar year of the records.
+    pub year: i32,
+    /// Its audit keys.
+    pub slots: Vec<u64>,
+    /// The period applied.
+    pub audit_years: u32,
+    /// `year + audit_years`-12-31.
+    pub keep_until: NaiveDate,
+}
+
 /// What a purge would delete (`purge --dry-run`) or is about to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -40,6 +58,13 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Live message records not yet due.
     pub kept: u64,
+    /// Years of audit records past their keep-until.
+    #[serde(default)]
+    pub audit: Vec<AuditDue>,
+    /// Audit records past their keep-until that stay because they were
+    /// written in clear (before audit records were sealed).
+    #[serde(default)]
+    pub audit_in_clear: u64,
 }
 
 /// What a purge did.
@@ -49,6 +74,9 @@ pub struct Purged {
     pub tombstones: Vec<(u64, u64)>,
     /// Records the writer left after all (a hold that arrived meanwhile).
     pub skipped: Vec<Skipped>,
+    /// `(year, audit purge record)` pairs.
+    #[serde(default)]
+    pub audit: Vec<(i32, u64)>,
     /// Key slots destroyed.
     pub slots: u64,
     /// Set when the index could not be compacted afterwards (the purged
@@ -100,8 +128,33 @@ pub fn plan(index: &Index, today: NaiveDate) -> Result<Plan, IndexError> {
             }
         }
     }
+    let audit_years = index.retention_rules()?.and_then(|r| r.audit_years);
+    let audit_until = |year: i32| {
+        let years = audit_years?;
+        let last = year.checked_add(i32::try_from(years).ok()?)?;
+        NaiveDate::from_ymd_opt(last, 12, 31)
+    };
+    if audit_years.is_some() {
+        for (year, slots) in index.audit_keys()? {
+            if let Some(keep_until) = audit_until(year).filter(|k| *k < today) {
+                plan.audit.push(AuditDue {
+                    year,
+                    slots,
+                    audit_years: audit_years.unwrap_or_default(),
+                    keep_until,
+                });
+            }
+        }
+    }
     for s in index.summaries() {
         let s = s?;
+        if s.kind == "audit" && s.sealed_slot.is_none() {
+            let year = s.time.get(..4).and_then(|y| y.parse().ok());
+            if year.and_then(audit_until).is_some_and(|k| k < today) {
+                plan.audit_in_clear += 1;
+            }
+            continue;
+        }
         if s.kind != "message" || s.purged.is_some() {
             continue;
         }

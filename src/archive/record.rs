@@ -59,6 +59,9 @@ pub enum RecordBody {
     PurgeApproval(super::lifecycle::PurgeApproval),
     /// A message record deleted: its keys are destroyed.
     Tombstone(super::lifecycle::Tombstone),
+    /// A year of audit records lost its personal fields: its audit keys
+    /// are destroyed.
+    AuditPurge(super::lifecycle::AuditPurge),
 }
 
 impl RecordBody {
@@ -75,6 +78,17 @@ impl RecordBody {
             RecordBody::PurgeRequest(_) => "purge-request",
             RecordBody::PurgeApproval(_) => "purge-approval",
             RecordBody::Tombstone(_) => "tombstone",
+            RecordBody::AuditPurge(_) => "audit-purge",
+        }
+    }
+
+    /// The key slots this record destroys: a tombstone's or an audit
+    /// purge's (made durable first; the keys die when it is applied).
+    pub fn destroys(&self) -> Option<&[u64]> {
+        match self {
+            RecordBody::Tombstone(t) => Some(&t.slots),
+            RecordBody::AuditPurge(a) => Some(&a.slots),
+            _ => None,
         }
     }
 
@@ -317,17 +331,7 @@ pub struct ContentRef {
     pub stored: Option<String>,
 }
 
-/// Fields sealed under a key of the key store (format 2.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SealedFields {
-    /// The key store slot holding the key (a record key).
-    pub slot: u64,
-    /// Lowercase hex of the 12-byte nonce.
-    pub nonce: String,
-    /// Base64 of the ciphertext and its tag.
-    pub data: String,
-}
+pub use super::crypt::SealedFields;
 
 /// What happened to an archived message after the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -65,10 +65,10 @@ pub enum ScanError {
     /// Segment directory problems.
     #[error("segments: {0}")]
     Io(#[from] io::Error),
-    /// A tombstone's keys could not be destroyed.
-    #[error("completing the purge of record {of}: {source}")]
+    /// A tombstone's or audit purge's keys could not be destroyed.
+    #[error("completing the purge that record {of} chained: {source}")]
     Purge {
-        /// The purged record.
+        /// The tombstone or audit purge.
         of: u64,
         /// Why.
         source: Box<crate::keystore::KeyStoreError>,
@@ -190,10 +190,10 @@ pub fn apply_from(
                         };
                         // A tombstone's keys die before the index learns of
                         // it: this completes a purge a crash interrupted.
-                        if let RecordBody::Tombstone(t) = &record.body {
-                            super::lifecycle::complete(&t.slots, keys).map_err(|source| {
+                        if let Some(slots) = record.body.destroys() {
+                            super::lifecycle::complete(slots, keys).map_err(|source| {
                                 ScanError::Purge {
-                                    of: t.of,
+                                    of: record.seq,
                                     source: Box::new(source),
                                 }
                             })?;

@@ -12,12 +12,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditEvent;
 use super::crypt;
 use super::record::{
     ImapContext, ImportContext, Interception, JournalEnvelope, MessageMeta, Outcome, Pop3Context,
     Rcpt, Record, RecordBody, SealedFields,
 };
-use crate::keystore::{KeyStore, SlotState};
+use crate::keystore::{KeyStore, SlotKind, SlotState};
 
 /// The personal fields of a message record, in the order they are sealed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,17 @@ struct Personal {
 #[serde(deny_unknown_fields)]
 struct OutcomeFields {
     upstream_reply: String,
+}
+
+/// The sealed part of an audit record: who, from where, what.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditFields {
+    actor: String,
+    peer: Option<String>,
+    session: Option<String>,
+    query: Option<String>,
+    detail: Option<String>,
 }
 
 fn take(m: &mut MessageMeta) -> Personal {
@@ -116,6 +128,28 @@ pub fn seal_outcome(
     })
 }
 
+/// The stored form of an audit record: its personal fields sealed under
+/// the year's audit `key` (kept in `slot`) for record `seq`.
+pub fn seal_audit(
+    event: &AuditEvent,
+    key: &[u8; 32],
+    slot: u64,
+    seq: u64,
+) -> std::io::Result<AuditEvent> {
+    let mut stored = event.clone();
+    let fields = AuditFields {
+        actor: std::mem::take(&mut stored.actor),
+        peer: stored.peer.take(),
+        session: stored.session.take(),
+        query: stored.query.take(),
+        detail: stored.detail.take(),
+    };
+    let plain =
+        zeroize::Zeroizing::new(serde_json::to_vec(&fields).map_err(std::io::Error::other)?);
+    stored.sealed = Some(seal(key, slot, seq, &plain)?);
+    Ok(stored)
+}
+
 /// What opening a record's sealed fields found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opened {
@@ -148,6 +182,7 @@ pub fn open(record: &mut Record, keys: Option<&KeyStore>) -> Result<Opened, Open
     let sealed = match &record.body {
         RecordBody::Message(m) => m.sealed.clone(),
         RecordBody::Outcome(o) => o.sealed.clone(),
+        RecordBody::Audit(a) => a.sealed.clone(),
         _ => None,
     };
     let Some(sealed) = sealed else {
@@ -157,8 +192,18 @@ pub fn open(record: &mut Record, keys: Option<&KeyStore>) -> Result<Opened, Open
         return Ok(Opened::NoKeys);
     };
     let err = |reason: String| OpenError { seq, reason };
+    let expected = match record.body {
+        RecordBody::Audit(_) => SlotKind::Audit,
+        _ => SlotKind::Record,
+    };
     let key = match keys.get(sealed.slot) {
-        Ok(SlotState::Live { key, .. }) => key,
+        Ok(SlotState::Live { key, kind, .. }) if kind == expected => key,
+        Ok(SlotState::Live { kind, .. }) => {
+            return Err(err(format!(
+                "key slot {} holds a {kind:?} key, not a {expected:?} key",
+                sealed.slot
+            )));
+        }
         Ok(SlotState::Destroyed) => return Ok(Opened::KeyDestroyed),
         Ok(SlotState::Missing) => {
             return Err(err(format!(
@@ -188,16 +233,30 @@ pub fn open(record: &mut Record, keys: Option<&KeyStore>) -> Result<Opened, Open
                 serde_json::from_slice(&plain).map_err(|e| err(format!("bad fields: {e}")))?;
             o.upstream_reply = f.upstream_reply;
         }
+        RecordBody::Audit(a) => {
+            let f: AuditFields =
+                serde_json::from_slice(&plain).map_err(|e| err(format!("bad fields: {e}")))?;
+            if f.actor.is_empty() {
+                return Err(err("sealed audit fields name no actor".into()));
+            }
+            a.actor = f.actor;
+            a.peer = f.peer;
+            a.session = f.session;
+            a.query = f.query;
+            a.detail = f.detail;
+        }
         _ => {}
     }
     Ok(Opened::Opened)
 }
 
-/// The record key slot of a message record whose fields are sealed.
+/// The key slot of a record whose fields are sealed: a message's or
+/// outcome's record key, or an audit record's audit key.
 pub fn record_slot(record: &Record) -> Option<u64> {
     match &record.body {
         RecordBody::Message(m) => m.sealed.as_ref().map(|s| s.slot),
         RecordBody::Outcome(o) => o.sealed.as_ref().map(|s| s.slot),
+        RecordBody::Audit(a) => a.sealed.as_ref().map(|s| s.slot),
         _ => None,
     }
 }

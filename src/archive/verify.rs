@@ -59,6 +59,8 @@ pub struct Report {
     pub purged_contents: u64,
     /// Records whose sealed fields' key is destroyed (purged).
     pub purged_records: u64,
+    /// Audit records whose audit key is destroyed (their year was purged).
+    pub purged_audit: u64,
 }
 
 impl Report {
@@ -247,9 +249,14 @@ struct Walk {
     purged: HashSet<[u8; 32]>,
     /// Every destroyed key something uses (where, which record, slot):
     /// purged if a tombstone names the slot, else an error.
-    destroyed: Vec<(Location, Option<u64>, u64)>,
+    /// The last field: whether an audit record uses it (an audit key,
+    /// explained only by an audit purge; any other key only by a
+    /// tombstone).
+    destroyed: Vec<(Location, Option<u64>, u64, bool)>,
     /// Every slot a tombstone names.
     tombstoned: HashSet<u64>,
+    /// Every slot an audit purge names.
+    audit_purged: HashSet<u64>,
     /// The key store, to decrypt contents and sealed fields.
     keys: Option<std::sync::Arc<KeyStore>>,
     seals: Vec<(Location, Seal)>,
@@ -465,8 +472,17 @@ impl Walk {
             );
         }
         self.sealed_fields(at, &record);
-        if let RecordBody::Tombstone(t) = &record.body {
-            self.tombstone(at, record.seq, &t.slots);
+        if let Some(slots) = record.body.destroys() {
+            self.tombstone(at, record.seq, slots);
+            match record.body {
+                RecordBody::AuditPurge(_) => self.audit_purged.extend(slots.iter().copied()),
+                _ => self.tombstoned.extend(slots.iter().copied()),
+            }
+        }
+        if let RecordBody::AuditPurge(p) = &record.body
+            && let Some(why) = audit_purge_problem(p, &record.time)
+        {
+            self.problem(at, Some(seq), "purge-early", why);
         }
         if let RecordBody::Message(m) = &record.body {
             for c in std::iter::once(&m.content).chain(m.evidence.iter()) {
@@ -494,10 +510,10 @@ impl Walk {
         self.advance(seq, stored_hash);
     }
 
-    /// A tombstone's slots: with the master key each must be destroyed
-    /// (else the purge is incomplete: opening the archive completes it).
+    /// A tombstone's or audit purge's slots: with the master key each must
+    /// be destroyed (else the purge is incomplete: opening the archive
+    /// completes it).
     fn tombstone(&mut self, at: Location, seq: u64, slots: &[u64]) {
-        self.tombstoned.extend(slots.iter().copied());
         let Some(keys) = self.keys.clone() else {
             return;
         };
@@ -507,7 +523,7 @@ impl Walk {
                     at,
                     Some(seq),
                     "purge-incomplete",
-                    format!("tombstone {seq} names key slot {slot}, which is not destroyed (opening the archive for writing completes the purge)"),
+                    format!("record {seq} names key slot {slot} as destroyed, but it is not (opening the archive for writing completes the purge)"),
                 );
             }
         }
@@ -524,10 +540,13 @@ impl Walk {
         match super::sealing::open(&mut opened, self.keys.as_deref()) {
             Ok(super::sealing::Opened::KeyDestroyed) => {
                 if let Some(slot) = super::sealing::record_slot(record) {
-                    self.destroyed.push((at, Some(record.seq), slot));
+                    let audit = matches!(record.body, RecordBody::Audit(_));
+                    self.destroyed.push((at, Some(record.seq), slot, audit));
                 }
-                if matches!(record.body, RecordBody::Message(_)) {
-                    self.report.purged_records += 1;
+                match record.body {
+                    RecordBody::Message(_) => self.report.purged_records += 1,
+                    RecordBody::Audit(_) => self.report.purged_audit += 1,
+                    _ => {}
                 }
             }
             Ok(_) => {}
@@ -563,7 +582,7 @@ impl Walk {
                     self.report.purged_contents += 1;
                     self.purged.insert(sha);
                     if let Some(slot) = r.slot {
-                        self.destroyed.push((r.at, None, slot));
+                        self.destroyed.push((r.at, None, slot, false));
                     }
                 }
                 self.good.insert(sha);
@@ -579,13 +598,21 @@ impl Walk {
 
     fn finish(&mut self) {
         let destroyed = std::mem::take(&mut self.destroyed);
-        for (at, seq, slot) in destroyed {
-            if !self.tombstoned.contains(&slot) {
+        for (at, seq, slot, audit) in destroyed {
+            let explained = if audit {
+                &self.audit_purged
+            } else {
+                &self.tombstoned
+            };
+            if !explained.contains(&slot) {
                 self.problem(
                     at,
                     seq,
                     "undecryptable",
-                    format!("key slot {slot} is destroyed, but no tombstone names it"),
+                    format!(
+                        "key slot {slot} is destroyed, but no {} names it",
+                        if audit { "audit purge" } else { "tombstone" }
+                    ),
                 );
             }
         }
@@ -706,4 +733,60 @@ fn raw_payload(dir: &Path, fh: &segment::FrameHeader) -> Vec<u8> {
 /// Verifies the archive in `archive_path` (its `segments/` directory).
 pub fn verify_dir(archive_path: &Path, trusted: Option<&VerifyingKey>) -> std::io::Result<Report> {
     verify(&archive_path.join("segments"), trusted)
+}
+
+/// Why an audit purge deleted too early, if it did: its keep-until must be
+/// the end of its year plus its period, and it must come after that day.
+fn audit_purge_problem(p: &super::lifecycle::AuditPurge, time: &str) -> Option<String> {
+    let expected = i32::try_from(p.audit_years)
+        .ok()
+        .and_then(|years| p.year.checked_add(years))
+        .and_then(|y| chrono::NaiveDate::from_ymd_opt(y, 12, 31));
+    if expected != Some(p.keep_until) {
+        return Some(format!(
+            "audit purge of {} keeps until {}, not the end of {} plus {} years",
+            p.year, p.keep_until, p.year, p.audit_years
+        ));
+    }
+    let day = time
+        .get(..10)
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    match day {
+        Some(d) if d > p.keep_until => None,
+        _ => Some(format!(
+            "audit purge of {} at {time} comes before its keep-until {}",
+            p.year, p.keep_until
+        )),
+    }
+}
+
+#[cfg(test)]
+mod audit_purge_tests {
+    use super::*;
+    use crate::archive::lifecycle::AuditPurge;
+
+    #[test]
+    fn an_audit_purge_must_keep_its_period_and_come_after_it() {
+        let p = AuditPurge {
+            year: 2026,
+            slots: vec![4],
+            audit_years: 10,
+            keep_until: chrono::NaiveDate::from_ymd_opt(2036, 12, 31).unwrap(),
+            actor: "root".into(),
+            backups_forget_by: chrono::NaiveDate::from_ymd_opt(2037, 3, 1).unwrap(),
+        };
+        assert_eq!(audit_purge_problem(&p, "2037-01-01T02:30:00.000000Z"), None);
+        let early = audit_purge_problem(&p, "2036-12-31T23:59:59.000000Z").unwrap();
+        assert!(early.contains("comes before"), "{early}");
+        let short = AuditPurge {
+            audit_years: 9,
+            ..p.clone()
+        };
+        assert!(audit_purge_problem(&short, "2037-01-01T00:00:00Z").is_some());
+        let forged = AuditPurge {
+            audit_years: u32::MAX,
+            ..p
+        };
+        assert!(audit_purge_problem(&forged, "2037-01-01T00:00:00Z").is_some());
+    }
 }

@@ -155,13 +155,16 @@ pub enum Request {
         /// made with the new key.
         reply: oneshot::Sender<Result<(Appended, Seal), ArchiveError>>,
     },
-    /// Purge message records: chain a tombstone for each, destroy its
-    /// keys, take it out of the index and compact the index. Runs between
+    /// Purge message records and audit years: chain a tombstone for each
+    /// record and an audit purge for each year, destroy their keys, take
+    /// the records out of the index and compact the index. Runs between
     /// batches, like a rebuild, so no message of the same batch can start
     /// using a content whose key the purge destroys.
     Purge {
         /// What to purge, and why.
         items: Vec<super::purge::Due>,
+        /// The years of audit records to purge.
+        audit: Vec<super::purge::AuditDue>,
         /// Who runs the purge.
         actor: String,
         /// `backups_forget_by` of every tombstone.
@@ -211,6 +214,19 @@ pub struct Writer {
     /// The key store, when new contents and personal fields are encrypted
     /// (format 2.3).
     pub keys: Option<std::sync::Arc<KeyStore>>,
+    /// The audit key of the year audit records are being written in.
+    pub audit_key: Option<AuditKey>,
+}
+
+/// The key that seals one calendar year's audit records (format 2.3): a
+/// year's records die together when their keep-until has passed.
+pub struct AuditKey {
+    /// The calendar year (UTC) of the records' `time`.
+    pub year: i32,
+    /// Its slot in the key store.
+    pub slot: u64,
+    /// The key.
+    pub key: DataKey,
 }
 
 /// The keys a batch's messages use, stored and synced before any of the
@@ -284,10 +300,11 @@ impl Writer {
                     Request::Reindex { reply } => drop(reply.send(self.rebuild_index())),
                     Request::Purge {
                         items,
+                        audit,
                         actor,
                         forget_by,
                         reply,
-                    } => drop(reply.send(self.purge(items, &actor, forget_by))),
+                    } => drop(reply.send(self.purge(items, audit, &actor, forget_by))),
                     other => fail(other, ArchiveError::Other("misrouted request".into())),
                 }
             }
@@ -674,6 +691,15 @@ impl Writer {
             (RecordBody::Outcome(o), Some((slot, key))) => Some(RecordBody::Outcome(
                 sealing::seal_outcome(o, key.as_bytes(), slot, record.seq)?,
             )),
+            (RecordBody::Audit(a), _) if self.keys.is_some() => {
+                let audit = self.audit_key(&record.time)?;
+                Some(RecordBody::Audit(Box::new(sealing::seal_audit(
+                    a,
+                    audit.key.as_bytes(),
+                    audit.slot,
+                    record.seq,
+                )?)))
+            }
             _ => None,
         };
         let mut record = record;
@@ -684,6 +710,7 @@ impl Writer {
                 match (&mut record.body, &body) {
                     (RecordBody::Message(m), RecordBody::Message(s)) => m.sealed = s.sealed.clone(),
                     (RecordBody::Outcome(o), RecordBody::Outcome(s)) => o.sealed = s.sealed.clone(),
+                    (RecordBody::Audit(a), RecordBody::Audit(s)) => a.sealed = s.sealed.clone(),
                     _ => {}
                 }
                 Record {
@@ -708,6 +735,53 @@ impl Writer {
 
     /// The record key of message record `seq`, when its fields are sealed
     /// and its key still exists (an outcome is sealed with it).
+    /// The audit key for a record written at `time` (RFC 3339): the one
+    /// in use, the year's newest live one in the index (after a restart),
+    /// or a new one, stored and synced before the record that uses it is
+    /// written.
+    fn audit_key(&mut self, time: &str) -> io::Result<&AuditKey> {
+        let year: i32 = time
+            .get(..4)
+            .and_then(|y| y.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("record time {time:?} has no year")))?;
+        let store = self
+            .keys
+            .clone()
+            .ok_or_else(|| io::Error::other("no key store for the audit key"))?;
+        if self.audit_key.as_ref().is_none_or(|k| k.year != year) {
+            let known = self
+                .index
+                .audit_keys()
+                .map_err(io::Error::other)?
+                .remove(&year)
+                .and_then(|slots| slots.last().copied());
+            let live = known.and_then(|slot| match store.get(slot) {
+                Ok(SlotState::Live {
+                    key,
+                    kind: SlotKind::Audit,
+                    ..
+                }) => Some(AuditKey { year, slot, key }),
+                _ => None,
+            });
+            let audit = match live {
+                Some(k) => k,
+                None => {
+                    let key = DataKey::generate();
+                    let slot = store
+                        .add(SlotKind::Audit, &key)
+                        .and_then(|slot| store.sync().map(|()| slot))
+                        .map_err(io::Error::other)?;
+                    tracing::info!(year, slot, "new audit key");
+                    AuditKey { year, slot, key }
+                }
+            };
+            self.audit_key = Some(audit);
+        }
+        self.audit_key
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no audit key"))
+    }
+
     fn message_key(&self, seq: u64) -> Option<(u64, DataKey)> {
         let store = self.keys.as_ref()?;
         let slot = self.index.summary(seq).ok().flatten()?.sealed_slot?;
@@ -778,13 +852,11 @@ impl Writer {
         let doomed: Vec<u64> = staged
             .iter()
             .filter_map(|s| match s {
-                Staged::Record(r, ..) => match &r.body {
-                    RecordBody::Tombstone(t) => Some(t.slots.iter().copied()),
-                    _ => None,
-                },
+                Staged::Record(r, ..) => r.body.destroys(),
                 _ => None,
             })
             .flatten()
+            .copied()
             .collect();
         super::lifecycle::complete(&doomed, self.keys.as_deref()).map_err(|e| {
             super::index::IndexError::Damaged(format!("destroying purged keys: {e}"))
@@ -794,7 +866,7 @@ impl Writer {
                 Staged::Content(sha, loc) => self.index.put_content(&sha, loc)?,
                 Staged::Record(r, hash, at, headers) => {
                     self.index.put_record(&r, &hash, at, headers)?;
-                    if matches!(r.body, RecordBody::Tombstone(_)) {
+                    if r.body.destroys().is_some() {
                         self.index.purge_done(r.seq)?;
                     }
                 }

@@ -1,12 +1,13 @@
-//! The writer's purge: tombstones chained and synced, then their keys
-//! destroyed (in [`Writer::apply`]), then the index compacted.
+//! The writer's purge: tombstones and audit purges chained and synced,
+//! then their keys destroyed (in [`Writer::apply`]), then the index
+//! compacted.
 
 use std::collections::HashSet;
 
 use tokio::sync::oneshot;
 
-use super::super::lifecycle::Tombstone;
-use super::super::purge::{Due, Purged, Skipped, obstacle};
+use super::super::lifecycle::{AuditPurge, Tombstone};
+use super::super::purge::{AuditDue, Due, Purged, Skipped, obstacle};
 use super::super::record::RecordBody;
 use super::{ArchiveError, Request, Writer};
 
@@ -18,6 +19,7 @@ impl Writer {
     pub(super) fn purge(
         &mut self,
         items: Vec<Due>,
+        audit: Vec<AuditDue>,
         actor: &str,
         forget_by: chrono::NaiveDate,
     ) -> Result<Purged, ArchiveError> {
@@ -61,6 +63,7 @@ impl Writer {
                 ));
             }
         }
+        self.purge_audit(audit, actor, forget_by, &mut done)?;
         if (!done.tombstones.is_empty() || self.index.compact_pending()?)
             && let Err(e) = self.index.compact()
         {
@@ -68,6 +71,66 @@ impl Writer {
             done.compaction_error = Some(e.to_string());
         }
         Ok(done)
+    }
+
+    /// Chains an audit purge for each due year whose keys the index still
+    /// lists (another purge may have come first); its keys die when it is
+    /// applied.
+    fn purge_audit(
+        &mut self,
+        audit: Vec<AuditDue>,
+        actor: &str,
+        forget_by: chrono::NaiveDate,
+        done: &mut Purged,
+    ) -> Result<(), ArchiveError> {
+        let listed = self.index.audit_keys()?;
+        let mut answers = Vec::new();
+        let mut requests = Vec::new();
+        for due in audit {
+            let Some(known) = listed.get(&due.year) else {
+                continue;
+            };
+            let slots: Vec<u64> = due
+                .slots
+                .iter()
+                .copied()
+                .filter(|s| known.contains(s))
+                .collect();
+            if slots.is_empty() {
+                continue;
+            }
+            done.slots += slots.len() as u64;
+            let (reply, rx) = oneshot::channel();
+            requests.push(Request::Record {
+                body: Box::new(RecordBody::AuditPurge(AuditPurge {
+                    year: due.year,
+                    slots,
+                    audit_years: due.audit_years,
+                    keep_until: due.keep_until,
+                    actor: actor.to_string(),
+                    backups_forget_by: forget_by,
+                })),
+                reply,
+            });
+            answers.push((due.year, rx));
+        }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        // The year being written is never due, but the cache must not
+        // outlive a key that dies.
+        self.audit_key = None;
+        self.commit(requests);
+        for (year, mut rx) in answers {
+            match rx.try_recv() {
+                Ok(Ok(appended)) => done.audit.push((year, appended.seq)),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(ArchiveError::Other("the audit purge got no answer".into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The tombstone for one due record: its record key, and the key of

@@ -18,7 +18,9 @@ pub fn run(
 ) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut each = |record: Record, hash: String| print(&mut out, &record, &hash, json);
+    // The daemon reads with the key store: sealed fields it cannot open are
+    // purged ones.
+    let mut each = |record: Record, hash: String| print(&mut out, &record, &hash, json, true);
     let asked = {
         let (since, user, each) = (since.clone(), user.clone(), &mut each);
         target.ask(|client| async move { client.audit(since, user, each).await })?
@@ -43,13 +45,21 @@ pub fn run(
         {
             continue;
         }
-        each(record, hash)?;
+        print(&mut out, &record, &hash, json, reader.keys().is_some())?;
     }
     Ok(0)
 }
 
 /// One line: tab-separated fields, or a JSON object.
-fn print(out: &mut impl Write, record: &Record, hash: &str, json: bool) -> std::io::Result<()> {
+/// `keys`: the record was read with the key store, so sealed fields left
+/// empty were purged (without it they are only closed).
+fn print(
+    out: &mut impl Write,
+    record: &Record,
+    hash: &str,
+    json: bool,
+    keys: bool,
+) -> std::io::Result<()> {
     let RecordBody::Audit(e) = &record.body else {
         return Ok(());
     };
@@ -82,7 +92,11 @@ fn print(out: &mut impl Write, record: &Record, hash: &str, json: bool) -> std::
         record.seq,
         record.time,
         e.via,
-        e.actor,
+        match (e.purged(), keys) {
+            (false, _) => &e.actor,
+            (true, true) => "(purged)",
+            (true, false) => "(sealed: no master key)",
+        },
         e.action,
         e.outcome,
         e.peer.as_deref().unwrap_or("-"),

@@ -138,6 +138,13 @@ pub fn verify(
                 report.purged_contents, report.purged_records
             )?;
         }
+        if report.purged_audit > 0 {
+            writeln!(
+                out,
+                "purged: the personal fields of {} audit records (their years' audit keys are destroyed)",
+                report.purged_audit
+            )?;
+        }
         let t = &report.tree;
         writeln!(out, "tree root {} over {} records", t.root, report.head_seq)?;
         if t.key_rotations > 0 {

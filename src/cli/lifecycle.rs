@@ -290,6 +290,19 @@ fn print_purge(plan: &Plan, done: Option<&Purged>) {
     {
         println!("kept\t{}\t{}", s.of, s.why);
     }
+    for a in &plan.audit {
+        let verb = if done.is_some() { "purged" } else { "due" };
+        println!(
+            "{verb}\taudit {}\tkept until {} ({} years)",
+            a.year, a.keep_until, a.audit_years
+        );
+    }
+    if plan.audit_in_clear > 0 {
+        println!(
+            "kept\t{} audit records\tstored in clear (written before audit records were sealed)",
+            plan.audit_in_clear
+        );
+    }
     match done {
         Some(d) => {
             println!(

@@ -209,11 +209,14 @@ async fn start_web(
         Some(status) => ArchiveMail::indexed(archive.clone(), status),
         None => ArchiveMail::new(archive.clone()),
     });
-    let web = Web::new(
-        WebSettings::from_config(&config.web).context("[web] imap_login_ca")?,
-        store,
-        Trail::new(archive.clone()),
-    );
+    let mut settings = WebSettings::from_config(&config.web).context("[web] imap_login_ca")?;
+    settings.forget_days = super::lifecycle::forget_days(config);
+    settings.daily_purge = config
+        .retention
+        .as_ref()
+        .filter(|r| r.purge == crate::config::Purge::Daily)
+        .map(|r| r.purge_at);
+    let web = Web::new(settings, store, Trail::new(archive.clone()));
     let listener = WebListener::bind(&config.web, web).await?;
     tracing::info!(addr = ?listener.local_addr().ok(), tls = config.web.tls.is_some(), "web interface");
     listener.serve(shutdown);

@@ -180,9 +180,10 @@ impl RawRetention {
         if !audit_ok {
             return None;
         }
+        let audit_years = audit_years.unwrap_or_else(|| rules.longest_years());
         Some(RetentionConfig {
-            audit_years: audit_years.unwrap_or_else(|| rules.longest_years()),
-            rules,
+            audit_years,
+            rules: rules.with_audit_years(audit_years),
             key_backup_max_age: key_backup_max_age?,
             purge: self.purge,
             purge_at: purge_at?,

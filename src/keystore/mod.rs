@@ -77,6 +77,8 @@ pub enum SlotKind {
     Content = 1,
     /// The key of one message record's sealed personal fields.
     Record = 2,
+    /// The key of one calendar year's audit records' sealed fields.
+    Audit = 3,
 }
 
 impl SlotKind {
@@ -85,6 +87,7 @@ impl SlotKind {
         match b {
             1 => Some(SlotKind::Content),
             2 => Some(SlotKind::Record),
+            3 => Some(SlotKind::Audit),
             _ => None,
         }
     }

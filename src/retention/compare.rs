@@ -31,6 +31,14 @@ pub fn compare(recorded: &RuleSet, configured: &RuleSet) -> Vec<String> {
             Some(_) => {}
         }
     }
+    if let (Some(old), Some(new)) = (recorded.audit_years, configured.audit_years)
+        && new < old
+    {
+        problems.push(format!(
+            "audit_years would go from {old} to {new}: audit records can never be kept for \
+             fewer years than the archive recorded; keep audit_years = {old} or more"
+        ));
+    }
     problems
 }
 
@@ -52,7 +60,10 @@ mod tests {
     }
 
     fn set(rules: Vec<RecordedRule>) -> RuleSet {
-        RuleSet { rules }
+        RuleSet {
+            rules,
+            audit_years: None,
+        }
     }
 
     fn recorded() -> RuleSet {
@@ -88,6 +99,22 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn audit_years_may_grow_but_never_shrink() {
+        let with = |years| RuleSet {
+            audit_years: Some(years),
+            ..recorded()
+        };
+        assert!(compare(&with(10), &with(12)).is_empty());
+        assert!(
+            compare(&recorded(), &with(3)).is_empty(),
+            "none recorded yet"
+        );
+        let problems = compare(&with(10), &with(7));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("from 10 to 7"), "{problems:?}");
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub struct RecordedRule {
 pub struct RuleSet {
     /// Every configured rule, retired ones included, in matching order.
     pub rules: Vec<RecordedRule>,
+    /// How many years after the end of their year audit records are kept;
+    /// absent in records written before audit records were sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_years: Option<u32>,
 }
 
 /// What is known about a message at capture, for matching. Addresses in
@@ -124,6 +128,9 @@ pub struct Rules {
     default: Compiled,
     /// The organisation's domains, lowercase, for `direction`.
     own_domains: Vec<String>,
+    /// How many years after the end of their year audit records are kept
+    /// (`[retention] audit_years`; the longest rule unless set).
+    audit_years: u32,
 }
 
 /// A rule with its conditions in the form matching needs.
@@ -203,11 +210,18 @@ impl Rules {
         }
         let default = compiled.pop();
         match default {
-            Some(default) if problems.is_empty() => Ok(Rules {
-                rules: compiled,
-                default,
-                own_domains,
-            }),
+            Some(default) if problems.is_empty() => {
+                let audit_years = compiled
+                    .iter()
+                    .map(|c| c.rule.years)
+                    .fold(default.rule.years, u32::max);
+                Ok(Rules {
+                    rules: compiled,
+                    default,
+                    own_domains,
+                    audit_years,
+                })
+            }
             _ => Err(problems),
         }
     }
@@ -244,7 +258,19 @@ impl Rules {
         let rules = self.rules.iter().chain(std::iter::once(&self.default));
         RuleSet {
             rules: rules.map(|c| c.rule.clone()).collect(),
+            audit_years: Some(self.audit_years),
         }
+    }
+
+    /// Keeps audit records `years` after the end of their year.
+    pub fn with_audit_years(mut self, years: u32) -> Rules {
+        self.audit_years = years;
+        self
+    }
+
+    /// How many years after the end of their year audit records are kept.
+    pub fn audit_years(&self) -> u32 {
+        self.audit_years
     }
 
     /// The longest period of any rule, retired ones included: how long

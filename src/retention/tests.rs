@@ -381,8 +381,19 @@ fn recorded_rules_keep_what_was_configured() {
     let mut list = company();
     list[1].retired = true;
     let r = rules(list.clone());
-    assert_eq!(r.recorded(), RuleSet { rules: list });
+    assert_eq!(
+        r.recorded(),
+        RuleSet {
+            rules: list,
+            audit_years: Some(10),
+        },
+        "audit records are kept as long as the longest rule unless configured"
+    );
     assert_eq!(r.longest_years(), 10);
+    assert_eq!(
+        r.clone().with_audit_years(12).recorded().audit_years,
+        Some(12)
+    );
     let json = serde_json::to_string(&r.recorded().rules[2]).unwrap();
     assert_eq!(
         json,

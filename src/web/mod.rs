@@ -1,5 +1,6 @@
 //! The web interface for auditors and users: login, search, message view,
-//! downloads, exports with proof, the audit trail and the status page.
+//! downloads, exports with proof, legal holds and early deletion, the
+//! audit trail and the status page.
 //!
 //! ```text
 //!  browser ─HTTPS─> router (security headers on every answer)
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod guard;
 pub mod i18n;
 pub mod indexed;
+pub mod lifecycle;
 pub mod limiter;
 pub mod listen;
 pub mod mail;
@@ -67,6 +69,13 @@ pub struct WebSettings {
     pub export_max: usize,
     /// Users whose `login = "imap"` check their mailbox password here.
     pub imap_login: Option<auth::ImapLogin>,
+    /// `[retention] key_backup_max_age` in whole days, which the archive's
+    /// lifecycle commands take (only a purge uses it; the pages start none).
+    pub forget_days: u64,
+    /// The local time of the daemon's daily purge (`[retention] purge =
+    /// "daily"`), `None` when only `mailseal purge` deletes: the deletion
+    /// page says when an approved request is carried out.
+    pub daily_purge: Option<chrono::NaiveTime>,
 }
 
 impl Default for WebSettings {
@@ -80,6 +89,8 @@ impl Default for WebSettings {
             page_size: 50,
             export_max: 10_000,
             imap_login: None,
+            forget_days: 30,
+            daily_purge: None,
         }
     }
 }

@@ -2,13 +2,14 @@
 //! logged-in person may open a given message.
 //!
 //! - `auditor`: search, read and export all mail, or only mail touching the
-//!   domains listed for them;
+//!   domains listed for them; legal holds, and asking for early deletion;
 //! - `user`: only mail where one of their own addresses is the sender or a
 //!   recipient (envelope, headers and the journal report's recipients, Bcc
 //!   and expanded lists included), plus what the IMAP/POP3 proxy captured
 //!   under one of their mail logins;
 //! - `admin`: users, status and settings, no mail content;
-//! - `data-officer`: approves deletions once retention exists; no mail.
+//! - `data-officer`: approves early deletions others asked for (and asks
+//!   for them), places legal holds by record id; no mail.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ pub enum Role {
     User,
     /// Manages users and sees the status; no mail content.
     Admin,
-    /// Approves deletions after retention; no mail content.
+    /// Approves early deletions and keeps legal holds; no mail content.
     DataOfficer,
 }
 
@@ -32,6 +33,9 @@ pub enum Role {
 pub const MAY_REQUEST_PURGE: &[Role] = &[Role::Auditor, Role::DataOfficer];
 /// Who may approve one (`purge approve`), never the requester.
 pub const MAY_APPROVE_PURGE: &[Role] = &[Role::DataOfficer];
+/// Who may see, place and release legal holds on the web pages (on the
+/// command line, whoever may run `mailseal hold`).
+pub const MAY_HOLD: &[Role] = &[Role::Auditor, Role::DataOfficer];
 
 impl Role {
     /// The name in the users file, on the command line and in audit records.
@@ -64,6 +68,23 @@ impl Role {
     /// May see the status page.
     pub fn sees_status(self) -> bool {
         matches!(self, Role::Auditor | Role::Admin)
+    }
+
+    /// May use the legal holds page.
+    pub fn holds(self) -> bool {
+        MAY_HOLD.contains(&self)
+    }
+
+    /// May see the early-deletion page (to ask, or to approve).
+    pub fn sees_deletions(self) -> bool {
+        MAY_REQUEST_PURGE.contains(&self) || MAY_APPROVE_PURGE.contains(&self)
+    }
+
+    /// May name message records by id in holds and deletion requests
+    /// without being able to read them: a data officer decides about mail
+    /// they never see. Everyone else names only what their scope shows.
+    pub fn names_unseen_mail(self) -> bool {
+        self == Role::DataOfficer
     }
 
     /// May confirm another person's four-eyes login.

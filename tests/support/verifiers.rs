@@ -158,3 +158,44 @@ pub fn all_three(archive: &Path, key: Option<&str>, seals: &[&Path], code: i32, 
     let p: Vec<&str> = p.iter().map(String::as_str).collect();
     expect(&python(&p), code, &format!("{what}: verify_archive.py"));
 }
+
+/// Every live key of the archive's key store: slot and key bytes.
+pub fn live_keys(archive: &Path) -> Vec<(u64, [u8; 32])> {
+    let store =
+        mailseal::keystore::KeyStore::open_read_only(archive, &archive.join("master.key")).unwrap();
+    (0..store.slots())
+        .filter_map(|n| match store.get(n).unwrap() {
+            mailseal::keystore::SlotState::Live { key, .. } => Some((n, *key.as_bytes())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// All three verifiers, with and without the master key, pass; returns
+/// the Python verifier's output with the key.
+pub fn all_verifiers_pass(config: &Path, archive: &Path) -> String {
+    let a = archive.to_str().unwrap();
+    let master = archive.join("master.key");
+    let master = master.to_str().unwrap();
+    expect(&mailseal_with(config, &["verify"]), 0, "mailseal verify");
+    expect(
+        &mailseal_with(config, &["verify", "--no-decrypt"]),
+        0,
+        "mailseal verify --no-decrypt",
+    );
+    expect(&python(&["archive", a]), 0, "python without the key");
+    let s = mailseal_verify(&["archive", a]);
+    assert_eq!(s.status.code(), Some(0), "mailseal-verify: {}", text(&s));
+    let s = mailseal_verify(&["archive", a, "--master-key", master]);
+    assert_eq!(
+        s.status.code(),
+        Some(0),
+        "mailseal-verify --master-key: {}",
+        text(&s)
+    );
+    expect(
+        &python(&["archive", a, "--master-key", master]),
+        0,
+        "python with the key",
+    )
+}

@@ -183,7 +183,8 @@ fn user(name: &str, role: Role, addresses: &[&str]) -> User {
 }
 
 /// The test users: anna (auditor), frieda (auditor, four eyes), otto
-/// (admin), eve and mallory (users), all with [`PASSWORD`].
+/// (admin), eve and mallory (users), dora and dirk (data officers), all
+/// with [`PASSWORD`].
 pub fn users() -> Users {
     let mut all = Users::default();
     let mut frieda = user("frieda", Role::Auditor, &[]);
@@ -194,6 +195,8 @@ pub fn users() -> Users {
         user("otto", Role::Admin, &[]),
         user("eve", Role::User, &["eve@corp.example"]),
         user("mallory", Role::User, &["mallory@corp.example"]),
+        user("dora", Role::DataOfficer, &[]),
+        user("dirk", Role::DataOfficer, &[]),
     ] {
         let name = u.name.clone();
         all.add(u).unwrap();
@@ -291,6 +294,21 @@ impl WebServer {
         super::wait_until(what, || {
             self.audit().into_iter().map(|(_, e)| e).find(|e| pred(e))
         })
+    }
+
+    /// Purges what is due now, as the daily purge would (`mailseal
+    /// purge`); the number of messages deleted.
+    pub fn purge_now(&self) -> usize {
+        use mailseal::archive::manage::{self, Lifecycle, LifecycleReply};
+        let cmd = Lifecycle::Purge {
+            dry_run: false,
+            actor: "test".into(),
+        };
+        let today = chrono::Local::now().date_naive();
+        match manage::execute(&self.archive, cmd, today, 30).unwrap() {
+            LifecycleReply::Purge { done: Some(d), .. } => d.tombstones.len(),
+            other => panic!("a purge answered {other:?}"),
+        }
     }
 
     /// The content SHA-256 of message `seq`.

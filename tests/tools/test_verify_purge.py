@@ -32,9 +32,11 @@ import verify_archive as va
 HERE = os.path.dirname(os.path.abspath(__file__))
 MASTER = bytes([0x31]) * 32
 # (kind, data key) of slots 0..3: content M1, record key of 1 and 2,
-# content M2, record key of 3; slot 4 a content key nothing uses.
+# content M2, record key of 3; slot 4 a content key nothing uses; slots 5
+# and 6 audit keys (test_verify_audit_purge.py).
 SLOTS = [(1, bytes([0xb0]) * 32), (2, bytes([0xb1]) * 32), (1, bytes([0xb2]) * 32),
-         (2, bytes([0xb3]) * 32), (1, bytes([0xb4]) * 32)]
+         (2, bytes([0xb3]) * 32), (1, bytes([0xb4]) * 32), (3, bytes([0xb5]) * 32),
+         (3, bytes([0xb6]) * 32)]
 M1 = b"From: a@example.org\r\n\r\n" + bytes(range(256)) * 300
 M2 = b"From: b@example.org\r\n\r\nsecond\r\n"
 PERSONAL = {"peer": "192.0.2.9:5000", "helo": "mx", "auth_user": None, "mail_from": "a@example.org",
@@ -96,9 +98,10 @@ def store(destroyed):
     return out
 
 
-def build(root, later=(), destroyed=(), fmt=2):
+def build(root, later=(), destroyed=(), fmt=2, times=None):
     """Writes the archive with `later` bodies as records 4, 5, ... (of
-    record format `fmt`) and the `destroyed` slots zeroed."""
+    record format `fmt`), the `destroyed` slots zeroed, and the time of
+    the records in `times` (seq -> time) changed."""
     e1, e2 = e_payload(M1, 0), e_payload(M2, 2)
     bodies = [message(1, 1, ref(e1), None),
               {"type": "outcome", "of": 1, "upstream_reply": "", "result": "accepted",
@@ -107,7 +110,8 @@ def build(root, later=(), destroyed=(), fmt=2):
     seg = b"MAILSEAL" + struct.pack(">II", 2, 1) + frame(b"E", e1) + frame(b"E", e2)
     prev = bytes(32)
     for seq, body in enumerate(bodies, start=1):
-        rec = {"format": fmt if seq > 3 else 2, "seq": seq, "time": f"2026-12-08T10:00:0{seq % 10}.000000Z",
+        time = (times or {}).get(seq, f"2026-12-08T10:00:0{seq % 10}.000000Z")
+        rec = {"format": fmt if seq > 3 else 2, "seq": seq, "time": time,
                "prev_hash": prev.hex(), "body": body}
         raw = json.dumps(rec, separators=(",", ":")).encode()
         prev = sha(prev + raw)
@@ -147,10 +151,10 @@ class Built(unittest.TestCase):
         # The verifier reads whole files with open(...).read(), as auditors' scripts do.
         warnings.simplefilter("ignore", ResourceWarning)
 
-    def archive(self, later=(), destroyed=(), fmt=2):
+    def archive(self, later=(), destroyed=(), fmt=2, times=None):
         d = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, d)
-        build(d, later, destroyed, fmt)
+        build(d, later, destroyed, fmt, times)
         return d
 
     def problem(self, d, master=True):

@@ -21,7 +21,11 @@ fields, and holds destroyed key slots to the tombstones: a content or sealed
 field whose slot is destroyed is purged only when a tombstone names the slot,
 and a slot a tombstone names must be destroyed. Holds, purge requests,
 approvals and tombstones are checked against the records before them with or
-without the key (tests/tools/test_verify_purge.py).
+without the key (tests/tools/test_verify_purge.py). Audit records' own
+retention likewise: sealed audit fields under audit keys (kind 3), one key per
+year, audit_years that never shrinks, and audit-purge records, which stand for
+destroyed audit keys as tombstones do for messages' keys
+(tests/tools/test_verify_audit_purge.py).
 """
 import hashlib
 import json
@@ -203,22 +207,53 @@ def check_stamp(stamp, seal, cas):
 
 AUDIT_FIELDS = ["type", "action", "outcome", "via", "actor", "role", "peer", "session",
                 "query", "records", "detail", "count", "span"]
+# What `sealed` of an audit record holds, in this order (2.3); in clear
+# `actor` is "" and the others null.
+AUDIT_SEALED = ["actor", "peer", "session", "query", "detail"]
 
 
 def check_audit(rec):
-    """An audit record (format 2, section 2.2): exactly the documented fields."""
+    """An audit record (format 2, section 2.2): exactly the documented fields.
+    A sealed one (2.3) keeps `actor` and the other personal fields only in
+    `sealed`: its actor is checked when it is opened with the master key."""
     body = rec["body"]
     if rec["format"] < 2:
         fail(f"record {rec['seq']}: an audit body in a format-{rec['format']} record")
-    if sorted(body) != sorted(AUDIT_FIELDS):
+    if sorted(k for k in body if k != "sealed") != sorted(AUDIT_FIELDS):
         fail(f"record {rec['seq']}: audit fields {sorted(body)} are not the documented ones")
-    for name in ["action", "outcome", "via", "actor"]:
+    sealed = body.get("sealed") is not None
+    for name in ["action", "outcome", "via"] + ([] if sealed else ["actor"]):
         if not isinstance(body[name], str) or not body[name]:
             fail(f"record {rec['seq']}: audit {name} must be a non-empty string")
+    if sealed:
+        clear = [f for f in AUDIT_SEALED if body[f] != ("" if f == "actor" else None)]
+        if clear:
+            fail(f"record {rec['seq']}: audit record sealed, but {clear} also in clear")
+        if utc_year(rec["time"]) is None:
+            fail(f"record {rec['seq']}: a sealed audit record's time is not RFC 3339 UTC")
     if not all(isinstance(n, int) and n > 0 for n in body["records"]):
         fail(f"record {rec['seq']}: audit records must be record numbers")
     if any(n >= rec["seq"] for n in body["records"]):
         fail(f"record {rec['seq']}: audit names a record that comes after it")
+
+
+def check_audit_fields(seq, fields):
+    """The opened fields of a sealed audit record: exactly the five, in order,
+    and someone accessed the archive (a non-empty actor)."""
+    if list(fields) != AUDIT_SEALED:
+        fail(f"record {seq}: sealed audit fields {list(fields)} are not the documented ones")
+    if not isinstance(fields["actor"], str) or not fields["actor"]:
+        fail(f"record {seq}: audit actor must be a non-empty string")
+    for name in AUDIT_SEALED[1:]:
+        if fields[name] is not None and not isinstance(fields[name], str):
+            fail(f"record {seq}: sealed audit {name} is not a string or null")
+
+
+def utc_year(time):
+    """The year of an RFC 3339 UTC time as mailseal writes it, else None."""
+    if not isinstance(time, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z", time):
+        return None
+    return int(time[:4])
 
 
 # ---- archive -----------------------------------------------------------------
@@ -343,13 +378,16 @@ class Lifecycle:
         for slot in body["slots"]:
             self.slots.setdefault(slot, seq)
 
-    def decide(self, ks, destroyed, crypt):
+    def decide(self, ks, destroyed, crypt, audit_slots):
         """The tombstone rule, once every tombstone is known: a destroyed
-        slot is purged only when a tombstone names it, and every slot a
+        slot is purged only when a tombstone names it (an audit record's:
+        an audit-purge, whose slots are `audit_slots`), and every slot a
         tombstone names is destroyed."""
         for slot, where, counts in destroyed:
-            if slot not in self.slots:
-                fail(f"{where}: undecryptable: key slot {slot} destroyed without a tombstone")
+            audit = counts == "purged_audit"
+            if slot not in (audit_slots if audit else self.slots):
+                by = "an audit-purge" if audit else "a tombstone"
+                fail(f"{where}: undecryptable: key slot {slot} destroyed without {by}")
             if counts:
                 crypt[counts] += 1
         for slot, seq in sorted(self.slots.items()):
@@ -360,7 +398,105 @@ class Lifecycle:
                 fail(f"purge incomplete: tombstone {seq} names live slot {slot}")
 
 
-BODY_TYPES = {1: {"message", "outcome"}, 2: {"message", "outcome", "key-rotation", "audit", "retention-rules"} | set(LIFECYCLE_FIELDS)}
+# ---- audit records' own retention (format 2.3) ---------------------------------
+
+AUDIT_PURGE_FIELDS = ["type", "year", "slots", "audit_years", "keep_until", "actor", "backups_forget_by"]
+AUDIT_KEY = 3
+
+
+def is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+class AuditLife:
+    """Audit keys, audit_years and audit-purge records along the walk
+    (docs/archive-format.md 2.3, "Audit records' own retention")."""
+
+    def __init__(self):
+        self.years = {}  # audit key slot -> (year of its records, first record)
+        self.audit_years = None  # (years, record): the last recorded, never less
+        self.slots = {}  # slot -> (audit-purge seq, its year)
+        self.others = {}  # slot -> what else uses it: no audit key
+
+    def not_audit_key(self, slot, what):
+        self.others.setdefault(slot, what)
+
+    def sealed(self, seq, slot, year):
+        first = self.years.setdefault(slot, (year, seq))
+        if first[0] != year:
+            fail(f"record {seq} of {year} is sealed under audit key slot {slot}, which sealed record "
+                 f"{first[1]} of {first[0]}: a key serves one year")
+
+    def rules(self, seq, body):
+        if "rules" not in body or not set(body) <= {"type", "rules", "audit_years"}:
+            fail(f"record {seq}: retention-rules fields {sorted(body)} are not the documented ones")
+        if "audit_years" not in body:
+            return  # written before audit records were sealed
+        n = body["audit_years"]
+        if not is_count(n):
+            fail(f"record {seq}: retention-rules audit_years is not a whole number of years")
+        if self.audit_years is not None and n < self.audit_years[0]:
+            fail(f"record {seq} records audit_years {n}, fewer than {self.audit_years[0]} in record {self.audit_years[1]}")
+        self.audit_years = (n, seq)
+
+    def purge(self, rec):
+        seq, body = rec["seq"], rec["body"]
+        if sorted(body) != sorted(AUDIT_PURGE_FIELDS):
+            fail(f"record {seq}: audit-purge fields {sorted(body)} are not the documented ones")
+        for name in ("year", "audit_years"):
+            if not is_count(body[name]):
+                fail(f"record {seq}: audit-purge {name} is not a whole number")
+        slots = body["slots"]
+        if not isinstance(slots, list) or not all(is_count(n) for n in slots):
+            fail(f"record {seq}: audit-purge slots is not a list of key slot numbers")
+        if any(a >= b for a, b in zip(slots, slots[1:])):
+            fail(f"record {seq}: audit-purge slots {slots} are not ascending")
+        for name in ("keep_until", "backups_forget_by"):
+            if not is_date(body[name]):
+                fail(f"record {seq}: audit-purge {name} is not a date YYYY-MM-DD")
+        if not isinstance(body["actor"], str) or not body["actor"]:
+            fail(f"record {seq}: audit-purge actor is not a non-empty string")
+        year, audit_years, keep_until = body["year"], body["audit_years"], body["keep_until"]
+        if keep_until != f"{year + audit_years:04d}-12-31":
+            fail(f"audit-purge {seq}: keep_until {keep_until} is not year {year} + audit_years {audit_years}, December 31")
+        if utc_year(rec["time"]) is None or rec["time"][:10] <= keep_until:
+            fail(f"audit-purge {seq}: made at {rec['time']}, not after keep_until {keep_until}")
+        if self.audit_years is not None and audit_years < self.audit_years[0]:
+            fail(f"audit-purge {seq} applies audit_years {audit_years}, fewer than "
+                 f"{self.audit_years[0]} in record {self.audit_years[1]}")
+        for slot in slots:
+            if slot in self.slots:
+                fail(f"audit-purge {seq} names slot {slot}, which audit-purge {self.slots[slot][0]} named")
+            self.slots[slot] = (seq, year)
+
+    def finish(self):
+        """Once the whole chain is known: a purged slot is no key of a
+        content or message record, and sealed no audit record of another
+        year than the purge's."""
+        for slot, (seq, year) in sorted(self.slots.items()):
+            why = self.others.get(slot)
+            if why is None and slot in self.years and self.years[slot][0] != year:
+                y, r = self.years[slot]
+                why = f"the audit key of record {r} of {y}"
+            if why is not None:
+                fail(f"audit-purge {seq} of year {year} names slot {slot}, {why}")
+
+    def decide(self, ks):
+        """With the key store: every slot an audit-purge names is a
+        destroyed audit key."""
+        for slot, (seq, _) in sorted(self.slots.items()):
+            state = ks.state(slot)
+            if state is None:
+                fail(f"audit-purge {seq} names key slot {slot}, which is not in the key store")
+            if state != "destroyed":
+                kind = ks.kind(slot)
+                if kind != AUDIT_KEY:
+                    fail(f"audit-purge {seq} names live slot {slot}, a key of kind {kind}, not an audit key")
+                fail(f"purge incomplete: audit-purge {seq} names live slot {slot}")
+
+
+BODY_TYPES = {1: {"message", "outcome"},
+              2: {"message", "outcome", "key-rotation", "audit", "retention-rules", "audit-purge"} | set(LIFECYCLE_FIELDS)}
 FRAME_KINDS = {1: b"CRS", 2: b"CERST"}
 
 
@@ -394,9 +530,14 @@ class KeyStore:
             return None
         return "destroyed" if s == bytes(96) else "live"
 
-    def key(self, n):
+    def kind(self, n):
+        """The kind byte of slot n (1 content, 2 record, 3 audit key)."""
+        return self.data[64 + 96 * n + 1]
+
+    def key(self, n, kind=None):
         """The data key in slot n, or None when it was destroyed: purged if
-        a tombstone names the slot (decided after the walk)."""
+        a tombstone (an audit-purge) names the slot (decided after the walk).
+        With `kind`, the slot must hold a key of that kind."""
         s = self.data[64 + 96 * n:64 + 96 * (n + 1)]
         if len(s) != 96:
             fail(f"key slot {n} is not in the key store")
@@ -404,6 +545,8 @@ class KeyStore:
             return None
         if zlib.crc32(s[:92]) != struct.unpack(">I", s[92:96])[0] or s[0] != 1:
             fail(f"key slot {n}: damaged")
+        if kind is not None and s[1] != kind:
+            fail(f"key slot {n} holds a key of kind {s[1]}, not {kind} (undecryptable)")
         aad = b"mailseal key slot " + struct.pack(">Q", n) + s[1:2]
         try:
             return ChaCha20Poly1305(self.master).decrypt(s[16:28], s[28:76], aad)
@@ -427,9 +570,9 @@ def decrypt_content(key, head42, ct):
         i += 1
 
 
-def open_sealed(ks, sealed, seq):
+def open_sealed(ks, sealed, seq, kind=None):
     """The sealed fields of record seq as a dict, or None when its key is destroyed."""
-    key = ks.key(sealed["slot"])
+    key = ks.key(sealed["slot"], kind)
     if key is None:
         return None
     try:
@@ -446,8 +589,10 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
     segdir = os.path.join(root, "segments")
     ks = KeyStore(root, master) if master else None
     ciphers = {}
-    crypt = {"encrypted": 0, "decrypted": 0, "purged_contents": 0, "purged_records": 0, "sealed": 0}
+    crypt = {"encrypted": 0, "decrypted": 0, "purged_contents": 0, "purged_records": 0, "sealed": 0,
+             "sealed_audit": 0, "purged_audit": 0}
     life, destroyed = Lifecycle(), []  # destroyed: (slot, where, purged count) for the tombstone rule
+    audit = AuditLife()
     names = sorted(n for n in os.listdir(segdir) if n.endswith(".seg") and len(n) == 16)
     prev, expect = bytes(32), 1
     contents, hashes = set(), {0: bytes(32)}
@@ -497,6 +642,7 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                 if sha256(ct) != csha:
                     fail(f"{name} offset {pos}: ciphertext changed")
                 crypt["encrypted"] += 1
+                audit.not_audit_key(slot, "a content's key")
                 if ks is not None:
                     key = ks.key(slot)
                     if key is None:
@@ -534,6 +680,8 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                             fail(f"record {rec['seq']}: names ciphertext {ref['stored']}, which is not the content's")
                 if body["type"] in ("message", "outcome") and "sealed" in body:
                     crypt["sealed"] += 1
+                    if isinstance(body["sealed"], dict):
+                        audit.not_audit_key(body["sealed"].get("slot"), f"the key of record {rec['seq']}")
                     blank = [f for f in PERSONAL if body.get(f) not in (None, [])] if body["type"] == "message" else [f for f in ["upstream_reply"] if body[f] != ""]
                     if blank:
                         fail(f"record {rec['seq']}: sealed, but {blank} also in clear")
@@ -553,6 +701,21 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
                     keys.append(body["new_key"])
                 elif body["type"] == "audit":
                     check_audit(rec)
+                    if body.get("sealed") is not None:
+                        crypt["sealed"] += 1
+                        crypt["sealed_audit"] += 1
+                        slot = body["sealed"]["slot"]
+                        audit.sealed(rec["seq"], slot, utc_year(rec["time"]))
+                        if ks is not None:
+                            fields = open_sealed(ks, body["sealed"], rec["seq"], AUDIT_KEY)
+                            if fields is None:
+                                destroyed.append((slot, f"record {rec['seq']}: sealed audit fields", "purged_audit"))
+                            else:
+                                check_audit_fields(rec["seq"], fields)
+                elif body["type"] == "retention-rules":
+                    audit.rules(rec["seq"], body)
+                elif body["type"] == "audit-purge":
+                    audit.purge(rec)
                 life.record(rec["seq"], body)
                 prev, expect = stored, expect + 1
                 hashes[rec["seq"]] = stored
@@ -576,8 +739,10 @@ def verify_archive(root, trusted=None, kept=(), cas=(), master=None):
             elif kind == b"T":
                 stamps.append(json.loads(payload))
             pos = end + 4
+    audit.finish()
     if ks is not None:
-        life.decide(ks, destroyed, crypt)
+        life.decide(ks, destroyed, crypt, audit.slots)
+        audit.decide(ks)
     if trusted is not None and seals and trusted not in keys:
         fail("sealed by keys that do not include the trusted key")
     by_imprint = {sha256(seal_bytes(s)): s for s in seals}
@@ -761,8 +926,10 @@ def main(argv):
             print(f"time stamps: {r[5]} ({r[6]} checked against a CA); kept seals: {len(kept)}")
         c = r[7]
         if c["encrypted"] or c["sealed"]:
+            audit = f", {c['purged_audit']} audit records" if c["sealed_audit"] else ""
             print(f"encrypted: {c['encrypted']} contents, {c['sealed']} sealed records; "
-                  f"decrypted: {c['decrypted']} contents; purged: {c['purged_contents']} contents, {c['purged_records']} records")
+                  f"decrypted: {c['decrypted']} contents; purged: {c['purged_contents']} contents, {c['purged_records']} records"
+                  + audit)
     elif cmd == "proof":
         seq, size, checked = verify_proof(json.load(open(rest[0])), o["key"], cas, o["eml"])
         print(f"ok record {seq} is in the signed tree of {size} records; {checked} time stamps checked")

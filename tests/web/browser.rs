@@ -1,7 +1,9 @@
 //! The pages in a real headless Chromium: an auditor searches, reads,
 //! downloads and exports; a user sees only their own mail; the German
 //! interface; hostile HTML runs nothing and loads nothing; a forged form
-//! from another site is refused. Screenshots go to target/screenshots.
+//! from another site is refused; an auditor places and releases a legal
+//! hold and asks for an early deletion, which a data officer approves.
+//! Screenshots go to target/screenshots.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -328,4 +330,128 @@ fn a_form_from_another_site_is_refused() {
         e.action == "denied" && e.detail.as_deref() == Some("export without a valid CSRF token")
     });
     shot(&b, "csrf-refused");
+}
+
+/// The value of the form field `css`.
+fn value(b: &Browser, css: &str) -> String {
+    b.find(css);
+    b.run(&format!("return document.querySelector(\"{css}\").value"))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn an_auditor_holds_and_asks_and_a_data_officer_approves_an_early_deletion() {
+    let server = WebServer::start("127.0.0.1:9".parse().unwrap(), |s| {
+        s.daily_purge = chrono::NaiveTime::from_hms_opt(2, 30, 0);
+    });
+    let anna = Browser::start("en-US");
+    login(&anna, &server, "anna");
+
+    // The message page's link opens the form with the message's id.
+    anna.goto(&format!("{}/message/{}", server.url, ids::OTHERS));
+    anna.click_to_load("#place-hold");
+    assert_eq!(value(&anna, "#hold-ids"), ids::OTHERS.to_string());
+    // A hold by search instead.
+    anna.fill("#hold-ids", "");
+    anna.fill("#hold-case", "BP-2026-7");
+    anna.fill("#hold-reason", "Betriebsprüfung 2021-2024");
+    anna.fill("#hold-query", "from:carl@corp.example");
+    anna.click_to_load("#hold-submit");
+    assert!(
+        anna.text("#notice")
+            .starts_with("The hold was placed as record"),
+        "{}",
+        anna.source()
+    );
+    let held = anna.text("#holds tr[data-case='BP-2026-7']");
+    assert!(held.contains("active") && held.contains("from:carl@corp.example"));
+    assert!(held.contains(&ids::OTHERS.to_string()) && held.contains("anna"));
+    // A second case, by record ids, stays active.
+    anna.fill("#hold-case", "K-2026-3");
+    anna.fill("#hold-reason", "Klage Lieferant GmbH");
+    anna.fill("#hold-query", "");
+    anna.fill("#hold-ids", "1, 2");
+    anna.click_to_load("#hold-submit");
+    anna.find("#holds tr[data-case='K-2026-3']");
+    // The first is released.
+    anna.fill(
+        "#holds tr[data-case='BP-2026-7'] input[name=reason]",
+        "Prüfung abgeschlossen",
+    );
+    anna.click_to_load("#holds tr[data-case='BP-2026-7'] button");
+    assert!(
+        anna.text("#notice")
+            .starts_with("The case was released as record")
+    );
+    let released = anna.text("#holds tr[data-case='BP-2026-7']");
+    assert!(released.contains("released") && released.contains("Prüfung abgeschlossen"));
+    assert!(
+        anna.text("#holds tr[data-case='K-2026-3']")
+            .contains("active")
+    );
+    shot(&anna, "holds");
+
+    // Anna asks for the deletion of Carl's mail, from its page.
+    anna.goto(&format!("{}/message/{}", server.url, ids::OTHERS));
+    anna.click_to_load("#request-deletion");
+    assert_eq!(value(&anna, "#deletion-ids"), ids::OTHERS.to_string());
+    anna.fill("#deletion-reason", "DSGVO Art. 17, Ticket 123");
+    anna.click_to_load("#deletion-submit");
+    assert!(anna.text("#notice").starts_with("The request was recorded"));
+    let request = anna
+        .run("return document.querySelector('#requests tbody tr').dataset.request")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = format!("#requests tr[data-request='{request}']");
+    assert!(anna.text(&row).contains("waiting for approval"));
+    assert!(anna.find_all(&format!("{row} form")).is_empty());
+
+    // Dora, a data officer, approves in German, with her password.
+    let dora = Browser::start("de-DE");
+    login(&dora, &server, "dora");
+    dora.click_to_load("#nav-deletion");
+    assert_eq!(dora.text("h1"), "Vorzeitige Löschung");
+    assert!(
+        dora.text("#purge-when")
+            .contains("tägliche Löschung um 02:30")
+    );
+    dora.find(&format!("{row} input[name=password]"));
+    shot(&dora, "deletion-de");
+    dora.fill(&format!("{row} input[name=password]"), "falsch");
+    dora.click_to_load(&format!("{row} button"));
+    assert!(
+        dora.text("#error")
+            .starts_with("Das ist nicht Ihr Passwort")
+    );
+    dora.fill(&format!("{row} input[name=password]"), PASSWORD);
+    dora.click_to_load(&format!("{row} button"));
+    assert!(
+        dora.text("#notice")
+            .starts_with("Die Genehmigung wurde als Eintrag")
+    );
+    assert!(dora.text(&row).contains("genehmigt von dora; 0 von 1"));
+    anna.goto(&format!("{}/deletion", server.url));
+    assert!(anna.text(&row).contains("approved by dora; 0 of 1"));
+    shot(&anna, "deletion");
+
+    // The next purge deletes it; the message page says so.
+    assert_eq!(server.purge_now(), 1);
+    anna.goto(&format!("{}/deletion", server.url));
+    assert!(anna.text(&row).contains("carried out: deleted on"));
+    anna.goto(&format!("{}/message/{}", server.url, ids::OTHERS));
+    assert_eq!(anna.text("#error-title"), "Deleted");
+    assert!(anna.text("main").contains("approved request"));
+    shot(&anna, "purged");
+    anna.click_to_load(".langs a[lang=de]");
+    wait_until("German", || {
+        (anna.text("#error-title") == "Gelöscht").then_some(())
+    });
+    assert!(anna.text("main").contains("genehmigten Antrag"));
+    shot(&anna, "purged-de");
+    server.wait_audit("the approval", |e| {
+        e.action == "purge-approve" && e.actor == "dora" && e.outcome == "ok"
+    });
 }

@@ -308,13 +308,22 @@ fn the_trail_verifies_and_an_edited_audit_record_is_detected() {
         String::from_utf8_lossy(&py.stdout)
     );
 
-    // Someone changes the query of the search record.
-    let (offset, at) = record_offset(dir.path(), br#""query":"Rechnung""#);
+    // The search record names neither the searcher nor the search in
+    // clear: both are sealed under the year's audit key.
+    for clear in [&br#""query":"Rechnung""#[..], br#""actor":"anna""#] {
+        assert!(
+            crate::support::files::holding(&dir.path().join("segments"), clear).is_empty(),
+            "{} in clear",
+            String::from_utf8_lossy(clear)
+        );
+    }
+    // Someone turns the search record into a download record.
+    let (offset, at) = record_offset(dir.path(), br#""action":"search""#);
     let seg = dir.path().join("segments").join(segment::file_name(1));
     let mut bytes = std::fs::read(&seg).unwrap();
-    let pos = offset as usize + 9 + at + 9;
-    assert_eq!(bytes[pos], b'R');
-    bytes[pos] = b'X';
+    let pos = offset as usize + 9 + at + 10;
+    assert_eq!(bytes[pos], b's');
+    bytes[pos] = b'x';
     // A careful forger also fixes the frame's CRC; only the chain tells.
     let start = offset as usize;
     let len = u64::from_be_bytes(bytes[start + 1..start + 9].try_into().unwrap()) as usize;
@@ -404,6 +413,7 @@ fn a_purged_message_is_gone_for_good_and_the_page_says_so() {
                 of: ids::INVOICE,
                 reason: "retention".into(),
             }],
+            Vec::new(),
             "test",
             today,
         )

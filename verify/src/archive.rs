@@ -24,6 +24,7 @@ use crate::format::{self, Seal, Stamp};
 use crate::keys::{KeyStore, MasterKey, StoreError};
 use crate::merkle::Edge;
 
+mod audit;
 mod encrypted;
 mod purge;
 mod seals;
@@ -75,6 +76,9 @@ pub struct Outcome {
     /// Contents and message records whose key slot is destroyed and named
     /// by a tombstone (a destroyed slot no tombstone names is a problem).
     pub purged: (u64, u64),
+    /// Audit records whose audit key is destroyed and named by an
+    /// `audit-purge` (one no `audit-purge` names is a problem).
+    pub purged_audit: u64,
     /// Key slots: live, destroyed, and live but used by no frame or record
     /// (a batch that never reached the segments).
     pub slots: (u64, u64, u64),
@@ -113,6 +117,8 @@ struct Walk<'o> {
     /// Holds, purge requests and tombstones so far, and what destroyed
     /// key slots made unreadable: the tombstone rule is decided at the end.
     life: purge::Lifecycle,
+    /// Audit keys, `audit_years` and audit purges so far.
+    audit: audit::AuditLife,
 }
 
 /// Verifies the archive in `dir` (holding `segments/`).
@@ -153,6 +159,7 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
         seals: Vec::new(),
         stamps: Vec::new(),
         life: purge::Lifecycle::default(),
+        audit: audit::AuditLife::default(),
     };
     w.out.decrypted = store.is_some();
     w.out.problems.extend(store_problem);
@@ -209,6 +216,7 @@ pub fn verify(dir: &Path, opts: &Options) -> io::Result<Outcome> {
     }
     w.slots();
     w.purges();
+    w.audit_purges();
     w.finish();
     Ok(w.out)
 }
@@ -318,6 +326,9 @@ impl Walk<'_> {
                             let size =
                                 u64::from_be_bytes(payload[32..40].try_into().unwrap_or_default());
                             self.encrypted.entry(h).or_default().push((ct, size));
+                            let slot =
+                                u64::from_be_bytes(payload[42..50].try_into().unwrap_or_default());
+                            self.not_audit_key(slot, None);
                         }
                         let _ = jobs.send(Job {
                             at,
@@ -389,6 +400,9 @@ impl Walk<'_> {
                 }
                 if let Some((kind, s)) = &info.sealed {
                     self.sealed(at, info.seq, kind, s);
+                }
+                if let Some(a) = info.audit.take() {
+                    self.audit_step(at, info.seq, a);
                 }
                 if let Some((old, new)) = info.rotation {
                     self.out.rotations += 1;

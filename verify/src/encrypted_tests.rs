@@ -1,7 +1,8 @@
 //! Archive format 2.3 against hand-built archives (`fixture`): what the
 //! verifier finds without the master key and with it; holds, approvals
-//! and tombstones in `purge`.
+//! and tombstones in `purge`; audit records' own retention in `audit`.
 
+mod audit;
 mod fixture;
 mod purge;
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::Hash;
+use crate::audit::{self, AuditStep};
 use crate::lifecycle::{self, Step};
 use crate::sealed::{self, Sealed};
 
@@ -150,11 +151,13 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
     ];
     const OUTCOME: &[&str] = &["type", "of", "upstream_reply", "result"];
     const OUTCOME_2: &[&str] = &["type", "of", "upstream_reply", "result", "sealed"];
-    const RULES: &[&str] = &["type", "rules"];
-    // Format 2 (2.2): an access to the archive.
+    // `audit_years` (2.3): how long audit records are kept.
+    const RULES: &[&str] = &["type", "rules", "audit_years"];
+    // Format 2 (2.2): an access to the archive; `sealed` (2.3) its
+    // personal fields under an audit key.
     const AUDIT: &[&str] = &[
         "type", "action", "outcome", "via", "actor", "role", "peer", "session", "query", "records",
-        "detail", "count", "span",
+        "detail", "count", "span", "sealed",
     ];
     const ROTATION: &[&str] = &[
         "type",
@@ -171,6 +174,7 @@ fn body_fields(format: u64, kind: &str) -> Option<&'static [&'static str]> {
         (2, "key-rotation") => Some(ROTATION),
         (2, "retention-rules") => Some(RULES),
         (2, "audit") => Some(AUDIT),
+        (2, "audit-purge") => Some(audit::PURGE),
         (2, kind) => lifecycle::fields(kind),
         _ => None,
     }
@@ -202,6 +206,8 @@ pub struct RecordInfo {
     pub message: bool,
     /// A hold, extension, purge request, approval or tombstone (2.3).
     pub step: Option<Step>,
+    /// A sealed audit record, `retention-rules` or `audit-purge` (2.3).
+    pub audit: Option<AuditStep>,
 }
 
 /// Parses and checks a record's JSON against the format: `Err((kind,
@@ -256,7 +262,9 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
         rotation: None,
         message: kind == "message",
         step: None,
+        audit: None,
     };
+    let time = o.get("time").and_then(Value::as_str).unwrap_or_default();
     match kind {
         "message" => {
             for name in ["content", "evidence"] {
@@ -282,6 +290,16 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
             info.sealed = sealed::in_record(kind, body)?.map(|s| ("message", s));
         }
         "outcome" => info.sealed = sealed::in_record(kind, body)?.map(|s| ("outcome", s)),
+        "audit" => {
+            if let Some(s) = sealed::in_record(kind, body)? {
+                let year = audit::year(time)
+                    .ok_or(bad("a sealed audit record's time is not RFC 3339 UTC"))?;
+                info.audit = Some(AuditStep::Sealed { slot: s.slot, year });
+                info.sealed = Some(("audit", s));
+            }
+        }
+        "retention-rules" => info.audit = Some(audit::rules(body)?),
+        "audit-purge" => info.audit = Some(audit::purge(body, time)?),
         "key-rotation" => {
             let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
             let msg = rotation_bytes(seq, &hex::encode(prev), s("old_key"), s("new_key"));

@@ -25,6 +25,9 @@ const SLOT: usize = 96;
 /// Slot kinds.
 pub const CONTENT_KEY: u8 = 1;
 pub const RECORD_KEY: u8 = 2;
+/// An audit key: seals the personal fields of one calendar year's audit
+/// records.
+pub const AUDIT_KEY: u8 = 3;
 
 /// The archive's master key, from its file.
 #[derive(Clone)]
@@ -194,7 +197,7 @@ fn unwrap(master: &ChaCha20Poly1305, n: u64, s: &[u8; SLOT]) -> Slot {
         return Slot::Damaged("is damaged: checksum mismatch".into());
     }
     let kind = s[1];
-    if s[0] != 1 || !(kind == CONTENT_KEY || kind == RECORD_KEY) {
+    if s[0] != 1 || !matches!(kind, CONTENT_KEY | RECORD_KEY | AUDIT_KEY) {
         return Slot::Damaged(format!("is damaged: state {} kind {kind}", s[0]));
     }
     if s[2..8] != [0; 6] || s[76..92] != [0; 16] {

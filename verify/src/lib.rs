@@ -8,6 +8,7 @@
 //! from the shared crate `mailseal-tsp`.
 
 pub mod archive;
+pub mod audit;
 pub mod content;
 pub mod format;
 pub mod keys;

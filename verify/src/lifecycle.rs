@@ -166,40 +166,43 @@ pub fn parse(kind: &str, body: &Map<String, Value>) -> Result<Option<Step>, Bad>
     Ok(Some(step))
 }
 
-/// A body's fields, read with the type the document gives them.
-struct Fields<'a> {
+/// A body's fields, read with the type the document gives them (also for
+/// the audit bodies in `audit`).
+pub(crate) struct Fields<'a> {
     /// The body type, for messages and the `-bad` kind.
-    kind: &'a str,
+    pub(crate) kind: &'a str,
     /// The body.
-    body: &'a Map<String, Value>,
+    pub(crate) body: &'a Map<String, Value>,
 }
 
 impl Fields<'_> {
     /// A value of the right type that the format does not allow.
-    fn bad(&self, why: String) -> Bad {
+    pub(crate) fn bad(&self, why: String) -> Bad {
         let kind = match self.kind {
             "hold" => "hold-bad",
             "purge-request" => "purge-request-bad",
             "purge-approval" => "purge-approval-bad",
             "retention-extend" => "retention-extend-bad",
+            "retention-rules" => "retention-rules-bad",
+            "audit-purge" => "audit-purge-bad",
             _ => "tombstone-bad",
         };
         (kind, why)
     }
 
     /// A field of the wrong JSON type.
-    fn shape(&self, name: &str, what: &str) -> Bad {
+    pub(crate) fn shape(&self, name: &str, what: &str) -> Bad {
         (
             "record-changed",
             format!("`{name}` of a {} body is not {what}", self.kind),
         )
     }
 
-    fn value(&self, name: &str) -> &Value {
+    pub(crate) fn value(&self, name: &str) -> &Value {
         self.body.get(name).unwrap_or(&Value::Null)
     }
 
-    fn text(&self, name: &str) -> Result<String, Bad> {
+    pub(crate) fn text(&self, name: &str) -> Result<String, Bad> {
         self.value(name)
             .as_str()
             .map(str::to_owned)
@@ -213,7 +216,7 @@ impl Fields<'_> {
             .ok_or_else(|| self.shape(name, "a non-empty string"))
     }
 
-    fn actor(&self) -> Result<String, Bad> {
+    pub(crate) fn actor(&self) -> Result<String, Bad> {
         self.name("actor")
     }
 
@@ -242,7 +245,7 @@ impl Fields<'_> {
     }
 
     /// Key slots, ascending (each named once).
-    fn slots(&self) -> Result<Vec<u64>, Bad> {
+    pub(crate) fn slots(&self) -> Result<Vec<u64>, Bad> {
         let shape = || self.shape("slots", "an array of key slot numbers");
         let list = self.value("slots").as_array().ok_or_else(shape)?;
         let slots = list
@@ -256,7 +259,7 @@ impl Fields<'_> {
     }
 
     /// A day, exactly `YYYY-MM-DD`.
-    fn date(&self, name: &str) -> Result<(), Bad> {
+    pub(crate) fn date(&self, name: &str) -> Result<(), Bad> {
         let text = self.text(name)?;
         let b = text.as_bytes();
         let digits = |r: std::ops::Range<usize>| {

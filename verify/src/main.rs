@@ -24,8 +24,8 @@ OLD_SEAL / --seal: a seal JSON file, or a seal mail's attachment.
   `master.key`); with it `archive` also reads DIR/keys/store, decrypts every
   encrypted content to its SHA-256 and opens every sealed record field;
   one whose key slot is destroyed counts as purged only when a tombstone
-  names that slot. Without it, encrypted contents are checked as stored
-  ciphertext.
+  (for an audit record: an audit-purge) names that slot. Without it,
+  encrypted contents are checked as stored ciphertext.
 
 Exit status: 0 every check passed, 1 a check failed (the first broken place
 is printed), 2 the command could not run.";
@@ -139,11 +139,12 @@ fn encrypted(o: &archive::Outcome) -> String {
         );
     }
     format!(
-        "{what}; decrypted with the master key: {} contents match their SHA-256, {} sealed records open; purged (key destroyed): {} contents, {} records; key store: {} live slots ({} unused), {} destroyed",
+        "{what}; decrypted with the master key: {} contents match their SHA-256, {} sealed records open; purged (key destroyed): {} contents, {} records, {} audit records; key store: {} live slots ({} unused), {} destroyed",
         o.encrypted.0.saturating_sub(o.purged.0),
         o.sealed.1,
         o.purged.0,
         o.purged.1,
+        o.purged_audit,
         o.slots.0,
         o.slots.2,
         o.slots.1

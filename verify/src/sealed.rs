@@ -1,8 +1,9 @@
 //! Sealed personal fields of archive format 2.3: a message record (and
 //! its outcome) written with encryption on keeps the fields that name
 //! people only in `sealed`, ChaCha20-Poly1305 under the record key in its
-//! slot. Without the master key this checks that nothing of them is left
-//! in clear; with it, that they open to exactly the documented fields.
+//! slot; an audit record keeps its own under the audit key of its year.
+//! Without the master key this checks that nothing of them is left in
+//! clear; with it, that they open to exactly the documented fields.
 
 use std::fmt;
 
@@ -27,9 +28,13 @@ const MESSAGE: [&str; 11] = [
     "intercepted",
 ];
 
+/// The fields a sealed audit record holds, in their order. In clear
+/// `actor` is `""` and the others are `null`.
+const AUDIT: [&str; 5] = ["actor", "peer", "session", "query", "detail"];
+
 /// A record's `sealed` object.
 pub struct Sealed {
-    /// The record key's slot (kind 2).
+    /// The key's slot (kind 2, a record key; kind 3 for an audit record).
     pub slot: u64,
     /// The 12-byte nonce.
     pub nonce: [u8; 12],
@@ -47,8 +52,8 @@ pub enum Opened {
 
 type Bad = (&'static str, String);
 
-/// Reads `sealed` from a message or outcome body (`None` when absent) and
-/// checks that the fields it replaces are empty in clear.
+/// Reads `sealed` from a message, outcome or audit body (`None` when
+/// absent) and checks that the fields it replaces are empty in clear.
 pub fn in_record(kind: &str, body: &Map<String, Value>) -> Result<Option<Sealed>, Bad> {
     // The format leaves `sealed` out of records written without
     // encryption; null says the same.
@@ -74,18 +79,18 @@ pub fn in_record(kind: &str, body: &Map<String, Value>) -> Result<Option<Sealed>
         return Err(bad("`sealed` is not {slot, nonce, data}".into()));
     };
     // An outcome keeps `upstream_reply` as ""; a message writes null
-    // (`rcpts` []) or leaves the field out.
-    let empty = |name: &str| match body.get(name) {
-        None | Some(Value::Null) => kind != "outcome",
-        Some(Value::Array(a)) => name == "rcpts" && a.is_empty(),
-        Some(Value::String(s)) => kind == "outcome" && s.is_empty(),
+    // (`rcpts` []) or leaves the field out; an audit record writes
+    // `actor` as "" and the others as null, all of them present.
+    let empty = |name: &str| match (kind, body.get(name)) {
+        ("audit", Some(Value::String(s))) => name == "actor" && s.is_empty(),
+        ("audit", Some(Value::Null)) => name != "actor",
+        ("audit", _) => false,
+        (_, None | Some(Value::Null)) => kind != "outcome",
+        (_, Some(Value::Array(a))) => name == "rcpts" && a.is_empty(),
+        (_, Some(Value::String(s))) => kind == "outcome" && s.is_empty(),
         _ => false,
     };
-    let names: &[&str] = if kind == "outcome" {
-        &["upstream_reply"]
-    } else {
-        &MESSAGE
-    };
+    let names = names(kind);
     if let Some(f) = names.iter().find(|f| !empty(f)) {
         return Err(bad(format!(
             "the record is sealed but `{f}` is not empty in clear"
@@ -94,9 +99,24 @@ pub fn in_record(kind: &str, body: &Map<String, Value>) -> Result<Option<Sealed>
     Ok(Some(Sealed { slot, nonce, data }))
 }
 
-/// Opens record `seq`'s sealed fields with its record key and checks them.
+/// The fields `sealed` holds in a body of `kind`, in their order.
+fn names(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "outcome" => &["upstream_reply"],
+        "audit" => &AUDIT,
+        _ => &MESSAGE,
+    }
+}
+
+/// Opens record `seq`'s sealed fields with its record key (an audit
+/// record: its audit key) and checks them.
 pub fn open(store: &KeyStore, seq: u64, kind: &str, s: &Sealed) -> Result<Opened, Bad> {
-    let key = match store.key(s.slot, keys::RECORD_KEY) {
+    let slot_kind = if kind == "audit" {
+        keys::AUDIT_KEY
+    } else {
+        keys::RECORD_KEY
+    };
+    let key = match store.key(s.slot, slot_kind) {
         Ok(k) => k,
         Err(NoKey::Destroyed) => return Ok(Opened::Purged),
         Err(NoKey::Unusable(why)) => return Err(("undecryptable", why)),
@@ -114,20 +134,18 @@ pub fn open(store: &KeyStore, seq: u64, kind: &str, s: &Sealed) -> Result<Opened
             )
         })?
         .0;
-    let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-    let expected: &[&str] = if kind == "outcome" {
-        &["upstream_reply"]
-    } else {
-        &MESSAGE
-    };
-    if names != expected {
+    let found: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    let expected = names(kind);
+    if found != expected {
         return Err((
             "unknown-field",
-            format!("sealed fields {names:?}, not {expected:?}"),
+            format!("sealed fields {found:?}, not {expected:?}"),
         ));
     }
     for (name, v) in &fields {
         let fits = match name.as_str() {
+            // Who accessed the archive: someone, as in a clear audit record.
+            "actor" => v.as_str().is_some_and(|a| !a.is_empty()),
             "rcpts" => v.is_array(),
             "upstream_reply" if kind == "outcome" => v.is_string(),
             "journal" | "imap" | "import" | "pop3" | "intercepted" => v.is_null() || v.is_object(),

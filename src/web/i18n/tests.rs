@@ -8,8 +8,26 @@ use super::*;
 /// The first parts of catalog keys; a string literal starting with one of
 /// these and a dot is a key (template file names excepted).
 const PREFIXES: &[&str] = &[
-    "login", "confirm", "nav", "search", "field", "source", "sort", "message", "proof", "export",
-    "audit", "status", "users", "role", "error", "help", "footer",
+    "login",
+    "confirm",
+    "nav",
+    "search",
+    "field",
+    "source",
+    "sort",
+    "message",
+    "proof",
+    "export",
+    "audit",
+    "status",
+    "users",
+    "role",
+    "error",
+    "help",
+    "footer",
+    "hold",
+    "deletion",
+    "lifecycle",
 ];
 
 fn used_keys() -> BTreeSet<String> {

@@ -41,6 +41,9 @@ pub struct AuditRow {
     pub date: When,
     /// Who.
     pub actor: String,
+    /// The year's audit key is destroyed: who, from where and what are
+    /// gone (the action and its outcome stay).
+    pub purged: bool,
     /// `web` or `cli`.
     pub via: String,
     /// What.
@@ -78,6 +81,7 @@ fn row(seq: u64, time: &str, e: &AuditEvent) -> AuditRow {
         seq,
         date: when(time),
         actor: e.actor.clone(),
+        purged: e.purged(),
         via: e.via.clone(),
         action: e.action.clone(),
         outcome: e.outcome.clone(),

@@ -46,6 +46,8 @@ struct MessagePage {
     chain_text: String,
     seal_text: String,
     public_key: String,
+    /// Offer the links to place a hold and to ask for deletion.
+    manage: bool,
 }
 
 /// `?images=1` lets remote images load.
@@ -199,6 +201,7 @@ pub async fn page(
             None => t.t("proof.unsealed").to_owned(),
         },
         public_key: hex::encode(web.store.archive().public_key().as_bytes()),
+        manage: s.role.holds() && crate::web::role::MAY_REQUEST_PURGE.contains(&s.role),
     };
     html(StatusCode::OK, &page)
 }

@@ -3,7 +3,9 @@
 
 mod admin;
 mod audit_log;
+mod deletion;
 mod export;
+mod holds;
 mod login;
 mod message;
 
@@ -47,6 +49,11 @@ pub fn routes(web: Arc<Web>) -> Router {
         .route("/audit.csv", get(audit_log::csv))
         .route("/status", get(admin::status))
         .route("/users", get(admin::users))
+        .route("/holds", get(holds::page).post(holds::place))
+        .route("/holds/release", post(holds::release))
+        .route("/deletion", get(deletion::page))
+        .route("/deletion/request", post(deletion::request))
+        .route("/deletion/approve", post(deletion::approve))
         .route("/api/v1/search", get(super::api::search))
         .route("/api/v1/messages/{id}", get(super::api::message))
         .route("/api/v1/messages/{id}/raw", get(super::api::raw))
@@ -77,6 +84,10 @@ pub struct Nav {
     pub status: bool,
     /// Show the users page.
     pub users: bool,
+    /// Show the legal holds page.
+    pub holds: bool,
+    /// Show the early-deletion page.
+    pub deletion: bool,
 }
 
 impl Nav {
@@ -90,6 +101,8 @@ impl Nav {
             audit: s.role.reads_audit(),
             status: s.role.sees_status(),
             users: s.role == super::role::Role::Admin,
+            holds: s.role.holds(),
+            deletion: s.role.sees_deletions(),
         }
     }
 }
@@ -307,6 +320,47 @@ pub fn granted(web: &Web, headers: &HeaderMap) -> Result<(String, Session), NotY
         Access::Login => Err(NotYet::Login),
         Access::Confirm => Err(NotYet::Confirm),
     }
+}
+
+/// The session and language of a page only some roles may use (`allowed`),
+/// or the answer to send instead: the login, or the forbidden page.
+pub fn allowed_page(
+    web: &Web,
+    headers: &HeaderMap,
+    uri: &Uri,
+    allowed: impl Fn(&Session) -> bool,
+) -> Result<(Session, Tr), Box<Response>> {
+    let (_, s) = granted(web, headers).map_err(|r| Box::new(r.into_response()))?;
+    let t = guard::tr(headers, Some(&s));
+    if !allowed(&s) {
+        return Err(Box::new(forbidden(t, Some(&s), uri)));
+    }
+    Ok((s, t))
+}
+
+/// As [`allowed_page`] for a form's POST, which must also carry the
+/// session's CSRF token: a form without it is recorded as `denied`
+/// (naming `what`) and refused before the role is looked at.
+pub async fn allowed_form(
+    web: &Web,
+    headers: &HeaderMap,
+    uri: &Uri,
+    csrf: &str,
+    what: &str,
+    allowed: impl Fn(&Session) -> bool,
+) -> Result<(Session, Tr), Box<Response>> {
+    let (_, s) = granted(web, headers).map_err(|r| Box::new(r.into_response()))?;
+    let t = guard::tr(headers, Some(&s));
+    if !guard::csrf_ok(&s, csrf) {
+        if !crate::web::lifecycle::forged(web, &s, what).await {
+            return Err(Box::new(unavailable(t, Some(&s), uri)));
+        }
+        return Err(Box::new(bad_token(t, Some(&s), uri)));
+    }
+    if !allowed(&s) {
+        return Err(Box::new(forbidden(t, Some(&s), uri)));
+    }
+    Ok((s, t))
 }
 
 async fn home(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {

@@ -28,6 +28,9 @@ impl Walk<'_> {
     /// Counts a record's sealed fields; opens them with the key store.
     pub(super) fn sealed(&mut self, at: &str, seq: u64, kind: &str, s: &Sealed) {
         self.out.sealed.0 += 1;
+        if kind != "audit" {
+            self.not_audit_key(s.slot, Some(seq));
+        }
         let Some(store) = self.store else { return };
         self.use_slot(Some(s.slot));
         match sealed::open(store, seq, kind, s) {
@@ -36,10 +39,10 @@ impl Walk<'_> {
                 at: at.to_owned(),
                 what: format!("sealed fields of record {seq}"),
                 slot: s.slot,
-                counts: if kind == "message" {
-                    Counts::Message
-                } else {
-                    Counts::Outcome
+                counts: match kind {
+                    "message" => Counts::Message,
+                    "audit" => Counts::Audit,
+                    _ => Counts::Outcome,
                 },
             }),
             Err((k, why)) => self.problem(at, k, format!("record {seq}: {why}")),

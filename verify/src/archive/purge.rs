@@ -8,7 +8,8 @@
 //! and was approved. With the key store, at the end: a content or sealed
 //! field whose key slot is destroyed is purged only when some tombstone
 //! (usually a later record) names the slot, else it is undecryptable; and
-//! every slot a tombstone names must be destroyed.
+//! every slot a tombstone names must be destroyed. A destroyed audit key
+//! is held to the `audit-purge` records the same way (`audit`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -66,6 +67,9 @@ pub(super) enum Counts {
     Message,
     /// An outcome's sealed field.
     Outcome,
+    /// An audit record's sealed fields: purged under an `audit-purge`,
+    /// not a tombstone.
+    Audit,
 }
 
 impl Walk<'_> {
@@ -207,17 +211,19 @@ impl Walk<'_> {
     pub(super) fn purges(&mut self) {
         let Some(store) = self.store else { return };
         for d in std::mem::take(&mut self.life.destroyed) {
-            if !self.life.slots.contains_key(&d.slot) {
-                let detail = format!(
-                    "{}: key slot {} destroyed without a tombstone",
-                    d.what, d.slot
-                );
+            let (named, by) = match d.counts {
+                Counts::Audit => (self.audit.slots.contains_key(&d.slot), "an audit-purge"),
+                _ => (self.life.slots.contains_key(&d.slot), "a tombstone"),
+            };
+            if !named {
+                let detail = format!("{}: key slot {} destroyed without {by}", d.what, d.slot);
                 self.problem(&d.at, "undecryptable", detail);
                 continue;
             }
             match d.counts {
                 Counts::Content => self.out.purged.0 += 1,
                 Counts::Message => self.out.purged.1 += 1,
+                Counts::Audit => self.out.purged_audit += 1,
                 Counts::Outcome => {}
             }
         }

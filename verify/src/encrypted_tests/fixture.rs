@@ -55,6 +55,11 @@ pub(super) struct Tweaks {
     pub(super) later: Vec<String>,
     /// Key slots written as destroyed (96 zero bytes).
     pub(super) destroyed: Vec<usize>,
+    /// More slots (kind, key) after the others: slots 4, 5, … without
+    /// `unused_slot`.
+    pub(super) extra_slots: Vec<(u8, [u8; 32])>,
+    /// The `time` of later records, by seq (else 2026-12-08).
+    pub(super) times: Vec<(u64, String)>,
 }
 
 pub(super) fn m0() -> Vec<u8> {
@@ -162,13 +167,18 @@ pub(super) fn master_file(key: &[u8; 32]) -> Vec<u8> {
 
 /// `"sealed":{…}` of record `seq`.
 pub(super) fn sealed(slot: usize, seq: u64, plain: &str) -> String {
+    sealed_with(slot, &KEYS[slot].1, seq, plain)
+}
+
+/// `"sealed":{…}` of record `seq` under `key` in `slot`.
+pub(super) fn sealed_with(slot: usize, key: &[u8; 32], seq: u64, plain: &str) -> String {
     let nonce = [seq as u8; 12];
     let aad = format!("mailseal record {seq}");
     let payload = Payload {
         msg: plain.as_bytes(),
         aad: aad.as_bytes(),
     };
-    let data = aead(&KEYS[slot].1)
+    let data = aead(key)
         .encrypt(Nonce::from_slice(&nonce), payload)
         .unwrap();
     format!(
@@ -260,9 +270,14 @@ pub(super) fn build(dir: &Path, t: &Tweaks) {
         .1
         .extend([r2, r3, r4].map(|r| (b'R', r.into_bytes())));
     for (i, body) in t.later.iter().enumerate() {
+        let seq = i as u64 + 5;
+        let time = t
+            .times
+            .iter()
+            .find(|(n, _)| *n == seq)
+            .map_or("2026-12-08T10:00:00.000000Z", |(_, time)| time.as_str());
         let r = format!(
-            r#"{{"format":2,"seq":{},"time":"2026-12-08T10:00:00.000000Z","prev_hash":"PREV","body":{body}}}"#,
-            i + 5
+            r#"{{"format":2,"seq":{seq},"time":"{time}","prev_hash":"PREV","body":{body}}}"#
         );
         segs[1].1.push((b'R', r.into_bytes()));
     }
@@ -295,6 +310,7 @@ pub(super) fn build(dir: &Path, t: &Tweaks) {
     if t.unused_slot {
         keys.push((1, [0xa4; 32]));
     }
+    keys.extend_from_slice(&t.extra_slots);
     let mut store = store(&keys);
     for &n in &t.destroyed {
         store[64 + n * 96..64 + (n + 1) * 96].fill(0);
