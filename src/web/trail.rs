@@ -31,8 +31,16 @@ impl Trail {
         Trail { archive }
     }
 
-    /// Appends `event`; returns once it is durable.
-    pub async fn record(&self, event: AuditEvent) -> Result<u64, ArchiveError> {
+    /// Appends `event`; returns once it is durable. Its `records` keep
+    /// only ids already in the chain: an audit record names earlier
+    /// records only (docs/archive-format.md 2.2), and an id someone typed
+    /// or guessed may lie beyond the head (the page's path or the
+    /// refusal in `detail` still names it).
+    pub async fn record(&self, mut event: AuditEvent) -> Result<u64, ArchiveError> {
+        if !event.records.is_empty() {
+            let head = self.archive.reader().head()?.seq;
+            event.records.retain(|&n| n > 0 && n <= head);
+        }
         let action = event.action.clone();
         let appended = self.archive.append_audit(event).await.inspect_err(|e| {
             tracing::error!(error = %e, action, "audit record not written; request refused");

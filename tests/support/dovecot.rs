@@ -91,8 +91,27 @@ impl Dovecot {
         })
     }
 
-    /// Starts an instance as `options` say.
+    /// Starts an instance as `options` say. The ports are chosen free but
+    /// released before Dovecot binds them, so another test can take one
+    /// meanwhile: Dovecot then fails with "Address already in use" and is
+    /// started again on new ports.
     pub fn start_with(options: Options<'_>) -> Dovecot {
+        let mut attempt = 1;
+        loop {
+            let dovecot = Dovecot::try_start(&options);
+            match dovecot.wait_ready() {
+                Ok(()) => return dovecot,
+                Err(log) if log.contains("Address already in use") && attempt < 5 => {
+                    eprintln!("dovecot: a port was taken meanwhile; starting again");
+                    attempt += 1;
+                }
+                Err(log) => panic!("dovecot did not start: {log}"),
+            }
+        }
+    }
+
+    /// One start on freshly chosen ports, not waited for.
+    fn try_start(options: &Options<'_>) -> Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for sub in ["mail", "run", "state"] {
@@ -104,8 +123,8 @@ impl Dovecot {
         set_mode(&d.join("mail"), 0o777);
         set_mode(d, 0o755);
         std::fs::write(d.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
-        let ports = Ports::choose(&options);
-        std::fs::write(d.join("dovecot.conf"), config(d, &ports, &options)).unwrap();
+        let ports = Ports::choose(options);
+        std::fs::write(d.join("dovecot.conf"), config(d, &ports, options)).unwrap();
         let mut command = match options.netns {
             Some(netns) => {
                 let mut command = Command::new("ip");
@@ -122,7 +141,7 @@ impl Dovecot {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let dovecot = Dovecot {
+        Dovecot {
             dir,
             child,
             port: ports.imap,
@@ -130,25 +149,24 @@ impl Dovecot {
             pop3_port: ports.pop3,
             pop3s_port: ports.pop3s,
             netns: options.netns.map(str::to_owned),
-        };
-        dovecot.wait_ready();
-        dovecot
+        }
     }
 
-    /// Waits until every port answers (inside the namespace, if any).
-    fn wait_ready(&self) {
+    /// Waits until every port answers (inside the namespace, if any); the
+    /// log when one does not.
+    fn wait_ready(&self) -> Result<(), String> {
         let ports = [Some(self.port), self.pop3_port];
         for port in ports.into_iter().flatten() {
             let deadline = Instant::now() + Duration::from_secs(20);
             while !self.listens(port) {
-                assert!(
-                    Instant::now() < deadline,
-                    "dovecot did not start: {}",
-                    self.log()
-                );
+                let log = self.log();
+                if Instant::now() >= deadline || log.contains("Fatal:") {
+                    return Err(log);
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        Ok(())
     }
 
     fn listens(&self, port: u16) -> bool {

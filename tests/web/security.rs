@@ -290,6 +290,9 @@ fn the_trail_verifies_and_an_edited_audit_record_is_detected() {
         200
     );
     assert_eq!(anna.get("/audit").status, 200);
+    // A guessed id beyond the head is refused and recorded, but the
+    // record names no record that does not exist before it.
+    assert_eq!(anna.get("/message/999999").status, 404);
     let key = hex::encode(server.archive.public_key().as_bytes());
     let dir = server.stop();
     let report = verify::verify_dir(dir.path(), None).unwrap();

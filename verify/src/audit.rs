@@ -55,6 +55,54 @@ pub fn year(time: &str) -> Option<u64> {
     time.get(..4)?.parse().ok()
 }
 
+/// The values section 2.2 asks of an `audit` body of record `seq`:
+/// `action`, `outcome` and `via` are non-empty strings, and so is `actor`
+/// unless the record is sealed (its actor is checked when opened);
+/// `records` are record numbers before `seq` (an access can only concern
+/// what was archived before it).
+pub fn values(body: &Map<String, Value>, seq: u64) -> Result<(), Bad> {
+    let sealed = body.get("sealed").is_some_and(|s| !s.is_null());
+    let named: &[&str] = if sealed {
+        &["action", "outcome", "via"]
+    } else {
+        &["action", "outcome", "via", "actor"]
+    };
+    for name in named {
+        if body
+            .get(*name)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err((
+                "record-changed",
+                format!("audit `{name}` is not a non-empty string"),
+            ));
+        }
+    }
+    let records = body
+        .get("records")
+        .and_then(Value::as_array)
+        .ok_or(("record-changed", "audit `records` is not a list".into()))?;
+    for r in records {
+        match r.as_u64() {
+            Some(n) if n > 0 && n < seq => {}
+            Some(n) if n >= seq => {
+                return Err((
+                    "record-changed",
+                    format!("audit names record {n}, which comes after it"),
+                ));
+            }
+            _ => {
+                return Err((
+                    "record-changed",
+                    format!("audit `records` holds {r}, not a record number"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads `audit_years` of a `retention-rules` body: absent in rules
 /// written before audit records were sealed, else a whole number.
 pub fn rules(body: &Map<String, Value>) -> Result<AuditStep, Bad> {
@@ -201,5 +249,33 @@ mod tests {
         for (json, time, want) in cases {
             assert_eq!(kind(&json, time), Some(want), "{json} at {time}");
         }
+    }
+
+    #[test]
+    fn audit_values_follow_section_2_2() {
+        let body = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let ok = body(
+            serde_json::json!({"action":"view","outcome":"ok","via":"web",
+            "actor":"anna","records":[3]}),
+        );
+        assert!(values(&ok, 9).is_ok());
+        let mut later = ok.clone();
+        later.insert("records".into(), serde_json::json!([9]));
+        assert!(values(&later, 9).unwrap_err().1.contains("comes after"));
+        let mut zero = ok.clone();
+        zero.insert("records".into(), serde_json::json!([0]));
+        assert!(values(&zero, 9).is_err());
+        let mut nobody = ok.clone();
+        nobody.insert("actor".into(), serde_json::json!(""));
+        assert!(values(&nobody, 9).unwrap_err().1.contains("actor"));
+        let mut sealed = nobody.clone();
+        sealed.insert("sealed".into(), serde_json::json!({"slot":1}));
+        assert!(
+            values(&sealed, 9).is_ok(),
+            "a sealed actor is checked when opened"
+        );
+        let mut no_action = ok;
+        no_action.insert("action".into(), serde_json::json!(""));
+        assert!(values(&no_action, 9).unwrap_err().1.contains("action"));
     }
 }

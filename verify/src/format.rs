@@ -291,6 +291,7 @@ pub fn record(json: &[u8]) -> Result<RecordInfo, (&'static str, String)> {
         }
         "outcome" => info.sealed = sealed::in_record(kind, body)?.map(|s| ("outcome", s)),
         "audit" => {
+            audit::values(body, seq)?;
             if let Some(s) = sealed::in_record(kind, body)? {
                 let year = audit::year(time)
                     .ok_or(bad("a sealed audit record's time is not RFC 3339 UTC"))?;
