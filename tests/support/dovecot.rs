@@ -6,7 +6,7 @@
 //! directly, so a download is the file's bytes) and a network namespace
 //! to run in (the server behind an intercepting gateway).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -65,10 +65,9 @@ pub fn pop3_available() -> bool {
     found
 }
 
-/// A free port on 127.0.0.1 (bound and released; good enough for tests).
+/// A free port on 127.0.0.1 for a peer to bind ([`super::ports::free`]).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    super::ports::free()
 }
 
 impl Dovecot {

@@ -13,6 +13,7 @@ pub mod http;
 pub mod mailgen;
 pub mod mount;
 pub mod netns;
+pub mod ports;
 pub mod postfix_tools;
 pub mod process;
 pub mod search_oracle;

@@ -155,11 +155,10 @@ with smtplib.SMTP(host, port, timeout=30) as s:
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for
-/// helpers like Postfix that need a port number up front).
+/// A free TCP port on 127.0.0.1 for helpers like Postfix that need a port
+/// number up front ([`super::ports::free`]).
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    super::ports::free()
 }
 
 /// A private Postfix instance listening on 127.0.0.1, configured by the
