@@ -17,6 +17,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::spool::SpooledContent;
+use crate::keystore::DataKey;
 
 /// Bytes before the data in a content payload.
 pub const CONTENT_HEAD_LEN: u64 = 41;
@@ -43,8 +44,9 @@ pub struct Prepared {
 
 /// How a prepared content was encrypted.
 pub struct Encrypted {
-    /// The content's own data key (goes into the key store).
-    pub key: zeroize::Zeroizing<[u8; 32]>,
+    /// The key store slot of the content's own data key (already durable:
+    /// [`crate::keystore::Reserve`]).
+    pub slot: u64,
     /// SHA-256 of the ciphertext.
     pub cipher_sha256: [u8; 32],
 }
@@ -71,12 +73,12 @@ impl Prepared {
         plain_head(&self.sha256, self.size, self.codec)
     }
 
-    /// The first bytes of an `E` payload whose key is in `slot`.
-    pub fn encrypted_head(&self, slot: u64) -> Option<[u8; ENCRYPTED_HEAD_LEN as usize]> {
+    /// The first bytes of the `E` payload, when the content is encrypted.
+    pub fn encrypted_head(&self) -> Option<[u8; ENCRYPTED_HEAD_LEN as usize]> {
         let e = self.encrypted.as_ref()?;
         let mut h = [0u8; ENCRYPTED_HEAD_LEN as usize];
         h[..42].copy_from_slice(&aad_head(&self.head()));
-        h[42..50].copy_from_slice(&slot.to_be_bytes());
+        h[42..50].copy_from_slice(&e.slot.to_be_bytes());
         h[50..82].copy_from_slice(&e.cipher_sha256);
         Some(h)
     }
@@ -108,41 +110,44 @@ impl Prepared {
     }
 }
 
-/// Compresses a spooled content (level 0 = store) and, when `encrypt` is
-/// set, seals it with a fresh data key.
+/// Compresses a spooled content (level 0 = store) and, when a `key` (a
+/// durable key store slot and its key) is given, seals it with that key.
 pub fn prepare(
     content: SpooledContent,
     level: i32,
     tmp_dir: &Path,
-    encrypt: bool,
+    key: Option<(u64, DataKey)>,
 ) -> io::Result<Prepared> {
     let p = compress_content(content, level, tmp_dir)?;
-    if encrypt { seal(p, tmp_dir) } else { Ok(p) }
+    match key {
+        Some((slot, key)) => seal(p, tmp_dir, slot, key.as_bytes()),
+        None => Ok(p),
+    }
 }
 
-/// Encrypts the encoded data of `p` with a new data key.
-fn seal(mut p: Prepared, tmp_dir: &Path) -> io::Result<Prepared> {
-    let key = super::crypt::random_key();
+/// Encrypts the encoded data of `p` with the data key in `slot`.
+fn seal(mut p: Prepared, tmp_dir: &Path, slot: u64, key: &[u8; 32]) -> io::Result<Prepared> {
     let aad = aad_head(&p.head());
     let (data, sealed) = match &mut p.data {
         Data::Memory(v) => {
             let mut out = Vec::with_capacity(
                 v.len() + super::crypt::TAG * (v.len() / super::crypt::CHUNK + 1),
             );
-            let sealed = super::crypt::encrypt(&key, &aad, &mut &v[..], &mut out)?;
+            let sealed = super::crypt::encrypt(key, &aad, v.len() as u64, &mut &v[..], &mut out)?;
             (Data::Memory(out), sealed)
         }
-        Data::File(f, _) => {
+        Data::File(f, len) => {
             f.seek(SeekFrom::Start(0))?;
             let mut out = io::BufWriter::new(tempfile::tempfile_in(tmp_dir)?);
-            let sealed = super::crypt::encrypt(&key, &aad, &mut io::BufReader::new(&*f), &mut out)?;
+            let sealed =
+                super::crypt::encrypt(key, &aad, *len, &mut io::BufReader::new(&*f), &mut out)?;
             let file = out.into_inner().map_err(|e| e.into_error())?;
             (Data::File(file, sealed.len), sealed)
         }
     };
     p.data = data;
     p.encrypted = Some(Encrypted {
-        key,
+        slot,
         cipher_sha256: sealed.sha256,
     });
     Ok(p)

@@ -113,52 +113,51 @@ pub struct Sealed {
     pub len: u64,
 }
 
-/// Reads `input` to its end and writes it to `out` sealed in chunks.
+/// Reads the `len` bytes of `input` and writes them to `out` sealed in
+/// chunks; `input` holding fewer or more bytes is an error.
 pub fn encrypt(
     key: &[u8; 32],
     head: &[u8; AAD_HEAD_LEN],
+    len: u64,
     input: &mut impl Read,
     out: &mut impl Write,
 ) -> io::Result<Sealed> {
     let c = Chunks::new(key)?;
     let mut hasher = Sha256::new();
-    let mut len = 0u64;
-    // The plaintext is sealed where it lies; wiped when dropped.
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK + TAG]);
-    let mut filled = fill(input, &mut buf[..CHUNK])?;
+    let mut written = 0u64;
+    // The plaintext is sealed where it lies. The buffer is not wiped: the
+    // caller's copy of the plaintext is not either, and wiping 64 kB a
+    // byte at a time cost as much as the cipher.
+    let mut buf = vec![0u8; chunk_len(len) + TAG];
+    let mut rest = len;
     let mut i = 0u64;
     loop {
         // A full chunk is never the last one: the last is always shorter
         // (possibly empty), so a reader knows where the content ends.
-        let last = filled < CHUNK;
-        let n = c.seal(i, &chunk_aad(head, last), &mut buf, filled)?;
-        let sealed = &buf[..n];
-        hasher.update(sealed);
-        out.write_all(sealed)?;
-        len += n as u64;
+        let n = chunk_len(rest);
+        let last = n < CHUNK;
+        input.read_exact(&mut buf[..n])?;
+        let sealed = c.seal(i, &chunk_aad(head, last), &mut buf, n)?;
+        hasher.update(&buf[..sealed]);
+        out.write_all(&buf[..sealed])?;
+        written += sealed as u64;
+        rest -= n as u64;
         if last {
+            if input.read(&mut [0u8; 1])? != 0 {
+                return Err(io::Error::other("content longer than its size"));
+            }
             return Ok(Sealed {
                 sha256: hasher.finalize().into(),
-                len,
+                len: written,
             });
         }
         i += 1;
-        filled = fill(input, &mut buf[..CHUNK])?;
     }
 }
 
-/// Reads as much as fits into `buf`; fewer bytes only at the end of input.
-fn fill(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+/// Plaintext bytes of the next chunk when `rest` bytes are left.
+fn chunk_len(rest: u64) -> usize {
+    usize::try_from(rest).map_or(CHUNK, |r| r.min(CHUNK))
 }
 
 /// Opens `len` bytes of chunks from `input` into `out`; every tag must
@@ -172,7 +171,8 @@ pub fn decrypt(
 ) -> io::Result<()> {
     let c = Chunks::new(key)?;
     let mut rest = len;
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK + TAG]);
+    // Not wiped, like the caller's copy of the plaintext (see `encrypt`).
+    let mut buf = vec![0u8; usize::try_from(len).map_or(CHUNK + TAG, |l| l.min(CHUNK + TAG))];
     let mut i = 0u64;
     loop {
         let last = rest < (CHUNK + TAG) as u64;
@@ -282,7 +282,7 @@ mod tests {
         let head = [7u8; AAD_HEAD_LEN];
         let plain: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
         let mut ct = Vec::new();
-        let s = encrypt(&key, &head, &mut &plain[..], &mut ct).unwrap();
+        let s = encrypt(&key, &head, n as u64, &mut &plain[..], &mut ct).unwrap();
         assert_eq!(s.len, ct.len() as u64);
         assert_eq!(ct.len(), n + TAG * (n / CHUNK + 1));
         assert_eq!(s.sha256, <[u8; 32]>::from(Sha256::digest(&ct)));
@@ -300,12 +300,23 @@ mod tests {
     }
 
     #[test]
+    fn a_content_shorter_or_longer_than_its_size_is_refused() {
+        let key = random_key();
+        let head = [7u8; AAD_HEAD_LEN];
+        let plain = vec![5u8; CHUNK + 10];
+        for len in [CHUNK as u64 + 11, CHUNK as u64 + 9, CHUNK as u64, 0] {
+            let r = encrypt(&key, &head, len, &mut &plain[..], &mut Vec::new());
+            assert!(r.is_err(), "size {len}");
+        }
+    }
+
+    #[test]
     fn tampering_truncation_and_a_wrong_key_are_refused() {
         let key = random_key();
         let head = [1u8; AAD_HEAD_LEN];
         let plain = vec![9u8; 2 * CHUNK + 5];
         let mut ct = Vec::new();
-        encrypt(&key, &head, &mut &plain[..], &mut ct).unwrap();
+        encrypt(&key, &head, plain.len() as u64, &mut &plain[..], &mut ct).unwrap();
         let open = |key: &[u8; 32], head: &[u8; AAD_HEAD_LEN], ct: &[u8]| {
             decrypt(key, head, ct.len() as u64, &mut &ct[..], &mut Vec::new())
         };
@@ -329,7 +340,7 @@ mod tests {
         let head = [3u8; AAD_HEAD_LEN];
         let plain: Vec<u8> = (0..2 * CHUNK + 99).map(|i| (i % 241) as u8).collect();
         let mut ct = Vec::new();
-        encrypt(&key, &head, &mut &plain[..], &mut ct).unwrap();
+        encrypt(&key, &head, plain.len() as u64, &mut &plain[..], &mut ct).unwrap();
         let rc = cipher(&key);
         let mut back = Vec::new();
         for (i, chunk) in ct.chunks(CHUNK + TAG).enumerate() {

@@ -55,6 +55,8 @@ struct Inner {
     index: Index,
     /// The key store (format 2.3), when the archive has one.
     data_keys: Option<Arc<crate::keystore::KeyStore>>,
+    /// Keys already durable, handed to new contents and message records.
+    reserve: Option<Arc<crate::keystore::Reserve>>,
     /// The seal key now and its history (marks of returned seal mails,
     /// the archive id).
     keys: RwLock<(VerifyingKey, KeyHistory)>,
@@ -122,6 +124,7 @@ impl Archive {
         std::fs::create_dir_all(&options.spool_dir).map_err(io_err(&options.spool_dir))?;
         let key = seal::load_or_create_key(&options.key_file)?;
         let keys = super::keyring::for_writing(options)?;
+        let reserve = (keys.clone()).map(|k| Arc::new(crate::keystore::Reserve::new(k)));
         let index = open_index(&options.path)?;
         if rebuild {
             index.clear()?;
@@ -176,6 +179,7 @@ impl Archive {
             max_segment: options.segment_max_bytes,
             index_stale: false,
             keys: keys.clone(),
+            reserve: reserve.clone(),
             audit_key: None,
         };
         let (tx, rx) = sync_channel(QUEUE);
@@ -190,6 +194,7 @@ impl Archive {
                 segments,
                 index,
                 data_keys: keys,
+                reserve,
                 keys: RwLock::new((key.verifying_key(), history)),
                 sealed: tokio::sync::watch::Sender::new(sealed_seq.unwrap_or(0)),
                 tx: Mutex::new(Some(tx)),
@@ -587,8 +592,11 @@ impl Archive {
             });
         }
         let dir = &self.inner.options.spool_dir;
-        let encrypt = self.inner.options.encrypt && self.inner.data_keys.is_some();
-        content::prepare(c, self.inner.options.compression_level, dir, encrypt)
+        let key = match (&self.inner.reserve, self.inner.options.encrypt) {
+            (Some(r), true) => Some(r.take(crate::keystore::SlotKind::Content)?),
+            _ => None,
+        };
+        content::prepare(c, self.inner.options.compression_level, dir, key)
             .map(ContentIn::New)
             .map_err(io_err(dir))
     }

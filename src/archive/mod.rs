@@ -106,6 +106,24 @@ impl From<index::IndexError> for ArchiveError {
     }
 }
 
+impl From<crate::keystore::KeyStoreError> for ArchiveError {
+    /// A key that cannot be made durable for lack of space is a full disk,
+    /// like a segment that cannot grow.
+    fn from(e: crate::keystore::KeyStoreError) -> ArchiveError {
+        match &e {
+            crate::keystore::KeyStoreError::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) =>
+            {
+                ArchiveError::DiskFull
+            }
+            _ => ArchiveError::Other(format!("key store: {e}")),
+        }
+    }
+}
+
 /// What a durable append returns.
 #[derive(Debug, Clone)]
 pub struct Appended {

@@ -214,6 +214,8 @@ pub struct Writer {
     /// The key store, when new contents and personal fields are encrypted
     /// (format 2.3).
     pub keys: Option<std::sync::Arc<KeyStore>>,
+    /// Keys already durable in that store; message records take theirs here.
+    pub reserve: Option<std::sync::Arc<crate::keystore::Reserve>>,
     /// The audit key of the year audit records are being written in.
     pub audit_key: Option<AuditKey>,
 }
@@ -233,8 +235,6 @@ pub struct AuditKey {
 /// batch's frames is written: a key always exists before its ciphertext.
 #[derive(Default)]
 struct BatchKeys {
-    /// Slot of each new content's data key, by the content's SHA-256.
-    contents: HashMap<[u8; 32], u64>,
     /// The record key (slot and key) of each message request, by its
     /// position in the batch.
     records: HashMap<usize, (u64, DataKey)>,
@@ -442,16 +442,12 @@ impl Writer {
         }
     }
 
-    /// Adds the data keys of the batch's new contents and a record key for
-    /// each of its messages to the key store and syncs it.
+    /// Takes a record key for each of the batch's messages from the reserve
+    /// and notes the slots of its new contents' keys; all of them are
+    /// durable already, so the batch's own sync is the segment's alone.
     fn store_keys(&mut self, batch: &[Request], keys: &mut BatchKeys) -> io::Result<()> {
-        let Some(store) = self.keys.clone() else {
+        let Some(reserve) = self.reserve.clone() else {
             return Ok(());
-        };
-        let add = |keys: &mut BatchKeys, kind: SlotKind, key: &DataKey| -> io::Result<u64> {
-            let slot = store.add(kind, key).map_err(io::Error::other)?;
-            keys.added.push(slot);
-            Ok(slot)
         };
         for (i, req) in batch.iter().enumerate() {
             let Request::Message {
@@ -463,20 +459,12 @@ impl Writer {
             for c in std::iter::once(content).chain(evidence.iter()) {
                 let ContentIn::New(p) = c else { continue };
                 let Some(e) = &p.encrypted else { continue };
-                if keys.contents.contains_key(&p.sha256)
-                    || self.index.content(&p.sha256).ok().flatten().is_some()
-                {
-                    continue;
-                }
-                let slot = add(keys, SlotKind::Content, &DataKey::from_bytes(*e.key))?;
-                keys.contents.insert(p.sha256, slot);
+                // Destroyed again if the batch fails, like the record keys.
+                keys.added.push(e.slot);
             }
-            let key = DataKey::generate();
-            let slot = add(keys, SlotKind::Record, &key)?;
+            let (slot, key) = reserve.take(SlotKind::Record).map_err(io::Error::other)?;
+            keys.added.push(slot);
             keys.records.insert(i, (slot, key));
-        }
-        if !keys.added.is_empty() {
-            store.sync().map_err(io::Error::other)?;
         }
         Ok(())
     }
@@ -528,14 +516,8 @@ impl Writer {
                             let loc = match (known, c) {
                                 (Some(loc), _) => loc,
                                 (None, ContentIn::New(mut p)) => {
-                                    let slot = keys.contents.get(&sha).copied();
-                                    let loc = write_content(
-                                        &mut out,
-                                        &mut pos,
-                                        self.segment,
-                                        &mut p,
-                                        slot,
-                                    )?;
+                                    let loc =
+                                        write_content(&mut out, &mut pos, self.segment, &mut p)?;
                                     new_contents.insert(sha, loc);
                                     staged.push(Staged::Content(sha, loc));
                                     dedup = false;
@@ -945,29 +927,21 @@ fn write_content(
     pos: &mut u64,
     seg: u32,
     p: &mut Prepared,
-    slot: Option<u64>,
 ) -> io::Result<ContentLoc> {
     let at = Location {
         segment: seg,
         offset: *pos,
     };
-    let (kind, ch, encrypted): (Kind, Vec<u8>, _) = match (&p.encrypted, slot) {
-        (Some(e), Some(slot)) => (
+    let (kind, ch, encrypted): (Kind, Vec<u8>, _) = match (&p.encrypted, p.encrypted_head()) {
+        (Some(e), Some(head)) => (
             Kind::Encrypted,
-            p.encrypted_head(slot)
-                .map(|h| h.to_vec())
-                .unwrap_or_default(),
+            head.to_vec(),
             Some(EncryptedLoc {
-                slot,
+                slot: e.slot,
                 cipher_sha256: e.cipher_sha256,
             }),
         ),
-        (None, _) => (Kind::Content, p.head().to_vec(), None),
-        (Some(_), None) => {
-            return Err(io::Error::other(
-                "an encrypted content has no key slot (no key store open)",
-            ));
-        }
+        _ => (Kind::Content, p.head().to_vec(), None),
     };
     let len = ch.len() as u64 + p.data_len();
     let head = segment::frame_head(kind, len);

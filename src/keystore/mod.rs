@@ -12,6 +12,7 @@
 //!  master   the master key file: read, create, its id
 //!  slot     header and slot bytes, wrapping and unwrapping (no I/O)
 //!  file     the store file: create, open (header, torn tail), slot I/O; SlotFile
+//!  reserve  keys appended and synced ahead of use, handed out one by one
 //!  rotate   master key rotation, and settling one a crash interrupted
 //!  store    KeyStore, the synchronised handle the archive writes and reads through
 //! ```
@@ -21,6 +22,7 @@
 mod disk;
 mod file;
 mod master;
+mod reserve;
 mod rotate;
 mod slot;
 mod store;
@@ -37,6 +39,7 @@ use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
 pub use file::{SlotFile, store_path};
+pub use reserve::Reserve;
 pub use store::KeyStore;
 
 /// A 32-byte data key: encrypts one content, or one record's personal
