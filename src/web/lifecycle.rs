@@ -83,6 +83,20 @@ pub fn hidden(web: &Web, s: &Session, ids: &[u64]) -> Result<Option<u64>, MailEr
     Ok(None)
 }
 
+/// Whether the person of `s` sees every case and request. A person whose
+/// mail is limited to some domains or mailboxes sees, and releases, only
+/// the holds and requests they made: another's may concern mail outside
+/// their scope, and its record ids, search and reason would tell about it.
+pub fn sees_every_case(s: &Session) -> bool {
+    s.role.names_unseen_mail() || matches!(s.scope, crate::web::role::Scope::Everything)
+}
+
+/// Whether `actor` (as a record names them) is the person of `s`; names
+/// compare without case, as at login.
+pub fn made_by(s: &Session, actor: &str) -> bool {
+    actor.eq_ignore_ascii_case(&s.user)
+}
+
 /// Runs `cmd` on the archive the pages read. The command checks it (and
 /// refuses with [`ArchiveError::Refused`]) and chains its record.
 pub async fn run(web: &Web, cmd: Lifecycle) -> Result<LifecycleReply, ArchiveError> {

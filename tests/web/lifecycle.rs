@@ -488,3 +488,90 @@ fn wrong_approval_passwords_lock_the_name_like_failed_logins() {
     let (login, _) = super::login_as(server.addr, "dirk", PASSWORD);
     assert_eq!(login.status, 401, "the name is locked for logins too");
 }
+
+/// Adds `sven`, an auditor limited to supplier.example, to the running
+/// server's users file.
+fn add_scoped_auditor(server: &WebServer) {
+    use mailseal::web::role::Role;
+    use mailseal::web::users::{LoginMethod, User};
+    let mut all = crate::support::web::users();
+    let mut sven = User::new("sven", Role::Auditor, LoginMethod::Local);
+    sven.domains = vec!["supplier.example".into()];
+    all.add(sven).unwrap();
+    all.set_password("sven", PASSWORD).unwrap();
+    // A new mtime even within the same second: write, then touch later.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    all.save(&server.users_file).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(&server.users_file)
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+        .unwrap();
+}
+
+/// An auditor limited to some domains sees and releases only the cases and
+/// requests they made: another's may concern mail outside their scope.
+#[test]
+fn a_domain_limited_auditor_sees_and_releases_only_their_own_cases() {
+    let server = WebServer::start(nowhere(), |_| {});
+    add_scoped_auditor(&server);
+    let anna = Client::login(server.addr, "anna");
+    let sven = Client::login(server.addr, "sven");
+    let dora = Client::login(server.addr, "dora");
+    let hold = |c: &Client, case: &str, id: u64| {
+        let r = c.post(
+            "/holds",
+            &[
+                ("csrf", &c.csrf),
+                ("case", case),
+                ("reason", "audit"),
+                ("ids", &id.to_string()),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    };
+    // Carl's mail to Dave is outside sven's scope; the invoice is inside.
+    hold(&anna, "A-1", ids::OTHERS);
+    hold(&sven, "S-1", ids::INVOICE);
+
+    let page = sven.get("/holds").text();
+    assert!(page.contains("data-case=\"S-1\""), "{page}");
+    assert!(!page.contains("A-1"), "{page}");
+    assert!(page.contains("1 cases placed by others are not shown"), "{page}");
+    let full = anna.get("/holds").text();
+    assert!(full.contains("data-case=\"S-1\"") && full.contains("data-case=\"A-1\""));
+    assert!(!full.contains("id=\"others\""), "{full}");
+
+    let release = |c: &Client, case: &str| {
+        c.post(
+            "/holds/release",
+            &[("csrf", &c.csrf), ("case", case), ("reason", "done")],
+        )
+    };
+    let refused = release(&sven, "A-1");
+    assert_eq!(refused.status, 422);
+    assert!(refused.text().contains("only cases you placed yourself"));
+    assert_eq!(count(&server, "hold"), 2, "the refused release chained a record");
+    assert_eq!(release(&sven, "S-1").status, 303);
+    assert_eq!(count(&server, "hold"), 3);
+
+    let ask = |c: &Client, id: u64| {
+        let r = c.post(
+            "/deletion/request",
+            &[("csrf", &c.csrf), ("ids", &id.to_string()), ("reason", "Art. 17")],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    };
+    ask(&anna, ids::OTHERS);
+    ask(&sven, ids::INVOICE);
+    let asked = requests(&server);
+    let (annas, svens) = (asked[0].0, asked[1].0);
+    let page = sven.get("/deletion").text();
+    assert!(page.contains(&format!("data-request=\"{svens}\"")), "{page}");
+    assert!(!page.contains(&format!("data-request=\"{annas}\"")), "{page}");
+    assert!(page.contains("1 requests made by others are not shown"), "{page}");
+    let officer = dora.get("/deletion").text();
+    assert!(officer.contains(&format!("data-request=\"{annas}\"")));
+    assert!(officer.contains(&format!("data-request=\"{svens}\"")));
+}

@@ -110,6 +110,8 @@ struct DeletionPage {
     when_text: String,
     notice: Option<String>,
     error: Option<String>,
+    /// Says how many requests of others are not shown (scoped people).
+    others: Option<String>,
     form: RequestForm,
 }
 
@@ -177,8 +179,9 @@ fn state(t: Tr, r: &RequestState, p: Option<&Progress>) -> String {
     text
 }
 
-/// The requests, newest first, as the reader of `s` sees them.
-async fn load(web: &Arc<Web>, s: &Session, t: Tr) -> Result<Vec<RequestRow>, Stop> {
+/// The requests, newest first, as the reader of `s` sees them, and how
+/// many others' requests a scoped reader does not see.
+async fn load(web: &Arc<Web>, s: &Session, t: Tr) -> Result<(Vec<RequestRow>, usize), Stop> {
     let requests = match shared::run(web, Lifecycle::Requests).await {
         Ok(LifecycleReply::Requests { requests }) => requests,
         Ok(_) => return Err(Stop::Unavailable),
@@ -191,12 +194,14 @@ async fn load(web: &Arc<Web>, s: &Session, t: Tr) -> Result<Vec<RequestRow>, Sto
             .map_err(|_| Stop::Unavailable)?
             .map_err(|e| Stop::archive(t, e))?;
     let approver = MAY_APPROVE_PURGE.contains(&s.role);
+    let every = shared::sees_every_case(s);
     let mut rows: Vec<RequestRow> = requests
         .iter()
         .zip(&progress)
+        .filter(|(r, _)| every || shared::made_by(s, &r.actor))
         .map(|(r, p)| {
             let pending = r.approved.is_none();
-            let own = r.actor.eq_ignore_ascii_case(&s.user);
+            let own = shared::made_by(s, &r.actor);
             RequestRow {
                 seq: r.seq,
                 time: when(&r.time),
@@ -212,7 +217,8 @@ async fn load(web: &Arc<Web>, s: &Session, t: Tr) -> Result<Vec<RequestRow>, Sto
         })
         .collect();
     rows.reverse();
-    Ok(rows)
+    let hidden = requests.len() - rows.len();
+    Ok((rows, hidden))
 }
 
 /// The page with what `said` says above the form.
@@ -224,9 +230,10 @@ async fn show(
     said: Said,
     form: RequestForm,
 ) -> Response {
-    let Ok(rows) = load(web, s, t).await else {
+    let Ok((rows, hidden)) = load(web, s, t).await else {
         return unavailable(t, Some(s), uri);
     };
+    let others = (hidden > 0).then(|| t.f("deletion.others_hidden", &[&hidden]));
     html(
         said.status,
         &DeletionPage {
@@ -238,6 +245,7 @@ async fn show(
             when_text: shared::purge_when(t, web),
             notice: said.notice,
             error: said.error,
+            others,
             form: RequestForm {
                 csrf: String::new(),
                 ..form

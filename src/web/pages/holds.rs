@@ -116,6 +116,8 @@ struct HoldsPage {
     by_query: bool,
     notice: Option<String>,
     error: Option<String>,
+    /// Says how many cases of others are not shown (scoped people).
+    others: Option<String>,
     form: HoldForm,
 }
 
@@ -189,9 +191,17 @@ async fn show(
     said: Said,
     form: HoldForm,
 ) -> Response {
-    let Ok(rows) = load(web, t).await else {
+    let Ok(mut rows) = load(web, t).await else {
         return unavailable(t, Some(s), uri);
     };
+    let mut others = None;
+    if !shared::sees_every_case(s) {
+        let all = rows.len();
+        rows.retain(|r| shared::made_by(s, &r.placed_by));
+        if rows.len() < all {
+            others = Some(t.f("hold.others_hidden", &[&(all - rows.len())]));
+        }
+    }
     html(
         said.status,
         &HoldsPage {
@@ -202,6 +212,7 @@ async fn show(
             by_query: s.role.reads_mail(),
             notice: said.notice,
             error: said.error,
+            others,
             form: HoldForm {
                 csrf: String::new(),
                 ..form
@@ -365,6 +376,20 @@ pub async fn place(
     }
 }
 
+/// Whether `case` exists and the person of `s` placed it.
+async fn placed_by(web: &Arc<Web>, s: &Session, case: &str) -> Result<bool, Stop> {
+    match shared::run(web, Lifecycle::Holds).await {
+        Ok(LifecycleReply::Holds { holds }) => Ok(holds
+            .iter()
+            .any(|h| h.case == case && shared::made_by(s, &h.actor))),
+        Ok(_) => Err(Stop::Unavailable),
+        Err(e) => {
+            tracing::error!(error = %e, "listing holds failed");
+            Err(Stop::Unavailable)
+        }
+    }
+}
+
 /// `POST /holds/release`: release a case.
 pub async fn release(
     State(web): State<Arc<Web>>,
@@ -379,6 +404,9 @@ pub async fn release(
     };
     let result = async {
         let (case, reason) = case_and_reason(t, &f.case, &f.reason)?;
+        if !shared::sees_every_case(&s) && !placed_by(&web, &s, &case).await? {
+            return Err(Stop::refused(t, "hold.release_not_own", &[]));
+        }
         let cmd = Lifecycle::HoldRelease {
             case,
             reason,
