@@ -206,6 +206,20 @@ pub fn users() -> Users {
 }
 
 impl WebServer {
+    /// Replaces the users file the server reads with `all`. The server
+    /// notices the change by the file's mtime, so it is set ahead even
+    /// when the write falls in the same second as the last one.
+    pub fn replace_users(&self, all: &Users) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        all.save(&self.users_file).unwrap();
+        let f = std::fs::File::options()
+            .append(true)
+            .open(&self.users_file)
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+            .unwrap();
+    }
+
     /// Builds the archive (remote image of the hostile mail at `pixel`),
     /// writes the users, and serves.
     pub fn start(pixel: SocketAddr, settings: impl FnOnce(&mut WebSettings)) -> WebServer {
