@@ -587,3 +587,42 @@ fn a_domain_limited_auditor_sees_and_releases_only_their_own_cases() {
     assert!(officer.contains(&format!("data-request=\"{annas}\"")));
     assert!(officer.contains(&format!("data-request=\"{svens}\"")));
 }
+
+/// Approving asks for the approver's password again, and only a local one
+/// can confirm it: a data protection officer who logs in with their
+/// mailbox password is refused before any password is checked.
+#[test]
+fn a_data_officer_with_a_mailbox_login_cannot_approve() {
+    let server = WebServer::start(nowhere(), |_| {});
+    let dora = Client::login(server.addr, "dora");
+    let dirk = Client::login(server.addr, "dirk");
+    let id = ids::OTHERS.to_string();
+    let asked = dora.post(
+        "/deletion/request",
+        &[("csrf", &dora.csrf), ("ids", &id), ("reason", "Art. 17")],
+    );
+    assert_eq!(asked.status, 303, "{}", asked.text());
+    let request = requests(&server)[0].0.to_string();
+
+    let mut all = crate::support::web::users();
+    all.get_mut("dirk").unwrap().login = mailseal::web::users::LoginMethod::Imap;
+    server.replace_users(&all);
+    let refused = dirk.post(
+        "/deletion/approve",
+        &[
+            ("csrf", &dirk.csrf),
+            ("request", &request),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .contains("a login with the mailbox password cannot approve"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(requests(&server)[0].2, None);
+    assert_eq!(count(&server, "purge-approval"), 0);
+}
