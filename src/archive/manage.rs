@@ -13,6 +13,7 @@ use super::index::{HoldState, RequestState};
 use super::lifecycle::{Hold, HoldAction, PurgeApproval, PurgeRequest, RetentionExtend};
 use super::purge::{self, Plan, Purged};
 use super::record::RecordBody;
+use super::refusal::Refusal;
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,9 +109,9 @@ pub enum LifecycleReply {
     },
 }
 
-/// Why a lifecycle command was refused.
-fn refuse(what: impl Into<String>) -> ArchiveError {
-    ArchiveError::Refused(what.into())
+/// A lifecycle command refused for `why`.
+fn refuse(why: Refusal) -> ArchiveError {
+    ArchiveError::Refused(Box::new(why))
 }
 
 /// Runs a lifecycle command on an open archive (blocking). `forget_days`
@@ -137,19 +138,16 @@ pub fn execute(
             need("case", &case)?;
             need("reason", &reason)?;
             if records.is_empty() {
-                return Err(refuse("a hold needs at least one record"));
+                return Err(refuse(Refusal::NoRecords { what: "hold" }));
             }
             let reader = archive.reader();
             for &of in &records {
                 let s = reader.summary(of)?;
                 if s.kind != "message" {
-                    return Err(refuse(format!(
-                        "record {of} is a {} record, not a message",
-                        s.kind
-                    )));
+                    return Err(refuse(Refusal::NotMessage { of, kind: s.kind }));
                 }
-                if let Some(p) = &s.purged {
-                    return Err(refuse(format!("record {of} is already {}", p.describe())));
+                if let Some(purged) = s.purged {
+                    return Err(refuse(Refusal::AlreadyPurged { of, purged }));
                 }
             }
             chain(RecordBody::Hold(Hold {
@@ -172,7 +170,7 @@ pub fn execute(
                 .into_iter()
                 .any(|h| h.case == case && h.released.is_none());
             if !active {
-                return Err(refuse(format!("no active hold for case {case:?}")));
+                return Err(refuse(Refusal::NoActiveHold { case }));
             }
             chain(RecordBody::Hold(Hold {
                 action: HoldAction::Release,
@@ -196,13 +194,13 @@ pub fn execute(
         } => {
             need("reason", &reason)?;
             if records.is_empty() {
-                return Err(refuse("a request needs at least one record"));
+                return Err(refuse(Refusal::NoRecords { what: "request" }));
             }
             for &of in &records {
                 if let Some(why) = purge::obstacle(index, of)?
-                    && !why.starts_with("held")
+                    && !why.is_hold()
                 {
-                    return Err(refuse(format!("record {of} cannot be purged: {why}")));
+                    return Err(refuse(Refusal::CannotPurge { of, why }));
                 }
             }
             chain(RecordBody::PurgeRequest(PurgeRequest {
@@ -214,18 +212,18 @@ pub fn execute(
         Lifecycle::Approve { request, actor } => {
             let r = index
                 .request(request)?
-                .ok_or_else(|| refuse(format!("record {request} is not a purge request")))?;
+                .ok_or_else(|| refuse(Refusal::NotRequest { request }))?;
             if let Some((seq, by)) = &r.approved {
-                return Err(refuse(format!(
-                    "request {request} was already approved by {by} (record {seq})"
-                )));
+                return Err(refuse(Refusal::AlreadyApproved {
+                    request,
+                    by: by.clone(),
+                    seq: *seq,
+                }));
             }
             // Web user names are matched without case at login, so
             // `ALICE` is the same person as `alice`.
             if r.actor.eq_ignore_ascii_case(&actor) {
-                return Err(refuse(format!(
-                    "{actor} made request {request} and cannot approve it: a second person must"
-                )));
+                return Err(refuse(Refusal::OwnRequest { actor, request }));
             }
             chain(RecordBody::PurgeApproval(PurgeApproval { request, actor }))
         }
@@ -237,24 +235,23 @@ pub fn execute(
         } => {
             need("reason", &reason)?;
             if records.is_empty() {
-                return Err(refuse("an extension needs at least one record"));
+                return Err(refuse(Refusal::NoRecords { what: "extension" }));
             }
             let reader = archive.reader();
             for &of in &records {
                 let s = reader.summary(of)?;
                 if s.kind != "message" || s.purged.is_some() {
-                    return Err(refuse(format!("record {of} is not a live message record")));
+                    return Err(refuse(Refusal::NotLive { of }));
                 }
                 match s.keep_until {
                     None => {
-                        return Err(refuse(format!(
-                            "record {of} has no keep-until (it is kept for ever); an extension would shorten that"
-                        )));
+                        return Err(refuse(Refusal::KeptForever { of }));
                     }
                     Some(k) if k >= keep_until => {
-                        return Err(refuse(format!(
-                            "record {of} is already kept until {k}; an extension never shortens"
-                        )));
+                        return Err(refuse(Refusal::AlreadyLonger {
+                            of,
+                            until: k.to_string(),
+                        }));
                     }
                     Some(_) => {}
                 }
@@ -293,9 +290,9 @@ pub fn execute(
     }
 }
 
-fn need(field: &str, value: &str) -> Result<(), ArchiveError> {
+fn need(field: &'static str, value: &str) -> Result<(), ArchiveError> {
     if value.trim().is_empty() {
-        return Err(refuse(format!("{field} must not be empty")));
+        return Err(refuse(Refusal::Empty { field }));
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod purge;
 pub mod reader;
 pub mod record;
 mod recovery;
+pub mod refusal;
 mod rotate;
 pub mod scan;
 pub mod seal;
@@ -80,7 +81,7 @@ pub enum ArchiveError {
     /// A hold, request, approval, extension or purge was refused (nothing
     /// was written).
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(Box<refusal::Refusal>),
     /// Anything else, with a reason for the log.
     #[error("{0}")]
     Other(String),

@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::index::{Index, IndexError};
+use super::refusal::Obstacle;
 
 /// A message record to purge, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,28 +87,28 @@ pub struct Purged {
 
 /// Why a record cannot be purged now, if it cannot: held, already purged,
 /// not a message, or stored in clear.
-pub fn obstacle(index: &Index, of: u64) -> Result<Option<String>, IndexError> {
+pub fn obstacle(index: &Index, of: u64) -> Result<Option<Obstacle>, IndexError> {
     let Some(s) = index.summary(of)? else {
-        return Ok(Some("no such record".into()));
+        return Ok(Some(Obstacle::NoRecord));
     };
     if s.kind != "message" {
-        return Ok(Some(format!("record {of} is not a message but {}", s.kind)));
+        return Ok(Some(Obstacle::NotMessage { of, kind: s.kind }));
     }
-    if let Some(p) = &s.purged {
-        return Ok(Some(format!("already {}", p.describe())));
+    if let Some(p) = s.purged {
+        return Ok(Some(Obstacle::Purged(p)));
     }
-    let held = index.held_by(of)?;
-    if !held.is_empty() {
-        return Ok(Some(format!("held (case {})", held.join(", "))));
+    let cases = index.held_by(of)?;
+    if !cases.is_empty() {
+        return Ok(Some(Obstacle::Held { cases }));
     }
     if s.sealed_slot.is_none() {
-        return Ok(Some("stored in clear".into()));
+        return Ok(Some(Obstacle::Clear));
     }
     for sha in index.content_refs(of)? {
         if let Some(loc) = index.content(&sha)?
             && loc.encrypted.is_none()
         {
-            return Ok(Some("stored in clear".into()));
+            return Ok(Some(Obstacle::Clear));
         }
     }
     Ok(None)
@@ -168,7 +169,10 @@ pub fn plan(index: &Index, today: NaiveDate) -> Result<Plan, IndexError> {
         };
         match obstacle(index, s.seq)? {
             None => plan.due.push(Due { of: s.seq, reason }),
-            Some(why) => plan.skipped.push(Skipped { of: s.seq, why }),
+            Some(why) => plan.skipped.push(Skipped {
+                of: s.seq,
+                why: why.to_string(),
+            }),
         }
     }
     Ok(plan)

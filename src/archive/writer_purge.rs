@@ -29,7 +29,10 @@ impl Writer {
         for d in items {
             match obstacle(&self.index, d.of)? {
                 None => due.push(d),
-                Some(why) => done.skipped.push(Skipped { of: d.of, why }),
+                Some(why) => done.skipped.push(Skipped {
+                    of: d.of,
+                    why: why.to_string(),
+                }),
             }
         }
         let except: HashSet<u64> = due.iter().map(|d| d.of).collect();

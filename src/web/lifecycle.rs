@@ -5,7 +5,9 @@
 
 use crate::archive::ArchiveError;
 use crate::archive::audit::AuditEvent;
+use crate::archive::lifecycle::Purged;
 use crate::archive::manage::{self, Lifecycle, LifecycleReply};
+use crate::archive::refusal::{Obstacle, Refusal};
 
 use super::Web;
 use super::i18n::{Lang, Tr};
@@ -177,12 +179,16 @@ impl Stop {
         }
     }
 
-    /// What the archive answered: its refusal (a reason in English, as
-    /// the CLI prints it) is shown after a translated lead; anything else
-    /// is logged and the page is unavailable.
+    /// What the archive answered: its refusal is shown in the person's
+    /// language (and in English in the audit record); anything else is
+    /// logged and the page is unavailable.
     pub fn archive(t: Tr, e: ArchiveError) -> Stop {
         match e {
-            ArchiveError::Refused(why) => Stop::refused(t, "lifecycle.refused", &[&why]),
+            ArchiveError::Refused(why) => Stop::Refused {
+                shown: t.f("lifecycle.refused", &[&refusal(t, &why)]),
+                logged: Tr::new(Lang::En).f("lifecycle.refused", &[&why]),
+                outcome: "failed",
+            },
             other => {
                 tracing::error!(error = %other, "lifecycle command failed");
                 Stop::Unavailable
@@ -194,6 +200,56 @@ impl Stop {
     pub fn mail(e: MailError) -> Stop {
         tracing::error!(error = %e, "reading mail for a lifecycle page failed");
         Stop::Unavailable
+    }
+}
+
+/// `why` in the language of `t`.
+fn refusal(t: Tr, why: &Refusal) -> String {
+    match why {
+        Refusal::Empty { field } => {
+            let name = if *field == "case" {
+                "hold.case"
+            } else {
+                "lifecycle.reason"
+            };
+            t.f("refusal.empty", &[&t.t(name)])
+        }
+        Refusal::NoRecords { .. } => t.t("refusal.no_records").to_string(),
+        Refusal::NotMessage { of, .. } => t.f("refusal.not_message", &[of]),
+        Refusal::AlreadyPurged { of, purged } => {
+            t.f("refusal.already_purged", &[of, &purged_text(t, purged)])
+        }
+        Refusal::NoActiveHold { case } => t.f("refusal.no_active_hold", &[case]),
+        Refusal::CannotPurge { of, why } => t.f("refusal.cannot_purge", &[of, &obstacle(t, why)]),
+        Refusal::NotRequest { request } => t.f("deletion.no_request", &[request]),
+        Refusal::AlreadyApproved { request, by, seq } => {
+            t.f("refusal.already_approved", &[request, by, seq])
+        }
+        Refusal::OwnRequest { .. } => t.t("deletion.own").to_string(),
+        Refusal::NotLive { of } => t.f("refusal.not_live", &[of]),
+        Refusal::KeptForever { of } => t.f("refusal.kept_forever", &[of]),
+        Refusal::AlreadyLonger { of, until } => t.f("refusal.already_longer", &[of, until]),
+    }
+}
+
+/// Why a record cannot be deleted, in the language of `t`.
+fn obstacle(t: Tr, why: &Obstacle) -> String {
+    match why {
+        Obstacle::NoRecord => t.t("obstacle.no_record").to_string(),
+        Obstacle::NotMessage { .. } => t.t("obstacle.not_message").to_string(),
+        Obstacle::Purged(p) => purged_text(t, p),
+        Obstacle::Held { cases } => t.f("obstacle.held", &[&cases.join(", ")]),
+        Obstacle::Clear => t.t("obstacle.clear").to_string(),
+    }
+}
+
+/// "deleted on DAY under rule R" (or "on request N"), in the language of `t`.
+fn purged_text(t: Tr, p: &Purged) -> String {
+    let day = p.on.get(..10).unwrap_or(&p.on);
+    match (p.reason.strip_prefix("request "), &p.rule) {
+        (Some(n), _) => t.f("purged.on_request", &[&day, &n]),
+        (None, Some(rule)) => t.f("purged.under_rule", &[&day, rule]),
+        (None, None) => t.f("purged.on", &[&day]),
     }
 }
 

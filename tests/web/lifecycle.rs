@@ -329,7 +329,7 @@ fn a_hold_by_search_keeps_mail_from_an_approved_deletion_until_released() {
     assert!(
         not_held
             .text()
-            .contains("The archive refused this: no active hold for case")
+            .contains("The archive refused this: there is no active hold for case")
     );
     let missing = anna.post(
         "/holds",
@@ -625,4 +625,69 @@ fn a_data_officer_with_a_mailbox_login_cannot_approve() {
     );
     assert_eq!(requests(&server)[0].2, None);
     assert_eq!(count(&server, "purge-approval"), 0);
+}
+
+/// A form POST as `c` with the interface set to German.
+fn post_de(c: &Client, path: &str, fields: &[(&str, &str)]) -> crate::support::http::Answer {
+    crate::support::http::request(
+        c.addr,
+        "POST",
+        path,
+        &[
+            ("Cookie", &format!("{}; mailseal-lang=de", c.cookie)),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        crate::support::http::form(fields).as_bytes(),
+    )
+}
+
+/// The archive's own refusals are told in the person's language.
+#[test]
+fn the_archives_refusals_are_told_in_german_too() {
+    let server = WebServer::start(nowhere(), |_| {});
+    let dora = Client::login(server.addr, "dora");
+    let dirk = Client::login(server.addr, "dirk");
+    let no_hold = post_de(
+        &dora,
+        "/holds/release",
+        &[("csrf", &dora.csrf), ("case", "NO-SUCH"), ("reason", "x")],
+    );
+    assert_eq!(no_hold.status, 422);
+    assert!(
+        no_hold.text().contains(
+            "Das Archiv hat dies abgelehnt: Für den Vorgang „NO-SUCH“ besteht keine aktive Sperre."
+        ),
+        "{}",
+        no_hold.text()
+    );
+
+    let id = ids::OTHERS.to_string();
+    let asked = dora.post(
+        "/deletion/request",
+        &[("csrf", &dora.csrf), ("ids", &id), ("reason", "Art. 17")],
+    );
+    assert_eq!(asked.status, 303, "{}", asked.text());
+    let request = requests(&server)[0].0.to_string();
+    let approve = || {
+        post_de(
+            &dirk,
+            "/deletion/approve",
+            &[
+                ("csrf", &dirk.csrf),
+                ("request", &request),
+                ("password", PASSWORD),
+            ],
+        )
+    };
+    assert_eq!(approve().status, 303);
+    let again = approve();
+    assert_eq!(again.status, 422);
+    assert_eq!(count(&server, "purge-approval"), 1);
+    assert!(
+        again.text().contains(&format!(
+            "Das Archiv hat dies abgelehnt: Antrag {request} wurde bereits von dirk genehmigt"
+        )),
+        "{}",
+        again.text()
+    );
 }
