@@ -52,6 +52,28 @@ fn requests(server: &WebServer) -> Vec<(u64, String, Option<String>)> {
     }
 }
 
+/// The approval form's fields.
+fn approval<'a>(
+    csrf: &'a str,
+    request: &'a str,
+    password: &'a str,
+) -> [(&'static str, &'a str); 3] {
+    [("csrf", csrf), ("request", request), ("password", password)]
+}
+
+/// `c` asks for the early deletion of `ids` for `reason`.
+fn ask(c: &Client, ids: &str, reason: &str) -> crate::support::http::Answer {
+    c.post(
+        "/deletion/request",
+        &[("csrf", &c.csrf), ("ids", ids), ("reason", reason)],
+    )
+}
+
+/// `c` approves `request`, confirming with `password`.
+fn approve(c: &Client, request: &str, password: &str) -> crate::support::http::Answer {
+    c.post("/deletion/approve", &approval(&c.csrf, request, password))
+}
+
 /// The `<tr>` of the page whose attribute `attr` is `value`.
 fn row<'a>(page: &'a str, attr: &str, value: &str) -> &'a str {
     let at = page
@@ -101,22 +123,12 @@ fn users_and_admins_neither_see_nor_use_the_pages() {
     }
     // An auditor asks, but only a data officer approves.
     let id = ids::OTHERS.to_string();
-    let asked = anna.post(
-        "/deletion/request",
-        &[("csrf", &anna.csrf), ("ids", &id), ("reason", "Art. 17")],
-    );
+    let asked = ask(&anna, &id, "Art. 17");
     assert_eq!(asked.status, 303, "{}", asked.text());
     let seq = requests(&server)[0].0.to_string();
     let page = anna.get("/deletion").text();
     assert!(!page.contains("action=\"/deletion/approve\""));
-    let approve = anna.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &anna.csrf),
-            ("request", &seq),
-            ("password", PASSWORD),
-        ],
-    );
+    let approve = approve(&anna, &seq, PASSWORD);
     assert_eq!(approve.status, 403);
     assert_eq!(count(&server, "hold"), 0);
     assert_eq!(count(&server, "purge-approval"), 0);
@@ -148,10 +160,7 @@ fn a_forged_form_changes_nothing() {
         assert_eq!(ask.status, 403);
     }
     // A real request, and a forged approval of it.
-    let asked = anna.post(
-        "/deletion/request",
-        &[("csrf", &anna.csrf), ("ids", &id), ("reason", "why")],
-    );
+    let asked = ask(&anna, &id, "why");
     assert_eq!(asked.status, 303);
     let seq = requests(&server)[0].0.to_string();
     let forged = dora.post(
@@ -186,14 +195,7 @@ fn early_deletion_needs_a_second_data_officer_with_their_password() {
     let dirk = Client::login(server.addr, "dirk");
     let anna = Client::login(server.addr, "anna");
     let id = ids::OTHERS.to_string();
-    let asked = dora.post(
-        "/deletion/request",
-        &[
-            ("csrf", &dora.csrf),
-            ("ids", &id),
-            ("reason", "DSGVO Art. 17, Ticket 123"),
-        ],
-    );
+    let asked = ask(&dora, &id, "DSGVO Art. 17, Ticket 123");
     assert_eq!(asked.status, 303, "{}", asked.text());
     let asked_for = requests(&server);
     assert_eq!(asked_for.len(), 1, "{asked_for:?}");
@@ -207,14 +209,7 @@ fn early_deletion_needs_a_second_data_officer_with_their_password() {
     let own_row = row(&shown, "data-request", &request).to_owned();
     assert!(!own_row.contains("/deletion/approve"), "{own_row}");
     assert!(own_row.contains("another data protection officer must approve it"));
-    let own = dora.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &dora.csrf),
-            ("request", &request),
-            ("password", PASSWORD),
-        ],
-    );
+    let own = approve(&dora, &request, PASSWORD);
     assert_eq!(own.status, 422);
     assert!(
         own.text()
@@ -225,14 +220,7 @@ fn early_deletion_needs_a_second_data_officer_with_their_password() {
     // Dirk is offered it; with a wrong password nothing is chained.
     let page = dirk.get("/deletion").text();
     assert!(row(&page, "data-request", &request).contains("action=\"/deletion/approve\""));
-    let wrong = dirk.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &dirk.csrf),
-            ("request", &request),
-            ("password", "not the password"),
-        ],
-    );
+    let wrong = approve(&dirk, &request, "not the password");
     assert_eq!(wrong.status, 401);
     assert!(wrong.text().contains("That is not your password"));
     assert_eq!(requests(&server)[0].2, None);
@@ -243,14 +231,7 @@ fn early_deletion_needs_a_second_data_officer_with_their_password() {
 
     // With his own password the approval is chained, and the page says
     // the next purge deletes (none has run: the message is still there).
-    let ok = dirk.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &dirk.csrf),
-            ("request", &request),
-            ("password", PASSWORD),
-        ],
-    );
+    let ok = approve(&dirk, &request, PASSWORD);
     assert_eq!(ok.status, 303, "{}", ok.text());
     assert_eq!(requests(&server)[0].2.as_deref(), Some("dirk"));
     let after = dirk.get(ok.header("location").unwrap()).text();
@@ -260,14 +241,7 @@ fn early_deletion_needs_a_second_data_officer_with_their_password() {
     );
     assert!(row(&after, "data-request", &request).contains("approved by dirk; 0 of 1"));
     assert_eq!(anna.get(&format!("/message/{id}")).status, 200);
-    let again = dirk.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &dirk.csrf),
-            ("request", &request),
-            ("password", PASSWORD),
-        ],
-    );
+    let again = approve(&dirk, &request, PASSWORD);
     assert_eq!(again.status, 422);
     assert!(again.text().contains("already approved by dirk"));
 
@@ -385,20 +359,10 @@ fn a_hold_by_search_keeps_mail_from_an_approved_deletion_until_released() {
 
     // An approved deletion of held mail deletes nothing until the release.
     let id = ids::OTHERS.to_string();
-    let asked = anna.post(
-        "/deletion/request",
-        &[("csrf", &anna.csrf), ("ids", &id), ("reason", "Art. 17")],
-    );
+    let asked = ask(&anna, &id, "Art. 17");
     assert_eq!(asked.status, 303, "{}", asked.text());
     let request = requests(&server)[0].0.to_string();
-    let ok = dora.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &dora.csrf),
-            ("request", &request),
-            ("password", PASSWORD),
-        ],
-    );
+    let ok = approve(&dora, &request, PASSWORD);
     assert_eq!(ok.status, 303, "{}", ok.text());
     assert_eq!(server.purge_now(), 0);
     assert_eq!(anna.get(&format!("/message/{id}")).status, 200);
@@ -462,22 +426,10 @@ fn wrong_approval_passwords_lock_the_name_like_failed_logins() {
     let anna = Client::login(server.addr, "anna");
     let dirk = Client::login(server.addr, "dirk");
     let id = ids::OTHERS.to_string();
-    let asked = anna.post(
-        "/deletion/request",
-        &[("csrf", &anna.csrf), ("ids", &id), ("reason", "Art. 17")],
-    );
+    let asked = ask(&anna, &id, "Art. 17");
     assert_eq!(asked.status, 303);
     let request = requests(&server)[0].0.to_string();
-    let approve = |password: &str| {
-        dirk.post(
-            "/deletion/approve",
-            &[
-                ("csrf", &dirk.csrf),
-                ("request", &request),
-                ("password", password),
-            ],
-        )
-    };
+    let approve = |password: &str| approve(&dirk, &request, password);
     for _ in 0..2 {
         assert_eq!(approve("guess").status, 401);
     }
@@ -597,24 +549,14 @@ fn a_data_officer_with_a_mailbox_login_cannot_approve() {
     let dora = Client::login(server.addr, "dora");
     let dirk = Client::login(server.addr, "dirk");
     let id = ids::OTHERS.to_string();
-    let asked = dora.post(
-        "/deletion/request",
-        &[("csrf", &dora.csrf), ("ids", &id), ("reason", "Art. 17")],
-    );
+    let asked = ask(&dora, &id, "Art. 17");
     assert_eq!(asked.status, 303, "{}", asked.text());
     let request = requests(&server)[0].0.to_string();
 
     let mut all = crate::support::web::users();
     all.get_mut("dirk").unwrap().login = mailseal::web::users::LoginMethod::Imap;
     server.replace_users(&all);
-    let refused = dirk.post(
-        "/deletion/approve",
-        &[
-            ("csrf", &dirk.csrf),
-            ("request", &request),
-            ("password", PASSWORD),
-        ],
-    );
+    let refused = approve(&dirk, &request, PASSWORD);
     assert_eq!(refused.status, 422, "{}", refused.text());
     assert!(
         refused
@@ -662,21 +604,14 @@ fn the_archives_refusals_are_told_in_german_too() {
     );
 
     let id = ids::OTHERS.to_string();
-    let asked = dora.post(
-        "/deletion/request",
-        &[("csrf", &dora.csrf), ("ids", &id), ("reason", "Art. 17")],
-    );
+    let asked = ask(&dora, &id, "Art. 17");
     assert_eq!(asked.status, 303, "{}", asked.text());
     let request = requests(&server)[0].0.to_string();
     let approve = || {
         post_de(
             &dirk,
             "/deletion/approve",
-            &[
-                ("csrf", &dirk.csrf),
-                ("request", &request),
-                ("password", PASSWORD),
-            ],
+            &approval(dirk.csrf.as_str(), &request, PASSWORD),
         )
     };
     assert_eq!(approve().status, 303);
