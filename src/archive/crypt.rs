@@ -39,13 +39,6 @@ pub const CIPHER_CHACHA_CHUNKED: u8 = 1;
 /// Bytes of the `E` head the chunks authenticate (hash, size, codec, cipher).
 pub const AAD_HEAD_LEN: usize = 42;
 
-/// A fresh random 256-bit key, wiped from memory when dropped.
-pub fn random_key() -> Zeroizing<[u8; 32]> {
-    let mut k = Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(&mut k[..]);
-    k
-}
-
 fn cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
     ChaCha20Poly1305::new(Key::from_slice(key))
 }
@@ -276,6 +269,13 @@ pub fn open_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh random 256-bit key (the archive's come from the key store).
+    fn random_key() -> Zeroizing<[u8; 32]> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(&mut k[..]);
+        k
+    }
 
     fn round_trip(n: usize) {
         let key = random_key();

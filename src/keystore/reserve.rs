@@ -50,11 +50,6 @@ impl Reserve {
         }
     }
 
-    /// The store the keys are in.
-    pub fn store(&self) -> &Arc<KeyStore> {
-        &self.store
-    }
-
     /// A key of `kind` that is already durable in the store, and its slot.
     /// Audit keys (one a year) are not reserved: one is added and synced.
     pub fn take(&self, kind: SlotKind) -> Result<(u64, DataKey), KeyStoreError> {

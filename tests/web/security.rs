@@ -364,13 +364,7 @@ fn a_mailbox_password_is_checked_against_the_imap_server() {
     );
     alice.addresses = vec!["alice@corp.example".into()];
     all.add(alice).unwrap();
-    all.save(&server.users_file).unwrap();
-    let f = std::fs::File::options()
-        .append(true)
-        .open(&server.users_file)
-        .unwrap();
-    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
-        .unwrap();
+    server.replace_users(&all);
     assert_eq!(login_as(server.addr, dovecot::USER, "wrong").0.status, 401);
     let (ok, cookie) = login_as(server.addr, dovecot::USER, dovecot::PASSWORD);
     assert_eq!(ok.status, 303, "{}", ok.text());
